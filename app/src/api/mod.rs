@@ -1,0 +1,4 @@
+//! Server functions and the data they exchange. The types compile for both server and browser; the
+//! function bodies run only on the server.
+
+pub mod status;

@@ -1,0 +1,75 @@
+//! The Leptos application: the HTML shell, the router and every page. Server functions live in
+//! [`api`]; the server-only state they reach lives in [`ssr`] and never compiles to WASM.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use components::sidebar::Sidebar;
+use pages::{
+    home::HomePage, insights::InsightsPage, monitor::MonitorPage, not_found::NotFoundPage,
+    predict::PredictPage, retrain::RetrainPage, upload::UploadPage,
+};
+
+/// Product name shown in the UI and reported by the API.
+pub const PRODUCT_NAME: &str = "BrainScan MRI";
+
+/// The HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Set once the WASM bundle runs: styles and tests use it to tell a hydrated page from bare SSR.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/brainscan.css" />
+        <Link rel="icon" href="/favicon.ico" />
+        <Meta name="description" content="Brain-tumour MRI classification: predict, retrain, monitor." />
+        <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}") />
+        <Router>
+            <div class="layout" data-hydrated=move || hydrated.get().to_string()>
+                <Sidebar />
+                <main id="content" class="content" tabindex="-1">
+                    <Routes fallback=NotFoundPage>
+                        <Route path=path!("") view=HomePage />
+                        <Route path=path!("/predict") view=PredictPage />
+                        <Route path=path!("/insights") view=InsightsPage />
+                        <Route path=path!("/upload") view=UploadPage />
+                        <Route path=path!("/retrain") view=RetrainPage />
+                        <Route path=path!("/monitor") view=MonitorPage />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

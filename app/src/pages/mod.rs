@@ -1,0 +1,9 @@
+//! One page per route.
+
+pub mod home;
+pub mod insights;
+pub mod monitor;
+pub mod not_found;
+pub mod predict;
+pub mod retrain;
+pub mod upload;

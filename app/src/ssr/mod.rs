@@ -1,0 +1,15 @@
+//! Server-only parts of the app: the shared state that server functions reach through context.
+
+mod state;
+
+pub use state::{AppState, RequestCounter};
+
+use crate::error::AppError;
+
+/// The [`AppState`] the server provided to this request's context.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        leptos::logging::error!("AppState missing from the server-function context");
+        AppError::Internal
+    })
+}

@@ -1,0 +1,79 @@
+//! The `predictions` table: one row per image the model classified.
+
+use serde::Serialize;
+use sqlx::SqliteExecutor;
+
+use crate::DbResult;
+
+/// Where a prediction request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Api,
+    Batch,
+    Ui,
+    Cli,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Batch => "batch",
+            Source::Ui => "ui",
+            Source::Cli => "cli",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPrediction<'a> {
+    pub model_version: &'a str,
+    pub predicted_class: &'a str,
+    pub confidence: f64,
+    pub latency_ms: f64,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Prediction {
+    pub id: i64,
+    pub predicted_at: String,
+    pub model_version: String,
+    pub predicted_class: String,
+    pub confidence: f64,
+    pub latency_ms: f64,
+    pub source: String,
+}
+
+pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPrediction<'_>) -> DbResult<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO predictions (predicted_at, model_version, predicted_class, confidence, latency_ms, source)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(crate::now_rfc3339())
+    .bind(row.model_version)
+    .bind(row.predicted_class)
+    .bind(row.confidence)
+    .bind(row.latency_ms)
+    .bind(row.source.as_str())
+    .fetch_one(db)
+    .await?;
+    Ok(id)
+}
+
+pub async fn count(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM predictions")
+        .fetch_one(db)
+        .await?)
+}
+
+pub async fn list_recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Vec<Prediction>> {
+    Ok(sqlx::query_as(
+        "SELECT id, predicted_at, model_version, predicted_class, confidence, latency_ms, source
+         FROM predictions ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}

@@ -1,0 +1,7 @@
+//! Browser entry point: cargo-leptos builds this crate to WASM and calls `hydrate` from the page.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,106 @@
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// How the server runs; every option is also read from the environment variable named beside it.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct ServeConfig {
+    /// Address to listen on; Docker and Render need 0.0.0.0.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on (Render sets PORT).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// SQLite database URL; the file and its directory are created on first start.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/app.db")]
+    pub database_url: String,
+
+    /// Directory holding the trained model versions.
+    #[arg(long, env = "MODEL_DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+
+    /// Directory where uploaded training images are stored, content-addressed.
+    #[arg(long, env = "UPLOAD_DIR", default_value = "data/uploads")]
+    pub upload_dir: PathBuf,
+
+    /// Directory with the built site (the WASM bundle, CSS and public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+impl ServeConfig {
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn serve_config(args: &[&str]) -> super::ServeConfig {
+        let mut argv = vec!["brainscan"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)
+            .expect("valid arguments")
+            .command()
+        {
+            Command::Serve(config) => config,
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        // Only asserted when the variables are unset, so a developer's environment cannot break it.
+        if [
+            "PORT",
+            "HOST",
+            "DATABASE_URL",
+            "MODEL_DIR",
+            "UPLOAD_DIR",
+            "LEPTOS_SITE_ROOT",
+        ]
+        .iter()
+        .any(|key| std::env::var_os(key).is_some())
+        {
+            return;
+        }
+        let config = serve_config(&[]);
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.host.to_string(), "127.0.0.1");
+        assert_eq!(config.database_url, "sqlite://data/app.db");
+        assert_eq!(config.model_dir.to_str(), Some("models"));
+        assert_eq!(config.upload_dir.to_str(), Some("data/uploads"));
+    }
+
+    #[test]
+    fn flags_override_and_serve_is_the_default_subcommand() {
+        let flags = [
+            "--port",
+            "9100",
+            "--host",
+            "0.0.0.0",
+            "--database-url",
+            "sqlite://x.db",
+        ];
+        let implicit = serve_config(&flags);
+        let mut explicit_args = vec!["serve"];
+        explicit_args.extend_from_slice(&flags);
+        let explicit = serve_config(&explicit_args);
+        assert_eq!(implicit, explicit);
+        assert_eq!(implicit.socket_addr().to_string(), "0.0.0.0:9100");
+        assert_eq!(implicit.database_url, "sqlite://x.db");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        assert!(Cli::try_parse_from(["brainscan", "--port", "99999"]).is_err());
+        assert!(Cli::try_parse_from(["brainscan", "--host", "not-an-ip"]).is_err());
+        assert!(Cli::try_parse_from(["brainscan", "frobnicate"]).is_err());
+    }
+}

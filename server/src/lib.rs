@@ -1,0 +1,80 @@
+//! Wiring: configuration, state, the HTTP router and the server loop. `main.rs` stays thin so tests
+//! build the same router with [`build_app`].
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod telemetry;
+
+use anyhow::Context;
+use app::ssr::AppState;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+
+pub use config::ServeConfig;
+
+/// Opens the database (running migrations) and assembles the shared state.
+pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
+    let pool = db::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening the database at {}", config.database_url))?;
+    Ok(AppState::new(leptos_options(config)?, pool))
+}
+
+/// The complete application: REST routes, server functions, SSR pages and static assets.
+pub fn build_app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then lets in-flight requests finish.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let state = build_state(&config).await?;
+    let addr = config.socket_addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, database = %config.database_url, "serving on http://{addr}");
+    axum::serve(listener, build_app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")
+}
+
+/// Leptos's own settings (output name, pkg dir) come from the variables cargo-leptos sets or bakes in
+/// at build time; where the site lives and which address we serve on come from our configuration.
+fn leptos_options(config: &ServeConfig) -> anyhow::Result<LeptosOptions> {
+    let mut options = leptos::config::get_configuration(None)
+        .context("reading the Leptos configuration")?
+        .leptos_options;
+    options.site_addr = config.socket_addr();
+    options.site_root = config.site_root.as_str().into();
+    Ok(options)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,153 @@
+//! The server's HTTP surface through real sockets, on a temporary database.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use serde_json::Value;
+use server::cli::{Cli, Command};
+
+struct TestServer {
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = format!("sqlite://{}/app.db", dir.path().display());
+        let Command::Serve(config) =
+            Cli::try_parse_from(["brainscan", "--database-url", &db_url, "--port", "0"])
+                .unwrap()
+                .command();
+        let state = server::build_state(&config).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, server::build_app(state)).await });
+        Self { addr, _dir: dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::get(self.url(path)).await.expect("request");
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
+        (status, response.json().await.expect("JSON body"))
+    }
+}
+
+fn assert_rfc3339(value: &Value) {
+    let text = value.as_str().expect("timestamp is a string");
+    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+}
+
+#[tokio::test]
+async fn health_reports_the_original_fields() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_json("/health").await;
+    assert_eq!(status, 200);
+    let mut fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["model_loaded", "status", "timestamp"]);
+    assert_eq!(body["model_loaded"], false);
+    assert_eq!(body["status"], "model_not_loaded");
+    assert_rfc3339(&body["timestamp"]);
+}
+
+#[tokio::test]
+async fn uptime_counts_requests_and_grows() {
+    let server = TestServer::start().await;
+    let (_, first) = server.get_json("/uptime").await;
+    for field in [
+        "uptime_seconds",
+        "uptime_formatted",
+        "total_requests",
+        "model_loaded",
+        "timestamp",
+    ] {
+        assert!(first.get(field).is_some(), "missing {field} in {first}");
+    }
+    assert_rfc3339(&first["timestamp"]);
+    server.get_json("/health").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (_, second) = server.get_json("/uptime").await;
+
+    let first_count = first["total_requests"].as_u64().unwrap();
+    assert_eq!(
+        second["total_requests"].as_u64().unwrap(),
+        first_count + 2,
+        "every request counts"
+    );
+    assert!(second["uptime_seconds"].as_f64().unwrap() > first["uptime_seconds"].as_f64().unwrap());
+    assert!(second["uptime_formatted"].as_str().unwrap().ends_with('s'));
+}
+
+#[tokio::test]
+async fn api_index_lists_the_endpoints() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_json("/api").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    let paths: Vec<&str> = body["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    for path in ["/health", "/uptime", "/api"] {
+        assert!(paths.contains(&path), "{path} missing from {paths:?}");
+    }
+}
+
+#[tokio::test]
+async fn server_status_function_answers_over_http() {
+    let server = TestServer::start().await;
+    let response = reqwest::Client::new()
+        .post(server.url("/api/server_status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["database_ok"], true);
+    assert_eq!(body["predictions_recorded"], 0);
+    assert_eq!(body["health"]["status"], "model_not_loaded");
+}
+
+#[tokio::test]
+async fn pages_are_rendered_on_the_server() {
+    let server = TestServer::start().await;
+    for (path, heading) in [
+        ("/", "Home"),
+        ("/predict", "Predict"),
+        ("/monitor", "Monitor"),
+    ] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains(&format!("<h1>{heading}</h1>")),
+            "{path} lacks its heading"
+        );
+        assert!(
+            html.contains("href=\"/upload\""),
+            "{path} lacks the sidebar"
+        );
+    }
+    let missing = reqwest::get(server.url("/no-such-page")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
