@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 pub mod api;
@@ -61,7 +61,7 @@ pub fn App() -> impl IntoView {
                 <Sidebar />
                 <main id="content" class="content" tabindex="-1">
                     <Routes fallback=NotFoundPage>
-                        <Route path=path!("") view=HomePage />
+                        <Route path=path!("") view=HomePage ssr=SsrMode::PartiallyBlocked />
                         <Route path=path!("/predict") view=PredictPage />
                         <Route path=path!("/insights") view=InsightsPage />
                         <Route path=path!("/upload") view=UploadPage />

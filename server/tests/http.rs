@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
+use brainscan::cli::{Cli, Command};
 use clap::Parser;
 use serde_json::Value;
-use server::cli::{Cli, Command};
 
 struct TestServer {
     addr: SocketAddr,
@@ -19,10 +19,10 @@ impl TestServer {
             Cli::try_parse_from(["brainscan", "--database-url", &db_url, "--port", "0"])
                 .unwrap()
                 .command();
-        let state = server::build_state(&config).await.expect("state");
+        let state = brainscan::build_state(&config).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, server::build_app(state)).await });
+        tokio::spawn(async move { axum::serve(listener, brainscan::build_app(state)).await });
         Self { addr, _dir: dir }
     }
 

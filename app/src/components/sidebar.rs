@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_location};
+use leptos_router::components::A;
 
 use crate::PRODUCT_NAME;
 
@@ -48,13 +48,6 @@ const NAV_ITEMS: [NavItem; 6] = [
 pub fn Sidebar() -> impl IntoView {
     let menu_open = RwSignal::new(false);
 
-    // Following a link on a phone should reveal the page, not leave the menu over it.
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        menu_open.set(false);
-    });
-
     view! {
         <header class="sidebar" class:open=move || menu_open.get()>
             <div class="sidebar-top">
@@ -73,7 +66,8 @@ pub fn Sidebar() -> impl IntoView {
                     <span aria-hidden="true">{move || if menu_open.get() { "✕" } else { "☰" }}</span>
                 </button>
             </div>
-            <nav id="main-nav" class="nav" aria-label="Main">
+            // Following a link on a phone should reveal the page, not leave the menu over it.
+            <nav id="main-nav" class="nav" aria-label="Main" on:click=move |_| menu_open.set(false)>
                 <ul>
                     {NAV_ITEMS
                         .iter()

@@ -1,0 +1,404 @@
+//! Labelled images on disk -> a preprocessed in-memory cache -> augmented training batches.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::classes::CLASS_NAMES;
+use crate::preprocess::{self, PreprocessConfig};
+use crate::rng::Rng;
+use crate::{MlError, MlResult};
+
+const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "bmp", "webp", "gif", "tif"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabeledImage {
+    pub path: PathBuf,
+    pub label: usize,
+}
+
+/// Lists `root/<class>/*` for the four classes. A missing root, a missing or empty class folder, or a
+/// folder that is not a class name is an error, so a mistyped path never trains a three-class model.
+pub fn scan_class_folders(root: &Path) -> MlResult<Vec<LabeledImage>> {
+    let entries = std::fs::read_dir(root).map_err(|e| MlError::io(root, e))?;
+    let mut unknown = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| MlError::io(root, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && !CLASS_NAMES.contains(&name.as_str()) && !name.starts_with('.')
+        {
+            unknown.push(name);
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(MlError::Dataset(format!(
+            "{} has folders that are not classes: {} (expected {})",
+            root.display(),
+            unknown.join(", "),
+            CLASS_NAMES.join(", ")
+        )));
+    }
+    let mut items = Vec::new();
+    for (label, class) in CLASS_NAMES.iter().enumerate() {
+        let dir = root.join(class);
+        if !dir.is_dir() {
+            return Err(MlError::Dataset(format!(
+                "missing class folder {}",
+                dir.display()
+            )));
+        }
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| MlError::io(&dir, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| {
+                path.extension()
+                    .and_then(|ext| ext.to_str())
+                    .is_some_and(|ext| {
+                        IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+                    })
+            })
+            .collect();
+        if paths.is_empty() {
+            return Err(MlError::Dataset(format!(
+                "class folder {} has no images",
+                dir.display()
+            )));
+        }
+        // Directory order differs between file systems; sorting keeps splits reproducible.
+        paths.sort();
+        items.extend(paths.into_iter().map(|path| LabeledImage { path, label }));
+    }
+    Ok(items)
+}
+
+/// Splits each class separately so both parts keep the class proportions; the same seed always
+/// gives the same split.
+pub fn stratified_split(
+    items: &[LabeledImage],
+    validation_fraction: f64,
+    seed: u64,
+) -> (Vec<LabeledImage>, Vec<LabeledImage>) {
+    let mut rng = Rng::new(seed);
+    let (mut train, mut validation) = (Vec::new(), Vec::new());
+    for label in 0..CLASS_NAMES.len() {
+        let mut class_items: Vec<&LabeledImage> =
+            items.iter().filter(|i| i.label == label).collect();
+        rng.shuffle(&mut class_items);
+        let held_out = (class_items.len() as f64 * validation_fraction).round() as usize;
+        validation.extend(class_items[..held_out].iter().map(|i| (*i).clone()));
+        train.extend(class_items[held_out..].iter().map(|i| (*i).clone()));
+    }
+    (train, validation)
+}
+
+/// Preprocessed model-sized images kept in memory, so epochs never decode JPEGs again.
+#[derive(Debug, Clone, Default)]
+pub struct ImageCache {
+    pub size: usize,
+    pub pixels: Vec<u8>,
+    pub labels: Vec<usize>,
+}
+
+impl ImageCache {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn image(&self, index: usize) -> &[u8] {
+        let area = self.size * self.size;
+        &self.pixels[index * area..(index + 1) * area]
+    }
+
+    pub fn push(&mut self, pixels: &[u8], label: usize) {
+        self.pixels.extend_from_slice(pixels);
+        self.labels.push(label);
+    }
+
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; CLASS_NAMES.len()];
+        for &label in &self.labels {
+            counts[label] += 1;
+        }
+        counts
+    }
+
+    /// Mean and standard deviation of all cached pixels on the 0-1 scale.
+    pub fn pixel_statistics(&self) -> (f32, f32) {
+        let n = self.pixels.len().max(1) as f64;
+        let (sum, sum_sq) = self.pixels.iter().fold((0.0f64, 0.0f64), |(s, q), &p| {
+            let v = p as f64 / 255.0;
+            (s + v, q + v * v)
+        });
+        let mean = sum / n;
+        let variance = (sum_sq / n - mean * mean).max(1e-6);
+        (mean as f32, variance.sqrt() as f32)
+    }
+}
+
+/// An image that could not be used, and why.
+#[derive(Debug)]
+pub struct SkippedImage {
+    pub path: PathBuf,
+    pub error: MlError,
+}
+
+/// Decodes and preprocesses `items` in parallel; unreadable files are returned, not fatal.
+/// `on_progress` is called with the number of images finished so far.
+pub fn build_cache(
+    items: &[LabeledImage],
+    config: &PreprocessConfig,
+    on_progress: &(dyn Fn(usize) + Sync),
+) -> (ImageCache, Vec<SkippedImage>) {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<MlResult<Vec<u8>>> = items
+        .par_iter()
+        .map(|item| {
+            let result =
+                preprocess::load(&item.path).map(|image| preprocess::prepare(&image, config));
+            on_progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            result
+        })
+        .collect();
+    let mut cache = ImageCache {
+        size: config.input_size,
+        ..Default::default()
+    };
+    let mut skipped = Vec::new();
+    for (item, result) in items.iter().zip(results) {
+        match result {
+            Ok(pixels) => cache.push(&pixels, item.label),
+            Err(error) => skipped.push(SkippedImage {
+                path: item.path.clone(),
+                error,
+            }),
+        }
+    }
+    (cache, skipped)
+}
+
+/// Random, label-preserving changes applied to training images only.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AugmentConfig {
+    pub flip_probability: f32,
+    pub max_rotation_degrees: f32,
+    pub max_shift_fraction: f32,
+    pub max_zoom: f32,
+    pub max_brightness: f32,
+    pub max_contrast: f32,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self {
+            flip_probability: 0.5,
+            max_rotation_degrees: 10.0,
+            max_shift_fraction: 0.06,
+            max_zoom: 0.1,
+            max_brightness: 0.08,
+            max_contrast: 0.12,
+        }
+    }
+}
+
+/// Writes a randomly flipped, rotated, shifted, zoomed and brightness/contrast-jittered copy of the
+/// `size`x`size` image `src` into `out` as normalised floats (bilinear sampling, black outside).
+pub fn augment_into(
+    src: &[u8],
+    size: usize,
+    augment: &AugmentConfig,
+    preprocess: &PreprocessConfig,
+    rng: &mut Rng,
+    out: &mut [f32],
+) {
+    let flip = rng.next_f32() < augment.flip_probability;
+    let angle = rng
+        .uniform(-augment.max_rotation_degrees, augment.max_rotation_degrees)
+        .to_radians();
+    let zoom = 1.0 + rng.uniform(-augment.max_zoom, augment.max_zoom);
+    let shift_x =
+        rng.uniform(-augment.max_shift_fraction, augment.max_shift_fraction) * size as f32;
+    let shift_y =
+        rng.uniform(-augment.max_shift_fraction, augment.max_shift_fraction) * size as f32;
+    let brightness = rng.uniform(-augment.max_brightness, augment.max_brightness);
+    let contrast = 1.0 + rng.uniform(-augment.max_contrast, augment.max_contrast);
+
+    // Inverse mapping: for each output pixel, where in the source it comes from.
+    let centre = (size as f32 - 1.0) / 2.0;
+    let (sin, cos) = angle.sin_cos();
+    let inverse_zoom = 1.0 / zoom;
+    let sample = |x: f32, y: f32| -> f32 {
+        if x < 0.0 || y < 0.0 || x > (size - 1) as f32 || y > (size - 1) as f32 {
+            return 0.0;
+        }
+        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(size - 1), (y0 + 1).min(size - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let p = |xx: usize, yy: usize| src[yy * size + xx] as f32;
+        let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+        let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    };
+    let scale = 1.0 / (255.0 * preprocess.std);
+    let offset = preprocess.mean / preprocess.std;
+    for y in 0..size {
+        for x in 0..size {
+            let dx = x as f32 - centre - shift_x;
+            let dy = y as f32 - centre - shift_y;
+            let mut sx = (cos * dx + sin * dy) * inverse_zoom + centre;
+            let sy = (-sin * dx + cos * dy) * inverse_zoom + centre;
+            if flip {
+                sx = (size - 1) as f32 - sx;
+            }
+            let value = sample(sx, sy) / 255.0;
+            let jittered = ((value - 0.5) * contrast + 0.5 + brightness).clamp(0.0, 1.0);
+            out[y * size + x] = jittered * 255.0 * scale - offset;
+        }
+    }
+}
+
+/// Builds the `[batch, 1, size, size]` input tensor and `[batch]` label tensor for `indices`.
+pub fn batch_tensors(
+    cache: &ImageCache,
+    indices: &[usize],
+    preprocess: &PreprocessConfig,
+    augment: Option<(&AugmentConfig, &mut Rng)>,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let size = cache.size;
+    let area = size * size;
+    let mut inputs = vec![0.0f32; indices.len() * area];
+    match augment {
+        Some((augment, rng)) => {
+            // One seed per image from the run's generator keeps results independent of thread timing.
+            let seeds: Vec<u64> = indices.iter().map(|_| rng.next_u64()).collect();
+            inputs
+                .par_chunks_mut(area)
+                .zip(indices.par_iter().zip(seeds))
+                .for_each(|(out, (&i, seed))| {
+                    augment_into(
+                        cache.image(i),
+                        size,
+                        augment,
+                        preprocess,
+                        &mut Rng::new(seed),
+                        out,
+                    );
+                });
+        }
+        None => {
+            for (out, &i) in inputs.chunks_mut(area).zip(indices) {
+                preprocess::normalise_into(cache.image(i), preprocess, out);
+            }
+        }
+    }
+    let labels: Vec<i64> = indices.iter().map(|&i| cache.labels[i] as i64).collect();
+    let images = Tensor::<4>::from_data(
+        TensorData::new(inputs, [indices.len(), 1, size, size]),
+        device,
+    );
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), device);
+    (images, targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch_images(root: &Path, class: &str, n: usize) {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..n {
+            image::GrayImage::from_pixel(8, 8, image::Luma([100]))
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn scan_finds_every_class_and_rejects_bad_layouts() {
+        let dir = tempfile::tempdir().unwrap();
+        for class in CLASS_NAMES {
+            touch_images(dir.path(), class, 3);
+        }
+        std::fs::write(dir.path().join("glioma/notes.txt"), "ignored").unwrap();
+        let items = scan_class_folders(dir.path()).unwrap();
+        assert_eq!(items.len(), 12);
+        assert_eq!(items.iter().filter(|i| i.label == 2).count(), 3);
+
+        std::fs::create_dir(dir.path().join("banana")).unwrap();
+        let error = scan_class_folders(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("banana"), "{error}");
+        std::fs::remove_dir(dir.path().join("banana")).unwrap();
+
+        for file in std::fs::read_dir(dir.path().join("pituitary")).unwrap() {
+            std::fs::remove_file(file.unwrap().path()).unwrap();
+        }
+        let error = scan_class_folders(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("no images"), "{error}");
+
+        std::fs::remove_dir(dir.path().join("pituitary")).unwrap();
+        let error = scan_class_folders(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("missing class folder"), "{error}");
+
+        assert!(scan_class_folders(&dir.path().join("nope")).is_err());
+    }
+
+    #[test]
+    fn split_is_stratified_disjoint_and_reproducible() {
+        let items: Vec<LabeledImage> = (0..400)
+            .map(|i| LabeledImage {
+                path: PathBuf::from(format!("{i}.jpg")),
+                label: i % 4,
+            })
+            .collect();
+        let (train, validation) = stratified_split(&items, 0.2, 42);
+        assert_eq!(train.len() + validation.len(), 400);
+        assert_eq!(validation.len(), 80);
+        for label in 0..4 {
+            assert_eq!(validation.iter().filter(|i| i.label == label).count(), 20);
+        }
+        assert!(validation.iter().all(|v| !train.contains(v)));
+        assert_eq!(stratified_split(&items, 0.2, 42).1, validation);
+        assert_ne!(stratified_split(&items, 0.2, 43).1, validation);
+    }
+
+    #[test]
+    fn augmentation_keeps_shape_and_range_and_is_seeded() {
+        let size = 16;
+        let src: Vec<u8> = (0..size * size).map(|i| (i % 256) as u8).collect();
+        let preprocess = PreprocessConfig::new(size);
+        let augment = AugmentConfig::default();
+        let mut a = vec![0.0; size * size];
+        let mut b = vec![0.0; size * size];
+        augment_into(&src, size, &augment, &preprocess, &mut Rng::new(5), &mut a);
+        augment_into(&src, size, &augment, &preprocess, &mut Rng::new(5), &mut b);
+        assert_eq!(a, b);
+        let (low, high) = (
+            -preprocess.mean / preprocess.std,
+            (1.0 - preprocess.mean) / preprocess.std,
+        );
+        assert!(a.iter().all(|v| *v >= low - 1e-4 && *v <= high + 1e-4));
+
+        // With every change switched off, augmentation is exactly normalisation.
+        let identity = AugmentConfig {
+            flip_probability: 0.0,
+            max_rotation_degrees: 0.0,
+            max_shift_fraction: 0.0,
+            max_zoom: 0.0,
+            max_brightness: 0.0,
+            max_contrast: 0.0,
+        };
+        augment_into(&src, size, &identity, &preprocess, &mut Rng::new(1), &mut a);
+        preprocess::normalise_into(&src, &preprocess, &mut b);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-4);
+        }
+    }
+}

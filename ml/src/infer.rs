@@ -1,0 +1,90 @@
+//! Serving: a loaded model that turns image bytes into class probabilities.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{Manifest, ModelArtifact};
+use crate::model::Model;
+use crate::preprocess::preprocess_bytes;
+use crate::train::{argmax, predict_probabilities};
+use crate::MlResult;
+
+/// One image's answer: the most likely class and every class's calibrated probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub predicted_class: String,
+    pub confidence: f32,
+    /// `(class, probability)` in the model's class order.
+    pub probabilities: Vec<(String, f32)>,
+}
+
+pub struct Classifier {
+    model: Model,
+    manifest: Manifest,
+    device: Device,
+}
+
+impl Classifier {
+    pub fn load(dir: &Path, device: Device) -> MlResult<Self> {
+        let (model, manifest) = ModelArtifact::load(dir, &device)?;
+        Ok(Self {
+            model,
+            manifest,
+            device,
+        })
+    }
+
+    pub fn from_parts(model: Model, manifest: Manifest, device: Device) -> Self {
+        Self {
+            model: model.valid(),
+            manifest,
+            device,
+        }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    /// Decodes, preprocesses and classifies one encoded image.
+    pub fn predict_bytes(&self, bytes: &[u8]) -> MlResult<Prediction> {
+        let input = preprocess_bytes(bytes, &self.manifest.preprocess)?;
+        Ok(self.predict_inputs(input).remove(0))
+    }
+
+    /// Classifies already-preprocessed inputs (concatenated `size*size` blocks) in one forward pass.
+    pub fn predict_inputs(&self, inputs: Vec<f32>) -> Vec<Prediction> {
+        let size = self.manifest.preprocess.input_size;
+        predict_probabilities(
+            &self.model,
+            inputs,
+            size,
+            self.manifest.temperature,
+            &self.device,
+        )
+        .into_iter()
+        .map(|probabilities| self.to_prediction(&probabilities))
+        .collect()
+    }
+
+    fn to_prediction(&self, probabilities: &[f32]) -> Prediction {
+        let best = argmax(probabilities);
+        Prediction {
+            predicted_class: self.manifest.classes[best].clone(),
+            confidence: probabilities[best],
+            probabilities: self
+                .manifest
+                .classes
+                .iter()
+                .cloned()
+                .zip(probabilities.iter().copied())
+                .collect(),
+        }
+    }
+}

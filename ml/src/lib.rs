@@ -1,0 +1,58 @@
+//! The brain-MRI classifier: everything from image bytes to calibrated class probabilities, and the
+//! training that produces the model. Backend-agnostic: the Burn `Device` is chosen at run time
+//! ([`device`]); nothing here knows about HTTP, the database or the UI.
+
+pub mod artifact;
+pub mod classes;
+pub mod dataset;
+pub mod device;
+pub mod infer;
+pub mod metrics;
+pub mod model;
+pub mod preprocess;
+pub mod rng;
+pub mod train;
+
+use std::path::PathBuf;
+
+pub use artifact::{Manifest, ModelArtifact};
+pub use classes::CLASS_NAMES;
+pub use device::Backend;
+pub use infer::{Classifier, Prediction};
+pub use metrics::EvaluationReport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MlError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("not a readable image: {0}")]
+    Decode(String),
+    #[error("image is empty (0 bytes)")]
+    EmptyImage,
+    #[error("dataset problem: {0}")]
+    Dataset(String),
+    #[error("no model found in {dir}: {reason}")]
+    ModelMissing { dir: PathBuf, reason: String },
+    #[error("model files in {dir} do not agree: {reason}")]
+    ModelMismatch { dir: PathBuf, reason: String },
+    #[error("invalid model manifest {path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    #[error("backend {0} is not available in this build (enable its cargo feature)")]
+    BackendUnavailable(String),
+    #[error("training failed: {0}")]
+    Training(String),
+}
+
+pub type MlResult<T> = Result<T, MlError>;
+
+impl MlError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        MlError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

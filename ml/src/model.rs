@@ -1,0 +1,115 @@
+//! A compact VGG-style CNN with batch norm, sized for CPU training: a strided stem and early pooling
+//! bring a 112x112 slice down to 28x28 before the wide layers, so most compute runs at low resolution.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
+};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct ModelConfig {
+    #[config(default = 4)]
+    pub num_classes: usize,
+    /// Channels of the stem, then of each of the three stages.
+    #[config(default = "[24, 48, 96, 192]")]
+    pub widths: [usize; 4],
+    #[config(default = 0.2)]
+    pub dropout: f64,
+}
+
+/// 3x3 convolution (no bias: batch norm supplies it), batch norm, ReLU.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl ConvBlock {
+    fn new(channels_in: usize, channels_out: usize, stride: usize, device: &Device) -> Self {
+        let conv = Conv2dConfig::new([channels_in, channels_out], [3, 3])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(device);
+        Self {
+            conv,
+            norm: BatchNormConfig::new(channels_out).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.norm.forward(self.conv.forward(x)))
+    }
+}
+
+/// Two conv blocks; the first changes the channel count.
+#[derive(Module, Debug)]
+pub struct Stage {
+    first: ConvBlock,
+    second: ConvBlock,
+}
+
+#[derive(Module, Debug)]
+pub struct Model {
+    stem: ConvBlock,
+    stages: Vec<Stage>,
+    pool: MaxPool2d,
+    global_pool: AdaptiveAvgPool2d,
+    dropout: Dropout,
+    head: Linear,
+}
+
+impl ModelConfig {
+    pub fn init(&self, device: &Device) -> Model {
+        let [stem, a, b, c] = self.widths;
+        let stages = [(stem, a), (a, b), (b, c)]
+            .into_iter()
+            .map(|(channels_in, channels_out)| Stage {
+                first: ConvBlock::new(channels_in, channels_out, 1, device),
+                second: ConvBlock::new(channels_out, channels_out, 1, device),
+            })
+            .collect();
+        Model {
+            stem: ConvBlock::new(1, stem, 2, device),
+            stages,
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            global_pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(c, self.num_classes).init(device),
+        }
+    }
+}
+
+impl Model {
+    /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
+    /// Any size divisible by 16 works; the global pool makes the head size-independent.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = self.pool.forward(self.stem.forward(images));
+        let last = self.stages.len().saturating_sub(1);
+        for (index, stage) in self.stages.iter().enumerate() {
+            x = stage.second.forward(stage.first.forward(x));
+            if index < last {
+                x = self.pool.forward(x);
+            }
+        }
+        let features = self.global_pool.forward(x).flatten::<2>(1, 3);
+        self.head.forward(self.dropout.forward(features))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_maps_images_to_one_logit_per_class() {
+        let device = Device::flex();
+        let model = ModelConfig::new().with_widths([4, 8, 8, 16]).init(&device);
+        let images = Tensor::<4>::zeros([3, 1, 32, 32], &device);
+        assert_eq!(model.forward(images).dims(), [3, 4]);
+        assert!(model.num_params() > 0);
+    }
+}

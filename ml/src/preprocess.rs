@@ -1,0 +1,280 @@
+//! Turning any uploaded image into the model's input, identically in training and serving:
+//! decode (with decompression-bomb limits) -> grayscale -> crop to the head -> pad to a square ->
+//! resize -> normalise.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::imageops::FilterType;
+use image::{GrayImage, ImageReader, Limits};
+use serde::{Deserialize, Serialize};
+
+use crate::{MlError, MlResult};
+
+/// Largest accepted width or height; MRI slices are far smaller.
+pub const MAX_DIMENSION: u32 = 8_192;
+/// Largest buffer the decoder may allocate for one image.
+pub const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Everything preprocessing needs; stored in the model manifest so serving repeats training exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessConfig {
+    /// Side of the square model input, in pixels.
+    pub input_size: usize,
+    /// Pixels brighter than this (0-255) count as head when cropping away the black border.
+    pub crop_threshold: u8,
+    /// Extra border kept around the detected head, as a fraction of its size.
+    pub crop_margin: f32,
+    /// Mean and standard deviation of training pixels (0-1 scale) used to normalise inputs.
+    pub mean: f32,
+    pub std: f32,
+}
+
+impl PreprocessConfig {
+    pub fn new(input_size: usize) -> Self {
+        Self {
+            input_size,
+            crop_threshold: 20,
+            crop_margin: 0.04,
+            mean: 0.2,
+            std: 0.2,
+        }
+    }
+}
+
+/// Decodes JPEG, PNG, BMP, WebP or GIF bytes of any size and colour type into 8-bit grayscale.
+pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
+    if bytes.is_empty() {
+        return Err(MlError::EmptyImage);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| MlError::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(MlError::Decode("unrecognised image format".into()));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DIMENSION);
+    limits.max_image_height = Some(MAX_DIMENSION);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let image = reader
+        .decode()
+        .map_err(|e| MlError::Decode(e.to_string()))?;
+    if image.width() == 0 || image.height() == 0 {
+        return Err(MlError::Decode("image has no pixels".into()));
+    }
+    Ok(image.into_luma8())
+}
+
+pub fn load(path: &Path) -> MlResult<GrayImage> {
+    let bytes = std::fs::read(path).map_err(|e| MlError::io(path, e))?;
+    decode(&bytes)
+}
+
+/// Bounding box `(x0, y0, x1, y1)` (exclusive ends) of the head: the rows and columns where more than
+/// 1% of pixels are brighter than `threshold`, so isolated noise and thin text do not widen it.
+pub fn head_bounds(image: &GrayImage, threshold: u8) -> Option<(u32, u32, u32, u32)> {
+    let (width, height) = image.dimensions();
+    let mut column_counts = vec![0u32; width as usize];
+    let mut row_counts = vec![0u32; height as usize];
+    for (x, y, pixel) in image.enumerate_pixels() {
+        if pixel.0[0] > threshold {
+            column_counts[x as usize] += 1;
+            row_counts[y as usize] += 1;
+        }
+    }
+    let span = |counts: &[u32], other_side: u32| {
+        let minimum = (other_side / 100).max(1);
+        let first = counts.iter().position(|&c| c > minimum)?;
+        let last = counts.iter().rposition(|&c| c > minimum)?;
+        Some((first as u32, last as u32 + 1))
+    };
+    let (x0, x1) = span(&column_counts, height)?;
+    let (y0, y1) = span(&row_counts, width)?;
+    Some((x0, y0, x1, y1))
+}
+
+/// Crops to the head (plus margin) and pads the crop to a centred square with black.
+pub fn crop_to_head(image: &GrayImage, config: &PreprocessConfig) -> GrayImage {
+    let (width, height) = image.dimensions();
+    let (x0, y0, x1, y1) =
+        head_bounds(image, config.crop_threshold).unwrap_or((0, 0, width, height));
+    let margin = |extent: u32| (extent as f32 * config.crop_margin).round() as u32;
+    let (mx, my) = (margin(x1 - x0), margin(y1 - y0));
+    let (x0, y0) = (x0.saturating_sub(mx), y0.saturating_sub(my));
+    let (x1, y1) = ((x1 + mx).min(width), (y1 + my).min(height));
+    let (crop_w, crop_h) = (x1 - x0, y1 - y0);
+    let side = crop_w.max(crop_h);
+    let mut square = GrayImage::new(side, side);
+    let crop = image::imageops::crop_imm(image, x0, y0, crop_w, crop_h).to_image();
+    image::imageops::replace(
+        &mut square,
+        &crop,
+        ((side - crop_w) / 2).into(),
+        ((side - crop_h) / 2).into(),
+    );
+    square
+}
+
+/// The model-sized grayscale square, before normalisation (what the training cache stores).
+pub fn prepare(image: &GrayImage, config: &PreprocessConfig) -> Vec<u8> {
+    let square = crop_to_head(image, config);
+    let size = config.input_size as u32;
+    let resized = if square.width() == size {
+        square
+    } else {
+        image::imageops::resize(&square, size, size, FilterType::Triangle)
+    };
+    resized.into_raw()
+}
+
+/// Maps 0-255 pixels to the normalised floats the model expects.
+pub fn normalise_into(pixels: &[u8], config: &PreprocessConfig, out: &mut [f32]) {
+    let scale = 1.0 / (255.0 * config.std);
+    let offset = config.mean / config.std;
+    for (o, &p) in out.iter_mut().zip(pixels) {
+        *o = p as f32 * scale - offset;
+    }
+}
+
+/// Bytes to model input in one call: what serving does per request.
+pub fn preprocess_bytes(bytes: &[u8], config: &PreprocessConfig) -> MlResult<Vec<f32>> {
+    let pixels = prepare(&decode(bytes)?, config);
+    let mut out = vec![0.0; pixels.len()];
+    normalise_into(&pixels, config, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{DynamicImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+
+    fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), format)
+            .unwrap();
+        bytes
+    }
+
+    /// A bright disc on black, off-centre, like a head in a wide frame.
+    fn head_like(width: u32, height: u32) -> GrayImage {
+        GrayImage::from_fn(width, height, |x, y| {
+            let (dx, dy) = (
+                x as f32 - width as f32 * 0.6,
+                y as f32 - height as f32 * 0.5,
+            );
+            let r = (width.min(height) as f32) * 0.25;
+            Luma([if dx * dx + dy * dy < r * r { 180 } else { 3 }])
+        })
+    }
+
+    #[test]
+    fn crop_finds_the_head_and_discards_the_border() {
+        let image = head_like(400, 300);
+        let (x0, y0, x1, y1) = head_bounds(&image, 20).unwrap();
+        // Disc centre (240, 150), radius 75.
+        assert!(
+            (163..=168).contains(&x0) && (312..=318).contains(&x1),
+            "{x0} {x1}"
+        );
+        assert!(
+            (73..=78).contains(&y0) && (222..=228).contains(&y1),
+            "{y0} {y1}"
+        );
+        let square = crop_to_head(&image, &PreprocessConfig::new(64));
+        assert_eq!(square.width(), square.height());
+        assert!(
+            square.width() < 170,
+            "crop keeps little more than the head: {}",
+            square.width()
+        );
+    }
+
+    #[test]
+    fn all_black_image_is_kept_whole() {
+        let image = GrayImage::new(50, 30);
+        assert_eq!(head_bounds(&image, 20), None);
+        assert_eq!(prepare(&image, &PreprocessConfig::new(32)).len(), 32 * 32);
+    }
+
+    #[test]
+    fn any_format_colour_type_and_size_gives_the_same_shape() {
+        let config = PreprocessConfig::new(48);
+        let gray = DynamicImage::ImageLuma8(head_like(512, 512));
+        let rgb =
+            DynamicImage::ImageRgb8(RgbImage::from_fn(300, 200, |x, _| Rgb([x as u8, 90, 200])));
+        let rgba = DynamicImage::ImageRgba8(RgbaImage::from_fn(17, 90, |_, y| {
+            Rgba([y as u8, 10, 10, 128])
+        }));
+        let tiny = DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([200])));
+        let huge = DynamicImage::ImageLuma8(head_like(3000, 2000));
+        let cases = [
+            encode(gray.clone(), ImageFormat::Jpeg),
+            encode(gray, ImageFormat::Png),
+            encode(rgb.clone(), ImageFormat::Bmp),
+            encode(rgb, ImageFormat::WebP),
+            encode(rgba, ImageFormat::Png),
+            encode(tiny, ImageFormat::Png),
+            encode(huge, ImageFormat::Jpeg),
+        ];
+        for bytes in cases {
+            let input = preprocess_bytes(&bytes, &config).expect("decodes");
+            assert_eq!(input.len(), 48 * 48);
+            assert!(input.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
+    fn preprocessing_is_deterministic() {
+        let bytes = encode(
+            DynamicImage::ImageLuma8(head_like(256, 256)),
+            ImageFormat::Png,
+        );
+        let config = PreprocessConfig::new(40);
+        assert_eq!(
+            preprocess_bytes(&bytes, &config).unwrap(),
+            preprocess_bytes(&bytes, &config).unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_bytes_are_clear_errors() {
+        assert!(matches!(decode(&[]), Err(MlError::EmptyImage)));
+        assert!(matches!(
+            decode(b"this is not an image"),
+            Err(MlError::Decode(_))
+        ));
+        let png = encode(
+            DynamicImage::ImageLuma8(head_like(64, 64)),
+            ImageFormat::Png,
+        );
+        let truncated = &png[..png.len() / 2];
+        assert!(matches!(decode(truncated), Err(MlError::Decode(_))));
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused() {
+        // A valid PNG header announcing 100000 x 100000 pixels.
+        let mut header = Vec::new();
+        header.extend_from_slice(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR");
+        header.extend_from_slice(&100_000u32.to_be_bytes());
+        header.extend_from_slice(&100_000u32.to_be_bytes());
+        header.extend_from_slice(&[8, 0, 0, 0, 0]);
+        header.extend_from_slice(&[0, 0, 0, 0]);
+        let error = decode(&header).unwrap_err().to_string();
+        assert!(error.contains("not a readable image"), "{error}");
+    }
+
+    #[test]
+    fn normalisation_uses_the_configured_statistics() {
+        let mut config = PreprocessConfig::new(2);
+        config.mean = 0.5;
+        config.std = 0.25;
+        let mut out = [0.0; 3];
+        normalise_into(&[0, 255, 128], &config, &mut out);
+        assert!((out[0] + 2.0).abs() < 1e-5 && (out[1] - 2.0).abs() < 1e-5 && out[2].abs() < 0.02);
+    }
+}

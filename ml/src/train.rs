@@ -1,0 +1,413 @@
+//! The training loop: AdamW with warm-up and cosine decay, label smoothing, early stopping on
+//! validation accuracy, the best epoch kept, and a per-epoch history.
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::classes::CLASS_NAMES;
+use crate::dataset::{batch_tensors, AugmentConfig, ImageCache};
+use crate::metrics::{ConfusionMatrix, EvaluationReport};
+use crate::model::Model;
+use crate::preprocess::PreprocessConfig;
+use crate::rng::Rng;
+use crate::{MlError, MlResult};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// The cosine schedule ends at this fraction of the peak learning rate.
+    pub final_learning_rate_fraction: f64,
+    pub warmup_epochs: f64,
+    pub weight_decay: f32,
+    pub label_smoothing: f32,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub patience: usize,
+    pub seed: u64,
+    pub augment: AugmentConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 12,
+            batch_size: 32,
+            learning_rate: 3e-3,
+            final_learning_rate_fraction: 0.02,
+            warmup_epochs: 0.5,
+            weight_decay: 1e-4,
+            label_smoothing: 0.05,
+            patience: 4,
+            seed: 42,
+            augment: AugmentConfig::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Learning rate at `step` of `total_steps`: linear warm-up, then cosine decay.
+    pub fn learning_rate_at(&self, step: usize, total_steps: usize, steps_per_epoch: usize) -> f64 {
+        let warmup = (self.warmup_epochs * steps_per_epoch as f64).round() as usize;
+        if step < warmup {
+            return self.learning_rate * (step + 1) as f64 / warmup as f64;
+        }
+        let progress = (step - warmup) as f64 / (total_steps - warmup).max(1) as f64;
+        let floor = self.learning_rate * self.final_learning_rate_fraction;
+        floor
+            + (self.learning_rate - floor)
+                * 0.5
+                * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+    }
+}
+
+/// One row of the training history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub validation_loss: f64,
+    pub validation_accuracy: f64,
+    pub learning_rate: f64,
+    pub seconds: f64,
+}
+
+/// Where a running training job is, for progress bars and live UIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchProgress {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub images_per_second: f64,
+}
+
+/// Receives progress from [`train`]; every method has a do-nothing default.
+pub trait TrainingObserver {
+    fn on_batch(&mut self, _progress: &BatchProgress) {}
+    fn on_epoch(&mut self, _record: &EpochRecord, _is_best: bool) {}
+    /// Checked between batches; returning true stops training early with the best model so far.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl TrainingObserver for Silent {}
+
+pub struct TrainingOutcome {
+    /// The best epoch's model, in inference mode.
+    pub model: Model,
+    pub history: Vec<EpochRecord>,
+    pub best_epoch: usize,
+    /// The best model on the validation images, with its logits' calibrated temperature applied.
+    pub validation: EvaluationReport,
+    /// Divides logits before the softmax so confidences match observed accuracy.
+    pub temperature: f32,
+    pub seconds: f64,
+    pub images_per_second: f64,
+}
+
+/// Trains `model` (fresh or loaded, for fine-tuning) on `train_images`, selecting the epoch with the
+/// best accuracy on `validation_images`. `device` must be an autodiff device.
+pub fn train(
+    model: Model,
+    train_images: &ImageCache,
+    validation_images: &ImageCache,
+    preprocess: &PreprocessConfig,
+    config: &TrainConfig,
+    device: &Device,
+    observer: &mut dyn TrainingObserver,
+) -> MlResult<TrainingOutcome> {
+    if train_images.is_empty() || validation_images.is_empty() {
+        return Err(MlError::Training(
+            "training and validation sets must both contain images".into(),
+        ));
+    }
+    if config.epochs == 0 || config.batch_size == 0 {
+        return Err(MlError::Training(
+            "epochs and batch size must be at least 1".into(),
+        ));
+    }
+    let started = Instant::now();
+    let mut rng = Rng::new(config.seed);
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing((config.label_smoothing > 0.0).then_some(config.label_smoothing))
+        .init(device);
+    let mut optimizer = AdamWConfig::new()
+        .with_weight_decay(config.weight_decay)
+        .init();
+
+    let steps_per_epoch = train_images.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let mut order: Vec<usize> = (0..train_images.len()).collect();
+    let mut model = model;
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, Model)> = None;
+    let mut images_seen = 0usize;
+    let mut training_seconds = 0.0;
+
+    'epochs: for epoch in 1..=config.epochs {
+        let epoch_started = Instant::now();
+        rng.shuffle(&mut order);
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut learning_rate = config.learning_rate;
+        for (batch, indices) in order.chunks(config.batch_size).enumerate() {
+            if observer.should_stop() {
+                break 'epochs;
+            }
+            let step = (epoch - 1) * steps_per_epoch + batch;
+            learning_rate = config.learning_rate_at(step, total_steps, steps_per_epoch);
+            let (images, targets) = batch_tensors(
+                train_images,
+                indices,
+                preprocess,
+                Some((&config.augment, &mut rng)),
+                device,
+            );
+            let logits = model.forward(images);
+            let loss = loss_fn.forward(logits.clone(), targets.clone());
+            let batch_correct: i64 = logits
+                .argmax(1)
+                .flatten::<1>(0, 1)
+                .equal(targets)
+                .int()
+                .sum()
+                .into_scalar();
+            let batch_loss: f32 = loss.clone().into_scalar();
+            let gradients = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(learning_rate, model, gradients);
+
+            loss_sum += batch_loss as f64 * indices.len() as f64;
+            correct += batch_correct as usize;
+            seen += indices.len();
+            images_seen += indices.len();
+            let elapsed = training_seconds + epoch_started.elapsed().as_secs_f64();
+            observer.on_batch(&BatchProgress {
+                epoch,
+                epochs: config.epochs,
+                batch: batch + 1,
+                batches: steps_per_epoch,
+                loss: loss_sum / seen as f64,
+                accuracy: correct as f64 / seen as f64,
+                images_per_second: images_seen as f64 / elapsed.max(1e-9),
+            });
+        }
+        training_seconds += epoch_started.elapsed().as_secs_f64();
+
+        let inference_model = model.valid();
+        let validation = evaluate(
+            &inference_model,
+            validation_images,
+            preprocess,
+            1.0,
+            config.batch_size,
+            device,
+        );
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            validation_loss: validation.report.loss.unwrap_or(f64::NAN),
+            validation_accuracy: validation.report.accuracy,
+            learning_rate,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+        };
+        let is_best = best
+            .as_ref()
+            .is_none_or(|(accuracy, _, _)| record.validation_accuracy > *accuracy);
+        observer.on_epoch(&record, is_best);
+        history.push(record);
+        if is_best {
+            best = Some((validation.report.accuracy, epoch, inference_model));
+        } else if best
+            .as_ref()
+            .is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= config.patience)
+        {
+            break;
+        }
+    }
+
+    let (_, best_epoch, best_model) =
+        best.ok_or_else(|| MlError::Training("stopped before the first epoch finished".into()))?;
+    let raw = evaluate(
+        &best_model,
+        validation_images,
+        preprocess,
+        1.0,
+        config.batch_size,
+        device,
+    );
+    let temperature = fit_temperature(&raw.logits, &validation_images.labels);
+    let validation = evaluate(
+        &best_model,
+        validation_images,
+        preprocess,
+        temperature,
+        config.batch_size,
+        device,
+    );
+    Ok(TrainingOutcome {
+        model: best_model,
+        history,
+        best_epoch,
+        validation: validation.report,
+        temperature,
+        seconds: started.elapsed().as_secs_f64(),
+        images_per_second: images_seen as f64 / training_seconds.max(1e-9),
+    })
+}
+
+/// An evaluation's report plus the raw logits it was computed from (row-major, one row per image).
+pub struct Evaluation {
+    pub report: EvaluationReport,
+    pub logits: Vec<f32>,
+}
+
+/// Scores an inference-mode model on cached images, without augmentation.
+pub fn evaluate(
+    model: &Model,
+    images: &ImageCache,
+    preprocess: &PreprocessConfig,
+    temperature: f32,
+    batch_size: usize,
+    device: &Device,
+) -> Evaluation {
+    let started = Instant::now();
+    let num_classes = CLASS_NAMES.len();
+    let mut matrix = ConfusionMatrix::new(num_classes);
+    let mut logits_all = Vec::with_capacity(images.len() * num_classes);
+    let indices: Vec<usize> = (0..images.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let (inputs, _) = batch_tensors(images, chunk, preprocess, None, device);
+        let logits: Vec<f32> = model
+            .forward(inputs)
+            .into_data()
+            .to_vec()
+            .unwrap_or_default();
+        logits_all.extend_from_slice(&logits);
+    }
+    let mut loss = 0.0f64;
+    for (row, &label) in logits_all.chunks(num_classes).zip(&images.labels) {
+        let probabilities = softmax_row(row, temperature);
+        let predicted = argmax(&probabilities);
+        matrix.add(label, predicted);
+        loss -= (probabilities[label].max(1e-12) as f64).ln();
+    }
+    let loss = loss / images.len().max(1) as f64;
+    Evaluation {
+        report: EvaluationReport::new(
+            &CLASS_NAMES,
+            matrix,
+            Some(loss),
+            started.elapsed().as_secs_f64(),
+        ),
+        logits: logits_all,
+    }
+}
+
+/// Softmax of one row of logits divided by `temperature`.
+pub fn softmax_row(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits
+        .iter()
+        .map(|&l| ((l - max) / temperature).exp())
+        .collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > values[best] { i } else { best })
+}
+
+/// Temperature scaling: the divisor of the logits that minimises validation cross-entropy, found by a
+/// coarse-to-fine search over [0.25, 8]. It changes confidences, never the predicted class.
+pub fn fit_temperature(logits: &[f32], labels: &[usize]) -> f32 {
+    let num_classes = CLASS_NAMES.len();
+    let nll = |t: f32| -> f64 {
+        logits
+            .chunks(num_classes)
+            .zip(labels)
+            .map(|(row, &label)| -(softmax_row(row, t)[label].max(1e-12) as f64).ln())
+            .sum()
+    };
+    let (mut low, mut high) = (0.25f32, 8.0f32);
+    for _ in 0..40 {
+        let (a, b) = (low + (high - low) / 3.0, high - (high - low) / 3.0);
+        if nll(a) <= nll(b) {
+            high = b;
+        } else {
+            low = a;
+        }
+    }
+    (low + high) / 2.0
+}
+
+/// Runs `model` on already-normalised inputs and returns softmax probabilities per image.
+pub fn predict_probabilities(
+    model: &Model,
+    inputs: Vec<f32>,
+    size: usize,
+    temperature: f32,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let count = inputs.len() / (size * size);
+    let images = Tensor::<4>::from_data(TensorData::new(inputs, [count, 1, size, size]), device);
+    let probabilities = softmax(model.forward(images) / temperature, 1);
+    let flat: Vec<f32> = probabilities.into_data().to_vec().unwrap_or_default();
+    flat.chunks(CLASS_NAMES.len())
+        .map(<[f32]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_the_floor() {
+        let config = TrainConfig {
+            learning_rate: 1.0,
+            warmup_epochs: 1.0,
+            ..TrainConfig::default()
+        };
+        let (steps_per_epoch, total) = (10, 100);
+        assert!((config.learning_rate_at(0, total, steps_per_epoch) - 0.1).abs() < 1e-9);
+        assert!((config.learning_rate_at(9, total, steps_per_epoch) - 1.0).abs() < 1e-9);
+        let mid = config.learning_rate_at(55, total, steps_per_epoch);
+        assert!(mid < 1.0 && mid > 0.4, "{mid}");
+        let end = config.learning_rate_at(100, total, steps_per_epoch);
+        assert!((end - config.final_learning_rate_fraction).abs() < 1e-9);
+    }
+
+    #[test]
+    fn temperature_softens_overconfident_logits() {
+        // Confident logits that are right only half the time: the best temperature is above 1.
+        let logits = [8.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0];
+        let labels = [0, 1];
+        let t = fit_temperature(&logits, &labels);
+        assert!(t > 2.0, "{t}");
+        // Logits that are always right: the best temperature sharpens (below 1).
+        assert!(fit_temperature(&[2.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0], &[0, 1]) < 1.0);
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one() {
+        let p = softmax_row(&[1.0, 2.0, 3.0, 4.0], 1.5);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(argmax(&p), 3);
+    }
+}
