@@ -14,10 +14,10 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy -p db -p app -p brainscan --all-targets -- -D warnings
+cargo clippy -p db -p ml -p app -p brainscan --all-targets -- -D warnings
 
 step "cargo test (db, ml, app, brainscan)"
-cargo test -p db -p app -p brainscan
+cargo test -p db -p ml -p app -p brainscan
 
 step "cargo leptos build (server + WASM bundle)"
 cargo leptos build

@@ -6,10 +6,12 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Manifest, ModelArtifact};
+use crate::dataset::ImageCache;
+use crate::metrics::EvaluationReport;
 use crate::model::Model;
 use crate::preprocess::preprocess_bytes;
-use crate::train::{argmax, predict_probabilities};
-use crate::MlResult;
+use crate::train::{argmax, evaluate, predict_probabilities};
+use crate::{MlError, MlResult};
 
 /// One image's answer: the most likely class and every class's calibrated probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,22 +57,38 @@ impl Classifier {
     /// Decodes, preprocesses and classifies one encoded image.
     pub fn predict_bytes(&self, bytes: &[u8]) -> MlResult<Prediction> {
         let input = preprocess_bytes(bytes, &self.manifest.preprocess)?;
-        Ok(self.predict_inputs(input).remove(0))
+        self.predict_inputs(input)?
+            .pop()
+            .ok_or_else(|| MlError::Training("the model returned no prediction".into()))
     }
 
     /// Classifies already-preprocessed inputs (concatenated `size*size` blocks) in one forward pass.
-    pub fn predict_inputs(&self, inputs: Vec<f32>) -> Vec<Prediction> {
+    pub fn predict_inputs(&self, inputs: Vec<f32>) -> MlResult<Vec<Prediction>> {
         let size = self.manifest.preprocess.input_size;
-        predict_probabilities(
+        let rows = predict_probabilities(
             &self.model,
             inputs,
             size,
             self.manifest.temperature,
             &self.device,
-        )
-        .into_iter()
-        .map(|probabilities| self.to_prediction(&probabilities))
-        .collect()
+        )?;
+        Ok(rows
+            .iter()
+            .map(|probabilities| self.to_prediction(probabilities))
+            .collect())
+    }
+
+    /// Scores the model on preprocessed, labelled images.
+    pub fn evaluate(&self, images: &ImageCache, batch_size: usize) -> MlResult<EvaluationReport> {
+        let evaluation = evaluate(
+            &self.model,
+            images,
+            &self.manifest.preprocess,
+            self.manifest.temperature,
+            batch_size,
+            &self.device,
+        )?;
+        Ok(evaluation.report)
     }
 
     fn to_prediction(&self, probabilities: &[f32]) -> Prediction {

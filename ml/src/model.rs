@@ -84,6 +84,10 @@ impl ModelConfig {
 }
 
 impl Model {
+    pub fn parameter_count(&self) -> usize {
+        self.num_params()
+    }
+
     /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
     /// Any size divisible by 16 works; the global pool makes the head size-independent.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {

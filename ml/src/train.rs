@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
@@ -212,7 +212,7 @@ pub fn train(
             1.0,
             config.batch_size,
             device,
-        );
+        )?;
         let record = EpochRecord {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -246,15 +246,13 @@ pub fn train(
         1.0,
         config.batch_size,
         device,
-    );
+    )?;
     let temperature = fit_temperature(&raw.logits, &validation_images.labels);
-    let validation = evaluate(
-        &best_model,
-        validation_images,
-        preprocess,
+    let validation = Evaluation::from_logits(
+        raw.logits,
+        &validation_images.labels,
         temperature,
-        config.batch_size,
-        device,
+        raw.report.seconds,
     );
     Ok(TrainingOutcome {
         model: best_model,
@@ -281,38 +279,47 @@ pub fn evaluate(
     temperature: f32,
     batch_size: usize,
     device: &Device,
-) -> Evaluation {
+) -> MlResult<Evaluation> {
     let started = Instant::now();
-    let num_classes = CLASS_NAMES.len();
-    let mut matrix = ConfusionMatrix::new(num_classes);
-    let mut logits_all = Vec::with_capacity(images.len() * num_classes);
+    let mut logits_all = Vec::with_capacity(images.len() * CLASS_NAMES.len());
     let indices: Vec<usize> = (0..images.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
         let (inputs, _) = batch_tensors(images, chunk, preprocess, None, device);
-        let logits: Vec<f32> = model
-            .forward(inputs)
-            .into_data()
-            .to_vec()
-            .unwrap_or_default();
-        logits_all.extend_from_slice(&logits);
+        logits_all.extend(to_f32_vec(model.forward(inputs))?);
     }
-    let mut loss = 0.0f64;
-    for (row, &label) in logits_all.chunks(num_classes).zip(&images.labels) {
-        let probabilities = softmax_row(row, temperature);
-        let predicted = argmax(&probabilities);
-        matrix.add(label, predicted);
-        loss -= (probabilities[label].max(1e-12) as f64).ln();
+    Ok(Evaluation::from_logits(
+        logits_all,
+        &images.labels,
+        temperature,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+impl Evaluation {
+    /// Scores row-major logits against true labels after dividing by `temperature`.
+    pub fn from_logits(logits: Vec<f32>, labels: &[usize], temperature: f32, seconds: f64) -> Self {
+        let num_classes = CLASS_NAMES.len();
+        let mut matrix = ConfusionMatrix::new(num_classes);
+        let mut loss = 0.0f64;
+        for (row, &label) in logits.chunks(num_classes).zip(labels) {
+            let probabilities = softmax_row(row, temperature);
+            matrix.add(label, argmax(&probabilities));
+            loss -= (probabilities[label].max(1e-12) as f64).ln();
+        }
+        let loss = loss / labels.len().max(1) as f64;
+        Self {
+            report: EvaluationReport::new(&CLASS_NAMES, matrix, Some(loss), seconds),
+            logits,
+        }
     }
-    let loss = loss / images.len().max(1) as f64;
-    Evaluation {
-        report: EvaluationReport::new(
-            &CLASS_NAMES,
-            matrix,
-            Some(loss),
-            started.elapsed().as_secs_f64(),
-        ),
-        logits: logits_all,
-    }
+}
+
+/// Reads a tensor back as `f32`s, whatever precision it was computed in.
+pub fn to_f32_vec<const D: usize>(tensor: Tensor<D>) -> MlResult<Vec<f32>> {
+    tensor
+        .into_data()
+        .try_to_vec_as::<f32>()
+        .map_err(|e| MlError::Training(format!("reading model output: {e:?}")))
 }
 
 /// Softmax of one row of logits divided by `temperature`.
@@ -363,14 +370,14 @@ pub fn predict_probabilities(
     size: usize,
     temperature: f32,
     device: &Device,
-) -> Vec<Vec<f32>> {
+) -> MlResult<Vec<Vec<f32>>> {
     let count = inputs.len() / (size * size);
     let images = Tensor::<4>::from_data(TensorData::new(inputs, [count, 1, size, size]), device);
-    let probabilities = softmax(model.forward(images) / temperature, 1);
-    let flat: Vec<f32> = probabilities.into_data().to_vec().unwrap_or_default();
-    flat.chunks(CLASS_NAMES.len())
+    let probabilities = to_f32_vec(softmax(model.forward(images) / temperature, 1))?;
+    Ok(probabilities
+        .chunks(CLASS_NAMES.len())
         .map(<[f32]>::to_vec)
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

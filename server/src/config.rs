@@ -51,6 +51,7 @@ mod tests {
             .command()
         {
             Command::Serve(config) => config,
+            other => panic!("expected serve, got {other:?}"),
         }
     }
 

@@ -1,13 +1,14 @@
 //! `brainscan`: the web server (default) and, as subcommands, the tools that share its code.
 
-use brainscan::cli::{Cli, Command};
+use brainscan::cli::{run_tool, Cli, Command};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     brainscan::telemetry::init();
-    let cli = Cli::parse();
-    match cli.command() {
-        Command::Serve(config) => brainscan::serve(config).await,
+    match Cli::parse().command() {
+        Command::Serve(config) => {
+            tokio::runtime::Runtime::new()?.block_on(brainscan::serve(config))
+        }
+        tool => run_tool(tool),
     }
 }

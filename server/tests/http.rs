@@ -18,7 +18,10 @@ impl TestServer {
         let Command::Serve(config) =
             Cli::try_parse_from(["brainscan", "--database-url", &db_url, "--port", "0"])
                 .unwrap()
-                .command();
+                .command()
+        else {
+            panic!("no subcommand means serve");
+        };
         let state = brainscan::build_state(&config).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,136 @@
+//! The whole pipeline on generated images, in seconds: train, save, load, predict.
+
+use ml::artifact::{Manifest, ModelArtifact, MANIFEST_FILE};
+use ml::dataset::ImageCache;
+use ml::model::ModelConfig;
+use ml::preprocess::PreprocessConfig;
+use ml::rng::Rng;
+use ml::train::{self, Silent, TrainConfig};
+use ml::{Backend, Classifier, MlError};
+
+const SIZE: usize = 32;
+
+/// One easy, distinct pattern per class plus noise: a blob on the left, a blob on the right, nothing,
+/// a horizontal bar.
+fn synthetic_image(label: usize, rng: &mut Rng) -> Vec<u8> {
+    let (cx, cy) = (rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0));
+    (0..SIZE * SIZE)
+        .map(|i| {
+            let (x, y) = ((i % SIZE) as f32, (i / SIZE) as f32);
+            let blob = |bx: f32, by: f32| (x - bx - cx).powi(2) + (y - by - cy).powi(2) < 30.0;
+            let on = match label {
+                0 => blob(9.0, 16.0),
+                1 => blob(23.0, 16.0),
+                2 => false,
+                _ => (y - 16.0 - cy).abs() < 3.0 && (4.0..28.0).contains(&x),
+            };
+            let noise = rng.uniform(0.0, 40.0);
+            (if on { 180.0 } else { 30.0 } + noise) as u8
+        })
+        .collect()
+}
+
+fn synthetic_cache(per_class: usize, seed: u64) -> ImageCache {
+    let mut rng = Rng::new(seed);
+    let mut cache = ImageCache {
+        size: SIZE,
+        ..Default::default()
+    };
+    for i in 0..per_class * 4 {
+        let label = i % 4;
+        cache.push(&synthetic_image(label, &mut rng), label);
+    }
+    cache
+}
+
+fn train_tiny() -> (ml::model::Model, Manifest, f64) {
+    let device = Backend::Cpu.device().unwrap().autodiff();
+    device.seed(7);
+    let model_config = ModelConfig::new()
+        .with_widths([8, 16, 16, 32])
+        .with_dropout(0.0);
+    let model = model_config.init(&device);
+    let parameters = model.parameter_count();
+    let train_images = synthetic_cache(40, 1);
+    let validation_images = synthetic_cache(12, 2);
+    let preprocess = PreprocessConfig::new(SIZE);
+    let config = TrainConfig {
+        epochs: 6,
+        batch_size: 16,
+        patience: 10,
+        ..TrainConfig::default()
+    };
+    let outcome = train::train(
+        model,
+        &train_images,
+        &validation_images,
+        &preprocess,
+        &config,
+        &device,
+        &mut Silent,
+    )
+    .unwrap();
+    assert!(!outcome.history.is_empty());
+    let mut manifest = Manifest::new("test", preprocess, model_config, parameters);
+    manifest.temperature = outcome.temperature;
+    (outcome.model, manifest, outcome.validation.accuracy)
+}
+
+#[test]
+fn tiny_training_learns_then_save_and_load_predict_identically() {
+    let (model, manifest, accuracy) = train_tiny();
+    assert!(
+        accuracy > 0.6,
+        "validation accuracy {accuracy} is not well above chance (0.25)"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    ModelArtifact::save(dir.path(), &model, &manifest).unwrap();
+    let device = Backend::Cpu.device().unwrap();
+    let in_memory = Classifier::from_parts(model, manifest.clone(), device.clone());
+    let loaded = Classifier::load(dir.path(), device).unwrap();
+    assert_eq!(loaded.manifest(), &manifest);
+
+    let mut rng = Rng::new(99);
+    let mut inputs = Vec::new();
+    for label in 0..4 {
+        let pixels = synthetic_image(label, &mut rng);
+        let mut normalised = vec![0.0; pixels.len()];
+        ml::preprocess::normalise_into(&pixels, &manifest.preprocess, &mut normalised);
+        inputs.extend(normalised);
+    }
+    let expected = in_memory.predict_inputs(inputs.clone()).unwrap();
+    let actual = loaded.predict_inputs(inputs).unwrap();
+    assert_eq!(expected.len(), 4);
+    for (e, a) in expected.iter().zip(&actual) {
+        assert_eq!(e.predicted_class, a.predicted_class);
+        for ((_, pe), (_, pa)) in e.probabilities.iter().zip(&a.probabilities) {
+            assert!((pe - pa).abs() < 1e-5, "{pe} vs {pa}");
+        }
+        let total: f32 = a.probabilities.iter().map(|(_, p)| p).sum();
+        assert!((total - 1.0).abs() < 1e-4);
+    }
+
+    // A manifest describing a different network is refused with a clear message.
+    let mut altered = manifest.clone();
+    altered.model = altered.model.with_widths([8, 16, 16, 64]);
+    std::fs::write(
+        dir.path().join(MANIFEST_FILE),
+        serde_json::to_string(&altered).unwrap(),
+    )
+    .unwrap();
+    let error = Classifier::load(dir.path(), Backend::Cpu.device().unwrap())
+        .err()
+        .expect("mismatch detected");
+    assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
+}
+
+#[test]
+fn missing_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = Classifier::load(&dir.path().join("nothing"), Backend::Cpu.device().unwrap())
+        .err()
+        .unwrap();
+    assert!(matches!(error, MlError::ModelMissing { .. }));
+    assert!(error.to_string().contains("no model found"), "{error}");
+}

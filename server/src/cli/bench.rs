@@ -1,0 +1,60 @@
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::ModelArgs;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Image to classify; by default a generated 512x512 JPEG shaped like an MRI slice.
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let classifier = args.model.load()?;
+    let bytes = match &args.image {
+        Some(path) => std::fs::read(path)?,
+        None => synthetic_slice_jpeg()?,
+    };
+    for _ in 0..5 {
+        classifier.predict_bytes(&bytes)?;
+    }
+    let mut millis = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations.max(1) {
+        let started = Instant::now();
+        classifier.predict_bytes(&bytes)?;
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    millis.sort_by(f64::total_cmp);
+    let percentile = |p: f64| millis[((millis.len() - 1) as f64 * p).round() as usize];
+    let mean = millis.iter().sum::<f64>() / millis.len() as f64;
+    println!(
+        "single-image prediction (decode + preprocess + forward), {} runs, backend {}: p50 {:.2} ms  p95 {:.2} ms  mean {:.2} ms  min {:.2} ms",
+        millis.len(),
+        args.model.backend,
+        percentile(0.5),
+        percentile(0.95),
+        mean,
+        millis[0]
+    );
+    Ok(())
+}
+
+/// A 512x512 JPEG with a bright textured ellipse on black, like the dataset's slices.
+fn synthetic_slice_jpeg() -> anyhow::Result<Vec<u8>> {
+    let image = image::GrayImage::from_fn(512, 512, |x, y| {
+        let (dx, dy) = ((x as f32 - 256.0) / 200.0, (y as f32 - 256.0) / 230.0);
+        let inside = dx * dx + dy * dy < 1.0;
+        let texture = ((x * 7 + y * 13) % 40) as u8;
+        image::Luma([if inside { 90 + texture } else { 2 }])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(image)
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)?;
+    Ok(bytes)
+}

@@ -1,0 +1,84 @@
+//! The command line: `serve` (the default) and the model tools that share the server's code.
+
+mod bench;
+mod evaluate;
+mod predict;
+mod progress;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ServeConfig;
+
+pub use bench::BenchArgs;
+pub use evaluate::EvaluateArgs;
+pub use predict::PredictArgs;
+pub use train::TrainArgs;
+
+/// Brain-tumour MRI classification: web app, REST API and command-line tools.
+#[derive(Debug, Parser)]
+#[command(
+    name = "brainscan",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Options for `serve`, which also runs when no subcommand is given.
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve(ServeConfig),
+    /// Train the classifier on a folder with one sub-folder per class.
+    Train(TrainArgs),
+    /// Score a model on labelled images (one sub-folder per class).
+    Evaluate(EvaluateArgs),
+    /// Classify images.
+    Predict(PredictArgs),
+    /// Measure single-image prediction latency (decode + preprocess + forward).
+    Bench(BenchArgs),
+}
+
+impl Cli {
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// Runs a model subcommand; `serve` is handled by `main`.
+pub fn run_tool(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => anyhow::bail!("serve is not a tool command"),
+        Command::Train(args) => train::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+/// `--model` for every command that loads one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Directory with manifest.json and model.bpk.
+    #[arg(long = "model", env = "MODEL_DIR", default_value = "models")]
+    pub dir: PathBuf,
+
+    /// Backend to run on: cpu (Burn Flex), ndarray or wgpu (each needs its cargo feature).
+    #[arg(long, default_value = "cpu")]
+    pub backend: ml::Backend,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> anyhow::Result<ml::Classifier> {
+        Ok(ml::Classifier::load(&self.dir, self.backend.device()?)?)
+    }
+}

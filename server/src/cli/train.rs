@@ -1,0 +1,225 @@
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::ProgressBar;
+use ml::artifact::{Manifest, ModelArtifact, TrainingSummary};
+use ml::dataset::{self, ImageCache};
+use ml::model::ModelConfig;
+use ml::preprocess::PreprocessConfig;
+use ml::train::{self, BatchProgress, EpochRecord, TrainConfig, TrainingObserver};
+use ml::Backend;
+
+use super::progress;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Folder with one sub-folder per class (glioma, meningioma, notumor, pituitary).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value_t = 12)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where the model and its manifest are written.
+    #[arg(long, default_value = "models")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "cpu")]
+    pub backend: Backend,
+    /// Side of the square model input in pixels (a multiple of 16).
+    #[arg(long, default_value_t = 112)]
+    pub input_size: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    pub learning_rate: f64,
+    /// Share of each class held out for validation.
+    #[arg(long, default_value_t = 0.15)]
+    pub validation_fraction: f64,
+    /// Use at most this many images per class (quick experiments).
+    #[arg(long)]
+    pub max_per_class: Option<usize>,
+    /// Channel widths of the stem and the three stages.
+    #[arg(long, value_delimiter = ',', default_value = "24,48,96,192")]
+    pub widths: Vec<usize>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.input_size >= 16 && args.input_size.is_multiple_of(16),
+        "--input-size must be a multiple of 16"
+    );
+    let widths: [usize; 4] = args
+        .widths
+        .clone()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("--widths needs exactly four numbers"))?;
+    anyhow::ensure!(
+        (0.01..0.9).contains(&args.validation_fraction),
+        "--validation-fraction must be between 0.01 and 0.9"
+    );
+    let started = Instant::now();
+    let mut items = dataset::scan_class_folders(&args.data)?;
+    if let Some(limit) = args.max_per_class {
+        let mut kept = [0usize; ml::CLASS_NAMES.len()];
+        items.retain(|item| {
+            kept[item.label] += 1;
+            kept[item.label] <= limit
+        });
+    }
+    let (train_items, validation_items) =
+        dataset::stratified_split(&items, args.validation_fraction, args.seed);
+    eprintln!(
+        "data: {} images in {} ({} train, {} validation; seed {})",
+        items.len(),
+        args.data.display(),
+        train_items.len(),
+        validation_items.len(),
+        args.seed
+    );
+
+    let mut preprocess = PreprocessConfig::new(args.input_size);
+    let (train_cache, validation_cache, skipped) =
+        preprocess_all(&train_items, &validation_items, &preprocess);
+    let (mean, std) = train_cache.pixel_statistics();
+    preprocess.mean = mean;
+    preprocess.std = std;
+    eprintln!(
+        "preprocessed in {:.1}s; pixel mean {mean:.3}, std {std:.3}",
+        started.elapsed().as_secs_f64()
+    );
+
+    let device = args.backend.device()?.autodiff();
+    device.seed(args.seed);
+    let model_config = ModelConfig::new().with_widths(widths);
+    let model = model_config.init(&device);
+    let parameters = model.parameter_count();
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    eprintln!(
+        "model: {parameters} parameters, input {0}x{0}, backend {1}",
+        args.input_size, args.backend
+    );
+
+    let steps = (train_cache.len().div_ceil(config.batch_size) * config.epochs) as u64;
+    let mut observer = CliObserver {
+        bar: progress::bar(
+            steps,
+            "{spinner} epoch {msg} [{bar:30}] {pos}/{len} steps  elapsed {elapsed_precise}  ETA {eta_precise}",
+        ),
+    };
+    let outcome = train::train(
+        model,
+        &train_cache,
+        &validation_cache,
+        &preprocess,
+        &config,
+        &device,
+        &mut observer,
+    )?;
+    observer.bar.finish_and_clear();
+
+    let version = format!("v{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+    let mut manifest = Manifest::new(&version, preprocess, model_config, parameters);
+    manifest.temperature = outcome.temperature;
+    manifest.training = Some(TrainingSummary {
+        data_dir: args.data.display().to_string(),
+        train_images: train_cache.len(),
+        validation_images: validation_cache.len(),
+        validation_fraction: args.validation_fraction,
+        class_counts: train_cache.class_counts(),
+        skipped_images: skipped,
+        config,
+        backend: args.backend.to_string(),
+        best_epoch: outcome.best_epoch,
+        seconds: outcome.seconds,
+        images_per_second: outcome.images_per_second,
+    });
+    manifest.validation = Some(outcome.validation.clone());
+    manifest.history = outcome.history.clone();
+    ModelArtifact::save(&args.out, &outcome.model, &manifest)
+        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+
+    println!("\nmodel {version} saved to {}", args.out.display());
+    println!(
+        "best epoch {} of {}; {:.1} images/s; training {:.0}s; total {:.0}s; temperature {:.2}",
+        outcome.best_epoch,
+        outcome.history.len(),
+        outcome.images_per_second,
+        outcome.seconds,
+        started.elapsed().as_secs_f64(),
+        outcome.temperature
+    );
+    super::evaluate::print_report(&outcome.validation);
+    Ok(())
+}
+
+fn preprocess_all(
+    train_items: &[dataset::LabeledImage],
+    validation_items: &[dataset::LabeledImage],
+    preprocess: &PreprocessConfig,
+) -> (ImageCache, ImageCache, usize) {
+    let mut caches = Vec::new();
+    let mut skipped_total = 0;
+    for (name, items) in [("train", train_items), ("validation", validation_items)] {
+        let bar = progress::bar(
+            items.len() as u64,
+            "preprocessing {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+        );
+        bar.set_message(name);
+        let (cache, skipped) =
+            dataset::build_cache(items, preprocess, &|done| bar.set_position(done as u64));
+        bar.finish_and_clear();
+        for image in &skipped {
+            eprintln!("skipped {}: {}", image.path.display(), image.error);
+        }
+        skipped_total += skipped.len();
+        caches.push(cache);
+    }
+    let validation = caches.pop().unwrap_or_default();
+    let train = caches.pop().unwrap_or_default();
+    (train, validation, skipped_total)
+}
+
+struct CliObserver {
+    bar: ProgressBar,
+}
+
+impl TrainingObserver for CliObserver {
+    fn on_batch(&mut self, progress: &BatchProgress) {
+        self.bar.inc(1);
+        self.bar.set_message(format!(
+            "{}/{}  loss {:.3}  acc {:.3}  {:.1} img/s",
+            progress.epoch,
+            progress.epochs,
+            progress.loss,
+            progress.accuracy,
+            progress.images_per_second
+        ));
+    }
+
+    fn on_epoch(&mut self, record: &EpochRecord, is_best: bool) {
+        let line = format!(
+            "epoch {:>2}: train loss {:.4} acc {:.4} | validation loss {:.4} acc {:.4} | lr {:.2e} | {:.0}s{}",
+            record.epoch,
+            record.train_loss,
+            record.train_accuracy,
+            record.validation_loss,
+            record.validation_accuracy,
+            record.learning_rate,
+            record.seconds,
+            if is_best { "  *best" } else { "" }
+        );
+        // Without a terminal the bar is hidden and would swallow the line; logs still need it.
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
