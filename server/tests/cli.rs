@@ -29,7 +29,13 @@ fn write_slice(path: &Path, seed: u32) {
     let image = image::GrayImage::from_fn(256, 256, |x, y| {
         let (dx, dy) = ((x as f32 - 128.0) / 100.0, (y as f32 - 128.0) / 115.0);
         let spot = (x as i32 - 90 - (seed * 17 % 80) as i32).pow(2) + (y as i32 - 120).pow(2) < 200;
-        image::Luma([if spot { 230 } else if dx * dx + dy * dy < 1.0 { 100 + ((x + y) % 30) as u8 } else { 0 }])
+        image::Luma([if spot {
+            230
+        } else if dx * dx + dy * dy < 1.0 {
+            100 + ((x + y) % 30) as u8
+        } else {
+            0
+        }])
     });
     image.save(path).unwrap();
 }
@@ -43,7 +49,13 @@ fn predict_prints_a_class_and_all_probabilities() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("slice.png");
     write_slice(&image, 1);
-    let output = brainscan(&["predict", image.to_str().unwrap(), "--model", &model_arg(), "--json"]);
+    let output = brainscan(&[
+        "predict",
+        image.to_str().unwrap(),
+        "--model",
+        &model_arg(),
+        "--json",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let results: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     let result = &results[0];
@@ -53,7 +65,14 @@ fn predict_prints_a_class_and_all_probabilities() {
     let total: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
     assert!((total - 1.0).abs() < 1e-3, "{total}");
     let confidence = result["confidence"].as_f64().unwrap();
-    assert!((confidence - probabilities[result["predicted_class"].as_str().unwrap()].as_f64().unwrap()).abs() < 1e-6);
+    assert!(
+        (confidence
+            - probabilities[result["predicted_class"].as_str().unwrap()]
+                .as_f64()
+                .unwrap())
+        .abs()
+            < 1e-6
+    );
 }
 
 #[test]
@@ -64,7 +83,10 @@ fn predict_reports_an_unreadable_image_by_path_and_fails() {
     let output = brainscan(&["predict", bad.to_str().unwrap(), "--model", &model_arg()]);
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("notes.jpg") && message.contains("not a readable image"), "{message}");
+    assert!(
+        message.contains("notes.jpg") && message.contains("not a readable image"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -73,21 +95,42 @@ fn evaluate_json_is_one_object_with_the_documented_keys() {
     for (c, class) in CLASSES.iter().enumerate() {
         std::fs::create_dir(dir.path().join(class)).unwrap();
         for i in 0..3 {
-            write_slice(&dir.path().join(class).join(format!("{i}.png")), (c * 3 + i) as u32);
+            write_slice(
+                &dir.path().join(class).join(format!("{i}.png")),
+                (c * 3 + i) as u32,
+            );
         }
     }
     std::fs::write(dir.path().join("glioma/broken.jpg"), "garbage").unwrap();
-    let output = brainscan(&["evaluate", "--data", dir.path().to_str().unwrap(), "--model", &model_arg(), "--json"]);
+    let output = brainscan(&[
+        "evaluate",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--model",
+        &model_arg(),
+        "--json",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("broken.jpg"), "unreadable file reported by path");
+    assert!(
+        stderr(&output).contains("broken.jpg"),
+        "unreadable file reported by path"
+    );
     let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(text.trim().lines().count(), 1, "exactly one JSON line: {text}");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "exactly one JSON line: {text}"
+    );
     let report: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["images"], 12);
     assert_eq!(report["classes"], serde_json::json!(CLASSES));
     let matrix = report["confusion_matrix"].as_array().unwrap();
     assert_eq!(matrix.len(), 4);
-    let total: u64 = matrix.iter().flat_map(|row| row.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    let total: u64 = matrix
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(total, 12);
     for key in ["accuracy", "macro_f1", "seconds"] {
         assert!(report[key].is_number(), "{key}");
@@ -100,15 +143,38 @@ fn bad_layouts_and_missing_models_fail_with_one_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("glioma")).unwrap();
     write_slice(&dir.path().join("glioma/a.png"), 0);
-    let output = brainscan(&["evaluate", "--data", dir.path().to_str().unwrap(), "--model", &model_arg()]);
+    let output = brainscan(&[
+        "evaluate",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--model",
+        &model_arg(),
+    ]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("missing class folder"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("missing class folder"),
+        "{}",
+        stderr(&output)
+    );
 
-    let output = brainscan(&["predict", "x.png", "--model", dir.path().join("none").to_str().unwrap()]);
+    let output = brainscan(&[
+        "predict",
+        "x.png",
+        "--model",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("no model found"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no model found"),
+        "{}",
+        stderr(&output)
+    );
 
-    let output = brainscan(&["train", "--data", dir.path().join("absent").to_str().unwrap()]);
+    let output = brainscan(&[
+        "train",
+        "--data",
+        dir.path().join("absent").to_str().unwrap(),
+    ]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("absent"), "{}", stderr(&output));
 }
@@ -122,9 +188,13 @@ fn shipped_model_keeps_its_recorded_validation_accuracy() {
         return;
     };
     let data = PathBuf::from(data).join("train");
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(shipped_model().join("manifest.json")).unwrap()).unwrap();
-    let recorded = manifest["validation"]["accuracy"].as_f64().expect("recorded validation accuracy");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(shipped_model().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let recorded = manifest["validation"]["accuracy"]
+        .as_f64()
+        .expect("recorded validation accuracy");
     let output = brainscan(&[
         "evaluate",
         "--data",
@@ -138,6 +208,12 @@ fn shipped_model_keeps_its_recorded_validation_accuracy() {
     assert!(output.status.success(), "{}", stderr(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let accuracy = report["accuracy"].as_f64().unwrap();
-    assert_eq!(report["images"], manifest["training"]["validation_images"], "same held-out images");
-    assert!(accuracy >= recorded - 0.01, "accuracy {accuracy} fell below the recorded {recorded} minus one point");
+    assert_eq!(
+        report["images"], manifest["training"]["validation_images"],
+        "same held-out images"
+    );
+    assert!(
+        accuracy >= recorded - 0.01,
+        "accuracy {accuracy} fell below the recorded {recorded} minus one point"
+    );
 }
