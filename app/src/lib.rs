@@ -61,7 +61,7 @@ pub fn App() -> impl IntoView {
                 <Sidebar />
                 <main id="content" class="content" tabindex="-1">
                     <Routes fallback=NotFoundPage>
-                        <Route path=path!("") view=HomePage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("") view=HomePage ssr=SsrMode::Async />
                         <Route path=path!("/predict") view=PredictPage />
                         <Route path=path!("/insights") view=InsightsPage />
                         <Route path=path!("/upload") view=UploadPage />

@@ -12,8 +12,9 @@ const STATUS_REFRESH: Duration = Duration::from_secs(10);
 #[component]
 pub fn HomePage() -> impl IntoView {
     let refreshes = RwSignal::new(0_u32);
-    // Blocking: the first response already contains the status, so it is readable without WASM.
-    let status = Resource::new_blocking(move || refreshes.get(), |_| get_server_status());
+    // The Home route renders with SsrMode::Async, so the first response already contains the status
+    // and it is readable without WASM.
+    let status = Resource::new(move || refreshes.get(), |_| get_server_status());
 
     // Effects run only in the browser, so the server never starts this timer.
     Effect::new(move |_| {
