@@ -152,7 +152,8 @@ pub fn train(
     let mut order: Vec<usize> = (0..train_images.len()).collect();
     let mut model = model;
     let mut history = Vec::new();
-    let mut best: Option<(f64, usize, Model)> = None;
+    // The best epoch so far: its validation accuracy, number, model and validation logits.
+    let mut best: Option<(f64, usize, Model, Vec<f32>)> = None;
     let mut images_seen = 0usize;
     let mut training_seconds = 0.0;
 
@@ -224,35 +225,34 @@ pub fn train(
         };
         let is_best = best
             .as_ref()
-            .is_none_or(|(accuracy, _, _)| record.validation_accuracy > *accuracy);
+            .is_none_or(|(accuracy, ..)| record.validation_accuracy > *accuracy);
         observer.on_epoch(&record, is_best);
         history.push(record);
         if is_best {
-            best = Some((validation.report.accuracy, epoch, inference_model));
+            best = Some((
+                validation.report.accuracy,
+                epoch,
+                inference_model,
+                validation.logits,
+            ));
         } else if best
             .as_ref()
-            .is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= config.patience)
+            .is_some_and(|(_, best_epoch, ..)| epoch - best_epoch >= config.patience)
         {
             break;
         }
     }
 
-    let (_, best_epoch, best_model) =
+    let (_, best_epoch, best_model, best_logits) =
         best.ok_or_else(|| MlError::Training("stopped before the first epoch finished".into()))?;
-    let raw = evaluate(
-        &best_model,
-        validation_images,
-        preprocess,
-        1.0,
-        config.batch_size,
-        device,
-    )?;
-    let temperature = fit_temperature(&raw.logits, &validation_images.labels);
+    // The best epoch's validation logits are reused: calibration needs no second pass over the data.
+    let calibration_started = Instant::now();
+    let temperature = fit_temperature(&best_logits, &validation_images.labels);
     let validation = Evaluation::from_logits(
-        raw.logits,
+        best_logits,
         &validation_images.labels,
         temperature,
-        raw.report.seconds,
+        calibration_started.elapsed().as_secs_f64(),
     );
     Ok(TrainingOutcome {
         model: best_model,

@@ -143,40 +143,30 @@ fn bad_layouts_and_missing_models_fail_with_one_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("glioma")).unwrap();
     write_slice(&dir.path().join("glioma/a.png"), 0);
-    let output = brainscan(&[
-        "evaluate",
-        "--data",
-        dir.path().to_str().unwrap(),
-        "--model",
-        &model_arg(),
-    ]);
-    assert!(!output.status.success());
+    let model = model_arg();
+    let data = dir.path().to_str().unwrap();
+    assert_fails_with(
+        &["evaluate", "--data", data, "--model", &model],
+        "missing class folder",
+    );
+    let no_model = dir.path().join("none");
+    assert_fails_with(
+        &["predict", "x.png", "--model", no_model.to_str().unwrap()],
+        "no model found",
+    );
+    let absent = dir.path().join("absent");
+    assert_fails_with(&["train", "--data", absent.to_str().unwrap()], "absent");
+}
+
+/// Runs `brainscan args`, which must exit non-zero with `message` in its error output.
+fn assert_fails_with(args: &[&str], message: &str) {
+    let output = brainscan(args);
+    assert!(!output.status.success(), "{args:?} succeeded");
     assert!(
-        stderr(&output).contains("missing class folder"),
-        "{}",
+        stderr(&output).contains(message),
+        "{args:?}: {}",
         stderr(&output)
     );
-
-    let output = brainscan(&[
-        "predict",
-        "x.png",
-        "--model",
-        dir.path().join("none").to_str().unwrap(),
-    ]);
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("no model found"),
-        "{}",
-        stderr(&output)
-    );
-
-    let output = brainscan(&[
-        "train",
-        "--data",
-        dir.path().join("absent").to_str().unwrap(),
-    ]);
-    assert!(!output.status.success());
-    assert!(stderr(&output).contains("absent"), "{}", stderr(&output));
 }
 
 /// Runs only where the real dataset is available (CI sets DATA_DIR): the shipped model must keep the
