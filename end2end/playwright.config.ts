@@ -59,6 +59,8 @@ export default defineConfig({
       PORT: String(port),
       DATABASE_URL: `sqlite://${join(dataDir, "app.db")}`,
       UPLOAD_DIR: join(dataDir, "uploads"),
+      MODEL_STORE: join(dataDir, "models"),
+      MODEL_DIR: join(workspace, "models"),
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(workspace, "target/site"),
       RUST_LOG: "warn",
     },

@@ -1,4 +1,6 @@
-//! The error type every server function returns, shared by server and browser.
+//! The error type every server function returns, shared by server and browser. On the wire it is
+//! `{"error": kind, "detail": message}` (plus `session_id` for a busy retrainer), and the server's
+//! server-function handler turns the kind into the HTTP status (see [`AppError::status`]).
 
 use leptos::server_fn::{
     codec::JsonEncoding,
@@ -7,22 +9,95 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(into = "ErrorBody", from = "ErrorBody")]
 pub enum AppError {
     /// The request could not reach the server function or its payload was malformed.
-    #[error("request failed: {0}")]
-    Transport(ServerFnErrorErr),
+    #[error("malformed request: {0}")]
+    Transport(String),
     /// A server-side failure whose details were logged on the server, not sent to the browser.
     #[error("the server could not complete the request; details are in the server log")]
     Internal,
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Only one retraining job runs at a time.
+    #[error("a retraining job is already running (session {session_id})")]
+    RetrainBusy { session_id: i64 },
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Transport(_) | AppError::BadRequest(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::RetrainBusy { .. } => 409,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::Internal => 500,
+            AppError::Unavailable(_) => 503,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            AppError::Transport(_) => "malformed_request",
+            AppError::Internal => "internal",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::NotFound(_) => "not_found",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::RetrainBusy { .. } => "retrain_busy",
+            AppError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// The JSON shape of an error, as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<i64>,
+}
+
+impl From<AppError> for ErrorBody {
+    fn from(error: AppError) -> Self {
+        let session_id = match &error {
+            AppError::RetrainBusy { session_id } => Some(*session_id),
+            _ => None,
+        };
+        ErrorBody {
+            error: error.kind().to_owned(),
+            detail: error.to_string(),
+            session_id,
+        }
+    }
+}
+
+impl From<ErrorBody> for AppError {
+    fn from(body: ErrorBody) -> Self {
+        match (body.error.as_str(), body.session_id) {
+            ("retrain_busy", Some(session_id)) => AppError::RetrainBusy { session_id },
+            ("internal", _) => AppError::Internal,
+            ("bad_request", _) => AppError::BadRequest(body.detail),
+            ("not_found", _) => AppError::NotFound(body.detail),
+            ("payload_too_large", _) => AppError::PayloadTooLarge(body.detail),
+            ("unavailable", _) => AppError::Unavailable(body.detail),
+            _ => AppError::Transport(body.detail),
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value)
+        AppError::Transport(value.to_string())
     }
 }
 
@@ -31,5 +106,29 @@ impl From<db::DbError> for AppError {
     fn from(error: db::DbError) -> Self {
         leptos::logging::error!("database error in a server function: {error}");
         AppError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_travel_as_kind_and_detail_and_come_back_unchanged() {
+        for error in [
+            AppError::BadRequest("class_name must be one of ...".into()),
+            AppError::RetrainBusy { session_id: 7 },
+            AppError::PayloadTooLarge("scan.jpg is 25 MB; the limit is 20 MB".into()),
+            AppError::Internal,
+        ] {
+            let json = serde_json::to_value(&error).unwrap();
+            assert_eq!(json["detail"], error.to_string());
+            let back: AppError = serde_json::from_value(json).unwrap();
+            assert_eq!(back, error);
+        }
+        let busy = serde_json::to_value(AppError::RetrainBusy { session_id: 7 }).unwrap();
+        assert_eq!(busy["error"], "retrain_busy");
+        assert_eq!(busy["session_id"], 7);
+        assert_eq!(AppError::RetrainBusy { session_id: 7 }.status(), 409);
     }
 }

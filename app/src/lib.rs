@@ -24,6 +24,21 @@ use pages::{
 /// Product name shown in the UI and reported by the API.
 pub const PRODUCT_NAME: &str = "BrainScan MRI";
 
+/// The classes in the model's output order, as the API names them.
+pub const CLASS_NAMES: [&str; 4] = ["glioma", "meningioma", "notumor", "pituitary"];
+
+/// How the UI names a class.
+pub fn class_label(class: &str) -> String {
+    match class {
+        "glioma" => "Glioma",
+        "meningioma" => "Meningioma",
+        "notumor" => "No tumour",
+        "pituitary" => "Pituitary",
+        other => other,
+    }
+    .to_owned()
+}
+
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub mod model_versions;
 pub mod predictions;
+pub mod preprocessing_logs;
+pub mod training_sessions;
+pub mod uploads;
 
 pub use sqlx::SqlitePool;
 

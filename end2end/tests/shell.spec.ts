@@ -15,7 +15,7 @@ test("home page renders on the server with live status", async ({ page }) => {
   const ssrPage = await context.newPage();
   await ssrPage.goto("/");
   await expect(ssrPage.getByRole("heading", { level: 1 })).toHaveText("Home");
-  await expect(ssrPage.getByTestId("health")).toContainText("No model loaded");
+  await expect(ssrPage.getByTestId("health")).toContainText("Healthy");
   await context.close();
 
   await page.goto("/");

@@ -116,7 +116,14 @@ impl ModelArtifact {
     }
 
     /// Loads and cross-checks manifest and weights; the model comes back in inference mode.
+    /// Loads a model for inference: cross-checked against its manifest, in evaluation mode.
     pub fn load(dir: &Path, device: &Device) -> MlResult<(Model, Manifest)> {
+        let (model, manifest) = Self::load_trainable(dir, device)?;
+        Ok((model.valid(), manifest))
+    }
+
+    /// Loads a model to train further; `device` should be an autodiff device.
+    pub fn load_trainable(dir: &Path, device: &Device) -> MlResult<(Model, Manifest)> {
         let manifest = Self::read_manifest(dir)?;
         let mismatch = |reason: String| MlError::ModelMismatch {
             dir: dir.to_path_buf(),
@@ -154,7 +161,7 @@ impl ModelArtifact {
                 manifest.parameters
             )));
         }
-        Ok((model.valid(), manifest))
+        Ok((model, manifest))
     }
 }
 

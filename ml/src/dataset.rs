@@ -81,15 +81,26 @@ pub fn stratified_split(
     validation_fraction: f64,
     seed: u64,
 ) -> (Vec<LabeledImage>, Vec<LabeledImage>) {
+    let labels: Vec<usize> = items.iter().map(|item| item.label).collect();
+    let (train, validation) = stratified_indices(&labels, validation_fraction, seed);
+    let pick = |indices: Vec<usize>| indices.into_iter().map(|i| items[i].clone()).collect();
+    (pick(train), pick(validation))
+}
+
+/// [`stratified_split`] on positions: `(train, validation)` indices into `labels`.
+pub fn stratified_indices(
+    labels: &[usize],
+    validation_fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = Rng::new(seed);
     let (mut train, mut validation) = (Vec::new(), Vec::new());
     for label in 0..CLASS_NAMES.len() {
-        let mut class_items: Vec<&LabeledImage> =
-            items.iter().filter(|i| i.label == label).collect();
-        rng.shuffle(&mut class_items);
-        let held_out = (class_items.len() as f64 * validation_fraction).round() as usize;
-        validation.extend(class_items[..held_out].iter().map(|i| (*i).clone()));
-        train.extend(class_items[held_out..].iter().map(|i| (*i).clone()));
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == label).collect();
+        rng.shuffle(&mut members);
+        let held_out = (members.len() as f64 * validation_fraction).round() as usize;
+        validation.extend_from_slice(&members[..held_out]);
+        train.extend_from_slice(&members[held_out..]);
     }
     (train, validation)
 }
@@ -119,6 +130,24 @@ impl ImageCache {
     pub fn push(&mut self, pixels: &[u8], label: usize) {
         self.pixels.extend_from_slice(pixels);
         self.labels.push(label);
+    }
+
+    /// A new cache with the images at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> ImageCache {
+        let mut subset = ImageCache {
+            size: self.size,
+            ..Default::default()
+        };
+        for &index in indices {
+            subset.push(self.image(index), self.labels[index]);
+        }
+        subset
+    }
+
+    /// Appends every image of `other` (same size).
+    pub fn extend_from(&mut self, other: &ImageCache) {
+        self.pixels.extend_from_slice(&other.pixels);
+        self.labels.extend_from_slice(&other.labels);
     }
 
     pub fn class_counts(&self) -> Vec<usize> {
@@ -208,10 +237,12 @@ impl Default for AugmentConfig {
 }
 
 /// Writes a randomly flipped, rotated, shifted, zoomed and brightness/contrast-jittered copy of the
-/// `size`x`size` image `src` into `out` as normalised floats (bilinear sampling, black outside).
+/// `size`x`size` image `src` into `out` as normalised floats (bilinear sampling, black outside),
+/// resampled onto an `output_size`x`output_size` grid (smaller during progressive resizing).
 pub fn augment_into(
     src: &[u8],
     size: usize,
+    output_size: usize,
     augment: &AugmentConfig,
     preprocess: &PreprocessConfig,
     rng: &mut Rng,
@@ -247,10 +278,13 @@ pub fn augment_into(
     };
     let scale = 1.0 / (255.0 * preprocess.std);
     let offset = preprocess.mean / preprocess.std;
-    for y in 0..size {
-        for x in 0..size {
-            let dx = x as f32 - centre - shift_x;
-            let dy = y as f32 - centre - shift_y;
+    // Output pixel centres in source pixel units.
+    let step = size as f32 / output_size as f32;
+    let to_source = |i: usize| (i as f32 + 0.5) * step - 0.5;
+    for y in 0..output_size {
+        for x in 0..output_size {
+            let dx = to_source(x) - centre - shift_x;
+            let dy = to_source(y) - centre - shift_y;
             let mut sx = (cos * dx + sin * dy) * inverse_zoom + centre;
             let sy = (-sin * dx + cos * dy) * inverse_zoom + centre;
             if flip {
@@ -258,24 +292,39 @@ pub fn augment_into(
             }
             let value = sample(sx, sy) / 255.0;
             let jittered = ((value - 0.5) * contrast + 0.5 + brightness).clamp(0.0, 1.0);
-            out[y * size + x] = jittered * 255.0 * scale - offset;
+            out[y * output_size + x] = jittered * 255.0 * scale - offset;
         }
     }
 }
 
-/// Builds the `[batch, 1, size, size]` input tensor and `[batch]` label tensor for `indices`.
+/// How a training batch is augmented: the random changes, their generator, and the side of the
+/// images handed to the model.
+pub struct Augmentation<'a> {
+    pub config: &'a AugmentConfig,
+    pub rng: &'a mut Rng,
+    pub output_size: usize,
+}
+
+/// Builds the `[batch, 1, size, size]` input tensor and `[batch]` label tensor for `indices`: augmented
+/// and resampled to the augmentation's output size, or exactly the cached images without one.
 pub fn batch_tensors(
     cache: &ImageCache,
     indices: &[usize],
     preprocess: &PreprocessConfig,
-    augment: Option<(&AugmentConfig, &mut Rng)>,
+    augmentation: Option<Augmentation<'_>>,
     device: &Device,
 ) -> (Tensor<4>, Tensor<1, Int>) {
-    let size = cache.size;
+    let size = augmentation
+        .as_ref()
+        .map_or(cache.size, |augmentation| augmentation.output_size);
     let area = size * size;
     let mut inputs = vec![0.0f32; indices.len() * area];
-    match augment {
-        Some((augment, rng)) => {
+    match augmentation {
+        Some(Augmentation {
+            config: augment,
+            rng,
+            ..
+        }) => {
             // One seed per image from the run's generator keeps results independent of thread timing.
             let seeds: Vec<u64> = indices.iter().map(|_| rng.next_u64()).collect();
             inputs
@@ -284,6 +333,7 @@ pub fn batch_tensors(
                 .for_each(|(out, (&i, seed))| {
                     augment_into(
                         cache.image(i),
+                        cache.size,
                         size,
                         augment,
                         preprocess,
@@ -377,8 +427,19 @@ mod tests {
         let augment = AugmentConfig::default();
         let mut a = vec![0.0; size * size];
         let mut b = vec![0.0; size * size];
-        augment_into(&src, size, &augment, &preprocess, &mut Rng::new(5), &mut a);
-        augment_into(&src, size, &augment, &preprocess, &mut Rng::new(5), &mut b);
+        let run = |seed: u64, out: &mut [f32]| {
+            augment_into(
+                &src,
+                size,
+                size,
+                &augment,
+                &preprocess,
+                &mut Rng::new(seed),
+                out,
+            )
+        };
+        run(5, &mut a);
+        run(5, &mut b);
         assert_eq!(a, b);
         let (low, high) = (
             -preprocess.mean / preprocess.std,
@@ -395,10 +456,40 @@ mod tests {
             max_brightness: 0.0,
             max_contrast: 0.0,
         };
-        augment_into(&src, size, &identity, &preprocess, &mut Rng::new(1), &mut a);
+        augment_into(
+            &src,
+            size,
+            size,
+            &identity,
+            &preprocess,
+            &mut Rng::new(1),
+            &mut a,
+        );
         preprocess::normalise_into(&src, &preprocess, &mut b);
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-4);
+        }
+
+        // Half the output size averages 2x2 blocks of a constant-per-block image exactly.
+        let blocks: Vec<u8> = (0..size * size)
+            .map(|i| (((i / size) / 2 * 8 + (i % size) / 2) * 4) as u8)
+            .collect();
+        let half = size / 2;
+        let mut small = vec![0.0; half * half];
+        augment_into(
+            &blocks,
+            size,
+            half,
+            &identity,
+            &preprocess,
+            &mut Rng::new(1),
+            &mut small,
+        );
+        let mut expected = vec![0.0; half * half];
+        let block_values: Vec<u8> = (0..half * half).map(|i| (i * 4) as u8).collect();
+        preprocess::normalise_into(&block_values, &preprocess, &mut expected);
+        for (x, y) in small.iter().zip(&expected) {
+            assert!((x - y).abs() < 1e-3, "{x} vs {y}");
         }
     }
 }

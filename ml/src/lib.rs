@@ -6,9 +6,11 @@ pub mod artifact;
 pub mod classes;
 pub mod dataset;
 pub mod device;
+pub mod finetune;
 pub mod infer;
 pub mod metrics;
 pub mod model;
+pub mod plots;
 pub mod preprocess;
 pub mod rng;
 pub mod train;
@@ -42,6 +44,8 @@ pub enum MlError {
     Manifest { path: PathBuf, reason: String },
     #[error("backend {0} is not available in this build (enable its cargo feature)")]
     BackendUnavailable(String),
+    #[error("cannot draw plot: {0}")]
+    Plot(String),
     #[error("training failed: {0}")]
     Training(String),
 }

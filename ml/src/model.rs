@@ -1,5 +1,7 @@
-//! A compact VGG-style CNN with batch norm, sized for CPU training: a strided stem and early pooling
-//! bring a 112x112 slice down to 28x28 before the wide layers, so most compute runs at low resolution.
+//! A compact CNN with batch norm, sized for CPU training: a strided stem and early pooling bring a
+//! 112x112 slice down to 28x28 before the wide layers, so most compute runs at low resolution. Each
+//! stage is two 3x3 convolutions, optionally with a ResNet-style shortcut around them (a 1x1
+//! projection where the width changes), which trains faster and deeper for almost no extra compute.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -18,6 +20,9 @@ pub struct ModelConfig {
     pub widths: [usize; 4],
     #[config(default = 0.2)]
     pub dropout: f64,
+    /// Shortcut connections around each stage.
+    #[config(default = false)]
+    pub residual: bool,
 }
 
 /// 3x3 convolution (no bias: batch norm supplies it), batch norm, ReLU.
@@ -41,15 +46,58 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.normalised(x))
+    }
+
+    /// Convolution and batch norm without the activation, for the end of a residual branch.
+    fn normalised(&self, x: Tensor<4>) -> Tensor<4> {
+        self.norm.forward(self.conv.forward(x))
     }
 }
 
-/// Two conv blocks; the first changes the channel count.
+/// 1x1 convolution and batch norm that bring a shortcut to the branch's channel count.
+#[derive(Module, Debug)]
+pub struct Projection {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl Projection {
+    fn new(channels_in: usize, channels_out: usize, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([channels_in, channels_out], [1, 1])
+                .with_bias(false)
+                .init(device),
+            norm: BatchNormConfig::new(channels_out).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.norm.forward(self.conv.forward(x))
+    }
+}
+
+/// Two conv blocks; the first changes the channel count. With a shortcut, the block computes
+/// `relu(branch(x) + shortcut(x))` as in ResNet's basic block.
 #[derive(Module, Debug)]
 pub struct Stage {
     first: ConvBlock,
     second: ConvBlock,
+    shortcut: Option<Projection>,
+    residual: bool,
+}
+
+impl Stage {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if !self.residual {
+            return self.second.forward(self.first.forward(x));
+        }
+        let identity = match &self.shortcut {
+            Some(projection) => projection.forward(x.clone()),
+            None => x.clone(),
+        };
+        relu(self.second.normalised(self.first.forward(x)) + identity)
+    }
 }
 
 #[derive(Module, Debug)]
@@ -70,6 +118,9 @@ impl ModelConfig {
             .map(|(channels_in, channels_out)| Stage {
                 first: ConvBlock::new(channels_in, channels_out, 1, device),
                 second: ConvBlock::new(channels_out, channels_out, 1, device),
+                shortcut: (self.residual && channels_in != channels_out)
+                    .then(|| Projection::new(channels_in, channels_out, device)),
+                residual: self.residual,
             })
             .collect();
         Model {
@@ -94,7 +145,7 @@ impl Model {
         let mut x = self.pool.forward(self.stem.forward(images));
         let last = self.stages.len().saturating_sub(1);
         for (index, stage) in self.stages.iter().enumerate() {
-            x = stage.second.forward(stage.first.forward(x));
+            x = stage.forward(x);
             if index < last {
                 x = self.pool.forward(x);
             }
@@ -115,5 +166,19 @@ mod tests {
         let images = Tensor::<4>::zeros([3, 1, 32, 32], &device);
         assert_eq!(model.forward(images).dims(), [3, 4]);
         assert!(model.num_params() > 0);
+    }
+
+    #[test]
+    fn residual_stages_add_projections_and_keep_the_output_shape() {
+        let device = Device::flex();
+        let plain = ModelConfig::new().with_widths([4, 8, 8, 16]);
+        let residual = plain.clone().with_residual(true);
+        let (plain, residual) = (plain.init(&device), residual.init(&device));
+        // Projections where the width changes (4->8 and 8->16), none for 8->8: a 1x1 kernel plus batch
+        // norm's scale, shift and two running statistics per output channel.
+        let projections = (4 * 8 + 4 * 8) + (8 * 16 + 4 * 16);
+        assert_eq!(residual.num_params(), plain.num_params() + projections);
+        let images = Tensor::<4>::zeros([2, 1, 32, 32], &device);
+        assert_eq!(residual.forward(images).dims(), [2, 4]);
     }
 }

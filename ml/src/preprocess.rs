@@ -8,6 +8,10 @@ use std::path::Path;
 use image::imageops::FilterType;
 use image::{GrayImage, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
+use zune_jpeg::zune_core::bytestream::ZCursor;
+use zune_jpeg::zune_core::colorspace::ColorSpace;
+use zune_jpeg::zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
 
 use crate::{MlError, MlResult};
 
@@ -47,6 +51,11 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
     if bytes.is_empty() {
         return Err(MlError::EmptyImage);
     }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        if let Some(result) = decode_jpeg_luma(bytes) {
+            return result;
+        }
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| MlError::Decode(e.to_string()))?;
@@ -65,6 +74,38 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
         return Err(MlError::Decode("image has no pixels".into()));
     }
     Ok(image.into_luma8())
+}
+
+/// Decodes only a JPEG's luma plane: MRI slices are grey, and skipping chroma upsampling and colour
+/// conversion makes this several times faster than decoding to RGB and converting. `None` for colour
+/// spaces it does not cover (CMYK, Adobe RGB), which the generic decoder handles.
+fn decode_jpeg_luma(bytes: &[u8]) -> Option<MlResult<GrayImage>> {
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        // A truncated or corrupt upload is an error, never a half-grey image.
+        .set_strict_mode(true)
+        .set_max_width(MAX_DIMENSION as usize)
+        .set_max_height(MAX_DIMENSION as usize);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let decode_error = |e: zune_jpeg::errors::DecodeErrors| MlError::Decode(e.to_string());
+    if let Err(error) = decoder.decode_headers() {
+        return Some(Err(decode_error(error)));
+    }
+    if !matches!(
+        decoder.input_colorspace(),
+        Some(ColorSpace::YCbCr | ColorSpace::Luma)
+    ) {
+        return None;
+    }
+    let result = decoder.decode().map_err(decode_error).and_then(|pixels| {
+        let (width, height) = decoder
+            .dimensions()
+            .filter(|&(w, h)| w > 0 && h > 0)
+            .ok_or_else(|| MlError::Decode("image has no pixels".into()))?;
+        GrayImage::from_raw(width as u32, height as u32, pixels)
+            .ok_or_else(|| MlError::Decode("JPEG decoded to an unexpected size".into()))
+    });
+    Some(result)
 }
 
 pub fn load(path: &Path) -> MlResult<GrayImage> {
@@ -119,14 +160,32 @@ pub fn crop_to_head(image: &GrayImage, config: &PreprocessConfig) -> GrayImage {
 
 /// The model-sized grayscale square, before normalisation (what the training cache stores).
 pub fn prepare(image: &GrayImage, config: &PreprocessConfig) -> Vec<u8> {
-    let square = crop_to_head(image, config);
     let size = config.input_size as u32;
+    let square = halve_while_at_least(crop_to_head(image, config), 2 * size);
     let resized = if square.width() == size {
         square
     } else {
         image::imageops::resize(&square, size, size, FilterType::Triangle)
     };
     resized.into_raw()
+}
+
+/// Halves a square with 2x2 averaging while its side is at least `limit`: cheap integer work that
+/// leaves the filtered resize a quarter of the pixels per halving, and anti-aliases as it goes.
+fn halve_while_at_least(mut square: GrayImage, limit: u32) -> GrayImage {
+    while square.width() >= limit {
+        let side = square.width() / 2;
+        let source = &square;
+        square = GrayImage::from_fn(side, side, |x, y| {
+            let (sx, sy) = (2 * x, 2 * y);
+            let sum: u32 = [(sx, sy), (sx + 1, sy), (sx, sy + 1), (sx + 1, sy + 1)]
+                .iter()
+                .map(|&(px, py)| source.get_pixel(px, py).0[0] as u32)
+                .sum();
+            image::Luma([((sum + 2) / 4) as u8])
+        });
+    }
+    square
 }
 
 /// Maps 0-255 pixels to the normalised floats the model expects.
@@ -253,6 +312,49 @@ mod tests {
         );
         let truncated = &png[..png.len() / 2];
         assert!(matches!(decode(truncated), Err(MlError::Decode(_))));
+    }
+
+    #[test]
+    fn colour_jpegs_decode_to_the_same_grey_as_the_generic_path() {
+        let grey = head_like(120, 90);
+        let colour = RgbImage::from_fn(120, 90, |x, y| {
+            let v = grey.get_pixel(x, y).0[0];
+            Rgb([v, v, v])
+        });
+        let bytes = encode(DynamicImage::ImageRgb8(colour), ImageFormat::Jpeg);
+        let fast = decode(&bytes).unwrap();
+        let generic = image::load_from_memory(&bytes).unwrap().into_luma8();
+        assert_eq!(fast.dimensions(), (120, 90));
+        let worst = fast
+            .pixels()
+            .zip(generic.pixels())
+            .map(|(a, b)| (a.0[0] as i16 - b.0[0] as i16).abs())
+            .max()
+            .unwrap();
+        assert!(worst <= 2, "luma differs by {worst}");
+    }
+
+    #[test]
+    fn large_squares_are_halved_by_averaging_before_the_final_resize() {
+        let checker = GrayImage::from_fn(64, 64, |x, y| {
+            Luma([if (x + y) % 2 == 0 { 200 } else { 0 }])
+        });
+        let halved = halve_while_at_least(checker, 16);
+        // 64 -> 32 -> 16 -> 8: every 2x2 block of a checkerboard averages to mid-grey.
+        assert_eq!(halved.dimensions(), (8, 8));
+        assert!(halved.pixels().all(|p| p.0[0] == 100));
+        let small = GrayImage::new(30, 30);
+        assert_eq!(halve_while_at_least(small, 32).dimensions(), (30, 30));
+    }
+
+    #[test]
+    fn truncated_jpegs_are_errors() {
+        let bytes = encode(
+            DynamicImage::ImageLuma8(head_like(200, 200)),
+            ImageFormat::Jpeg,
+        );
+        let error = decode(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(error, MlError::Decode(_)), "{error}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::classes::CLASS_NAMES;
-use crate::dataset::{batch_tensors, AugmentConfig, ImageCache};
+use crate::dataset::{batch_tensors, AugmentConfig, Augmentation, ImageCache};
 use crate::metrics::{ConfusionMatrix, EvaluationReport};
 use crate::model::Model;
 use crate::preprocess::PreprocessConfig;
@@ -31,6 +31,17 @@ pub struct TrainConfig {
     pub patience: usize,
     pub seed: u64,
     pub augment: AugmentConfig,
+    /// Train the first epochs on smaller images (fast.ai's progressive resizing): they cost a
+    /// fraction of full-size ones, and the last full-size epochs adapt the model to the real size.
+    #[serde(default)]
+    pub progressive_resize: Option<ProgressiveResize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProgressiveResize {
+    /// Side of the training images during the first `epochs` epochs.
+    pub size: usize,
+    pub epochs: usize,
 }
 
 impl Default for TrainConfig {
@@ -46,11 +57,20 @@ impl Default for TrainConfig {
             patience: 4,
             seed: 42,
             augment: AugmentConfig::default(),
+            progressive_resize: None,
         }
     }
 }
 
 impl TrainConfig {
+    /// Side of the training images in `epoch` (from 1) when the model's input is `full_size`.
+    pub fn image_size_for_epoch(&self, epoch: usize, full_size: usize) -> usize {
+        match self.progressive_resize {
+            Some(phase) if epoch <= phase.epochs => phase.size.min(full_size),
+            _ => full_size,
+        }
+    }
+
     /// Learning rate at `step` of `total_steps`: linear warm-up, then cosine decay.
     pub fn learning_rate_at(&self, step: usize, total_steps: usize, steps_per_epoch: usize) -> f64 {
         let warmup = (self.warmup_epochs * steps_per_epoch as f64).round() as usize;
@@ -168,11 +188,16 @@ pub fn train(
             }
             let step = (epoch - 1) * steps_per_epoch + batch;
             learning_rate = config.learning_rate_at(step, total_steps, steps_per_epoch);
+            let augmentation = Augmentation {
+                config: &config.augment,
+                rng: &mut rng,
+                output_size: config.image_size_for_epoch(epoch, train_images.size),
+            };
             let (images, targets) = batch_tensors(
                 train_images,
                 indices,
                 preprocess,
-                Some((&config.augment, &mut rng)),
+                Some(augmentation),
                 device,
             );
             let logits = model.forward(images);
@@ -398,6 +423,22 @@ mod tests {
         assert!(mid < 1.0 && mid > 0.4, "{mid}");
         let end = config.learning_rate_at(100, total, steps_per_epoch);
         assert!((end - config.final_learning_rate_fraction).abs() < 1e-9);
+    }
+
+    #[test]
+    fn progressive_resize_shrinks_only_the_first_epochs() {
+        let config = TrainConfig {
+            progressive_resize: Some(ProgressiveResize {
+                size: 80,
+                epochs: 3,
+            }),
+            ..TrainConfig::default()
+        };
+        let sizes: Vec<usize> = (1..=5)
+            .map(|epoch| config.image_size_for_epoch(epoch, 112))
+            .collect();
+        assert_eq!(sizes, [80, 80, 80, 112, 112]);
+        assert_eq!(TrainConfig::default().image_size_for_epoch(1, 112), 112);
     }
 
     #[test]

@@ -134,3 +134,38 @@ fn missing_model_is_a_clear_error() {
     assert!(matches!(error, MlError::ModelMissing { .. }));
     assert!(error.to_string().contains("no model found"), "{error}");
 }
+
+#[test]
+fn fine_tuning_writes_a_new_version_scored_before_and_after() {
+    let (model, manifest, _) = train_tiny();
+    let root = tempfile::tempdir().unwrap();
+    let base = root.path().join("base");
+    ModelArtifact::save(&base, &model, &manifest).unwrap();
+    let out = root.path().join("v2");
+    let request = ml::finetune::FineTuneRequest {
+        base_dir: &base,
+        out_dir: &out,
+        version: "v2",
+        train_images: &synthetic_cache(10, 5),
+        validation_images: &synthetic_cache(6, 6),
+        epochs: 1,
+        fine_tune_epochs: 1,
+        learning_rate: 1e-3,
+        seed: 3,
+        data_description: "synthetic".into(),
+    };
+    let outcome =
+        ml::finetune::fine_tune(&request, &Backend::Cpu.device().unwrap(), &mut Silent).unwrap();
+    assert_eq!(outcome.history.len(), 2);
+    assert_eq!(outcome.before.images, 24);
+    assert_eq!(outcome.after.images, 24);
+    assert!(outcome.after.accuracy > 0.5, "{}", outcome.after.accuracy);
+    let loaded = Classifier::load(&out, Backend::Cpu.device().unwrap()).unwrap();
+    assert_eq!(loaded.version(), "v2");
+    assert_eq!(loaded.manifest().history.len(), 2);
+    assert!(!root.path().join("v2.partial").exists());
+
+    // Versions are never overwritten.
+    let again = ml::finetune::fine_tune(&request, &Backend::Cpu.device().unwrap(), &mut Silent);
+    assert!(again.is_err());
+}

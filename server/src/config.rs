@@ -18,13 +18,31 @@ pub struct ServeConfig {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/app.db")]
     pub database_url: String,
 
-    /// Directory holding the trained model versions.
+    /// The shipped model: registered and served on a fresh database.
     #[arg(long, env = "MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
+
+    /// Where retraining writes new model versions (one folder each).
+    #[arg(long, env = "MODEL_STORE", default_value = "data/models")]
+    pub model_store: PathBuf,
 
     /// Directory where uploaded training images are stored, content-addressed.
     #[arg(long, env = "UPLOAD_DIR", default_value = "data/uploads")]
     pub upload_dir: PathBuf,
+
+    /// The original training images (one folder per class). When set, retraining replays a sample of
+    /// them and validates on the same held-out split as the shipped model.
+    #[arg(long, env = "TRAINING_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Largest accepted upload per file, in megabytes.
+    #[arg(long, env = "MAX_UPLOAD_MB", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub max_upload_mb: u64,
+
+    /// A retrained model is activated unless its validation accuracy falls by more than this many
+    /// percentage points.
+    #[arg(long, env = "ACTIVATION_TOLERANCE", default_value_t = 0.5)]
+    pub activation_tolerance_points: f64,
 
     /// Directory with the built site (the WASM bundle, CSS and public assets).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -34,6 +52,19 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub fn socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    /// What the server functions need to know about files and limits.
+    pub fn service(&self) -> app::ssr::ServiceConfig {
+        app::ssr::ServiceConfig {
+            shipped_model_dir: self.model_dir.clone(),
+            model_store: self.model_store.clone(),
+            upload_dir: self.upload_dir.clone(),
+            data_dir: self.data_dir.clone(),
+            max_upload_bytes: self.max_upload_mb * 1024 * 1024,
+            max_files_per_request: 200,
+            activation_tolerance: self.activation_tolerance_points / 100.0,
+        }
     }
 }
 
@@ -64,6 +95,9 @@ mod tests {
             "DATABASE_URL",
             "MODEL_DIR",
             "UPLOAD_DIR",
+            "MODEL_STORE",
+            "TRAINING_DATA_DIR",
+            "MAX_UPLOAD_MB",
             "LEPTOS_SITE_ROOT",
         ]
         .iter()
@@ -77,6 +111,8 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://data/app.db");
         assert_eq!(config.model_dir.to_str(), Some("models"));
         assert_eq!(config.upload_dir.to_str(), Some("data/uploads"));
+        assert_eq!(config.service().max_upload_bytes, 20 * 1024 * 1024);
+        assert_eq!(config.data_dir, None);
     }
 
     #[test]
@@ -103,5 +139,6 @@ mod tests {
         assert!(Cli::try_parse_from(["brainscan", "--port", "99999"]).is_err());
         assert!(Cli::try_parse_from(["brainscan", "--host", "not-an-ip"]).is_err());
         assert!(Cli::try_parse_from(["brainscan", "frobnicate"]).is_err());
+        assert!(Cli::try_parse_from(["brainscan", "--max-upload-mb", "0"]).is_err());
     }
 }

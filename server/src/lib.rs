@@ -13,12 +13,26 @@ use leptos::prelude::LeptosOptions;
 
 pub use config::ServeConfig;
 
-/// Opens the database (running migrations) and assembles the shared state.
+/// Opens the database (running migrations), marks jobs a previous run left unfinished as failed,
+/// loads the serving model and assembles the shared state.
 pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     let pool = db::connect(&config.database_url)
         .await
         .with_context(|| format!("opening the database at {}", config.database_url))?;
-    Ok(AppState::new(leptos_options(config)?, pool))
+    let interrupted = db::training_sessions::fail_interrupted(&pool).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "marked retraining sessions interrupted by a restart as failed"
+        );
+    }
+    let state = AppState::new(leptos_options(config)?, pool, config.service());
+    match app::ssr::models::load_serving(&state).await {
+        Ok(version) => tracing::info!(%version, "model loaded"),
+        // The site, uploads and history stay useful without a model; /health reports it.
+        Err(error) => tracing::error!(%error, "no model loaded; predictions are unavailable"),
+    }
+    Ok(state)
 }
 
 /// The complete application: REST routes, server functions, SSR pages and static assets.

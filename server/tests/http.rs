@@ -1,52 +1,12 @@
 //! The server's HTTP surface through real sockets, on a temporary database.
 
-use std::net::SocketAddr;
+mod common;
 
-use brainscan::cli::{Cli, Command};
-use clap::Parser;
+use common::TestServer;
 use serde_json::Value;
 
-struct TestServer {
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = format!("sqlite://{}/app.db", dir.path().display());
-        let Command::Serve(config) =
-            Cli::try_parse_from(["brainscan", "--database-url", &db_url, "--port", "0"])
-                .unwrap()
-                .command()
-        else {
-            panic!("no subcommand means serve");
-        };
-        let state = brainscan::build_state(&config).await.expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, brainscan::build_app(state)).await });
-        Self { addr, _dir: dir }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = reqwest::get(self.url(path)).await.expect("request");
-        let status = response.status().as_u16();
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            content_type.starts_with("application/json"),
-            "{path}: {content_type}"
-        );
-        (status, response.json().await.expect("JSON body"))
-    }
-}
+/// No model: the service must still start and say so.
+const NO_MODEL: &[&str] = &["--model-dir", "/nonexistent/brainscan-models"];
 
 fn assert_rfc3339(value: &Value) {
     let text = value.as_str().expect("timestamp is a string");
@@ -55,7 +15,7 @@ fn assert_rfc3339(value: &Value) {
 
 #[tokio::test]
 async fn health_reports_the_original_fields() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(NO_MODEL).await;
     let (status, body) = server.get_json("/health").await;
     assert_eq!(status, 200);
     let mut fields: Vec<&str> = body
@@ -111,14 +71,27 @@ async fn api_index_lists_the_endpoints() {
         .iter()
         .map(|e| e["path"].as_str().unwrap())
         .collect();
-    for path in ["/health", "/uptime", "/api"] {
+    for path in [
+        "/health",
+        "/uptime",
+        "/api",
+        "/predict",
+        "/predict/batch",
+        "/retrain",
+        "/retrain/trigger",
+        "/retrain/status",
+        "/retrain/sessions?limit=5",
+        "/database/stats",
+        "/models",
+        "/models/{version}/activate",
+    ] {
         assert!(paths.contains(&path), "{path} missing from {paths:?}");
     }
 }
 
 #[tokio::test]
 async fn server_status_function_answers_over_http() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(NO_MODEL).await;
     let response = reqwest::Client::new()
         .post(server.url("/api/server_status"))
         .send()
@@ -137,6 +110,8 @@ async fn pages_are_rendered_on_the_server() {
     for (path, heading) in [
         ("/", "Home"),
         ("/predict", "Predict"),
+        ("/upload", "Upload"),
+        ("/retrain", "Retrain"),
         ("/monitor", "Monitor"),
     ] {
         let response = reqwest::get(server.url(path)).await.unwrap();
@@ -153,4 +128,13 @@ async fn pages_are_rendered_on_the_server() {
     }
     let missing = reqwest::get(server.url("/no-such-page")).await.unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn health_is_healthy_once_the_shipped_model_is_loaded() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_json("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["model_loaded"], true);
 }

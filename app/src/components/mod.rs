@@ -1,5 +1,7 @@
 //! Reusable UI pieces.
 
+pub mod file_picker;
 pub mod page_header;
 pub mod planned_features;
+pub mod probability_bars;
 pub mod sidebar;

@@ -1,18 +1,137 @@
 use leptos::prelude::*;
+use leptos::web_sys;
 
-use crate::components::{page_header::PageHeader, planned_features::PlannedFeatures};
+use crate::api::predict::{predict, predict_batch, BatchItem, PredictionResponse};
+use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
+use crate::components::page_header::PageHeader;
+use crate::components::probability_bars::ProbabilityBars;
 
-const PLANNED: &[&str] = &[
-    "Pick or drop an MRI slice and see a preview before it is sent.",
-    "The predicted class with its calibrated confidence.",
-    "A probability bar for each of glioma, meningioma, no tumour and pituitary.",
-    "Batch mode: classify many files at once.",
-];
+/// What the last request returned: one prediction or a batch.
+#[derive(Clone)]
+enum Outcome {
+    Single(PredictionResponse),
+    Batch(Vec<BatchItem>),
+}
 
 #[component]
 pub fn PredictPage() -> impl IntoView {
+    let files = SelectedFiles::new();
+    let run = Action::new_local(move |data: &(web_sys::FormData, usize)| {
+        let (form, count) = data.clone();
+        async move {
+            if count == 1 {
+                predict(form.into()).await.map(Outcome::Single)
+            } else {
+                predict_batch(form.into())
+                    .await
+                    .map(|batch| Outcome::Batch(batch.results))
+            }
+        }
+    });
+    let busy = run.pending();
+    let submit = move |event: web_sys::SubmitEvent| {
+        event.prevent_default();
+        let count = files.count();
+        let field = if count == 1 { "file" } else { "files" };
+        if let Some(form) = selected_form_data(&files, field) {
+            run.dispatch_local((form, count));
+        }
+    };
+
     view! {
-        <PageHeader title="Predict" subtitle="Classify an MRI slice as glioma, meningioma, no tumour or pituitary." />
-        <PlannedFeatures features=PLANNED />
+        <PageHeader
+            title="Predict"
+            subtitle="Classify an MRI slice as glioma, meningioma, no tumour or pituitary."
+        />
+        <section class="card">
+            <form class="stack" on:submit=submit data-testid="predict-form">
+                <FilePicker files label="MRI slice(s)" multiple=true />
+                <div class="actions">
+                    <button
+                        type="submit"
+                        class="button primary"
+                        data-testid="predict-submit"
+                        disabled=move || files.count() == 0 || busy.get()
+                    >
+                        {move || {
+                            if busy.get() {
+                                "Classifying…".to_owned()
+                            } else if files.count() > 1 {
+                                format!("Classify {} images", files.count())
+                            } else {
+                                "Classify".to_owned()
+                            }
+                        }}
+                    </button>
+                </div>
+            </form>
+        </section>
+        {move || {
+            run.value()
+                .get()
+                .map(|result| match result {
+                    Ok(Outcome::Single(prediction)) => {
+                        view! { <PredictionCard prediction title=None /> }.into_any()
+                    }
+                    Ok(Outcome::Batch(items)) => view! { <BatchResults items /> }.into_any(),
+                    Err(error) => {
+                        view! {
+                            <p class="error card" role="alert" data-testid="predict-error">
+                                {error.to_string()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                })
+        }}
+    }
+}
+
+#[component]
+fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl IntoView {
+    let label = crate::class_label(&prediction.predicted_class);
+    view! {
+        <section class="card result" data-testid="prediction">
+            {title.map(|title| view! { <h2 class="filename">{title}</h2> })}
+            <p class="verdict">
+                <span class="class-name" data-testid="predicted-class">{label}</span>
+                <span class="confidence">
+                    {format!("{:.1}% confidence", prediction.confidence * 100.0)}
+                </span>
+            </p>
+            <ProbabilityBars probabilities=prediction.probabilities.clone() />
+            <p class="muted small">
+                {format!(
+                    "model {} · {:.1} ms",
+                    prediction.model_version,
+                    prediction.prediction_time_seconds * 1000.0,
+                )}
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn BatchResults(items: Vec<BatchItem>) -> impl IntoView {
+    view! {
+        <div class="batch" data-testid="batch-results">
+            {items
+                .into_iter()
+                .map(|item| match item {
+                    BatchItem::Predicted { filename, prediction } => {
+                        view! { <PredictionCard prediction title=Some(filename) /> }.into_any()
+                    }
+                    BatchItem::Failed { filename, error } => {
+                        view! {
+                            <section class="card result failed">
+                                <h2 class="filename">{filename}</h2>
+                                <p class="error">{error}</p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                })
+                .collect_view()}
+        </div>
     }
 }

@@ -1,18 +1,338 @@
+use std::time::Duration;
+
 use leptos::prelude::*;
 
-use crate::components::{page_header::PageHeader, planned_features::PlannedFeatures};
+use crate::api::retrain::{
+    activate_model, get_database_stats, get_retrain_status, list_models, retrain_sessions,
+    trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionSummary, MAX_EPOCHS,
+};
+use crate::components::page_header::PageHeader;
 
-const PLANNED: &[&str] = &[
-    "Dataset statistics as cards.",
-    "Epoch and fine-tune-epoch controls and a trigger button.",
-    "A live progress bar while a training job runs.",
-    "Every training session with before and after metrics, and model versions with an activate button.",
-];
+/// How often the page asks for progress while a job runs.
+const POLL_RUNNING: Duration = Duration::from_secs(1);
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or("–".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
 
 #[component]
 pub fn RetrainPage() -> impl IntoView {
+    // Bumped after every change (trigger, activation, job finished) to reload the tables.
+    let refreshes = RwSignal::new(0_u32);
+    let stats = Resource::new(move || refreshes.get(), |_| get_database_stats());
+    let sessions = Resource::new(move || refreshes.get(), |_| retrain_sessions(Some(10)));
+    let models = Resource::new(move || refreshes.get(), |_| list_models());
+    let status = RwSignal::new(None::<RetrainStatus>);
+    let epochs = RwSignal::new(3_u32);
+    let fine_tune_epochs = RwSignal::new(1_u32);
+
+    let trigger = Action::new(move |&(epochs, fine_tune_epochs): &(u32, u32)| async move {
+        trigger_retrain(epochs, fine_tune_epochs).await
+    });
+    let activate = Action::new(|version: &String| activate_model(version.clone()));
+    Effect::new(move |_| {
+        if activate.value().get().is_some() {
+            refreshes.update(|n| *n += 1);
+        }
+    });
+
+    // Poll the job status in the browser; a job that finishes reloads the tables once.
+    Effect::new(move |_| {
+        let was_running = StoredValue::new(false);
+        let poll = move || {
+            leptos::task::spawn_local(async move {
+                if let Ok(latest) = get_retrain_status().await {
+                    let running = latest.progress.is_some();
+                    if was_running.get_value() && !running {
+                        refreshes.update(|n| *n += 1);
+                    }
+                    was_running.set_value(running);
+                    status.set(Some(latest));
+                }
+            })
+        };
+        poll();
+        let timer = set_interval_with_handle(poll, POLL_RUNNING).ok();
+        on_cleanup(move || {
+            if let Some(timer) = timer {
+                timer.clear();
+            }
+        });
+    });
+    Effect::new(move |_| {
+        if trigger.value().get().is_some() {
+            refreshes.update(|n| *n += 1);
+        }
+    });
+    let running = move || status.get().is_some_and(|s| s.progress.is_some());
+
     view! {
-        <PageHeader title="Retrain" subtitle="Fine-tune the model on uploaded images and promote the result only if it is no worse." />
-        <PlannedFeatures features=PLANNED />
+        <PageHeader
+            title="Retrain"
+            subtitle="Fine-tune the model on uploaded images and activate the result if it is at least as good."
+        />
+        <Transition fallback=|| view! { <p class="muted">"Loading statistics…"</p> }>
+            {move || Suspend::new(async move {
+                match stats.await {
+                    Ok(stats) => view! { <StatsCards stats /> }.into_any(),
+                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+
+        <section class="card stack" data-testid="retrain-controls">
+            <h2>"Start a retraining run"</h2>
+            <label class="field">
+                <span>{move || format!("Epochs: {}", epochs.get())}</span>
+                <input
+                    type="range"
+                    min="1"
+                    max=MAX_EPOCHS.to_string()
+                    data-testid="epochs"
+                    prop:value=move || epochs.get().to_string()
+                    on:input=move |event| {
+                        if let Ok(value) = event_target_value(&event).parse() {
+                            epochs.set(value);
+                        }
+                    }
+                />
+            </label>
+            <label class="field">
+                <span>{move || format!("Fine-tune epochs: {}", fine_tune_epochs.get())}</span>
+                <input
+                    type="range"
+                    min="0"
+                    max=MAX_EPOCHS.to_string()
+                    data-testid="fine-tune-epochs"
+                    prop:value=move || fine_tune_epochs.get().to_string()
+                    on:input=move |event| {
+                        if let Ok(value) = event_target_value(&event).parse() {
+                            fine_tune_epochs.set(value);
+                        }
+                    }
+                />
+            </label>
+            <div class="actions">
+                <button
+                    type="button"
+                    class="button primary"
+                    data-testid="trigger-retrain"
+                    disabled=move || running() || trigger.pending().get()
+                    on:click=move |_| {
+                        trigger.dispatch((epochs.get_untracked(), fine_tune_epochs.get_untracked()));
+                    }
+                >
+                    "Retrain now"
+                </button>
+            </div>
+            {move || {
+                trigger.value().get().map(|result| match result {
+                    Ok(started) => view! { <p class="ok" data-testid="trigger-result">{started.message}</p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert" data-testid="trigger-result">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </section>
+
+        <section class="card" data-testid="retrain-status">
+            <h2>"Current job"</h2>
+            {move || match status.get() {
+                None => view! { <p class="muted">"Checking…"</p> }.into_any(),
+                Some(status) => view! { <JobStatus status /> }.into_any(),
+            }}
+        </section>
+
+        <section class="card">
+            <h2>"Recent sessions"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading sessions…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) => view! { <SessionsTable sessions=list.sessions /> }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+
+        <section class="card">
+            <h2>"Model versions"</h2>
+            {move || {
+                activate.value().get().and_then(Result::err).map(|error| {
+                    view! { <p class="error" role="alert">{error.to_string()}</p> }
+                })
+            }}
+            <Transition fallback=|| view! { <p class="muted">"Loading models…"</p> }>
+                {move || Suspend::new(async move {
+                    match models.await {
+                        Ok(list) => {
+                            view! { <ModelsTable models=list.models activate /> }.into_any()
+                        }
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn StatsCards(stats: DatabaseStats) -> impl IntoView {
+    let by_class = stats
+        .images_by_class
+        .iter()
+        .map(|(class, count)| format!("{} {count}", crate::class_label(class)))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    view! {
+        <section class="cards" data-testid="database-stats">
+            <article class="card stat">
+                <h3>"Uploaded images"</h3>
+                <p class="value" data-testid="stat-uploaded">{stats.total_uploaded_images}</p>
+                <p class="detail">{by_class}</p>
+            </article>
+            <article class="card stat">
+                <h3>"Waiting for retraining"</h3>
+                <p class="value" data-testid="stat-pending">{stats.pending_images}</p>
+                <p class="detail">{stats.processed_images} " already used"</p>
+            </article>
+            <article class="card stat">
+                <h3>"Training sessions"</h3>
+                <p class="value">{stats.total_training_sessions}</p>
+                <p class="detail">{stats.completed_sessions} " completed"</p>
+            </article>
+            <article class="card stat ok">
+                <h3>"Serving model"</h3>
+                <p class="value small-value">{stats.active_model_version.unwrap_or_else(|| "none".into())}</p>
+                <p class="detail">{stats.total_predictions} " predictions recorded"</p>
+            </article>
+        </section>
+    }
+}
+
+#[component]
+fn JobStatus(status: RetrainStatus) -> impl IntoView {
+    let progress = status.progress.clone();
+    view! {
+        <p data-testid="job-state">
+            <span class=format!("badge {}", status.status)>{status.status.clone()}</span>
+            " "
+            {status.message.clone()}
+        </p>
+        {progress.map(|live| {
+            let eta = live.eta_seconds.map_or(String::new(), |s| format!(" · about {s:.0} s left"));
+            view! {
+                <div class="progress" data-testid="job-progress">
+                    <progress max="1" value=live.fraction.to_string()></progress>
+                    <p class="muted">
+                        {format!(
+                            "{} · epoch {}/{} · batch {}/{} · loss {} · accuracy {}{eta}",
+                            live.phase,
+                            live.epoch,
+                            live.epochs,
+                            live.batch,
+                            live.batches,
+                            live.loss.map_or("–".into(), |l| format!("{l:.3}")),
+                            percent(live.accuracy),
+                        )}
+                    </p>
+                </div>
+            }
+        })}
+    }
+}
+
+#[component]
+fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
+    if sessions.is_empty() {
+        return view! { <p class="muted" data-testid="sessions-empty">"No retraining sessions yet."</p> }
+            .into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table data-testid="sessions-table">
+                <thead>
+                    <tr>
+                        <th>"#"</th>
+                        <th>"Status"</th>
+                        <th>"Epochs"</th>
+                        <th>"Images"</th>
+                        <th>"Accuracy before → after"</th>
+                        <th>"F1 before → after"</th>
+                        <th>"Model"</th>
+                        <th>"Message"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {sessions
+                        .into_iter()
+                        .map(|s| {
+                            view! {
+                                <tr>
+                                    <td>{s.id}</td>
+                                    <td><span class=format!("badge {}", s.status)>{s.status.clone()}</span></td>
+                                    <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
+                                    <td>{s.images_used}</td>
+                                    <td>{format!("{} → {}", percent(s.accuracy_before), percent(s.accuracy_after))}</td>
+                                    <td>{format!("{} → {}", percent(s.f1_before), percent(s.f1_after))}</td>
+                                    <td>{s.model_version.unwrap_or_default()}</td>
+                                    <td class="message">{s.error.or(s.message).unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn ModelsTable(
+    models: Vec<ModelVersionInfo>,
+    activate: Action<String, Result<crate::api::retrain::ModelsResponse, crate::error::AppError>>,
+) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table data-testid="models-table">
+                <thead>
+                    <tr>
+                        <th>"Version"</th>
+                        <th>"Status"</th>
+                        <th>"Validation accuracy"</th>
+                        <th>"Macro F1"</th>
+                        <th>"Created"</th>
+                        <th></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {models
+                        .into_iter()
+                        .map(|model| {
+                            let version = model.version.clone();
+                            view! {
+                                <tr class:serving=model.serving>
+                                    <td>{model.version.clone()}</td>
+                                    <td><span class=format!("badge {}", model.status)>{model.status.clone()}</span></td>
+                                    <td>{percent(model.accuracy)}</td>
+                                    <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
+                                    <td>{model.created_at.clone()}</td>
+                                    <td>
+                                        {(!model.serving).then(|| view! {
+                                            <button
+                                                type="button"
+                                                class="button small"
+                                                on:click=move |_| { activate.dispatch(version.clone()); }
+                                            >
+                                                "Activate"
+                                            </button>
+                                        })}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -1,17 +1,154 @@
 use leptos::prelude::*;
+use leptos::web_sys;
 
-use crate::components::{page_header::PageHeader, planned_features::PlannedFeatures};
+use crate::api::retrain::{upload_training_images, UploadFileResult, UploadOutcome};
+use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
+use crate::components::page_header::PageHeader;
+use crate::{class_label, CLASS_NAMES};
 
-const PLANNED: &[&str] = &[
-    "Multi-select or drag-and-drop labelled images.",
-    "A class selector and a per-file result: stored, duplicate or rejected with the reason.",
-    "Running totals of what has been uploaded per class.",
-];
+/// Files stored, duplicates and rejections over every upload made on this page.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Totals {
+    stored: usize,
+    duplicates: usize,
+    rejected: usize,
+}
 
 #[component]
 pub fn UploadPage() -> impl IntoView {
+    let files = SelectedFiles::new();
+    let class_name = RwSignal::new(CLASS_NAMES[0].to_owned());
+    let results = RwSignal::new(Vec::<(String, UploadFileResult)>::new());
+    let totals = RwSignal::new(Totals::default());
+    let pending = RwSignal::new(None::<i64>);
+    let upload = Action::new_local(move |form: &web_sys::FormData| {
+        let form = form.clone();
+        async move { upload_training_images(form.into()).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(response)) = upload.value().get() {
+            totals.update(|t| {
+                t.stored += response.stored;
+                t.duplicates += response.duplicates;
+                t.rejected += response.rejected;
+            });
+            pending.set(Some(response.pending_images));
+            let class = response.class_name.clone();
+            results.update(|list| {
+                let mut batch: Vec<(String, UploadFileResult)> = response
+                    .results
+                    .into_iter()
+                    .map(|r| (class.clone(), r))
+                    .collect();
+                batch.append(list);
+                *list = batch;
+            });
+            files.clear();
+        }
+    });
+    let busy = upload.pending();
+    let submit = move |event: web_sys::SubmitEvent| {
+        event.prevent_default();
+        if let Some(form) = selected_form_data(&files, "files") {
+            if form
+                .append_with_str("class_name", &class_name.get_untracked())
+                .is_ok()
+            {
+                upload.dispatch_local(form);
+            }
+        }
+    };
+
     view! {
-        <PageHeader title="Upload" subtitle="Add labelled MRI slices for the next retraining run." />
-        <PlannedFeatures features=PLANNED />
+        <PageHeader
+            title="Upload"
+            subtitle="Add labelled MRI slices to the pool the next retraining run learns from."
+        />
+        <section class="card">
+            <form class="stack" on:submit=submit data-testid="upload-form">
+                <label class="field">
+                    <span>"Class of these images"</span>
+                    <select
+                        name="class_name"
+                        data-testid="class-select"
+                        on:change=move |event| class_name.set(event_target_value(&event))
+                        prop:value=move || class_name.get()
+                    >
+                        {CLASS_NAMES
+                            .iter()
+                            .map(|class| view! { <option value=*class>{class_label(class)}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <FilePicker files label="Labelled images" multiple=true />
+                <div class="actions">
+                    <button
+                        type="submit"
+                        class="button primary"
+                        data-testid="upload-submit"
+                        disabled=move || files.count() == 0 || busy.get()
+                    >
+                        {move || {
+                            if busy.get() {
+                                "Uploading…".to_owned()
+                            } else {
+                                format!("Upload {} file(s)", files.count())
+                            }
+                        }}
+                    </button>
+                </div>
+            </form>
+        </section>
+        {move || {
+            upload.value().get().and_then(Result::err).map(|error| {
+                view! { <p class="error card" role="alert" data-testid="upload-error">{error.to_string()}</p> }
+            })
+        }}
+        <section class="cards" data-testid="upload-totals">
+            <article class="card stat ok">
+                <h3>"Stored"</h3>
+                <p class="value" data-testid="total-stored">{move || totals.get().stored}</p>
+            </article>
+            <article class="card stat">
+                <h3>"Duplicates"</h3>
+                <p class="value" data-testid="total-duplicates">{move || totals.get().duplicates}</p>
+            </article>
+            <article class="card stat warn">
+                <h3>"Rejected"</h3>
+                <p class="value" data-testid="total-rejected">{move || totals.get().rejected}</p>
+            </article>
+            <article class="card stat">
+                <h3>"Waiting for retraining"</h3>
+                <p class="value">
+                    {move || pending.get().map_or("–".to_owned(), |n| n.to_string())}
+                </p>
+            </article>
+        </section>
+        <section class="card">
+            <h2>"This session's files"</h2>
+            <ul class="file-results" data-testid="upload-results">
+                {move || {
+                    results
+                        .get()
+                        .into_iter()
+                        .map(|(class, result)| {
+                            let (label, css) = match result.outcome {
+                                UploadOutcome::Stored => ("stored", "ok"),
+                                UploadOutcome::Duplicate => ("duplicate", "warn"),
+                                UploadOutcome::Rejected => ("rejected", "bad"),
+                            };
+                            view! {
+                                <li class=format!("file-result {css}")>
+                                    <span class="name">{result.filename}</span>
+                                    <span class="badge">{label}</span>
+                                    <span class="muted">{class_label(&class)}</span>
+                                    <span class="muted small">{result.reason.unwrap_or_default()}</span>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+        </section>
     }
 }

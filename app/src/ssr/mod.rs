@@ -1,8 +1,13 @@
 //! Server-only parts of the app: the shared state that server functions reach through context.
 
+pub mod models;
+pub mod multipart;
+pub mod predictions;
+pub mod retrain;
 mod state;
+pub mod uploads;
 
-pub use state::{AppState, RequestCounter};
+pub use state::{AppState, RequestCounter, ServiceConfig};
 
 use crate::error::AppError;
 

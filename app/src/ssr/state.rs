@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,6 +7,9 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::api::status::{format_uptime, HealthReport, ServerStatus, UptimeReport};
+use crate::ssr::models::ModelSlot;
+use crate::ssr::multipart::UploadLimits;
+use crate::ssr::retrain::RetrainTracker;
 
 /// Counts every HTTP request the server answers, for `/uptime`.
 #[derive(Debug, Clone, Default)]
@@ -21,31 +25,62 @@ impl RequestCounter {
     }
 }
 
+/// Where the service keeps its files and how much it accepts; set once at start-up.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The model shipped with the app, registered as the first version on a fresh database.
+    pub shipped_model_dir: PathBuf,
+    /// Where retraining writes new model versions, one folder each.
+    pub model_store: PathBuf,
+    /// Uploaded training images, content-addressed.
+    pub upload_dir: PathBuf,
+    /// The original training images (one folder per class), for replay and validation when set.
+    pub data_dir: Option<PathBuf>,
+    pub max_upload_bytes: u64,
+    pub max_files_per_request: usize,
+    /// A retrained model is activated unless its validation accuracy drops by more than this.
+    pub activation_tolerance: f64,
+}
+
+impl ServiceConfig {
+    pub fn limits(&self) -> UploadLimits {
+        UploadLimits {
+            max_file_bytes: self.max_upload_bytes,
+            max_files: self.max_files_per_request,
+        }
+    }
+}
+
 /// Everything a request handler or server function may need, cheap to clone.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: db::SqlitePool,
     pub requests: RequestCounter,
+    pub models: ModelSlot,
+    pub service: Arc<ServiceConfig>,
+    pub retrain: RetrainTracker,
     started: Instant,
     started_at: String,
 }
 
 impl AppState {
-    pub fn new(leptos_options: LeptosOptions, db: db::SqlitePool) -> Self {
+    pub fn new(leptos_options: LeptosOptions, db: db::SqlitePool, service: ServiceConfig) -> Self {
         Self {
             leptos_options,
             db,
             requests: RequestCounter::default(),
+            models: ModelSlot::default(),
+            service: Arc::new(service),
+            retrain: RetrainTracker::default(),
             started: Instant::now(),
             started_at: db::now_rfc3339(),
         }
     }
 
-    /// Whether a classifier is loaded and able to serve predictions. The classifier arrives with the
-    /// ML module; until then the service honestly reports that it has none.
+    /// Whether a classifier is loaded and able to serve predictions.
     pub fn model_loaded(&self) -> bool {
-        false
+        self.models.is_loaded()
     }
 
     pub fn health(&self) -> HealthReport {

@@ -2,6 +2,8 @@ use std::io::Cursor;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use ml::preprocess;
+
 use super::ModelArgs;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -30,17 +32,63 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         classifier.predict_bytes(&bytes)?;
         millis.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    millis.sort_by(f64::total_cmp);
-    let percentile = |p: f64| millis[((millis.len() - 1) as f64 * p).round() as usize];
-    let mean = millis.iter().sum::<f64>() / millis.len() as f64;
+    let summary = LatencySummary::new(millis);
     println!(
         "single-image prediction (decode + preprocess + forward), {} runs, backend {}: p50 {:.2} ms  p95 {:.2} ms  mean {:.2} ms  min {:.2} ms",
-        millis.len(),
-        args.model.backend,
-        percentile(0.5),
-        percentile(0.95),
-        mean,
-        millis[0]
+        summary.runs, args.model.backend, summary.p50, summary.p95, summary.mean, summary.min
+    );
+    print_stage_medians(&classifier, &bytes, args.iterations.clamp(1, 50))?;
+    Ok(())
+}
+
+struct LatencySummary {
+    runs: usize,
+    p50: f64,
+    p95: f64,
+    mean: f64,
+    min: f64,
+}
+
+impl LatencySummary {
+    fn new(mut millis: Vec<f64>) -> Self {
+        millis.sort_by(f64::total_cmp);
+        let percentile = |p: f64| millis[((millis.len() - 1) as f64 * p).round() as usize];
+        Self {
+            runs: millis.len(),
+            p50: percentile(0.5),
+            p95: percentile(0.95),
+            mean: millis.iter().sum::<f64>() / millis.len() as f64,
+            min: millis[0],
+        }
+    }
+}
+
+/// Where the time goes: the median of each stage timed on its own, so a regression points at its cause.
+fn print_stage_medians(
+    classifier: &ml::Classifier,
+    bytes: &[u8],
+    runs: usize,
+) -> anyhow::Result<()> {
+    let config = classifier.manifest().preprocess;
+    let (mut decode_ms, mut prepare_ms, mut forward_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let started = Instant::now();
+        let image = preprocess::decode(bytes)?;
+        decode_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let pixels = preprocess::prepare(&image, &config);
+        let mut input = vec![0.0; pixels.len()];
+        preprocess::normalise_into(&pixels, &config, &mut input);
+        prepare_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        classifier.predict_inputs(input)?;
+        forward_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "stage medians over {runs} runs: decode {:.2} ms  crop+resize+normalise {:.2} ms  forward {:.2} ms",
+        LatencySummary::new(decode_ms).p50,
+        LatencySummary::new(prepare_ms).p50,
+        LatencySummary::new(forward_ms).p50
     );
     Ok(())
 }

@@ -7,7 +7,9 @@ use ml::artifact::{Manifest, ModelArtifact, TrainingSummary};
 use ml::dataset::{self, ImageCache};
 use ml::model::ModelConfig;
 use ml::preprocess::PreprocessConfig;
-use ml::train::{self, BatchProgress, EpochRecord, TrainConfig, TrainingObserver};
+use ml::train::{
+    self, BatchProgress, EpochRecord, ProgressiveResize, TrainConfig, TrainingObserver,
+};
 use ml::Backend;
 
 use super::progress;
@@ -33,6 +35,9 @@ pub struct TrainArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 3e-3)]
     pub learning_rate: f64,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long, default_value_t = 6)]
+    pub patience: usize,
     /// Share of each class held out for validation.
     #[arg(long, default_value_t = 0.15)]
     pub validation_fraction: f64,
@@ -42,6 +47,15 @@ pub struct TrainArgs {
     /// Channel widths of the stem and the three stages.
     #[arg(long, value_delimiter = ',', default_value = "24,48,96,192")]
     pub widths: Vec<usize>,
+    /// Shortcut connections around each stage (ResNet-style); `false` trains the plain CNN.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub residual: bool,
+    /// Train the first N epochs on smaller images (progressive resizing); 0 turns it off.
+    #[arg(long, default_value_t = 0)]
+    pub small_epochs: usize,
+    /// Side of the images in those first epochs (a multiple of 16, below --input-size).
+    #[arg(long, default_value_t = 80)]
+    pub small_size: usize,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -54,6 +68,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .clone()
         .try_into()
         .map_err(|_| anyhow::anyhow!("--widths needs exactly four numbers"))?;
+    anyhow::ensure!(
+        args.small_epochs == 0
+            || (args.small_size >= 16
+                && args.small_size.is_multiple_of(16)
+                && args.small_size < args.input_size),
+        "--small-size must be a multiple of 16 below --input-size"
+    );
     anyhow::ensure!(
         (0.01..0.9).contains(&args.validation_fraction),
         "--validation-fraction must be between 0.01 and 0.9"
@@ -91,7 +112,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 
     let device = args.backend.device()?.autodiff();
     device.seed(args.seed);
-    let model_config = ModelConfig::new().with_widths(widths);
+    let model_config = ModelConfig::new()
+        .with_widths(widths)
+        .with_residual(args.residual);
     let model = model_config.init(&device);
     let parameters = model.parameter_count();
     let config = TrainConfig {
@@ -99,6 +122,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
         seed: args.seed,
+        patience: args.patience,
+        progressive_resize: (args.small_epochs > 0).then_some(ProgressiveResize {
+            size: args.small_size,
+            epochs: args.small_epochs,
+        }),
         ..TrainConfig::default()
     };
     eprintln!(
@@ -145,7 +173,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     ModelArtifact::save(&args.out, &outcome.model, &manifest)
         .with_context(|| format!("saving the model to {}", args.out.display()))?;
 
+    let curves = args.out.join("training_curves.png");
+    let confusion = args.out.join("confusion_matrix.png");
+    ml::plots::training_curves_png(&outcome.history, &curves)?;
+    ml::plots::confusion_matrix_png(&outcome.validation, &confusion)?;
+
     println!("\nmodel {version} saved to {}", args.out.display());
+    println!("plots: {}, {}", curves.display(), confusion.display());
     println!(
         "best epoch {} of {}; {:.1} images/s; training {:.0}s; total {:.0}s; temperature {:.2}",
         outcome.best_epoch,

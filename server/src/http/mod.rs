@@ -5,13 +5,16 @@ mod service;
 
 use std::time::Instant;
 
+use app::error::{AppError, ErrorBody};
 use app::ssr::{AppState, RequestCounter};
 use app::{shell, App};
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 
@@ -33,6 +36,8 @@ pub fn router(state: AppState) -> Router {
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(server_fn_error_status))
+        .layer(middleware::from_fn(require_multipart_uploads))
         .layer(middleware::from_fn_with_state(
             state.requests.clone(),
             log_and_count,
@@ -42,6 +47,60 @@ pub fn router(state: AppState) -> Router {
 
 async fn server_fn_handler(State(state): State<AppState>, request: Request) -> impl IntoResponse {
     handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+}
+
+/// The upload endpoints, which take `multipart/form-data`.
+const MULTIPART_PATHS: [&str; 3] = ["/predict", "/predict/batch", "/retrain"];
+
+/// Server functions expect a multipart body on the upload endpoints and would fail without a proper
+/// answer on anything else; this answers 400 with the error shape every endpoint uses.
+async fn require_multipart_uploads(request: Request, next: Next) -> Response {
+    let is_upload =
+        request.method() == Method::POST && MULTIPART_PATHS.contains(&request.uri().path());
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if is_upload
+        && !(content_type.starts_with("multipart/form-data") && content_type.contains("boundary="))
+    {
+        let error = AppError::BadRequest(format!(
+            "expected a multipart/form-data body (got {:?}); send images as form fields",
+            if content_type.is_empty() {
+                "no content type"
+            } else {
+                content_type
+            }
+        ));
+        return (StatusCode::BAD_REQUEST, Json(ErrorBody::from(error))).into_response();
+    }
+    next.run(request).await
+}
+
+/// Server functions answer every error with 500; this gives each the status its kind calls for
+/// (400, 404, 409, 413, 503...) and a JSON content type. A layer, because Leptos registers the
+/// server functions' own routes (`/predict`, `/retrain/status`, ...) itself.
+async fn server_fn_error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if !response.headers().contains_key("serverfnerror") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let status = serde_json::from_slice::<ErrorBody>(&bytes)
+        .map(|body| AppError::from(body).status())
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    parts.status = status;
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// One log line per request, and the count `/uptime` reports.

@@ -1,9 +1,12 @@
 //! Service-level routes kept from the original API: `/health`, `/uptime` and the `/api` index.
 
 use app::api::status::{HealthReport, UptimeReport};
+use app::error::ErrorBody;
 use app::ssr::AppState;
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
@@ -12,6 +15,24 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .route("/uptime", get(uptime))
         .route("/api", get(api_index))
+        .route("/models/{version}/activate", post(activate_model))
+}
+
+/// `POST /models/{version}/activate`: the REST form of the `activate_model` server function (server
+/// functions cannot take path parameters), sharing its code.
+async fn activate_model(State(state): State<AppState>, Path(version): Path<String>) -> Response {
+    let result = match app::ssr::models::activate(&state, &version).await {
+        Ok(()) => app::ssr::retrain::list_models(&state).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(models) => Json(models).into_response(),
+        Err(error) => {
+            let status =
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, Json(ErrorBody::from(error))).into_response()
+        }
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<HealthReport> {
@@ -57,6 +78,51 @@ const ENDPOINTS: &[Endpoint] = &[
         method: "POST",
         path: "/api/server_status",
         description: "Server function behind the Home page's status cards",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/predict",
+        description: "Classify one image (multipart field `file`)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/predict/batch",
+        description: "Classify several images (multipart field `files`)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/retrain",
+        description: "Upload labelled images for retraining (multipart `files` + `class_name`)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/retrain/trigger",
+        description: "Start a retraining job (JSON {\"epochs\":3,\"fine_tune_epochs\":1}); 202",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/retrain/status",
+        description: "The latest retraining session with live progress",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/retrain/sessions?limit=5",
+        description: "Recent retraining sessions with before/after metrics",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/database/stats",
+        description: "Uploads, sessions and predictions counts",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/models",
+        description: "Model versions with their validation metrics",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/models/{version}/activate",
+        description: "Serve another model version, swapped without a restart",
     },
 ];
 

@@ -1,0 +1,83 @@
+//! Prediction: `POST /predict` (multipart field `file`) and `POST /predict/batch` (multipart field
+//! `files`), with the original service's field names. The Predict page calls the same functions.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// One image's answer, field for field as the original service returned it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionResponse {
+    pub predicted_class: String,
+    pub confidence: f64,
+    /// Every class's calibrated probability.
+    pub probabilities: BTreeMap<String, f64>,
+    pub prediction_time_seconds: f64,
+    pub timestamp: String,
+    pub model_version: String,
+}
+
+/// One file of a batch: its prediction, or why it could not be classified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Predicted {
+        filename: String,
+        #[serde(flatten)]
+        prediction: PredictionResponse,
+    },
+    Failed {
+        filename: String,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchPredictionResponse {
+    pub results: Vec<BatchItem>,
+    pub total_images: usize,
+    pub timestamp: String,
+}
+
+#[server(prefix = "", endpoint = "predict", input = MultipartFormData)]
+pub async fn predict(data: MultipartData) -> Result<PredictionResponse, AppError> {
+    use crate::ssr::{multipart, predictions};
+    let state = crate::ssr::state()?;
+    let form = multipart::read_form(data, &state.service.limits()).await?;
+    let file = form.single_file("file")?;
+    predictions::classify(&state, file.bytes, db::predictions::Source::Api).await
+}
+
+#[server(prefix = "", endpoint = "predict/batch", input = MultipartFormData)]
+pub async fn predict_batch(data: MultipartData) -> Result<BatchPredictionResponse, AppError> {
+    use crate::ssr::{multipart, predictions};
+    let state = crate::ssr::state()?;
+    let form = multipart::read_form(data, &state.service.limits()).await?;
+    let files = form.files_named("files")?;
+    let total_images = files.len();
+    let mut results = Vec::with_capacity(total_images);
+    for file in files {
+        let outcome =
+            predictions::classify(&state, file.bytes, db::predictions::Source::Batch).await;
+        results.push(match outcome {
+            Ok(prediction) => BatchItem::Predicted {
+                filename: file.filename,
+                prediction,
+            },
+            Err(AppError::BadRequest(reason)) => BatchItem::Failed {
+                filename: file.filename,
+                error: reason,
+            },
+            Err(other) => return Err(other),
+        });
+    }
+    Ok(BatchPredictionResponse {
+        results,
+        total_images,
+        timestamp: db::now_rfc3339(),
+    })
+}

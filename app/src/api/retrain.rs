@@ -1,0 +1,238 @@
+//! Retraining over REST and in the browser: `POST /retrain` (upload labelled images),
+//! `POST /retrain/trigger`, `GET /retrain/status`, `GET /retrain/sessions?limit=5`,
+//! `GET /database/stats`, `GET /models` and model activation.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Epoch limits for a retraining request.
+pub const MAX_EPOCHS: u32 = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadOutcome {
+    Stored,
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadFileResult {
+    pub filename: String,
+    pub outcome: UploadOutcome,
+    /// The upload's row id (for a duplicate, the row that already holds the bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub class_name: String,
+    pub results: Vec<UploadFileResult>,
+    pub stored: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    /// Uploads waiting for the next retraining job, all classes.
+    pub pending_images: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerRequest {
+    pub epochs: u32,
+    #[serde(default)]
+    pub fine_tune_epochs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerResponse {
+    pub session_id: i64,
+    pub status: String,
+    pub message: String,
+}
+
+/// Live progress of the running job (absent when none runs).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LiveProgress {
+    /// `preprocessing`, `evaluating`, `training`, `fine_tuning` or `saving`.
+    pub phase: String,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub eta_seconds: Option<f64>,
+    /// 0-1 over the whole job.
+    pub fraction: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: i64,
+    pub status: String,
+    pub epochs: i64,
+    pub fine_tune_epochs: i64,
+    pub images_used: i64,
+    pub accuracy_before: Option<f64>,
+    pub accuracy_after: Option<f64>,
+    pub precision_before: Option<f64>,
+    pub precision_after: Option<f64>,
+    pub recall_before: Option<f64>,
+    pub recall_after: Option<f64>,
+    pub f1_before: Option<f64>,
+    pub f1_after: Option<f64>,
+    pub history: serde_json::Value,
+    pub model_version: Option<String>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrainStatus {
+    /// `idle` when no session exists yet; otherwise the latest session's status.
+    pub status: String,
+    pub session: Option<SessionSummary>,
+    pub progress: Option<LiveProgress>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionSummary>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseStats {
+    pub total_uploaded_images: i64,
+    pub processed_images: i64,
+    pub pending_images: i64,
+    pub total_training_sessions: i64,
+    pub completed_sessions: i64,
+    pub images_by_class: BTreeMap<String, i64>,
+    pub total_predictions: i64,
+    pub uploaded_bytes: i64,
+    pub active_model_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersionInfo {
+    pub version: String,
+    pub status: String,
+    pub created_at: String,
+    pub activated_at: Option<String>,
+    pub parent_version: Option<String>,
+    pub accuracy: Option<f64>,
+    pub macro_f1: Option<f64>,
+    pub metrics: serde_json::Value,
+    pub serving: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelsResponse {
+    pub models: Vec<ModelVersionInfo>,
+    pub active_version: Option<String>,
+}
+
+#[server(prefix = "", endpoint = "retrain", input = MultipartFormData)]
+pub async fn upload_training_images(data: MultipartData) -> Result<UploadResponse, AppError> {
+    use crate::ssr::{multipart, retrain, uploads};
+    let state = crate::ssr::state()?;
+    let form = multipart::read_form(data, &state.service.limits()).await?;
+    let class_name = retrain::parse_class_name(form.text("class_name"))?;
+    let files = form.files_named("files")?;
+    let mut results = Vec::with_capacity(files.len());
+    for file in files {
+        results.push(uploads::store(&state, &class_name, file).await?);
+    }
+    let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
+    let (stored, duplicates, rejected) = (
+        count(UploadOutcome::Stored),
+        count(UploadOutcome::Duplicate),
+        count(UploadOutcome::Rejected),
+    );
+    if stored + duplicates == 0 {
+        let reasons: Vec<String> = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r.filename,
+                    r.reason.as_deref().unwrap_or("rejected")
+                )
+            })
+            .collect();
+        return Err(AppError::BadRequest(format!(
+            "no file was stored: {}",
+            reasons.join("; ")
+        )));
+    }
+    Ok(UploadResponse {
+        class_name,
+        results,
+        stored,
+        duplicates,
+        rejected,
+        pending_images: db::uploads::count_pending(&state.db).await?,
+    })
+}
+
+#[server(prefix = "", endpoint = "retrain/trigger", input = Json)]
+pub async fn trigger_retrain(
+    epochs: u32,
+    #[server(default)] fine_tune_epochs: u32,
+) -> Result<TriggerResponse, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::retrain::trigger(
+        &state,
+        TriggerRequest {
+            epochs,
+            fine_tune_epochs,
+        },
+    )
+    .await
+}
+
+#[server(prefix = "", endpoint = "retrain/status", input = GetUrl)]
+pub async fn get_retrain_status() -> Result<RetrainStatus, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::retrain::status(&state).await
+}
+
+#[server(prefix = "", endpoint = "retrain/sessions", input = GetUrl)]
+pub async fn retrain_sessions(
+    #[server(default)] limit: Option<i64>,
+) -> Result<SessionsResponse, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::retrain::sessions(&state, limit.unwrap_or(5)).await
+}
+
+#[server(prefix = "", endpoint = "database/stats", input = GetUrl)]
+pub async fn get_database_stats() -> Result<DatabaseStats, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::retrain::database_stats(&state).await
+}
+
+#[server(prefix = "", endpoint = "models", input = GetUrl)]
+pub async fn list_models() -> Result<ModelsResponse, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::retrain::list_models(&state).await
+}
+
+/// The UI's way to activate a version; REST clients use `POST /models/{version}/activate`.
+#[server(endpoint = "activate_model")]
+pub async fn activate_model(version: String) -> Result<ModelsResponse, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::models::activate(&state, &version).await?;
+    crate::ssr::retrain::list_models(&state).await
+}

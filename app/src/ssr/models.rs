@@ -1,0 +1,136 @@
+//! The model registry at run time: which version serves, loaded once and shared by every request,
+//! swapped atomically when another version is activated.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use crate::error::AppError;
+
+/// A loaded classifier and the version it is registered under.
+pub struct ServingModel {
+    pub classifier: ml::Classifier,
+    pub version: String,
+    pub path: PathBuf,
+}
+
+/// The serving model, behind a lock held only long enough to clone or replace an `Arc`: requests
+/// keep using the model they started with while a new one is swapped in.
+#[derive(Clone, Default)]
+pub struct ModelSlot(Arc<RwLock<Option<Arc<ServingModel>>>>);
+
+impl ModelSlot {
+    pub fn current(&self) -> Option<Arc<ServingModel>> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, model: ServingModel) {
+        let model = Some(Arc::new(model));
+        match self.0.write() {
+            Ok(mut guard) => *guard = model,
+            Err(poisoned) => *poisoned.into_inner() = model,
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.current().is_some()
+    }
+}
+
+/// Loads the model stored in `dir` on the CPU backend.
+pub fn load(dir: &Path, version_hint: Option<&str>) -> Result<ServingModel, ml::MlError> {
+    let classifier = ml::Classifier::load(dir, ml::Backend::Cpu.device()?)?;
+    let version = version_hint
+        .map(str::to_owned)
+        .unwrap_or_else(|| classifier.version().to_owned());
+    Ok(ServingModel {
+        classifier,
+        version,
+        path: dir.to_path_buf(),
+    })
+}
+
+/// Makes `version` the serving model: loads it from its registered path first, so a broken model is
+/// refused before the database or the serving slot change.
+pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppError> {
+    let row = db::model_versions::find(&state.db, version)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no model version {version:?}")))?;
+    let path = PathBuf::from(&row.path);
+    let version_owned = version.to_owned();
+    let model = tokio::task::spawn_blocking(move || load(&path, Some(&version_owned)))
+        .await
+        .map_err(|error| {
+            leptos::logging::error!("loading a model panicked: {error}");
+            AppError::Internal
+        })?
+        .map_err(|error| {
+            leptos::logging::error!("cannot load model {version}: {error}");
+            AppError::Unavailable(format!("model {version} cannot be loaded: {error}"))
+        })?;
+    if !db::model_versions::activate(&state.db, version).await? {
+        return Err(AppError::NotFound(format!("no model version {version:?}")));
+    }
+    state.models.replace(model);
+    Ok(())
+}
+
+/// At start-up: serves the registered active version, or registers and serves the shipped model on a
+/// fresh database (or when the active version's files are gone). Returns the serving version.
+pub async fn load_serving(state: &super::AppState) -> Result<String, String> {
+    if let Some(active) = db::model_versions::active(&state.db)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let path = PathBuf::from(&active.path);
+        let version = active.version.clone();
+        match tokio::task::spawn_blocking(move || load(&path, Some(&version))).await {
+            Ok(Ok(model)) => {
+                let version = model.version.clone();
+                state.models.replace(model);
+                return Ok(version);
+            }
+            Ok(Err(error)) => leptos::logging::error!(
+                "active model {} cannot be loaded ({error}); falling back to the shipped model",
+                active.version
+            ),
+            Err(error) => leptos::logging::error!("loading the active model panicked: {error}"),
+        }
+    }
+    let shipped = state.service.shipped_model_dir.clone();
+    let model = tokio::task::spawn_blocking(move || load(&shipped, None))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let metrics = model
+        .classifier
+        .manifest()
+        .validation
+        .as_ref()
+        .and_then(|report| serde_json::to_string(report).ok())
+        .unwrap_or_else(|| "{}".to_owned());
+    let path = model.path.to_string_lossy().into_owned();
+    let row = db::model_versions::NewModelVersion {
+        version: &model.version,
+        path: &path,
+        metrics_json: &metrics,
+        parent_version: None,
+    };
+    if db::model_versions::find(&state.db, &model.version)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        db::model_versions::insert_candidate(&state.db, &row)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    db::model_versions::activate(&state.db, &model.version)
+        .await
+        .map_err(|e| e.to_string())?;
+    let version = model.version.clone();
+    state.models.replace(model);
+    Ok(version)
+}

@@ -1,0 +1,170 @@
+//! Reading multipart uploads with limits: every file is size-checked while it streams in, so an
+//! oversized upload is refused before it is held in memory.
+
+use std::collections::HashMap;
+
+use leptos::server_fn::codec::MultipartData;
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+}
+
+#[derive(Debug)]
+pub struct UploadedFile {
+    pub field: String,
+    /// The client's file name, already checked by [`check_filename`].
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A parsed form: its files in order, and its text fields.
+#[derive(Debug, Default)]
+pub struct Form {
+    pub files: Vec<UploadedFile>,
+    pub fields: HashMap<String, String>,
+}
+
+pub async fn read_form(data: MultipartData, limits: &UploadLimits) -> Result<Form, AppError> {
+    let mut multipart = data.into_inner().ok_or_else(|| {
+        AppError::BadRequest("expected a multipart/form-data request body".into())
+    })?;
+    let mut form = Form::default();
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let Some(filename) = field.file_name().map(str::to_owned) else {
+            let text = field.text().await.map_err(malformed)?;
+            form.fields.insert(name, text);
+            continue;
+        };
+        if form.files.len() >= limits.max_files {
+            return Err(AppError::PayloadTooLarge(format!(
+                "at most {} files per request",
+                limits.max_files
+            )));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            if (bytes.len() + chunk.len()) as u64 > limits.max_file_bytes {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "{filename} is larger than the {} limit per file",
+                    format_bytes(limits.max_file_bytes)
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        form.files.push(UploadedFile {
+            field: name,
+            filename,
+            bytes,
+        });
+    }
+    Ok(form)
+}
+
+impl Form {
+    /// The one file sent as `field`; none or several is a client error.
+    pub fn single_file(mut self, field: &str) -> Result<UploadedFile, AppError> {
+        let mut files = std::mem::take(&mut self.files);
+        files.retain(|file| file.field == field);
+        match files.len() {
+            1 => {
+                let file = files.remove(0);
+                check_filename(&file.filename)?;
+                Ok(file)
+            }
+            0 => Err(AppError::BadRequest(format!(
+                "no file: send the image as multipart field {field:?}"
+            ))),
+            n => Err(AppError::BadRequest(format!(
+                "expected one file in field {field:?}, got {n}"
+            ))),
+        }
+    }
+
+    /// Every file sent as `field` (at least one).
+    pub fn files_named(self, field: &str) -> Result<Vec<UploadedFile>, AppError> {
+        let files: Vec<UploadedFile> = self
+            .files
+            .into_iter()
+            .filter(|file| file.field == field)
+            .collect();
+        if files.is_empty() {
+            return Err(AppError::BadRequest(format!(
+                "no files: send the images as multipart field {field:?}"
+            )));
+        }
+        Ok(files)
+    }
+
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).map(String::as_str)
+    }
+}
+
+/// A file name is only a label for the user: it must be a plain name, never a path, because some
+/// clients would write it back to disk.
+pub fn check_filename(filename: &str) -> Result<(), AppError> {
+    let problem = if filename.trim().is_empty() {
+        Some("is empty")
+    } else if filename.contains(['/', '\\']) || filename == ".." || filename == "." {
+        Some("must be a plain file name, not a path")
+    } else if filename.chars().any(char::is_control) {
+        Some("contains control characters")
+    } else if filename.len() > 255 {
+        Some("is longer than 255 bytes")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(AppError::BadRequest(format!(
+            "file name {filename:?} {problem}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn malformed(error: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("malformed multipart body: {error}"))
+}
+
+pub fn format_bytes(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_odd_names_are_refused_and_plain_names_pass() {
+        for bad in [
+            "../../x.jpg",
+            "a/b.jpg",
+            "..\\x.jpg",
+            "",
+            "  ",
+            "..",
+            "a\nb.jpg",
+        ] {
+            assert!(check_filename(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["scan.jpg", "Tr-gl_0001.JPG", "my scan (1).png"] {
+            assert!(check_filename(good).is_ok(), "{good:?} should pass");
+        }
+    }
+
+    #[test]
+    fn limits_read_in_megabytes() {
+        assert_eq!(format_bytes(20 * 1024 * 1024), "20 MB");
+        assert_eq!(format_bytes(1000), "1000 bytes");
+    }
+}

@@ -1,0 +1,42 @@
+//! The `preprocessing_logs` table: one row per batch of images decoded and preprocessed.
+
+use sqlx::SqliteExecutor;
+
+use crate::DbResult;
+
+#[derive(Debug, Clone)]
+pub struct NewPreprocessingLog<'a> {
+    pub training_session_id: Option<i64>,
+    pub images_processed: i64,
+    pub features_extracted: i64,
+    pub seconds: f64,
+    /// `completed` or `failed`.
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPreprocessingLog<'_>) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO preprocessing_logs
+             (training_session_id, images_processed, features_extracted, seconds, status, error, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(row.training_session_id)
+    .bind(row.images_processed)
+    .bind(row.features_extracted)
+    .bind(row.seconds)
+    .bind(row.status)
+    .bind(row.error)
+    .bind(crate::now_rfc3339())
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn count_for_session(db: impl SqliteExecutor<'_>, session_id: i64) -> DbResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM preprocessing_logs WHERE training_session_id = ?")
+            .bind(session_id)
+            .fetch_one(db)
+            .await?,
+    )
+}

@@ -1,0 +1,216 @@
+//! The `training_sessions` table: one row per retraining job, from queued to its final state.
+
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteExecutor;
+
+use crate::DbResult;
+
+/// A job's life: queued -> running -> completed (new model active), rejected (new model kept as a
+/// candidate because it scored worse) or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Rejected,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Queued => "queued",
+            SessionStatus::Running => "running",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Rejected
+        )
+    }
+}
+
+impl std::str::FromStr for SessionStatus {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(match value {
+            "queued" => SessionStatus::Queued,
+            "running" => SessionStatus::Running,
+            "completed" => SessionStatus::Completed,
+            "failed" => SessionStatus::Failed,
+            "rejected" => SessionStatus::Rejected,
+            other => return Err(format!("unknown session status {other:?}")),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TrainingSession {
+    pub id: i64,
+    pub status: String,
+    pub epochs: i64,
+    pub fine_tune_epochs: i64,
+    pub images_used: i64,
+    pub accuracy_before: Option<f64>,
+    pub accuracy_after: Option<f64>,
+    pub precision_before: Option<f64>,
+    pub precision_after: Option<f64>,
+    pub recall_before: Option<f64>,
+    pub recall_after: Option<f64>,
+    pub f1_before: Option<f64>,
+    pub f1_after: Option<f64>,
+    /// JSON array of per-epoch records.
+    pub history: String,
+    pub model_version: Option<String>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// Macro-averaged scores of one model on the validation set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// The end of a job that trained a model (completed or rejected).
+#[derive(Debug, Clone)]
+pub struct Finished<'a> {
+    pub status: SessionStatus,
+    pub images_used: i64,
+    pub before: Scores,
+    pub after: Scores,
+    pub history_json: &'a str,
+    pub model_version: &'a str,
+    pub message: &'a str,
+}
+
+const COLUMNS: &str = "id, status, epochs, fine_tune_epochs, images_used, accuracy_before, \
+    accuracy_after, precision_before, precision_after, recall_before, recall_after, f1_before, \
+    f1_after, history, model_version, message, error, created_at, started_at, finished_at";
+
+pub async fn create(
+    db: impl SqliteExecutor<'_>,
+    epochs: i64,
+    fine_tune_epochs: i64,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO training_sessions (status, epochs, fine_tune_epochs, created_at)
+         VALUES ('queued', ?, ?, ?) RETURNING id",
+    )
+    .bind(epochs)
+    .bind(fine_tune_epochs)
+    .bind(crate::now_rfc3339())
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn mark_running(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
+    sqlx::query("UPDATE training_sessions SET status = 'running', started_at = ? WHERE id = ?")
+        .bind(crate::now_rfc3339())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE training_sessions SET status = ?, images_used = ?,
+             accuracy_before = ?, accuracy_after = ?, precision_before = ?, precision_after = ?,
+             recall_before = ?, recall_after = ?, f1_before = ?, f1_after = ?,
+             history = ?, model_version = ?, message = ?, finished_at = ?
+         WHERE id = ?",
+    )
+    .bind(end.status.as_str())
+    .bind(end.images_used)
+    .bind(end.before.accuracy)
+    .bind(end.after.accuracy)
+    .bind(end.before.precision)
+    .bind(end.after.precision)
+    .bind(end.before.recall)
+    .bind(end.after.recall)
+    .bind(end.before.f1)
+    .bind(end.after.f1)
+    .bind(end.history_json)
+    .bind(end.model_version)
+    .bind(end.message)
+    .bind(crate::now_rfc3339())
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn fail(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE training_sessions SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+    )
+    .bind(error)
+    .bind(crate::now_rfc3339())
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks sessions a crash or restart left queued or running as failed; returns how many.
+pub async fn fail_interrupted(db: impl SqliteExecutor<'_>) -> DbResult<u64> {
+    let result = sqlx::query(
+        "UPDATE training_sessions
+         SET status = 'failed', error = 'interrupted: the server stopped before the job finished',
+             finished_at = ?
+         WHERE status IN ('queued', 'running')",
+    )
+    .bind(crate::now_rfc3339())
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+pub async fn find(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<TrainingSession>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM training_sessions WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn latest(db: impl SqliteExecutor<'_>) -> DbResult<Option<TrainingSession>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM training_sessions ORDER BY id DESC LIMIT 1"
+    ))
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Vec<TrainingSession>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM training_sessions ORDER BY id DESC LIMIT ?"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// `(all sessions, completed sessions)`.
+pub async fn counts(db: impl SqliteExecutor<'_>) -> DbResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'completed'), 0) FROM training_sessions",
+    )
+    .fetch_one(db)
+    .await?)
+}

@@ -1,0 +1,199 @@
+//! The retraining tables through a real SQLite file: uploads, sessions and model versions.
+
+use db::model_versions::{self, NewModelVersion};
+use db::training_sessions::{self, Finished, Scores, SessionStatus};
+use db::uploads::{self, InsertOutcome, NewUpload};
+
+async fn fresh_database() -> (tempfile::TempDir, db::SqlitePool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/app.db", dir.path().display());
+    let pool = db::connect(&url).await.expect("connect and migrate");
+    (dir, pool)
+}
+
+fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
+    NewUpload {
+        filename: "scan.jpg",
+        class_name,
+        stored_path: "uploads/ab/abcd.jpg",
+        size_bytes: 1234,
+        sha256,
+        width: 512,
+        height: 512,
+        metadata: "{}",
+    }
+}
+
+#[tokio::test]
+async fn uploads_are_stored_once_per_content_hash_and_consumed_by_a_session() {
+    let (_dir, pool) = fresh_database().await;
+    let first_hash = "a".repeat(64);
+    let second_hash = "b".repeat(64);
+    let InsertOutcome::Stored(first) = uploads::insert(&pool, &upload(&first_hash, "glioma"))
+        .await
+        .unwrap()
+    else {
+        panic!("first upload must be stored");
+    };
+    assert_eq!(
+        uploads::insert(&pool, &upload(&first_hash, "glioma"))
+            .await
+            .unwrap(),
+        InsertOutcome::Duplicate(first)
+    );
+    uploads::insert(&pool, &upload(&second_hash, "pituitary"))
+        .await
+        .unwrap();
+
+    let stats = uploads::stats(&pool).await.unwrap();
+    assert_eq!((stats.total, stats.pending, stats.processed), (2, 2, 0));
+    assert_eq!(stats.by_class.get("glioma"), Some(&1));
+    assert_eq!(stats.by_class.get("pituitary"), Some(&1));
+
+    let session = training_sessions::create(&pool, 3, 1).await.unwrap();
+    let pending = uploads::pending(&pool).await.unwrap();
+    let ids: Vec<i64> = pending.iter().map(|image| image.id).collect();
+    let mut connection = pool.acquire().await.unwrap();
+    uploads::mark_used(&mut connection, &ids, session)
+        .await
+        .unwrap();
+    drop(connection);
+    assert!(uploads::pending(&pool).await.unwrap().is_empty());
+    let stats = uploads::stats(&pool).await.unwrap();
+    assert_eq!((stats.pending, stats.processed), (0, 2));
+}
+
+#[tokio::test]
+async fn unknown_classes_and_bad_hashes_are_refused_by_the_schema() {
+    let (_dir, pool) = fresh_database().await;
+    let hash = "c".repeat(64);
+    assert!(uploads::insert(&pool, &upload(&hash, "banana"))
+        .await
+        .is_err());
+    assert!(uploads::insert(&pool, &upload("short", "glioma"))
+        .await
+        .is_err());
+    assert_eq!(uploads::stats(&pool).await.unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones() {
+    let (_dir, pool) = fresh_database().await;
+    let finished = training_sessions::create(&pool, 3, 1).await.unwrap();
+    training_sessions::mark_running(&pool, finished)
+        .await
+        .unwrap();
+    model_versions::insert_candidate(
+        &pool,
+        &NewModelVersion {
+            version: "v2",
+            path: "models/versions/v2",
+            metrics_json: "{}",
+            parent_version: None,
+        },
+    )
+    .await
+    .unwrap();
+    let scores = Scores {
+        accuracy: 0.9,
+        precision: 0.9,
+        recall: 0.9,
+        f1: 0.9,
+    };
+    training_sessions::finish(
+        &pool,
+        finished,
+        &Finished {
+            status: SessionStatus::Completed,
+            images_used: 12,
+            before: scores,
+            after: Scores {
+                accuracy: 0.95,
+                ..scores
+            },
+            history_json: "[]",
+            model_version: "v2",
+            message: "activated",
+        },
+    )
+    .await
+    .unwrap();
+    let interrupted = training_sessions::create(&pool, 2, 0).await.unwrap();
+    training_sessions::mark_running(&pool, interrupted)
+        .await
+        .unwrap();
+
+    assert_eq!(training_sessions::fail_interrupted(&pool).await.unwrap(), 1);
+    let row = training_sessions::find(&pool, interrupted)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "failed");
+    assert!(row.error.unwrap().contains("interrupted"));
+    let row = training_sessions::find(&pool, finished)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "completed");
+    assert_eq!(row.accuracy_after, Some(0.95));
+    assert_eq!(training_sessions::counts(&pool).await.unwrap(), (2, 1));
+    let recent = training_sessions::recent(&pool, 1).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].id, interrupted);
+}
+
+#[tokio::test]
+async fn exactly_one_version_is_active_and_unknown_versions_are_not_activated() {
+    let (_dir, pool) = fresh_database().await;
+    let shipped = NewModelVersion {
+        version: "v1",
+        path: "models",
+        metrics_json: r#"{"accuracy":0.94}"#,
+        parent_version: None,
+    };
+    model_versions::insert_candidate(&pool, &shipped)
+        .await
+        .unwrap();
+    assert!(
+        model_versions::active(&pool).await.unwrap().is_none(),
+        "candidates do not serve"
+    );
+    assert!(model_versions::activate(&pool, "v1").await.unwrap());
+    let active = model_versions::active(&pool).await.unwrap().unwrap();
+    assert_eq!(
+        (active.version.as_str(), active.status.as_str()),
+        ("v1", "active")
+    );
+    assert!(active.activated_at.is_some());
+    // Versions are unique.
+    assert!(model_versions::insert_candidate(&pool, &shipped)
+        .await
+        .is_err());
+    model_versions::insert_candidate(
+        &pool,
+        &NewModelVersion {
+            version: "v2",
+            path: "data/models/v2",
+            metrics_json: "{}",
+            parent_version: Some("v1"),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(model_versions::activate(&pool, "v2").await.unwrap());
+    assert!(!model_versions::activate(&pool, "v404").await.unwrap());
+    let versions = model_versions::list(&pool).await.unwrap();
+    let statuses: Vec<(&str, &str)> = versions
+        .iter()
+        .map(|v| (v.version.as_str(), v.status.as_str()))
+        .collect();
+    assert_eq!(statuses, [("v2", "active"), ("v1", "archived")]);
+    assert_eq!(
+        model_versions::active(&pool)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        "v2"
+    );
+}

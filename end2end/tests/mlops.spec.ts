@@ -1,0 +1,67 @@
+import { test, expect, waitForHydration } from "./fixtures";
+import { sliceFile } from "./images";
+
+test("predict one image and see its class and probability bars", async ({ page }) => {
+  await page.goto("/predict");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles(sliceFile(1));
+  await expect(page.locator(".preview img")).toHaveCount(1);
+  await page.getByTestId("predict-submit").click();
+  const result = page.getByTestId("prediction");
+  await expect(result).toBeVisible();
+  await expect(result.getByTestId("predicted-class")).toHaveText(
+    /Glioma|Meningioma|No tumour|Pituitary/,
+  );
+  const bars = result.locator(".bar");
+  await expect(bars).toHaveCount(4);
+  // The bars' percentages add up to 100.
+  const values = await bars.locator(".bar-value").allTextContents();
+  const total = values.map((v) => parseFloat(v)).reduce((a, b) => a + b, 0);
+  expect(Math.abs(total - 100)).toBeLessThan(0.5);
+});
+
+test("batch mode classifies several files at once", async ({ page }) => {
+  await page.goto("/predict");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles([sliceFile(2), sliceFile(3)]);
+  await expect(page.getByTestId("predict-submit")).toHaveText("Classify 2 images");
+  await page.getByTestId("predict-submit").click();
+  await expect(page.getByTestId("batch-results").getByTestId("prediction")).toHaveCount(2);
+});
+
+test.describe.serial("upload, then retrain", () => {
+  test("upload labelled files and see per-file results and totals", async ({ page }) => {
+    await page.goto("/upload");
+    await waitForHydration(page);
+    for (const [index, label] of ["glioma", "meningioma", "notumor", "pituitary"].entries()) {
+      await page.getByTestId("class-select").selectOption(label);
+      await page
+        .getByTestId("file-input")
+        .setInputFiles([sliceFile(10 + index * 2), sliceFile(11 + index * 2)]);
+      await page.getByTestId("upload-submit").click();
+      await expect(page.getByTestId("total-stored")).toHaveText(String((index + 1) * 2));
+    }
+    // The same bytes again are recognised, not stored twice.
+    await page.getByTestId("file-input").setInputFiles([sliceFile(10)]);
+    await page.getByTestId("upload-submit").click();
+    await expect(page.getByTestId("total-duplicates")).toHaveText("1");
+    await expect(page.getByTestId("upload-results").locator("li")).toHaveCount(9);
+  });
+
+  test("trigger a retrain and watch it finish without reloading", async ({ page }) => {
+    test.setTimeout(180_000);
+    await page.goto("/retrain");
+    await waitForHydration(page);
+    await expect(page.getByTestId("stat-pending")).toHaveText("8");
+    await page.getByTestId("epochs").fill("1");
+    await page.getByTestId("fine-tune-epochs").fill("0");
+    await page.getByTestId("trigger-retrain").click();
+    await expect(page.getByTestId("trigger-result")).toContainText("started");
+    await expect(page.getByTestId("job-state")).toContainText(/completed|rejected/, {
+      timeout: 150_000,
+    });
+    await expect(page.getByTestId("sessions-table").locator("tbody tr")).toHaveCount(1);
+    await expect(page.getByTestId("models-table").locator("tbody tr")).toHaveCount(2);
+    await expect(page.getByTestId("stat-pending")).toHaveText("0");
+  });
+});

@@ -1,0 +1,148 @@
+//! Retraining a shipped or earlier model on newly labelled images: scored on a held-out set before
+//! and after, trained on the new images mixed with replayed original ones (so it does not forget),
+//! and written as a new model version atomically.
+
+use std::path::Path;
+
+use burn::prelude::*;
+
+use crate::artifact::{Manifest, ModelArtifact, TrainingSummary};
+use crate::dataset::ImageCache;
+use crate::metrics::EvaluationReport;
+use crate::train::{evaluate, train, EpochRecord, TrainConfig, TrainingObserver};
+use crate::{MlError, MlResult};
+
+pub struct FineTuneRequest<'a> {
+    /// The model to start from (a directory with its manifest and weights).
+    pub base_dir: &'a Path,
+    /// Where the new version is written; it appears there complete or not at all.
+    pub out_dir: &'a Path,
+    pub version: &'a str,
+    /// Preprocessed with the base model's preprocessing ([`Self::preprocess_of`]).
+    pub train_images: &'a ImageCache,
+    pub validation_images: &'a ImageCache,
+    /// Epochs at the full fine-tuning learning rate, then `fine_tune_epochs` more as the cosine
+    /// schedule decays towards its floor.
+    pub epochs: usize,
+    pub fine_tune_epochs: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+    /// Where the training images came from, recorded in the manifest.
+    pub data_description: String,
+}
+
+pub struct FineTuneOutcome {
+    pub before: EvaluationReport,
+    pub after: EvaluationReport,
+    pub history: Vec<EpochRecord>,
+    pub manifest: Manifest,
+}
+
+impl FineTuneRequest<'_> {
+    /// The preprocessing the training and validation images must go through for `base_dir`'s model.
+    pub fn preprocess_of(base_dir: &Path) -> MlResult<crate::preprocess::PreprocessConfig> {
+        Ok(ModelArtifact::read_manifest(base_dir)?.preprocess)
+    }
+}
+
+/// Runs the whole retraining on `device` (a CPU or GPU device; autodiff is added here).
+pub fn fine_tune(
+    request: &FineTuneRequest<'_>,
+    device: &Device,
+    observer: &mut dyn TrainingObserver,
+) -> MlResult<FineTuneOutcome> {
+    if request.epochs + request.fine_tune_epochs == 0 {
+        return Err(MlError::Training("at least one epoch is needed".into()));
+    }
+    let (base_model, base_manifest) = ModelArtifact::load(request.base_dir, device)?;
+    if request.train_images.size != base_manifest.preprocess.input_size {
+        return Err(MlError::Training(format!(
+            "images were preprocessed at {} px but the model expects {} px",
+            request.train_images.size, base_manifest.preprocess.input_size
+        )));
+    }
+    let before = evaluate(
+        &base_model,
+        request.validation_images,
+        &base_manifest.preprocess,
+        base_manifest.temperature,
+        32,
+        device,
+    )?
+    .report;
+    drop(base_model);
+
+    let autodiff = device.clone().autodiff();
+    autodiff.seed(request.seed);
+    let (model, _) = ModelArtifact::load_trainable(request.base_dir, &autodiff)?;
+    let epochs = request.epochs + request.fine_tune_epochs;
+    let config = TrainConfig {
+        epochs,
+        learning_rate: request.learning_rate,
+        // The weights are already trained: no warm-up, and every epoch runs (the best one is kept).
+        warmup_epochs: 0.0,
+        patience: epochs,
+        seed: request.seed,
+        ..TrainConfig::default()
+    };
+    let outcome = train(
+        model,
+        request.train_images,
+        request.validation_images,
+        &base_manifest.preprocess,
+        &config,
+        &autodiff,
+        observer,
+    )?;
+
+    let mut manifest = Manifest::new(
+        request.version,
+        base_manifest.preprocess,
+        base_manifest.model.clone(),
+        base_manifest.parameters,
+    );
+    manifest.temperature = outcome.temperature;
+    manifest.training = Some(TrainingSummary {
+        data_dir: request.data_description.clone(),
+        train_images: request.train_images.len(),
+        validation_images: request.validation_images.len(),
+        validation_fraction: 0.0,
+        class_counts: request.train_images.class_counts(),
+        skipped_images: 0,
+        config,
+        backend: device_name(device),
+        best_epoch: outcome.best_epoch,
+        seconds: outcome.seconds,
+        images_per_second: outcome.images_per_second,
+    });
+    manifest.validation = Some(outcome.validation.clone());
+    manifest.history = outcome.history.clone();
+    write_atomically(request.out_dir, &outcome.model, &manifest)?;
+    Ok(FineTuneOutcome {
+        before,
+        after: outcome.validation,
+        history: outcome.history,
+        manifest,
+    })
+}
+
+fn device_name(device: &Device) -> String {
+    format!("{device:?}")
+}
+
+/// Writes into a sibling `.partial` directory and renames it into place, so a crash mid-write never
+/// leaves a directory that looks like a complete model.
+fn write_atomically(dir: &Path, model: &crate::model::Model, manifest: &Manifest) -> MlResult<()> {
+    if dir.exists() {
+        return Err(MlError::Training(format!(
+            "{} already exists; model versions are never overwritten",
+            dir.display()
+        )));
+    }
+    let partial = dir.with_extension("partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
+    }
+    ModelArtifact::save(&partial, model, manifest)?;
+    std::fs::rename(&partial, dir).map_err(|e| MlError::io(dir, e))
+}

@@ -1,0 +1,367 @@
+//! The MLOps loop through real HTTP: predict, upload, retrain, model versions, and every bad input
+//! the original service's clients could send.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{file_part, slice_jpeg, TestServer};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+fn assert_error(status: u16, body: &Value, expected_status: u16, detail_contains: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(detail_contains),
+        "detail {detail:?} should mention {detail_contains:?}"
+    );
+    assert!(body["error"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn predict_answers_with_the_original_fields_and_records_the_prediction() {
+    let server = TestServer::start().await;
+    let form = Form::new().part("file", file_part(slice_jpeg(0), "scan.jpg"));
+    let (status, body) = server.post_form("/predict", form).await;
+    assert_eq!(status, 200, "{body}");
+    let classes = ["glioma", "meningioma", "notumor", "pituitary"];
+    assert!(classes.contains(&body["predicted_class"].as_str().unwrap()));
+    let probabilities = body["probabilities"].as_object().unwrap();
+    let keys: Vec<&str> = probabilities.keys().map(String::as_str).collect();
+    assert_eq!(keys, classes);
+    let sum: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-3, "probabilities sum to {sum}");
+    let best = probabilities[body["predicted_class"].as_str().unwrap()]
+        .as_f64()
+        .unwrap();
+    assert!((body["confidence"].as_f64().unwrap() - best).abs() < 1e-9);
+    assert!(body["prediction_time_seconds"].as_f64().unwrap() > 0.0);
+    chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).unwrap();
+
+    let (_, models) = server.get_json("/models").await;
+    assert_eq!(body["model_version"], models["active_version"]);
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["total_predictions"], 1);
+}
+
+#[tokio::test]
+async fn batch_prediction_reports_each_file_including_the_bad_ones() {
+    let server = TestServer::start().await;
+    let form = Form::new()
+        .part("files", file_part(slice_jpeg(1), "a.jpg"))
+        .part("files", file_part(b"not an image".to_vec(), "notes.jpg"))
+        .part("files", file_part(slice_jpeg(2), "b.jpg"));
+    let (status, body) = server.post_form("/predict/batch", form).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total_images"], 3);
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results[0]["filename"], "a.jpg");
+    assert!(results[0]["predicted_class"].is_string());
+    assert_eq!(results[1]["filename"], "notes.jpg");
+    assert!(results[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a readable image"));
+    assert!(results[2]["probabilities"].is_object());
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["total_predictions"], 2);
+}
+
+#[tokio::test]
+async fn bad_prediction_requests_get_clear_4xx_json_errors() {
+    let server = TestServer::start_with(&["--max-upload-mb", "1"]).await;
+    let jpeg = slice_jpeg(3);
+    let cases: Vec<(Form, u16, &str)> = vec![
+        (
+            Form::new().part("file", file_part(b"hello".to_vec(), "x.jpg")),
+            400,
+            "not a readable image",
+        ),
+        (
+            Form::new().part("file", file_part(Vec::new(), "empty.jpg")),
+            400,
+            "empty",
+        ),
+        (
+            Form::new().part(
+                "file",
+                file_part(jpeg[..jpeg.len() / 2].to_vec(), "cut.jpg"),
+            ),
+            400,
+            "not a readable image",
+        ),
+        (Form::new().text("note", "no file here"), 400, "no file"),
+        (
+            Form::new().part("file", file_part(vec![0xFF; 1_500_000], "huge.jpg")),
+            413,
+            "limit",
+        ),
+        (
+            Form::new().part("file", file_part(jpeg.clone(), "../../x.jpg")),
+            400,
+            "plain file name",
+        ),
+    ];
+    for (form, expected, detail) in cases {
+        let (status, body) = server.post_form("/predict", form).await;
+        assert_error(status, &body, expected, detail);
+    }
+    let response = reqwest::Client::new()
+        .post(server.url("/predict"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+    // Still serving, nothing recorded for the failures.
+    let form = Form::new().part("file", file_part(jpeg, "ok.jpg"));
+    assert_eq!(server.post_form("/predict", form).await.0, 200);
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["total_predictions"], 1);
+}
+
+#[tokio::test]
+async fn uploads_are_stored_once_and_bad_ones_refused() {
+    let server = TestServer::start().await;
+    let form = |class: &str, variants: &[u32]| {
+        variants.iter().fold(
+            Form::new().text("class_name", class.to_owned()),
+            |form, v| form.part("files", file_part(slice_jpeg(*v), &format!("scan-{v}.jpg"))),
+        )
+    };
+    let (status, body) = server
+        .post_form("/retrain", form("glioma", &[10, 11]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["stored"].as_u64(), body["duplicates"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(body["results"][0]["outcome"], "stored");
+    assert!(body["results"][0]["id"].as_i64().is_some());
+
+    let (status, body) = server
+        .post_form("/retrain", form("glioma", &[10, 12]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcome"], "duplicate");
+    assert_eq!(body["results"][1]["outcome"], "stored");
+    assert_eq!(body["pending_images"], 3);
+
+    // Files live content-addressed under the upload dir, never under the client's name.
+    let stored: Vec<_> = walk(&server.dir.path().join("uploads"));
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    assert!(stored
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("scan-")));
+
+    let (status, body) = server.post_form("/retrain", form("banana", &[13])).await;
+    assert_error(status, &body, 400, "unknown class_name");
+    let no_class = Form::new().part("files", file_part(slice_jpeg(13), "a.jpg"));
+    let (status, body) = server.post_form("/retrain", no_class).await;
+    assert_error(status, &body, 400, "class_name is required");
+    let traversal = Form::new()
+        .text("class_name", "pituitary")
+        .part("files", file_part(slice_jpeg(14), "../../x.jpg"));
+    let (status, body) = server.post_form("/retrain", traversal).await;
+    assert_error(status, &body, 400, "plain file name");
+    let not_image = Form::new().text("class_name", "pituitary").part(
+        "files",
+        Part::bytes(b"GIF89 nope".to_vec()).file_name("x.gif"),
+    );
+    let (status, body) = server.post_form("/retrain", not_image).await;
+    assert_error(status, &body, 400, "no file was stored");
+    let (status, body) = server
+        .post_form("/retrain", Form::new().text("class_name", "glioma"))
+        .await;
+    assert_error(status, &body, 400, "no files");
+
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["total_uploaded_images"], 3);
+    assert_eq!(stats["images_by_class"]["glioma"], 3);
+    assert_eq!(stats["images_by_class"]["pituitary"], 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn trigger_refuses_bad_requests_before_starting_anything() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .post_json("/retrain/trigger", r#"{"epochs":3,"fine_tune_epochs":1}"#)
+        .await;
+    assert_error(status, &body, 400, "no new uploaded images");
+    let (status, body) = server
+        .post_json("/retrain/trigger", r#"{"epochs":3,"#)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    for bad in [
+        r#"{"epochs":0}"#,
+        r#"{"epochs":51}"#,
+        r#"{"epochs":3,"fine_tune_epochs":99}"#,
+    ] {
+        let (status, body) = server.post_json("/retrain/trigger", bad).await;
+        assert_error(status, &body, 400, "between 1 and 50");
+    }
+    let (status, body) = server.get_json("/retrain/sessions?limit=0").await;
+    assert_error(status, &body, 400, "limit");
+    let (_, status_body) = server.get_json("/retrain/status").await;
+    assert_eq!(status_body["status"], "idle");
+    let response = reqwest::Client::new()
+        .post(server.url("/models/v-does-not-exist/activate"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::json_of(response).await;
+    assert_error(status, &body, 404, "no model version");
+}
+
+/// Uploads a few images per class, retrains for real, and follows the job to its end.
+#[tokio::test]
+async fn a_short_real_retrain_records_a_session_and_a_new_version() {
+    // With the real dataset the job validates on its held-out split; otherwise on held-out uploads.
+    let data_dir = std::env::var("DATA_DIR")
+        .ok()
+        .map(|dir| format!("{dir}/train"))
+        .filter(|dir| std::path::Path::new(dir).is_dir());
+    let mut extra = vec![];
+    if let Some(dir) = &data_dir {
+        extra.extend(["--data-dir", dir.as_str()]);
+    }
+    let server = TestServer::start_with(&extra).await;
+    let (_, before) = server.get_json("/models").await;
+    let shipped_version = before["active_version"].as_str().unwrap().to_owned();
+
+    for (index, class) in ["glioma", "meningioma", "notumor", "pituitary"]
+        .iter()
+        .enumerate()
+    {
+        let form = (0..5).fold(
+            Form::new().text("class_name", class.to_string()),
+            |form, i| {
+                let variant = 100 + index as u32 * 10 + i;
+                form.part(
+                    "files",
+                    file_part(slice_jpeg(variant), &format!("{class}-{i}.jpg")),
+                )
+            },
+        );
+        let (status, body) = server.post_form("/retrain", form).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let (status, started) = server
+        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":1}"#)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let session_id = started["session_id"].as_i64().unwrap();
+    let (status, busy) = server
+        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":0}"#)
+        .await;
+    assert_eq!(status, 409, "{busy}");
+    assert_eq!(busy["session_id"], session_id);
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut saw_progress = false;
+    let finished = loop {
+        let (status, body) = server.get_json("/retrain/status").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["session"]["id"], session_id);
+        saw_progress |= body["progress"].is_object();
+        let state = body["status"].as_str().unwrap().to_owned();
+        if ["completed", "rejected", "failed"].contains(&state.as_str()) {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "retraining did not finish: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(saw_progress, "the status never showed live progress");
+    let session = &finished["session"];
+    assert_ne!(finished["status"], "failed", "{finished}");
+    for field in ["accuracy_before", "accuracy_after", "f1_before", "f1_after"] {
+        let value = session[field].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&value), "{field} = {value}");
+    }
+    assert_eq!(session["history"].as_array().unwrap().len(), 2, "{session}");
+    let new_version = session["model_version"].as_str().unwrap().to_owned();
+
+    let (_, sessions) = server.get_json("/retrain/sessions?limit=5").await;
+    assert_eq!(sessions["sessions"][0]["id"], session_id);
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["processed_images"], 20);
+    assert_eq!(stats["pending_images"], 0);
+    assert_eq!(stats["total_training_sessions"], 1);
+
+    let (_, models) = server.get_json("/models").await;
+    let versions: Vec<&str> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_str().unwrap())
+        .collect();
+    assert!(versions.contains(&new_version.as_str()), "{versions:?}");
+    assert!(versions.contains(&shipped_version.as_str()));
+    let expected_active = if finished["status"] == "completed" {
+        &new_version
+    } else {
+        &shipped_version
+    };
+    assert_eq!(
+        models["active_version"].as_str(),
+        Some(expected_active.as_str())
+    );
+
+    // Switching back to the shipped version takes effect without a restart.
+    let response = reqwest::Client::new()
+        .post(server.url(&format!("/models/{shipped_version}/activate")))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::json_of(response).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active_version"], shipped_version.as_str());
+    let form = Form::new().part("file", file_part(slice_jpeg(7), "after.jpg"));
+    let (_, prediction) = server.post_form("/predict", form).await;
+    assert_eq!(prediction["model_version"], shipped_version.as_str());
+
+    // Nothing left to learn from: a new trigger is refused.
+    let (status, _) = server
+        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":0}"#)
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn a_restart_marks_an_interrupted_session_failed_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/app.db", dir.path().display());
+    let pool = db::connect(&url).await.unwrap();
+    let session = db::training_sessions::create(&pool, 3, 1).await.unwrap();
+    db::training_sessions::mark_running(&pool, session)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let server = TestServer::start_in(dir, &[]).await;
+    let (_, status) = server.get_json("/retrain/status").await;
+    assert_eq!(status["status"], "failed");
+    assert!(status["message"].as_str().unwrap().contains("interrupted"));
+    let (_, health) = server.get_json("/health").await;
+    assert_eq!(health["model_loaded"], true);
+}

@@ -1,0 +1,142 @@
+//! A real server on a random port with its own temporary database, uploads and model store.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use brainscan::cli::{Cli, Command};
+use clap::Parser;
+use serde_json::Value;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+/// The model shipped in the repository.
+pub fn shipped_model_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models"))
+}
+
+impl TestServer {
+    /// With the shipped model.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// `extra` flags are appended to the serve command line (later flags win).
+    pub async fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, extra).await
+    }
+
+    /// Starts on an existing directory, e.g. to restart over the same database.
+    pub async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        let database_url = format!("sqlite://{}/app.db", dir.path().display());
+        let model_dir = shipped_model_dir();
+        let uploads = dir.path().join("uploads");
+        let store = dir.path().join("models");
+        let defaults = [
+            ("--port", "0".to_owned()),
+            ("--database-url", database_url.clone()),
+            ("--model-dir", model_dir.to_string_lossy().into_owned()),
+            ("--upload-dir", uploads.to_string_lossy().into_owned()),
+            ("--model-store", store.to_string_lossy().into_owned()),
+        ];
+        // Flags given in `extra` replace the defaults (clap refuses a repeated flag).
+        let mut args = vec!["brainscan".to_owned()];
+        for (flag, value) in defaults {
+            if !extra.contains(&flag) {
+                args.extend([flag.to_owned(), value]);
+            }
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let Command::Serve(config) = Cli::try_parse_from(args).unwrap().command() else {
+            panic!("no subcommand means serve");
+        };
+        let state = brainscan::build_state(&config).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, brainscan::build_app(state)).await });
+        Self {
+            addr,
+            dir,
+            database_url,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// GET `path`, asserting a JSON answer.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        json_of(reqwest::get(self.url(path)).await.expect("request")).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    pub async fn post_form(&self, path: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+}
+
+/// Status and JSON body; fails the test if the body is not JSON.
+pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let text = response.text().await.expect("body");
+    assert!(
+        content_type.starts_with("application/json"),
+        "expected JSON, got {content_type:?}: {text}"
+    );
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, body)
+}
+
+/// A 256x256 grey JPEG shaped like an axial slice: a bright textured ellipse on black. `variant`
+/// changes the texture so every variant has different bytes.
+pub fn slice_jpeg(variant: u32) -> Vec<u8> {
+    let image = image::GrayImage::from_fn(256, 256, |x, y| {
+        let (dx, dy) = ((x as f32 - 128.0) / 100.0, (y as f32 - 128.0) / 115.0);
+        let inside = dx * dx + dy * dy < 1.0;
+        let texture = ((x * (7 + variant) + y * 13) % 40) as u8;
+        image::Luma([if inside { 80 + texture } else { 3 }])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(image)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    bytes
+}
+
+pub fn file_part(bytes: Vec<u8>, filename: &str) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes)
+        .file_name(filename.to_owned())
+        .mime_str("image/jpeg")
+        .unwrap()
+}
