@@ -64,4 +64,22 @@ test.describe.serial("upload, then retrain", () => {
     await expect(page.getByTestId("models-table").locator("tbody tr")).toHaveCount(2);
     await expect(page.getByTestId("stat-pending")).toHaveText("0");
   });
+
+  test("activate another model version from the versions table", async ({ page }) => {
+    await page.goto("/retrain");
+    await waitForHydration(page);
+    const rows = page.getByTestId("models-table").locator("tbody tr");
+    await expect(rows).toHaveCount(2);
+    // Exactly one row serves; the other has an Activate button.
+    await expect(page.getByTestId("models-table").locator("tr.serving")).toHaveCount(1);
+    const candidate = rows.filter({ has: page.getByRole("button", { name: "Activate" }) });
+    const version = (await candidate.locator("td").first().textContent())!.trim();
+    await candidate.getByRole("button", { name: "Activate" }).click();
+    await expect(page.getByTestId("models-table").locator("tr.serving td").first()).toHaveText(
+      version,
+    );
+    // The next prediction is answered by the activated version.
+    const response = await page.request.get("/models");
+    expect((await response.json()).active_version).toBe(version);
+  });
 });
