@@ -15,7 +15,8 @@ FINE_TUNE=${FINE_TUNE_EPOCHS:-1}
 
 percentile() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((NR-1)*p+0.5)+1; printf "%.1f", a[i]*1000}'; }
 
-image=$(ls "$DATA"/glioma/*.jpg | head -1)
+gliomas=("$DATA"/glioma/*.jpg)
+image=${gliomas[0]}
 times=$(for _ in $(seq "$REQUESTS"); do
   curl -sf -o /dev/null -w '%{time_total}\n' -F "file=@$image" "$BASE/predict"
 done)
@@ -24,7 +25,8 @@ echo "POST /predict, $REQUESTS sequential requests: p50 $(echo "$times" | percen
 for class in glioma meningioma notumor pituitary; do
   args=(-F "class_name=$class")
   # Images from the end of each folder; the dataset is shuffled by the split, so these are a mix.
-  for file in $(ls "$DATA/$class"/*.jpg | tail -n "$PER_CLASS"); do args+=(-F "files=@$file"); done
+  files=("$DATA/$class"/*.jpg)
+  for file in "${files[@]: -$PER_CLASS}"; do args+=(-F "files=@$file"); done
   curl -sf "${args[@]}" "$BASE/retrain" | grep -o '"stored":[0-9]*' | sed "s/^/$class /"
 done
 

@@ -18,6 +18,7 @@ pub struct FilePreview {
 pub struct SelectedFiles {
     files: RwSignal<Vec<web_sys::File>, LocalStorage>,
     previews: RwSignal<Vec<FilePreview>>,
+    input: NodeRef<leptos::html::Input>,
 }
 
 impl SelectedFiles {
@@ -25,6 +26,7 @@ impl SelectedFiles {
         Self {
             files: RwSignal::new_local(Vec::new()),
             previews: RwSignal::new(Vec::new()),
+            input: NodeRef::new(),
         }
     }
 
@@ -32,8 +34,12 @@ impl SelectedFiles {
         self.previews.with(Vec::len)
     }
 
+    /// Empties the selection and the file input, so the next pick starts afresh.
     pub fn clear(&self) {
         self.set(Vec::new());
+        if let Some(input) = self.input.get_untracked() {
+            input.set_value("");
+        }
     }
 
     fn set(&self, files: Vec<web_sys::File>) {
@@ -130,6 +136,7 @@ pub fn FilePicker(files: SelectedFiles, label: &'static str, multiple: bool) -> 
                 accept="image/*"
                 multiple=multiple
                 data-testid="file-input"
+                node_ref=files.input
                 on:change=on_change
             />
         </label>

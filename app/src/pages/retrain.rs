@@ -127,7 +127,7 @@ pub fn RetrainPage() -> impl IntoView {
             </div>
             {move || {
                 trigger.value().get().map(|result| match result {
-                    Ok(started) => view! { <p class="ok" data-testid="trigger-result">{started.message}</p> }.into_any(),
+                    Ok(started) => view! { <p class="success" data-testid="trigger-result">{started.message}</p> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert" data-testid="trigger-result">{error.to_string()}</p> }.into_any(),
                 })
             }}

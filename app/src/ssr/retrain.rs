@@ -16,11 +16,15 @@ use crate::api::retrain::{
 use crate::error::AppError;
 use crate::ssr::AppState;
 
-/// Fine-tuning starts from trained weights, so it uses a third of the from-scratch peak rate.
-const FINE_TUNE_LEARNING_RATE: f64 = 1e-3;
+/// Fine-tuning starts from trained weights: a tenth of the from-scratch peak rate. At 1e-3 a 3+1
+/// epoch run on 100 uploads cost 0.7 points of validation accuracy (96.27% -> 95.57%).
+const FINE_TUNE_LEARNING_RATE: f64 = 3e-4;
 /// Original training images replayed per new image, so the model does not forget what it knew.
 const REPLAY_PER_NEW_IMAGE: usize = 4;
 const MIN_REPLAY_IMAGES: usize = 200;
+/// Below this many held-out images a before/after comparison is noise: the new version is kept as a
+/// candidate for a person to judge instead of being activated automatically.
+const MIN_VALIDATION_IMAGES: u64 = 20;
 
 /// The running job, if any: its session and live progress. Shared with the job's thread.
 #[derive(Clone, Default)]
@@ -250,6 +254,7 @@ async fn execute(
     let tracker = state.retrain.clone();
     let images_used = prepared.train.len() as i64;
     let note = prepared.note.clone();
+    let prepared_reused_training = prepared.validation_is_training;
     let job_version = version.clone();
     let job_out_dir = out_dir.clone();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -297,8 +302,22 @@ async fn execute(
     let before = scores(&outcome.before);
     let after = scores(&outcome.after);
     let tolerance = state.service.activation_tolerance;
-    let accepted = after.accuracy + tolerance >= before.accuracy;
-    let (status, message) = if accepted {
+    let comparable = outcome.after.images >= MIN_VALIDATION_IMAGES && !prepared_reused_training;
+    let accepted = comparable && after.accuracy + tolerance >= before.accuracy;
+    let (status, message) = if !comparable {
+        (
+            db::training_sessions::SessionStatus::Rejected,
+            format!(
+                "{version} kept as a candidate, not activated: only {} validation images{}, too \
+                 few to tell whether it is better (validation accuracy {:.2}% -> {:.2}%); activate \
+                 it by hand if you trust it",
+                outcome.after.images,
+                note,
+                before.accuracy * 100.0,
+                after.accuracy * 100.0,
+            ),
+        )
+    } else if accepted {
         crate::ssr::models::activate(state, &version).await?;
         (
             db::training_sessions::SessionStatus::Completed,
@@ -362,6 +381,8 @@ struct PreparedData {
     description: String,
     /// Said in the session message when the validation set is weaker than the real one.
     note: String,
+    /// Too few uploads to hold any out: validation ran on the training images themselves.
+    validation_is_training: bool,
 }
 
 /// Preprocesses the uploads and, with `DATA_DIR`, the original validation split (the one the shipped
@@ -412,12 +433,14 @@ fn prepare_data(
                 validation,
                 images_processed: processed,
                 note: String::new(),
+                validation_is_training: false,
             })
         }
         None => {
             let (train_indices, validation_indices) =
                 dataset::stratified_indices(&train.labels, 0.2, seed as u64);
-            let (fitted, held_out, note) = if validation_indices.is_empty() {
+            let validation_is_training = validation_indices.is_empty();
+            let (fitted, held_out, note) = if validation_is_training {
                 (
                     train.clone(),
                     train,
@@ -436,6 +459,7 @@ fn prepare_data(
                 validation: held_out,
                 images_processed: processed,
                 note: note.to_owned(),
+                validation_is_training,
             })
         }
     }
