@@ -207,3 +207,19 @@ fn shipped_model_keeps_its_recorded_validation_accuracy() {
         "accuracy {accuracy} fell below the recorded {recorded} minus one point"
     );
 }
+
+#[test]
+fn report_redraws_the_plots_from_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["manifest.json", "model.bpk"] {
+        std::fs::copy(shipped_model().join(file), dir.path().join(file)).unwrap();
+    }
+    let output = brainscan(&["report", "--model", &dir.path().to_string_lossy()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("accuracy"), "{stdout}");
+    for plot in ["training_curves.png", "confusion_matrix.png"] {
+        let image = image::open(dir.path().join(plot)).unwrap();
+        assert!(image.width() > 500, "{plot} is {}px wide", image.width());
+    }
+}

@@ -4,6 +4,7 @@ mod bench;
 mod evaluate;
 mod predict;
 mod progress;
+mod report;
 mod train;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use crate::config::ServeConfig;
 pub use bench::BenchArgs;
 pub use evaluate::EvaluateArgs;
 pub use predict::PredictArgs;
+pub use report::ReportArgs;
 pub use train::TrainArgs;
 
 /// Brain-tumour MRI classification: web app, REST API and command-line tools.
@@ -46,6 +48,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Measure single-image prediction latency (decode + preprocess + forward).
     Bench(BenchArgs),
+    /// Print a model's recorded validation report and redraw its plots from its manifest.
+    Report(ReportArgs),
 }
 
 impl Cli {
@@ -62,6 +66,7 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 
