@@ -32,10 +32,9 @@ pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPreprocessingLog<'_>) 
     .await?)
 }
 
-pub async fn count_for_session(db: impl SqliteExecutor<'_>, session_id: i64) -> DbResult<i64> {
+pub async fn count_all(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
     Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM preprocessing_logs WHERE training_session_id = ?")
-            .bind(session_id)
+        sqlx::query_scalar("SELECT COUNT(*) FROM preprocessing_logs")
             .fetch_one(db)
             .await?,
     )

@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod classes;
 pub mod dataset;
 pub mod device;
+pub mod features;
 pub mod finetune;
 pub mod infer;
 pub mod metrics;

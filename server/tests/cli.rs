@@ -223,3 +223,47 @@ fn report_redraws_the_plots_from_the_manifest() {
         assert!(image.width() > 500, "{plot} is {}px wide", image.width());
     }
 }
+
+#[test]
+fn extract_features_writes_one_csv_row_per_readable_image_and_logs_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train");
+    for (index, class) in ["glioma", "meningioma", "notumor", "pituitary"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        write_slice(&data.join(class).join("a.png"), index as u32);
+    }
+    std::fs::write(data.join("glioma/broken.jpg"), b"not an image").unwrap();
+    let out = dir.path().join("features.csv");
+    let database = format!("sqlite://{}/app.db", dir.path().display());
+    let output = brainscan(&[
+        "extract-features",
+        "--data",
+        &data.to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--database-url",
+        &database,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("broken.jpg"),
+        "the bad file is named"
+    );
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "header + 4 images:\n{csv}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(&header[..2], ["filename", "class_name"]);
+    assert!(header.contains(&"glcm_contrast") && header.contains(&"brain_area_fraction"));
+    for line in &lines[1..] {
+        assert_eq!(line.split(',').count(), header.len(), "{line}");
+    }
+    let logged = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = db::connect(&database).await.unwrap();
+        db::preprocessing_logs::count_all(&pool).await.unwrap()
+    });
+    assert_eq!(logged, 1, "the run is recorded in preprocessing_logs");
+}

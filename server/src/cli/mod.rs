@@ -2,6 +2,7 @@
 
 mod bench;
 mod evaluate;
+mod features;
 mod predict;
 mod progress;
 mod report;
@@ -15,6 +16,7 @@ use crate::config::ServeConfig;
 
 pub use bench::BenchArgs;
 pub use evaluate::EvaluateArgs;
+pub use features::ExtractFeaturesArgs;
 pub use predict::PredictArgs;
 pub use report::ReportArgs;
 pub use train::TrainArgs;
@@ -50,6 +52,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print a model's recorded validation report and redraw its plots from its manifest.
     Report(ReportArgs),
+    /// Compute intensity, gradient and texture features of every image into a CSV.
+    ExtractFeatures(ExtractFeaturesArgs),
 }
 
 impl Cli {
@@ -67,6 +71,7 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Report(args) => report::run(args),
+        Command::ExtractFeatures(args) => features::run(args),
     }
 }
 
