@@ -34,6 +34,8 @@ pub struct UploadedImage {
     pub processed: bool,
     pub used_for_training: bool,
     pub training_session_id: Option<i64>,
+    /// JSON object: the image format and its extracted features.
+    pub metadata: String,
 }
 
 /// What happened to an upload: a new row, or the row that already holds the same bytes.
@@ -44,7 +46,7 @@ pub enum InsertOutcome {
 }
 
 const COLUMNS: &str = "id, filename, class_name, stored_path, size_bytes, sha256, width, height, \
-                       uploaded_at, processed, used_for_training, training_session_id";
+                       uploaded_at, processed, used_for_training, training_session_id, metadata";
 
 /// Inserts the upload unless its content hash is already stored (atomic: two concurrent uploads of
 /// the same bytes yield one row and one duplicate).

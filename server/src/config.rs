@@ -35,6 +35,14 @@ pub struct ServeConfig {
     #[arg(long, env = "TRAINING_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Features of the training images, written by `brainscan extract-features`.
+    #[arg(
+        long,
+        env = "FEATURES_CSV",
+        default_value = "data/processed/image_features_train.csv"
+    )]
+    pub features_csv: PathBuf,
+
     /// Largest accepted upload per file, in megabytes.
     #[arg(long, env = "MAX_UPLOAD_MB", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_upload_mb: u64,
@@ -61,6 +69,7 @@ impl ServeConfig {
             model_store: self.model_store.clone(),
             upload_dir: self.upload_dir.clone(),
             data_dir: self.data_dir.clone(),
+            features_csv: self.features_csv.clone(),
             max_upload_bytes: self.max_upload_mb * 1024 * 1024,
             max_files_per_request: 200,
             activation_tolerance: self.activation_tolerance_points / 100.0,

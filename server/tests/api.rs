@@ -178,6 +178,17 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
         .await;
     assert_error(status, &body, 400, "no files");
 
+    // Each stored upload carries its features, computed once at upload time.
+    let pool = db::connect(&server.database_url).await.unwrap();
+    for row in db::uploads::pending(&pool).await.unwrap() {
+        let metadata: Value = serde_json::from_str(&row.metadata).unwrap();
+        assert_eq!(metadata["format"], "jpg");
+        assert!(
+            metadata["features"]["glcm_contrast"].as_f64().unwrap() > 0.0,
+            "{metadata}"
+        );
+    }
+
     let (_, stats) = server.get_json("/database/stats").await;
     assert_eq!(stats["total_uploaded_images"], 3);
     assert_eq!(stats["images_by_class"]["glioma"], 3);
@@ -364,4 +375,57 @@ async fn a_restart_marks_an_interrupted_session_failed_and_keeps_serving() {
     assert!(status["message"].as_str().unwrap().contains("interrupted"));
     let (_, health) = server.get_json("/health").await;
     assert_eq!(health["model_loaded"], true);
+}
+
+#[tokio::test]
+async fn visualization_data_keeps_the_original_keys_and_stays_small() {
+    let server = TestServer::start().await;
+    let form = Form::new()
+        .text("class_name", "pituitary")
+        .part("files", file_part(slice_jpeg(40), "p.jpg"));
+    assert_eq!(server.post_form("/retrain", form).await.0, 200);
+
+    let response = reqwest::get(server.url("/visualizations/data"))
+        .await
+        .unwrap();
+    let bytes = response.content_length();
+    let (status, body) = common::json_of(response).await;
+    assert_eq!(status, 200, "{body}");
+    for key in [
+        "features",
+        "total_samples",
+        "source",
+        "class_distribution",
+        "mean_intensity_data",
+        "std_intensity_data",
+        "gradient_data",
+    ] {
+        assert!(body.get(key).is_some(), "missing {key}");
+    }
+    // The committed CSV holds the 5,712 training images.
+    assert_eq!(body["total_samples"], 5712);
+    let training: u64 = body["class_distribution"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(training, 5712);
+    assert_eq!(body["upload_class_distribution"]["pituitary"], 1);
+    let histograms = body["mean_intensity_data"]["histograms"]
+        .as_object()
+        .unwrap();
+    assert_eq!(histograms.len(), 4);
+    let points = body["gradient_data"]["points"].as_array().unwrap();
+    assert!(
+        points.len() <= 4 * 150 && points.len() >= 4 * 100,
+        "{}",
+        points.len()
+    );
+    let size = bytes.unwrap_or_else(|| body.to_string().len() as u64);
+    assert!(size < 100_000, "response is {size} bytes");
+
+    let missing = TestServer::start_with(&["--features-csv", "/nonexistent/features.csv"]).await;
+    let (status, body) = missing.get_json("/visualizations/data").await;
+    assert_error(status, &body, 503, "extract-features");
 }

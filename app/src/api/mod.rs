@@ -1,6 +1,7 @@
 //! Server functions and the data they exchange. The types compile for both server and browser; the
 //! function bodies run only on the server.
 
+pub mod insights;
 pub mod predict;
 pub mod retrain;
 pub mod status;

@@ -1,5 +1,6 @@
 //! Server-only parts of the app: the shared state that server functions reach through context.
 
+pub mod insights;
 pub mod models;
 pub mod multipart;
 pub mod predictions;

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::api::status::{format_uptime, HealthReport, ServerStatus, UptimeReport};
+use crate::ssr::insights::FeatureCache;
 use crate::ssr::models::ModelSlot;
 use crate::ssr::multipart::UploadLimits;
 use crate::ssr::retrain::RetrainTracker;
@@ -36,6 +37,8 @@ pub struct ServiceConfig {
     pub upload_dir: PathBuf,
     /// The original training images (one folder per class), for replay and validation when set.
     pub data_dir: Option<PathBuf>,
+    /// Features of the training images (`brainscan extract-features`), for the Insights charts.
+    pub features_csv: PathBuf,
     pub max_upload_bytes: u64,
     pub max_files_per_request: usize,
     /// A retrained model is activated unless its validation accuracy drops by more than this.
@@ -60,6 +63,7 @@ pub struct AppState {
     pub models: ModelSlot,
     pub service: Arc<ServiceConfig>,
     pub retrain: RetrainTracker,
+    pub insights: FeatureCache,
     started: Instant,
     started_at: String,
 }
@@ -73,6 +77,7 @@ impl AppState {
             models: ModelSlot::default(),
             service: Arc::new(service),
             retrain: RetrainTracker::default(),
+            insights: FeatureCache::default(),
             started: Instant::now(),
             started_at: db::now_rfc3339(),
         }

@@ -54,7 +54,11 @@ pub async fn store(
             sha256: &image.sha256,
             width: i64::from(image.width),
             height: i64::from(image.height),
-            metadata: &serde_json::json!({ "format": image.extension }).to_string(),
+            metadata: &serde_json::json!({
+                "format": image.extension,
+                "features": image.features,
+            })
+            .to_string(),
         },
     )
     .await?;
@@ -81,6 +85,8 @@ struct CheckedImage {
     width: u32,
     height: u32,
     extension: &'static str,
+    /// Computed at upload so the insights never decode stored images again.
+    features: ml::features::ImageFeatures,
 }
 
 /// Decodes the whole image (a truncated file fails here, not at training time) and hashes it.
@@ -96,7 +102,9 @@ fn inspect(bytes: Vec<u8>) -> Result<CheckedImage, String> {
     };
     let decoded = ml::preprocess::decode(&bytes).map_err(|error| error.to_string())?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
+    let features = ml::features::extract(&decoded);
     Ok(CheckedImage {
+        features,
         width: decoded.width(),
         height: decoded.height(),
         bytes,

@@ -120,6 +120,11 @@ const ENDPOINTS: &[Endpoint] = &[
         description: "Model versions with their validation metrics",
     },
     Endpoint {
+        method: "GET",
+        path: "/visualizations/data",
+        description: "Feature summaries, histograms and a bounded scatter sample for the charts",
+    },
+    Endpoint {
         method: "POST",
         path: "/models/{version}/activate",
         description: "Serve another model version, swapped without a restart",

@@ -44,6 +44,14 @@ impl TestServer {
             ("--model-dir", model_dir.to_string_lossy().into_owned()),
             ("--upload-dir", uploads.to_string_lossy().into_owned()),
             ("--model-store", store.to_string_lossy().into_owned()),
+            (
+                "--features-csv",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../data/processed/image_features_train.csv"
+                )
+                .to_owned(),
+            ),
         ];
         // Flags given in `extra` replace the defaults (clap refuses a repeated flag).
         let mut args = vec!["brainscan".to_owned()];
