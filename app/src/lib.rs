@@ -9,6 +9,8 @@ use leptos_router::{
 };
 
 pub mod api;
+#[cfg(feature = "hydrate")]
+pub mod charts;
 pub mod components;
 pub mod error;
 pub mod pages;

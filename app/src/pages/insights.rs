@@ -1,17 +1,173 @@
+use leptos::html::Canvas;
 use leptos::prelude::*;
 
-use crate::components::{page_header::PageHeader, planned_features::PlannedFeatures};
-
-const PLANNED: &[&str] = &[
-    "Class distribution of the training data and of uploaded images.",
-    "Per-class intensity and texture distributions, drawn in the browser.",
-    "The active model's confusion matrix, per-class precision, recall and F1, and training curves.",
-];
+use crate::api::insights::{get_visualization_data, Distribution, Scatter, VisualizationData};
+use crate::class_label;
+use crate::components::page_header::PageHeader;
 
 #[component]
 pub fn InsightsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_visualization_data());
     view! {
         <PageHeader title="Insights" subtitle="What the data looks like and how the model behaves on it." />
-        <PlannedFeatures features=PLANNED />
+        <Transition fallback=|| view! { <p class="muted">"Loading the feature summaries…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(data) => view! { <Charts data /> }.into_any(),
+                    Err(error) => {
+                        view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Medians per class, as "Glioma 41.2 · Meningioma ..." and the class with the highest one.
+fn medians(distribution: &Distribution) -> (String, String) {
+    let text = distribution
+        .summaries
+        .iter()
+        .map(|(class, s)| format!("{} {:.1}", class_label(class), s.median))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let highest = distribution
+        .summaries
+        .iter()
+        .max_by(|a, b| a.1.median.total_cmp(&b.1.median))
+        .map(|(class, _)| class_label(class))
+        .unwrap_or_default();
+    (text, highest)
+}
+
+fn correlation(scatter: &Scatter) -> f64 {
+    let n = scatter.points.len().max(1) as f64;
+    let (mx, my) = scatter
+        .points
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| (x + p.x / n, y + p.y / n));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for p in &scatter.points {
+        sxy += (p.x - mx) * (p.y - my);
+        sxx += (p.x - mx).powi(2);
+        syy += (p.y - my).powi(2);
+    }
+    if sxx > 0.0 && syy > 0.0 {
+        sxy / (sxx * syy).sqrt()
+    } else {
+        0.0
+    }
+}
+
+#[component]
+fn Charts(data: VisualizationData) -> impl IntoView {
+    let classes_canvas = NodeRef::<Canvas>::new();
+    let mean_canvas = NodeRef::<Canvas>::new();
+    let std_canvas = NodeRef::<Canvas>::new();
+    let scatter_canvas = NodeRef::<Canvas>::new();
+
+    let training_total: usize = data.class_distribution.values().sum();
+    let uploads_total: i64 = data.upload_class_distribution.values().sum();
+    let (largest, smallest) = {
+        let mut counts: Vec<(&String, &usize)> = data.class_distribution.iter().collect();
+        counts.sort_by_key(|(_, n)| **n);
+        let label = |entry: Option<&(&String, &usize)>| {
+            entry.map_or(String::new(), |(c, n)| format!("{} ({n})", class_label(c)))
+        };
+        (label(counts.last()), label(counts.first()))
+    };
+    let (mean_medians, brightest) = medians(&data.mean_intensity_data);
+    let (std_medians, most_varied) = medians(&data.std_intensity_data);
+    let r = correlation(&data.gradient_data);
+    let sampled = data.gradient_data.points.len();
+    let sampled_from = data.gradient_data.sampled_from;
+
+    // Charts are drawn in the browser once the canvases exist; the server sends them blank.
+    let stored = StoredValue::new(data);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        stored.with_value(|data| {
+            if let Some(canvas) = classes_canvas.get() {
+                crate::charts::class_distribution(
+                    &canvas,
+                    &data.class_distribution,
+                    &data.upload_class_distribution,
+                );
+            }
+            if let Some(canvas) = mean_canvas.get() {
+                crate::charts::distribution(
+                    &canvas,
+                    "Mean intensity per image",
+                    "mean intensity (0-255)",
+                    &data.mean_intensity_data,
+                );
+            }
+            if let Some(canvas) = std_canvas.get() {
+                crate::charts::distribution(
+                    &canvas,
+                    "Contrast (intensity spread) per image",
+                    "standard deviation of intensity",
+                    &data.std_intensity_data,
+                );
+            }
+            if let Some(canvas) = scatter_canvas.get() {
+                crate::charts::scatter(&canvas, &data.gradient_data);
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (
+            stored,
+            classes_canvas,
+            mean_canvas,
+            std_canvas,
+            scatter_canvas,
+        );
+    });
+
+    view! {
+        <section class="card chart" data-testid="chart-classes">
+            <h2>"Class balance"</h2>
+            <canvas node_ref=classes_canvas aria-label="Bar chart of images per class, training and uploads"></canvas>
+            <p class="interpretation">
+                {format!(
+                    "{training_total} training images: the largest class is {largest}, the smallest {smallest}, \
+                     so no class dominates and accuracy is a fair summary. {uploads_total} uploaded image(s) \
+                     wait in the retraining pool or have been used."
+                )}
+            </p>
+        </section>
+        <section class="card chart" data-testid="chart-mean-intensity">
+            <h2>"Brightness"</h2>
+            <canvas node_ref=mean_canvas aria-label="Per-class distributions of mean intensity"></canvas>
+            <p class="interpretation">
+                {format!(
+                    "Median mean intensity: {mean_medians}. {brightest} slices are the brightest on average, \
+                     but the curves overlap widely: brightness alone cannot tell the classes apart, which is \
+                     why the model looks at shape and texture."
+                )}
+            </p>
+        </section>
+        <section class="card chart" data-testid="chart-std-intensity">
+            <h2>"Contrast"</h2>
+            <canvas node_ref=std_canvas aria-label="Per-class distributions of intensity standard deviation"></canvas>
+            <p class="interpretation">
+                {format!(
+                    "Median standard deviation of intensity: {std_medians}. {most_varied} images spread \
+                     their grey levels the most; scanner settings vary within every class, one reason the \
+                     training augments brightness and contrast."
+                )}
+            </p>
+        </section>
+        <section class="card chart" data-testid="chart-gradient">
+            <h2>"Edges against brightness"</h2>
+            <canvas node_ref=scatter_canvas aria-label="Scatter of mean gradient against mean intensity by class"></canvas>
+            <p class="interpretation">
+                {format!(
+                    "Each dot is a training image ({sampled} sampled evenly from {sampled_from}). Edge strength \
+                     and brightness are correlated (r = {r:.2}): brighter slices show more tissue boundaries. \
+                     The classes form overlapping clouds, so these hand-made features are context, not a classifier."
+                )}
+            </p>
+        </section>
     }
 }
