@@ -77,3 +77,27 @@ pub async fn list_recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Ve
     .fetch_all(db)
     .await?)
 }
+
+/// Predictions per class, all time.
+pub async fn count_by_class(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT predicted_class, COUNT(*) FROM predictions GROUP BY predicted_class ORDER BY predicted_class",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// `(minute "YYYY-MM-DDTHH:MM", class, count)` for predictions at or after `since` (RFC 3339).
+pub async fn per_minute_since(
+    db: impl SqliteExecutor<'_>,
+    since: &str,
+) -> DbResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT substr(predicted_at, 1, 16) AS minute, predicted_class, COUNT(*)
+         FROM predictions WHERE predicted_at >= ?
+         GROUP BY minute, predicted_class ORDER BY minute, predicted_class",
+    )
+    .bind(since)
+    .fetch_all(db)
+    .await?)
+}

@@ -83,3 +83,20 @@ test.describe.serial("upload, then retrain", () => {
     expect((await response.json()).active_version).toBe(version);
   });
 });
+
+test("the monitor page updates live after a prediction", async ({ page, request }) => {
+  await page.goto("/monitor");
+  await waitForHydration(page);
+  const predictions = page.getByTestId("metric-predictions");
+  await expect(predictions).toHaveText(/\d+/);
+  const before = Number(await predictions.textContent());
+  const response = await request.post("/predict", {
+    multipart: { file: sliceFile(77) },
+  });
+  expect(response.ok()).toBeTruthy();
+  // The page polls /metrics every 2 s: no reload needed.
+  await expect.poll(async () => Number(await predictions.textContent()), { timeout: 10_000 }).toBe(before + 1);
+  await expect(page.getByTestId("metric-latency")).toContainText("ms");
+  await expect(page.getByTestId("metric-memory")).toContainText("MB");
+  await page.screenshot({ path: test.info().outputPath("monitor.png"), fullPage: true });
+});

@@ -429,3 +429,33 @@ async fn visualization_data_keeps_the_original_keys_and_stays_small() {
     let (status, body) = missing.get_json("/visualizations/data").await;
     assert_error(status, &body, 503, "extract-features");
 }
+
+#[tokio::test]
+async fn metrics_follow_live_traffic() {
+    let server = TestServer::start().await;
+    let (status, before) = server.get_json("/metrics").await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["predictions_total"], 0);
+    assert!(before["prediction_latency"].is_null());
+    assert!(before["memory_rss_bytes"].as_u64().unwrap_or(0) > 1_000_000);
+    assert!(before["active_model_version"].is_string());
+    assert!(before["active_model_activated_at"].is_string());
+
+    for variant in [50, 51] {
+        let form = Form::new().part("file", file_part(slice_jpeg(variant), "m.jpg"));
+        assert_eq!(server.post_form("/predict", form).await.0, 200);
+    }
+    let (_, after) = server.get_json("/metrics").await;
+    assert_eq!(after["predictions_total"], 2);
+    assert_eq!(after["prediction_latency"]["samples"], 2);
+    assert!(after["prediction_latency"]["p95_ms"].as_f64().unwrap() > 0.0);
+    let minutes: i64 = after["predictions_per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(minutes, 2);
+    assert!(after["requests_last_minute"].as_u64().unwrap() >= 4);
+    assert!(after["total_requests"].as_u64().unwrap() > before["total_requests"].as_u64().unwrap());
+}

@@ -2,6 +2,5 @@
 
 pub mod file_picker;
 pub mod page_header;
-pub mod planned_features;
 pub mod probability_bars;
 pub mod sidebar;

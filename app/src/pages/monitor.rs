@@ -1,17 +1,156 @@
+use std::time::Duration;
+
 use leptos::prelude::*;
 
-use crate::components::{page_header::PageHeader, planned_features::PlannedFeatures};
+use crate::api::monitor::{get_metrics, MetricsReport, HISTORY_MINUTES};
+use crate::class_label;
+use crate::components::page_header::PageHeader;
 
-const PLANNED: &[&str] = &[
-    "Uptime, total requests and requests per minute, refreshing live.",
-    "Prediction latency p50 and p95 over a recent window.",
-    "Predictions per class over time, the active model version and process memory.",
-];
+const REFRESH: Duration = Duration::from_secs(2);
 
 #[component]
 pub fn MonitorPage() -> impl IntoView {
+    let report = RwSignal::new(None::<Result<MetricsReport, String>>);
+    // Polled from the browser only; the server renders the page with a loading line.
+    Effect::new(move |_| {
+        let poll = move || {
+            leptos::task::spawn_local(async move {
+                report.set(Some(get_metrics().await.map_err(|e| e.to_string())));
+            })
+        };
+        poll();
+        let timer = set_interval_with_handle(poll, REFRESH).ok();
+        on_cleanup(move || {
+            if let Some(timer) = timer {
+                timer.clear();
+            }
+        });
+    });
     view! {
         <PageHeader title="Monitor" subtitle="How the service is doing right now." />
-        <PlannedFeatures features=PLANNED />
+        {move || match report.get() {
+            None => view! { <p class="muted">"Loading live metrics…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="error" role="alert">{error}</p> }.into_any(),
+            Some(Ok(report)) => view! { <MetricsView report /> }.into_any(),
+        }}
+    }
+}
+
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or("–".into(), |b| {
+        format!("{:.0} MB", b as f64 / (1024.0 * 1024.0))
+    })
+}
+
+#[component]
+fn MetricsView(report: MetricsReport) -> impl IntoView {
+    let latency = report.prediction_latency.clone();
+    let minutes: Vec<String> = {
+        let mut minutes: Vec<String> = report
+            .predictions_per_minute
+            .iter()
+            .map(|m| m.minute.clone())
+            .collect();
+        minutes.dedup();
+        minutes
+    };
+    let count_at = |minute: &str, class: &str| {
+        report
+            .predictions_per_minute
+            .iter()
+            .find(|m| m.minute == minute && m.class_name == class)
+            .map_or(0, |m| m.count)
+    };
+    let rows: Vec<(String, Vec<i64>)> = minutes
+        .iter()
+        .map(|minute| {
+            let counts = crate::CLASS_NAMES
+                .iter()
+                .map(|c| count_at(minute, c))
+                .collect();
+            (minute.replace('T', " "), counts)
+        })
+        .collect();
+    view! {
+        <section class="cards" data-testid="monitor-cards">
+            <article class="card stat ok">
+                <h3>"Uptime"</h3>
+                <p class="value">{report.uptime_formatted.clone()}</p>
+                <p class="detail">"since start-up"</p>
+            </article>
+            <article class="card stat">
+                <h3>"Requests"</h3>
+                <p class="value" data-testid="metric-requests">{report.total_requests}</p>
+                <p class="detail">{report.requests_last_minute} " in the last minute"</p>
+            </article>
+            <article class="card stat">
+                <h3>"Prediction latency"</h3>
+                <p class="value" data-testid="metric-latency">
+                    {latency.as_ref().map_or("–".into(), |l| format!("{:.1} ms", l.p50_ms))}
+                </p>
+                <p class="detail">
+                    {latency.as_ref().map_or("no predictions yet".into(), |l| {
+                        format!("p50; p95 {:.1} ms over the last {} predictions", l.p95_ms, l.samples)
+                    })}
+                </p>
+            </article>
+            <article class="card stat">
+                <h3>"Predictions"</h3>
+                <p class="value" data-testid="metric-predictions">{report.predictions_total}</p>
+                <p class="detail">
+                    {report
+                        .predictions_by_class
+                        .iter()
+                        .map(|(c, n)| format!("{} {n}", class_label(c)))
+                        .collect::<Vec<_>>()
+                        .join(" · ")}
+                </p>
+            </article>
+            <article class="card stat">
+                <h3>"Serving model"</h3>
+                <p class="value small-value">{report.active_model_version.clone().unwrap_or_else(|| "none".into())}</p>
+                <p class="detail">
+                    "activated " {report.active_model_activated_at.clone().unwrap_or_else(|| "–".into())}
+                </p>
+            </article>
+            <article class="card stat">
+                <h3>"Memory"</h3>
+                <p class="value" data-testid="metric-memory">{megabytes(report.memory_rss_bytes)}</p>
+                <p class="detail">"resident set of the server process"</p>
+            </article>
+        </section>
+        <section class="card">
+            <h2>{format!("Predictions per class, last {HISTORY_MINUTES} minutes (UTC)")}</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted">"No predictions in this window."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table data-testid="predictions-per-minute">
+                            <thead>
+                                <tr>
+                                    <th>"Minute"</th>
+                                    {crate::CLASS_NAMES.iter().map(|c| view! { <th>{class_label(c)}</th> }).collect_view()}
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {rows
+                                    .into_iter()
+                                    .map(|(minute, counts)| {
+                                        view! {
+                                            <tr>
+                                                <td>{minute}</td>
+                                                {counts.into_iter().map(|n| view! { <td>{n}</td> }).collect_view()}
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
     }
 }

@@ -2,13 +2,14 @@
 
 pub mod insights;
 pub mod models;
+pub mod monitor;
 pub mod multipart;
 pub mod predictions;
 pub mod retrain;
 mod state;
 pub mod uploads;
 
-pub use state::{AppState, RequestCounter, ServiceConfig};
+pub use state::{AppState, LatencyWindow, RequestCounter, ServiceConfig};
 
 use crate::error::AppError;
 

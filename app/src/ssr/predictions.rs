@@ -28,6 +28,7 @@ pub async fn classify(
         AppError::Internal
     })?;
     let prediction = result.map_err(image_error)?;
+    state.latencies.record(seconds * 1000.0);
     db::predictions::insert(
         &state.db,
         &db::predictions::NewPrediction {

@@ -1,7 +1,8 @@
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -12,17 +13,78 @@ use crate::ssr::models::ModelSlot;
 use crate::ssr::multipart::UploadLimits;
 use crate::ssr::retrain::RetrainTracker;
 
-/// Counts every HTTP request the server answers, for `/uptime`.
+/// Counts every HTTP request the server answers (for `/uptime`) and remembers when the last
+/// minute's arrived (for requests per minute on `/metrics`).
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicU64>);
+pub struct RequestCounter(Arc<RequestCounts>);
+
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    total: AtomicU64,
+    recent: Mutex<VecDeque<Instant>>,
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl RequestCounter {
     pub fn increment(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.total.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut recent = self.0.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RATE_WINDOW)
+        {
+            recent.pop_front();
+        }
     }
 
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered in the last 60 seconds.
+    pub fn last_minute(&self) -> usize {
+        let now = Instant::now();
+        let recent = self.0.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent
+            .iter()
+            .filter(|t| now.duration_since(**t) <= RATE_WINDOW)
+            .count()
+    }
+}
+
+/// The latest prediction latencies (at most [`LATENCY_WINDOW`]), for p50/p95 on `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct LatencyWindow(Arc<Mutex<VecDeque<f64>>>);
+
+pub const LATENCY_WINDOW: usize = 500;
+
+impl LatencyWindow {
+    pub fn record(&self, milliseconds: f64) {
+        let mut window = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if window.len() == LATENCY_WINDOW {
+            window.pop_front();
+        }
+        window.push_back(milliseconds);
+    }
+
+    /// `(p50, p95, samples)`, or `None` before the first prediction.
+    pub fn percentiles(&self) -> Option<(f64, f64, usize)> {
+        let mut values: Vec<f64> = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        Some((at(0.5), at(0.95), values.len()))
     }
 }
 
@@ -64,6 +126,7 @@ pub struct AppState {
     pub service: Arc<ServiceConfig>,
     pub retrain: RetrainTracker,
     pub insights: FeatureCache,
+    pub latencies: LatencyWindow,
     started: Instant,
     started_at: String,
 }
@@ -78,6 +141,7 @@ impl AppState {
             service: Arc::new(service),
             retrain: RetrainTracker::default(),
             insights: FeatureCache::default(),
+            latencies: LatencyWindow::default(),
             started: Instant::now(),
             started_at: db::now_rfc3339(),
         }
@@ -100,6 +164,10 @@ impl AppState {
             model_loaded,
             timestamp: db::now_rfc3339(),
         }
+    }
+
+    pub fn uptime_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
 
     pub fn uptime(&self) -> UptimeReport {

@@ -121,6 +121,12 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
+        path: "/metrics",
+        description:
+            "Live metrics: requests/min, prediction latency, predictions per class, memory",
+    },
+    Endpoint {
+        method: "GET",
         path: "/visualizations/data",
         description: "Feature summaries, histograms and a bounded scatter sample for the charts",
     },
