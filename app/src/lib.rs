@@ -29,6 +29,14 @@ pub const PRODUCT_NAME: &str = "BrainScan MRI";
 /// The classes in the model's output order, as the API names them.
 pub const CLASS_NAMES: [&str; 4] = ["glioma", "meningioma", "notumor", "pituitary"];
 
+/// A count of zero for every class, so reports list classes that have none yet.
+pub fn zero_per_class<T: Default>() -> std::collections::BTreeMap<String, T> {
+    CLASS_NAMES
+        .iter()
+        .map(|class| (class.to_string(), T::default()))
+        .collect()
+}
+
 /// How the UI names a class.
 pub fn class_label(class: &str) -> String {
     match class {

@@ -125,8 +125,9 @@ pub struct UploadStats {
 }
 
 pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
-    let (total, processed, total_bytes): (i64, i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(processed), 0), COALESCE(SUM(size_bytes), 0)
+    let (total, processed, pending, total_bytes): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(processed), 0), COALESCE(SUM(used_for_training = 0), 0),
+                COALESCE(SUM(size_bytes), 0)
          FROM uploaded_images",
     )
     .fetch_one(db)
@@ -136,7 +137,6 @@ pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
     )
     .fetch_all(db)
     .await?;
-    let pending = count_pending(db).await?;
     Ok(UploadStats {
         total,
         processed,

@@ -2,5 +2,6 @@
 
 pub mod file_picker;
 pub mod page_header;
+pub mod polling;
 pub mod probability_bars;
 pub mod sidebar;

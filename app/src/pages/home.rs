@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use crate::api::status::{get_server_status, ServerStatus};
 use crate::components::page_header::PageHeader;
+use crate::components::polling::every;
 
 /// How often the status cards refresh themselves once the page is hydrated.
 const STATUS_REFRESH: Duration = Duration::from_secs(10);
@@ -16,18 +17,8 @@ pub fn HomePage() -> impl IntoView {
     // and it is readable without WASM.
     let status = Resource::new(move || refreshes.get(), |_| get_server_status());
 
-    // Effects run only in the browser, so the server never starts this timer.
-    Effect::new(move |_| {
-        let timer = set_interval_with_handle(
-            move || refreshes.update(|count| *count += 1),
-            STATUS_REFRESH,
-        )
-        .ok();
-        on_cleanup(move || {
-            if let Some(timer) = timer {
-                timer.clear();
-            }
-        });
+    every(STATUS_REFRESH, false, move || {
+        refreshes.update(|count| *count += 1)
     });
 
     view! {

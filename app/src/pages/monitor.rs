@@ -5,26 +5,17 @@ use leptos::prelude::*;
 use crate::api::monitor::{get_metrics, MetricsReport, HISTORY_MINUTES};
 use crate::class_label;
 use crate::components::page_header::PageHeader;
+use crate::components::polling::every;
 
 const REFRESH: Duration = Duration::from_secs(2);
 
 #[component]
 pub fn MonitorPage() -> impl IntoView {
     let report = RwSignal::new(None::<Result<MetricsReport, String>>);
-    // Polled from the browser only; the server renders the page with a loading line.
-    Effect::new(move |_| {
-        let poll = move || {
-            leptos::task::spawn_local(async move {
-                report.set(Some(get_metrics().await.map_err(|e| e.to_string())));
-            })
-        };
-        poll();
-        let timer = set_interval_with_handle(poll, REFRESH).ok();
-        on_cleanup(move || {
-            if let Some(timer) = timer {
-                timer.clear();
-            }
-        });
+    every(REFRESH, true, move || {
+        leptos::task::spawn_local(async move {
+            report.set(Some(get_metrics().await.map_err(|e| e.to_string())));
+        })
     });
     view! {
         <PageHeader title="Monitor" subtitle="How the service is doing right now." />

@@ -7,6 +7,7 @@ use crate::api::retrain::{
     trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionSummary, MAX_EPOCHS,
 };
 use crate::components::page_header::PageHeader;
+use crate::components::polling::every;
 
 /// How often the page asks for progress while a job runs.
 const POLL_RUNNING: Duration = Duration::from_secs(1);
@@ -37,27 +38,18 @@ pub fn RetrainPage() -> impl IntoView {
     });
 
     // Poll the job status in the browser; a job that finishes reloads the tables once.
-    Effect::new(move |_| {
-        let was_running = StoredValue::new(false);
-        let poll = move || {
-            leptos::task::spawn_local(async move {
-                if let Ok(latest) = get_retrain_status().await {
-                    let running = latest.progress.is_some();
-                    if was_running.get_value() && !running {
-                        refreshes.update(|n| *n += 1);
-                    }
-                    was_running.set_value(running);
-                    status.set(Some(latest));
+    let was_running = StoredValue::new(false);
+    every(POLL_RUNNING, true, move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(latest) = get_retrain_status().await {
+                let running = latest.progress.is_some();
+                if was_running.get_value() && !running {
+                    refreshes.update(|n| *n += 1);
                 }
-            })
-        };
-        poll();
-        let timer = set_interval_with_handle(poll, POLL_RUNNING).ok();
-        on_cleanup(move || {
-            if let Some(timer) = timer {
-                timer.clear();
+                was_running.set_value(running);
+                status.set(Some(latest));
             }
-        });
+        })
     });
     Effect::new(move |_| {
         if trigger.value().get().is_some() {
@@ -82,36 +74,8 @@ pub fn RetrainPage() -> impl IntoView {
 
         <section class="card stack" data-testid="retrain-controls">
             <h2>"Start a retraining run"</h2>
-            <label class="field">
-                <span>{move || format!("Epochs: {}", epochs.get())}</span>
-                <input
-                    type="range"
-                    min="1"
-                    max=MAX_EPOCHS.to_string()
-                    data-testid="epochs"
-                    prop:value=move || epochs.get().to_string()
-                    on:input=move |event| {
-                        if let Ok(value) = event_target_value(&event).parse() {
-                            epochs.set(value);
-                        }
-                    }
-                />
-            </label>
-            <label class="field">
-                <span>{move || format!("Fine-tune epochs: {}", fine_tune_epochs.get())}</span>
-                <input
-                    type="range"
-                    min="0"
-                    max=MAX_EPOCHS.to_string()
-                    data-testid="fine-tune-epochs"
-                    prop:value=move || fine_tune_epochs.get().to_string()
-                    on:input=move |event| {
-                        if let Ok(value) = event_target_value(&event).parse() {
-                            fine_tune_epochs.set(value);
-                        }
-                    }
-                />
-            </label>
+            <EpochSlider label="Epochs" min=1 value=epochs testid="epochs" />
+            <EpochSlider label="Fine-tune epochs" min=0 value=fine_tune_epochs testid="fine-tune-epochs" />
             <div class="actions">
                 <button
                     type="button"
@@ -171,6 +135,33 @@ pub fn RetrainPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// A labelled range input from `min` to [`MAX_EPOCHS`] bound to `value`.
+#[component]
+fn EpochSlider(
+    label: &'static str,
+    min: u32,
+    value: RwSignal<u32>,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{move || format!("{label}: {}", value.get())}</span>
+            <input
+                type="range"
+                min=min.to_string()
+                max=MAX_EPOCHS.to_string()
+                data-testid=testid
+                prop:value=move || value.get().to_string()
+                on:input=move |event| {
+                    if let Ok(parsed) = event_target_value(&event).parse() {
+                        value.set(parsed);
+                    }
+                }
+            />
+        </label>
     }
 }
 

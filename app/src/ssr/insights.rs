@@ -11,10 +11,21 @@ use crate::api::insights::{
 use crate::error::AppError;
 use crate::ssr::AppState;
 
-/// The training features, parsed once on first use (the CSV is part of the release, never rewritten
-/// while the server runs).
+/// The training features, parsed once on first successful use (the CSV is part of the release,
+/// never rewritten while the server runs). A missing CSV is not remembered: creating it with
+/// `brainscan extract-features` takes effect without a restart.
 #[derive(Clone, Default)]
-pub struct FeatureCache(Arc<OnceLock<Result<FeatureTable, String>>>);
+pub struct FeatureCache(Arc<OnceLock<Arc<FeatureTable>>>);
+
+impl FeatureCache {
+    fn get_or_load(&self, path: &Path) -> Result<Arc<FeatureTable>, String> {
+        if let Some(table) = self.0.get() {
+            return Ok(table.clone());
+        }
+        let table = Arc::new(load_table(path)?);
+        Ok(self.0.get_or_init(|| table).clone())
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureTable {
@@ -194,31 +205,24 @@ fn load_table(path: &Path) -> Result<FeatureTable, String> {
 pub async fn visualization_data(state: &AppState) -> Result<VisualizationData, AppError> {
     let path = state.service.features_csv.clone();
     let cache = state.insights.clone();
-    let table =
-        tokio::task::spawn_blocking(move || cache.0.get_or_init(|| load_table(&path)).clone())
-            .await
-            .map_err(|error| {
-                leptos::logging::error!("loading features panicked: {error}");
-                AppError::Internal
-            })?
-            .map_err(|reason| {
-                leptos::logging::error!("{reason}");
-                AppError::Unavailable(format!(
-                    "{reason}; run `brainscan extract-features` to create it"
-                ))
-            })?;
+    let table = tokio::task::spawn_blocking(move || cache.get_or_load(&path))
+        .await
+        .map_err(|error| {
+            leptos::logging::error!("loading features panicked: {error}");
+            AppError::Internal
+        })?
+        .map_err(|reason| {
+            leptos::logging::error!("{reason}");
+            AppError::Unavailable(format!(
+                "{reason}; run `brainscan extract-features` to create it"
+            ))
+        })?;
     let uploads = db::uploads::stats(&state.db).await?;
-    let mut class_distribution: BTreeMap<String, usize> = crate::CLASS_NAMES
-        .iter()
-        .map(|c| (c.to_string(), 0))
-        .collect();
+    let mut class_distribution = crate::zero_per_class::<usize>();
     for (class, _) in &table.rows {
         *class_distribution.entry(class.clone()).or_default() += 1;
     }
-    let mut upload_class_distribution: BTreeMap<String, i64> = crate::CLASS_NAMES
-        .iter()
-        .map(|c| (c.to_string(), 0))
-        .collect();
+    let mut upload_class_distribution = crate::zero_per_class::<i64>();
     upload_class_distribution.extend(uploads.by_class);
     Ok(VisualizationData {
         features: table.columns.clone(),

@@ -1,7 +1,5 @@
 //! Assembling `/metrics` from the in-memory counters and the database.
 
-use std::collections::BTreeMap;
-
 use crate::api::monitor::{LatencyReport, MetricsReport, MinuteCount, HISTORY_MINUTES};
 use crate::api::status::format_uptime;
 use crate::error::AppError;
@@ -10,10 +8,7 @@ use crate::ssr::AppState;
 pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
     let since = (chrono::Utc::now() - chrono::Duration::minutes(HISTORY_MINUTES))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut predictions_by_class: BTreeMap<String, i64> = crate::CLASS_NAMES
-        .iter()
-        .map(|c| (c.to_string(), 0))
-        .collect();
+    let mut predictions_by_class = crate::zero_per_class::<i64>();
     predictions_by_class.extend(db::predictions::count_by_class(&state.db).await?);
     let per_minute = db::predictions::per_minute_since(&state.db, &since).await?;
     let active = db::model_versions::active(&state.db).await?;

@@ -580,10 +580,7 @@ pub async fn sessions(state: &AppState, limit: i64) -> Result<SessionsResponse, 
 pub async fn database_stats(state: &AppState) -> Result<DatabaseStats, AppError> {
     let uploads = db::uploads::stats(&state.db).await?;
     let (total_sessions, completed) = db::training_sessions::counts(&state.db).await?;
-    let mut images_by_class: std::collections::BTreeMap<String, i64> = ml::CLASS_NAMES
-        .iter()
-        .map(|class| (class.to_string(), 0))
-        .collect();
+    let mut images_by_class = crate::zero_per_class::<i64>();
     images_by_class.extend(uploads.by_class);
     Ok(DatabaseStats {
         total_uploaded_images: uploads.total,
