@@ -28,11 +28,30 @@ fn colour_of(class: &str) -> RGBColor {
 /// Sizes the canvas to the width it is shown at (so text stays readable on a phone) and returns a
 /// plotters backend for it.
 fn backend(canvas: &HtmlCanvasElement) -> Option<CanvasBackend> {
+    sized_backend(canvas, 0.55, 240, 460)
+}
+
+fn sized_backend(
+    canvas: &HtmlCanvasElement,
+    height_ratio: f64,
+    min_height: u32,
+    max_height: u32,
+) -> Option<CanvasBackend> {
     let width = canvas.client_width().clamp(280, 1100) as u32;
-    let height = (width as f64 * 0.55).clamp(240.0, 460.0) as u32;
+    let height = (width as f64 * height_ratio).clamp(min_height as f64, max_height as f64) as u32;
     canvas.set_width(width);
     canvas.set_height(height);
     CanvasBackend::with_canvas_object(canvas.clone())
+}
+
+/// The label for axis positions at category centres (`i + 0.5`), empty elsewhere.
+fn category_label(labels: &[String], position: f64) -> String {
+    let index = position.floor();
+    if index >= 0.0 && (position - index - 0.5).abs() < 0.01 {
+        labels.get(index as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 fn font_size(width: u32) -> u32 {
@@ -55,6 +74,7 @@ pub fn class_distribution(
     let root = backend.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let classes = crate::CLASS_NAMES;
+    let labels: Vec<String> = classes.iter().map(|c| crate::class_label(c)).collect();
     let max = training
         .values()
         .map(|&v| v as f64)
@@ -71,14 +91,7 @@ pub fn class_distribution(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(classes.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let index = x.floor() as usize;
-            if (x - index as f64 - 0.5).abs() < 0.01 && index < classes.len() {
-                crate::class_label(classes[index])
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(&labels, *x))
         .x_desc("class")
         .y_desc("images")
         .label_style((FONT, size))
@@ -113,9 +126,17 @@ fn legend<X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'_, CanvasBackend, Cartesian2d<X, Y>>,
     size: u32,
 ) -> Option<()> {
+    legend_at(chart, size, SeriesLabelPosition::UpperRight)
+}
+
+fn legend_at<X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'_, CanvasBackend, Cartesian2d<X, Y>>,
+    size: u32,
+    position: SeriesLabelPosition,
+) -> Option<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .label_font((FONT, size))
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK.mix(0.4))
@@ -230,5 +251,362 @@ pub fn scatter(canvas: &HtmlCanvasElement, data: &Scatter) -> Option<()> {
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
     }
     legend(&mut chart, size)?;
+    root.present().ok()
+}
+
+/// One horizontal bar per class with its probability written beside it.
+pub fn probabilities(
+    canvas: &HtmlCanvasElement,
+    probabilities: &BTreeMap<String, f64>,
+) -> Option<()> {
+    let backend = sized_backend(canvas, 0.32, 170, 230)?;
+    let size = font_size(canvas.width());
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    // Most likely class on top.
+    let mut ranked: Vec<(&String, f64)> = probabilities.iter().map(|(c, p)| (c, *p)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let rows = ranked.len();
+    let labels: Vec<String> = ranked
+        .iter()
+        .rev()
+        .map(|(class, _)| crate::class_label(class))
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .margin(8)
+        .x_label_area_size(size * 3)
+        .y_label_area_size(size * 7)
+        .build_cartesian_2d(0.0..112.0, 0.0..rows as f64)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(rows * 2 + 1)
+        .y_label_formatter(&|y| category_label(&labels, *y))
+        .x_labels(6)
+        .x_label_formatter(&|x| {
+            if *x <= 100.0 {
+                format!("{x:.0}%")
+            } else {
+                String::new()
+            }
+        })
+        .x_desc("probability")
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size))
+        .draw()
+        .ok()?;
+    for (rank, (class, probability)) in ranked.iter().enumerate() {
+        let y = (rows - 1 - rank) as f64;
+        let percent = probability * 100.0;
+        let colour = colour_of(class);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y + 0.18), (percent, y + 0.82)],
+                colour.filled(),
+            )))
+            .ok()?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{percent:.1}%"),
+                (percent + 1.5, y + 0.62),
+                (FONT, size).into_font(),
+            )))
+            .ok()?;
+    }
+    root.present().ok()
+}
+
+/// The confusion matrix as a heatmap: each cell shaded by its share of the true class's images,
+/// with the count written in it.
+pub fn confusion_matrix(
+    canvas: &HtmlCanvasElement,
+    classes: &[String],
+    matrix: &[Vec<u64>],
+) -> Option<()> {
+    let backend = sized_backend(canvas, 0.8, 280, 620)?;
+    let size = font_size(canvas.width());
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let n = classes.len();
+    let labels: Vec<String> = classes.iter().map(|c| crate::class_label(c)).collect();
+    let top_down: Vec<String> = labels.iter().rev().cloned().collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Confusion matrix (validation images)", (FONT, size + 5))
+        .margin(10)
+        .x_label_area_size(size * 3)
+        .y_label_area_size(size * 7)
+        .build_cartesian_2d(0.0..n as f64, 0.0..n as f64)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(n * 2 + 1)
+        .y_labels(n * 2 + 1)
+        .x_label_formatter(&|x| category_label(&labels, *x))
+        .y_label_formatter(&|y| category_label(&top_down, *y))
+        .x_desc("predicted class")
+        .y_desc("true class")
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size))
+        .draw()
+        .ok()?;
+    for (row, counts) in matrix.iter().enumerate().take(n) {
+        let total = counts.iter().sum::<u64>().max(1) as f64;
+        // The first class sits on the top row, as in a printed matrix.
+        let y = (n - 1 - row) as f64;
+        for (column, &count) in counts.iter().enumerate().take(n) {
+            let share = count as f64 / total;
+            let shade = RGBColor(
+                (247.0 - share * 239.0) as u8,
+                (251.0 - share * 203.0) as u8,
+                (255.0 - share * 148.0) as u8,
+            );
+            let x = column as f64;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x, y), (x + 1.0, y + 1.0)],
+                    shade.filled(),
+                )))
+                .ok()?;
+            let ink = if share > 0.5 { WHITE } else { BLACK };
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    count.to_string(),
+                    (x + 0.42, y + 0.56),
+                    (FONT, size + 2).into_font().color(&ink),
+                )))
+                .ok()?;
+        }
+    }
+    root.present().ok()
+}
+
+/// Precision, recall and F1 side by side for each class.
+pub fn class_scores(
+    canvas: &HtmlCanvasElement,
+    scores: &[crate::api::model::ClassScore],
+) -> Option<()> {
+    let backend = backend(canvas)?;
+    let size = font_size(canvas.width());
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let labels: Vec<String> = scores
+        .iter()
+        .map(|s| crate::class_label(&s.class_name))
+        .collect();
+    // Scores of a usable model sit in the top tenth; starting the axis below the lowest one keeps
+    // their differences visible, and the axis says where it starts.
+    let lowest = scores
+        .iter()
+        .flat_map(|s| [s.precision, s.recall, s.f1])
+        .fold(1.0, f64::min);
+    let floor = ((lowest * 10.0).floor() / 10.0 - 0.1).max(0.0);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Per-class scores", (FONT, size + 5))
+        .margin(10)
+        .x_label_area_size(size * 3)
+        .y_label_area_size(size * 4)
+        .build_cartesian_2d(0.0..scores.len() as f64, floor..1.0)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(scores.len() * 2 + 1)
+        .x_label_formatter(&|x| category_label(&labels, *x))
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .x_desc("class")
+        .y_desc("score (0-1)")
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size))
+        .draw()
+        .ok()?;
+    type Metric = fn(&crate::api::model::ClassScore) -> f64;
+    let metrics: [(&str, RGBColor, Metric); 3] = [
+        ("precision", RGBColor(0, 114, 178), |s| s.precision),
+        ("recall", RGBColor(230, 159, 0), |s| s.recall),
+        ("F1", RGBColor(0, 158, 115), |s| s.f1),
+    ];
+    for (index, (name, colour, value)) in metrics.into_iter().enumerate() {
+        let bars = scores.iter().enumerate().map(move |(i, score)| {
+            let x0 = i as f64 + 0.1 + index as f64 * 0.27;
+            Rectangle::new([(x0, floor), (x0 + 0.25, value(score))], colour.filled())
+        });
+        chart
+            .draw_series(bars)
+            .ok()?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+    }
+    legend_at(&mut chart, size, SeriesLabelPosition::LowerRight)?;
+    root.present().ok()
+}
+
+/// Which per-epoch figure a training-curve chart shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CurveMetric {
+    Loss,
+    Accuracy,
+}
+
+/// Train against validation, one point per epoch.
+pub fn training_curve(
+    canvas: &HtmlCanvasElement,
+    curve: &crate::api::model::TrainingCurve,
+    metric: CurveMetric,
+) -> Option<()> {
+    let backend = backend(canvas)?;
+    let size = font_size(canvas.width());
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let pick = |train: bool| -> Vec<(f64, f64)> {
+        curve
+            .epochs
+            .iter()
+            .filter_map(|e| {
+                let value = match (metric, train) {
+                    (CurveMetric::Loss, true) => Some(e.train_loss),
+                    (CurveMetric::Loss, false) => e.validation_loss,
+                    (CurveMetric::Accuracy, true) => Some(e.train_accuracy * 100.0),
+                    (CurveMetric::Accuracy, false) => e.validation_accuracy.map(|a| a * 100.0),
+                };
+                value.filter(|v| v.is_finite()).map(|v| (e.epoch as f64, v))
+            })
+            .collect()
+    };
+    let (train, validation) = (pick(true), pick(false));
+    let last_epoch = curve
+        .epochs
+        .iter()
+        .map(|e| e.epoch)
+        .max()
+        .unwrap_or(1)
+        .max(2) as f64;
+    let (title, y_desc) = match metric {
+        CurveMetric::Loss => ("Loss per epoch", "cross-entropy loss"),
+        CurveMetric::Accuracy => ("Accuracy per epoch", "accuracy (%)"),
+    };
+    let values = train.iter().chain(&validation).map(|p| p.1);
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !low.is_finite() {
+        return None;
+    }
+    let pad = ((high - low) * 0.08).max(0.01);
+    let y_range = match metric {
+        CurveMetric::Loss => 0.0f64.max(low - pad)..high + pad,
+        CurveMetric::Accuracy => (low - pad).max(0.0)..(high + pad).min(100.5),
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, size + 5))
+        .margin(10)
+        .x_label_area_size(size * 3)
+        .y_label_area_size(size * 4)
+        .build_cartesian_2d(1.0..last_epoch, y_range)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .x_labels((last_epoch as usize).min(12))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size))
+        .draw()
+        .ok()?;
+    for (name, points, colour) in [
+        ("train", train, RGBColor(0, 114, 178)),
+        ("validation", validation, RGBColor(213, 94, 0)),
+    ] {
+        if points.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+            .ok()?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(3))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )
+            .ok()?;
+    }
+    legend(&mut chart, size)?;
+    root.present().ok()
+}
+
+/// Predictions per minute over the last `window` minutes, stacked by predicted class.
+pub fn predictions_per_minute(
+    canvas: &HtmlCanvasElement,
+    counts: &[crate::api::monitor::MinuteCount],
+    window: i64,
+) -> Option<()> {
+    let backend = sized_backend(canvas, 0.4, 220, 360)?;
+    let size = font_size(canvas.width());
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let mut per_minute: BTreeMap<i64, i64> = BTreeMap::new();
+    for entry in counts {
+        *per_minute.entry(entry.minutes_ago).or_default() += entry.count;
+    }
+    let top = per_minute.values().copied().max().unwrap_or(0).max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Predictions per minute", (FONT, size + 5))
+        .margin(10)
+        .x_label_area_size(size * 3)
+        .y_label_area_size(size * 4)
+        .build_cartesian_2d(-(window as f64)..1.0, 0.0..top * 1.15)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(7)
+        .x_label_formatter(&|x| format!("{:.0}", x.min(0.0)))
+        .y_labels((top as usize).min(8) + 1)
+        .y_label_formatter(&|y| {
+            // Counts are whole: label only the integer ticks.
+            if (y - y.round()).abs() < 1e-6 {
+                format!("{y:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .x_desc("minutes ago")
+        .y_desc("predictions")
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size))
+        .draw()
+        .ok()?;
+    // Bars stack in class order: each class starts where the previous ones of that minute ended.
+    let mut stacked: BTreeMap<i64, f64> = BTreeMap::new();
+    for class in crate::CLASS_NAMES {
+        let colour = colour_of(class);
+        let bars: Vec<Rectangle<(f64, f64)>> = counts
+            .iter()
+            .filter(|entry| entry.class_name == class && entry.minutes_ago < window)
+            .map(|entry| {
+                let base = stacked.entry(entry.minutes_ago).or_default();
+                let x = -(entry.minutes_ago as f64);
+                let rect = Rectangle::new(
+                    [(x - 0.4, *base), (x + 0.4, *base + entry.count as f64)],
+                    colour.filled(),
+                );
+                *base += entry.count as f64;
+                rect
+            })
+            .collect();
+        chart
+            .draw_series(bars)
+            .ok()?
+            .label(crate::class_label(class))
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+    }
+    legend_at(&mut chart, size, SeriesLabelPosition::UpperLeft)?;
     root.present().ok()
 }

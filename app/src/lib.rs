@@ -19,8 +19,8 @@ pub mod ssr;
 
 use components::sidebar::Sidebar;
 use pages::{
-    home::HomePage, insights::InsightsPage, monitor::MonitorPage, not_found::NotFoundPage,
-    predict::PredictPage, retrain::RetrainPage, upload::UploadPage,
+    home::HomePage, insights::InsightsPage, model::ModelPage, monitor::MonitorPage,
+    not_found::NotFoundPage, predict::PredictPage, retrain::RetrainPage, upload::UploadPage,
 };
 
 /// Product name shown in the UI and reported by the API.
@@ -89,6 +89,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=HomePage ssr=SsrMode::Async />
                         <Route path=path!("/predict") view=PredictPage />
                         <Route path=path!("/insights") view=InsightsPage />
+                        <Route path=path!("/model") view=ModelPage />
                         <Route path=path!("/upload") view=UploadPage />
                         <Route path=path!("/retrain") view=RetrainPage />
                         <Route path=path!("/monitor") view=MonitorPage />

@@ -1,17 +1,4 @@
-import { test, expect, waitForHydration } from "./fixtures";
-
-/** Share of a canvas's pixels that are not white: 0 for a blank canvas. */
-async function inkShare(page: import("@playwright/test").Page, testId: string) {
-  return page.getByTestId(testId).locator("canvas").evaluate((canvas: HTMLCanvasElement) => {
-    const context = canvas.getContext("2d")!;
-    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
-    let ink = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235) ink++;
-    }
-    return ink / (data.length / 4);
-  });
-}
+import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
 
 test("insights charts are drawn in the browser with readable explanations", async ({ page }) => {
   await page.goto("/insights");
@@ -19,7 +6,7 @@ test("insights charts are drawn in the browser with readable explanations", asyn
   const charts = ["chart-classes", "chart-mean-intensity", "chart-std-intensity", "chart-gradient"];
   for (const chart of charts) {
     await expect(page.getByTestId(chart).locator("canvas")).toBeVisible();
-    await expect.poll(() => inkShare(page, chart), { message: `${chart} is drawn` }).toBeGreaterThan(0.02);
+    await expectDrawn(page, chart);
     await expect(page.getByTestId(chart).locator(".interpretation")).not.toBeEmpty();
   }
   await expect(page.getByTestId("chart-classes")).toContainText("5712 training images");
@@ -30,7 +17,7 @@ test("insights charts fit a phone screen @phone", async ({ page }) => {
   await page.goto("/insights");
   await waitForHydration(page);
   const canvas = page.getByTestId("chart-gradient").locator("canvas");
-  await expect.poll(() => inkShare(page, "chart-gradient")).toBeGreaterThan(0.02);
+  await expectDrawn(page, "chart-gradient");
   const box = await canvas.boundingBox();
   const viewport = page.viewportSize()!;
   expect(box!.width).toBeLessThanOrEqual(viewport.width);

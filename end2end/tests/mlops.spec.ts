@@ -1,4 +1,4 @@
-import { test, expect, waitForHydration } from "./fixtures";
+import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
 import { sliceFile } from "./images";
 
 test("predict one image and see its class and probability bars", async ({ page }) => {
@@ -12,12 +12,14 @@ test("predict one image and see its class and probability bars", async ({ page }
   await expect(result.getByTestId("predicted-class")).toHaveText(
     /Glioma|Meningioma|No tumour|Pituitary/,
   );
+  await expectDrawn(page, "probability-bars");
   const bars = result.locator(".bar");
   await expect(bars).toHaveCount(4);
   // The bars' percentages add up to 100.
   const values = await bars.locator(".bar-value").allTextContents();
   const total = values.map((v) => parseFloat(v)).reduce((a, b) => a + b, 0);
   expect(Math.abs(total - 100)).toBeLessThan(0.5);
+  await page.screenshot({ path: test.info().outputPath("prediction.png"), fullPage: true });
 });
 
 test("batch mode classifies several files at once", async ({ page }) => {
@@ -98,5 +100,6 @@ test("the monitor page updates live after a prediction", async ({ page, request 
   await expect.poll(async () => Number(await predictions.textContent()), { timeout: 10_000 }).toBe(before + 1);
   await expect(page.getByTestId("metric-latency")).toContainText("ms");
   await expect(page.getByTestId("metric-memory")).toContainText("MB");
+  await expectDrawn(page, "chart-predictions-per-minute");
   await page.screenshot({ path: test.info().outputPath("monitor.png"), fullPage: true });
 });

@@ -3,6 +3,7 @@ import { test, expect, waitForHydration } from "./fixtures";
 const pages = [
   { link: "Predict", path: "/predict", heading: "Predict" },
   { link: "Insights", path: "/insights", heading: "Insights" },
+  { link: "Model", path: "/model", heading: "Model" },
   { link: "Upload", path: "/upload", heading: "Upload" },
   { link: "Retrain", path: "/retrain", heading: "Retrain" },
   { link: "Monitor", path: "/monitor", heading: "Monitor" },
@@ -45,6 +46,28 @@ test("sidebar navigation is client-side and reaches every page", async ({ page }
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(target.heading);
     await expect(nav.getByRole("link", { name: target.link })).toHaveAttribute("aria-current", "page");
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  }
+});
+
+test("a screenshot of every page, on a desktop and on a phone @phone", async ({ page }, info) => {
+  for (const target of pages) {
+    await page.goto(target.path);
+    await waitForHydration(page);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(target.heading);
+    // Charts draw after hydration and data loading; wait until every canvas on the page has ink.
+    const canvases = page.locator("canvas");
+    for (let i = 0; i < (await canvases.count()); i++) {
+      await expect
+        .poll(() =>
+          canvases.nth(i).evaluate((canvas: HTMLCanvasElement) => {
+            const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
+            return data.some((value, index) => index % 4 !== 3 && value < 235);
+          }),
+        )
+        .toBe(true);
+    }
+    const name = target.path === "/" ? "home" : target.path.slice(1);
+    await page.screenshot({ path: info.outputPath(`${info.project.name}-${name}.png`), fullPage: true });
   }
 });
 

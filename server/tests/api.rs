@@ -347,6 +347,16 @@ async fn a_short_real_retrain_records_a_session_and_a_new_version() {
     let (status, body) = common::json_of(response).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["active_version"], shipped_version.as_str());
+    // The model report carries the session's curve beside the serving model's own.
+    let (_, report) = server.get_json("/models/active/report").await;
+    assert_eq!(report["version"], shipped_version.as_str());
+    let session_curve = report["curves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["session_id"] == session_id)
+        .unwrap_or_else(|| panic!("no curve for session {session_id}: {report}"));
+    assert_eq!(session_curve["epochs"].as_array().unwrap().len(), 2);
     let form = Form::new().part("file", file_part(slice_jpeg(7), "after.jpg"));
     let (_, prediction) = server.post_form("/predict", form).await;
     assert_eq!(prediction["model_version"], shipped_version.as_str());
@@ -456,6 +466,71 @@ async fn metrics_follow_live_traffic() {
         .map(|m| m["count"].as_i64().unwrap())
         .sum();
     assert_eq!(minutes, 2);
+    assert!(after["predictions_per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["minutes_ago"]
+            .as_i64()
+            .is_some_and(|ago| (0..=1).contains(&ago))));
     assert!(after["requests_last_minute"].as_u64().unwrap() >= 4);
     assert!(after["total_requests"].as_u64().unwrap() > before["total_requests"].as_u64().unwrap());
+
+    let response = reqwest::get(server.url("/metrics/prometheus"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    let predicted: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("brainscan_predictions_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(predicted, 2.0, "{text}");
+    assert!(
+        text.contains("# TYPE brainscan_prediction_latency_milliseconds gauge"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_model_report_describes_the_serving_model() {
+    let server = TestServer::start().await;
+    let (status, report) = server.get_json("/models/active/report").await;
+    assert_eq!(status, 200, "{report}");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::shipped_model_dir().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["version"], manifest["version"]);
+    assert_eq!(report["accuracy"], manifest["validation"]["accuracy"]);
+    assert_eq!(
+        report["confusion_matrix"],
+        manifest["validation"]["confusion_matrix"]
+    );
+    let per_class = report["per_class"].as_array().unwrap();
+    assert_eq!(per_class.len(), 4);
+    let support: u64 = per_class
+        .iter()
+        .map(|c| c["support"].as_u64().unwrap())
+        .sum();
+    assert_eq!(support, report["validation_images"].as_u64().unwrap());
+    // The shipped model's own training is the first curve, one point per recorded epoch.
+    let curves = report["curves"].as_array().unwrap();
+    assert_eq!(curves[0]["session_id"], Value::Null);
+    assert_eq!(
+        curves[0]["epochs"].as_array().unwrap().len(),
+        manifest["history"].as_array().unwrap().len()
+    );
+    assert!(curves[0]["epochs"][0]["validation_accuracy"]
+        .as_f64()
+        .is_some());
 }

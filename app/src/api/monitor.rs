@@ -23,6 +23,8 @@ pub struct LatencyReport {
 pub struct MinuteCount {
     /// UTC minute, `YYYY-MM-DDTHH:MM`.
     pub minute: String,
+    /// Whole minutes between this minute and the report's timestamp (0 = the current minute).
+    pub minutes_ago: i64,
     pub class_name: String,
     pub count: i64,
 }

@@ -10,7 +10,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV_ITEMS: [NavItem; 6] = [
+const NAV_ITEMS: [NavItem; 7] = [
     NavItem {
         href: "/",
         label: "Home",
@@ -25,6 +25,11 @@ const NAV_ITEMS: [NavItem; 6] = [
         href: "/insights",
         label: "Insights",
         icon: "▤",
+    },
+    NavItem {
+        href: "/model",
+        label: "Model",
+        icon: "◈",
     },
     NavItem {
         href: "/upload",

@@ -2,6 +2,7 @@
 
 pub mod home;
 pub mod insights;
+pub mod model;
 pub mod monitor;
 pub mod not_found;
 pub mod predict;

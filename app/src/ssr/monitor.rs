@@ -6,7 +6,8 @@ use crate::error::AppError;
 use crate::ssr::AppState;
 
 pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
-    let since = (chrono::Utc::now() - chrono::Duration::minutes(HISTORY_MINUTES))
+    let now = chrono::Utc::now();
+    let since = (now - chrono::Duration::minutes(HISTORY_MINUTES))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut predictions_by_class = crate::zero_per_class::<i64>();
     predictions_by_class.extend(db::predictions::count_by_class(&state.db).await?);
@@ -30,6 +31,7 @@ pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
         predictions_per_minute: per_minute
             .into_iter()
             .map(|(minute, class_name, count)| MinuteCount {
+                minutes_ago: minutes_before(&minute, now),
                 minute,
                 class_name,
                 count,
@@ -42,6 +44,83 @@ pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
     })
 }
 
+/// The same report in Prometheus' text exposition format (version 0.0.4), for scrapers.
+pub fn prometheus_text(report: &MetricsReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP brainscan_{name} {help}");
+        let _ = writeln!(out, "# TYPE brainscan_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "brainscan_{name}{labels} {value}");
+        }
+    };
+    metric(
+        "uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+        &[(String::new(), report.uptime_seconds)],
+    );
+    metric(
+        "http_requests_total",
+        "counter",
+        "HTTP requests served since start-up.",
+        &[(String::new(), report.total_requests as f64)],
+    );
+    metric(
+        "http_requests_last_minute",
+        "gauge",
+        "HTTP requests in the last 60 seconds.",
+        &[(String::new(), report.requests_last_minute as f64)],
+    );
+    if let Some(latency) = &report.prediction_latency {
+        metric(
+            "prediction_latency_milliseconds",
+            "gauge",
+            "Prediction latency percentiles over the recent window.",
+            &[
+                ("{quantile=\"0.5\"}".into(), latency.p50_ms),
+                ("{quantile=\"0.95\"}".into(), latency.p95_ms),
+            ],
+        );
+    }
+    let by_class: Vec<(String, f64)> = report
+        .predictions_by_class
+        .iter()
+        .map(|(class, n)| (format!("{{class=\"{class}\"}}"), *n as f64))
+        .collect();
+    metric(
+        "predictions_total",
+        "counter",
+        "Predictions recorded in the database, by predicted class.",
+        &by_class,
+    );
+    if let Some(version) = &report.active_model_version {
+        metric(
+            "model_info",
+            "gauge",
+            "The serving model version (always 1).",
+            &[(format!("{{version=\"{version}\"}}"), 1.0)],
+        );
+    }
+    if let Some(rss) = report.memory_rss_bytes {
+        metric(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident set size of the server process.",
+            &[(String::new(), rss as f64)],
+        );
+    }
+    out
+}
+
+/// Whole minutes from a `YYYY-MM-DDTHH:MM` UTC minute to `now`; 0 for an unparsable minute.
+fn minutes_before(minute: &str, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(minute, "%Y-%m-%dT%H:%M")
+        .map(|start| (now.naive_utc() - start).num_minutes().max(0))
+        .unwrap_or(0)
+}
+
 /// VmRSS from `/proc/self/status`; `None` where that file does not exist.
 pub fn resident_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -52,6 +131,51 @@ pub fn resident_memory_bytes() -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prometheus_text_has_one_typed_metric_per_figure() {
+        let report = crate::api::monitor::MetricsReport {
+            uptime_seconds: 12.5,
+            uptime_formatted: "12s".into(),
+            total_requests: 7,
+            requests_last_minute: 3,
+            prediction_latency: Some(crate::api::monitor::LatencyReport {
+                p50_ms: 9.5,
+                p95_ms: 14.0,
+                samples: 4,
+            }),
+            predictions_total: 4,
+            predictions_by_class: [("glioma".to_string(), 3), ("notumor".to_string(), 1)].into(),
+            predictions_per_minute: vec![],
+            active_model_version: Some("v1".into()),
+            active_model_activated_at: None,
+            memory_rss_bytes: Some(1024),
+            timestamp: String::new(),
+        };
+        let text = super::prometheus_text(&report);
+        assert!(text.contains(
+            "# TYPE brainscan_http_requests_total counter\nbrainscan_http_requests_total 7\n"
+        ));
+        assert!(text.contains("brainscan_prediction_latency_milliseconds{quantile=\"0.95\"} 14\n"));
+        assert!(text.contains("brainscan_predictions_total{class=\"glioma\"} 3\n"));
+        assert!(text.contains("brainscan_model_info{version=\"v1\"} 1\n"));
+        assert!(text.contains("brainscan_process_resident_memory_bytes 1024\n"));
+        // Every sample line belongs to a metric announced by a TYPE line.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
+        }
+    }
+
+    #[test]
+    fn minutes_are_counted_back_from_now() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-27T10:15:42Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(super::minutes_before("2026-11-27T10:15", now), 0);
+        assert_eq!(super::minutes_before("2026-11-27T09:58", now), 17);
+        assert_eq!(super::minutes_before("garbage", now), 0);
+    }
+
     #[test]
     fn the_process_knows_its_own_memory_on_linux() {
         if std::path::Path::new("/proc/self/status").exists() {

@@ -15,6 +15,7 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .route("/uptime", get(uptime))
         .route("/api", get(api_index))
+        .route("/metrics/prometheus", get(prometheus_metrics))
         .route("/models/{version}/activate", post(activate_model))
 }
 
@@ -27,12 +28,28 @@ async fn activate_model(State(state): State<AppState>, Path(version): Path<Strin
     };
     match result {
         Ok(models) => Json(models).into_response(),
-        Err(error) => {
-            let status =
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, Json(ErrorBody::from(error))).into_response()
-        }
+        Err(error) => error_response(error),
     }
+}
+
+/// `GET /metrics/prometheus`: `/metrics` in Prometheus' text format.
+async fn prometheus_metrics(State(state): State<AppState>) -> Response {
+    match app::ssr::monitor::metrics(&state).await {
+        Ok(report) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            app::ssr::monitor::prometheus_text(&report),
+        )
+            .into_response(),
+        Err(error) => error_response(error),
+    }
+}
+
+fn error_response(error: app::error::AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(ErrorBody::from(error))).into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Json<HealthReport> {
@@ -124,6 +141,16 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/metrics",
         description:
             "Live metrics: requests/min, prediction latency, predictions per class, memory",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/metrics/prometheus",
+        description: "The same live metrics in Prometheus' text format",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/models/active/report",
+        description: "The serving model's confusion matrix, per-class scores and training curves",
     },
     Endpoint {
         method: "GET",
