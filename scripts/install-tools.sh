@@ -99,4 +99,5 @@ install_wasm_target
 install_wasm_bindgen
 install_cargo_leptos
 [ -f "$ROOT/end2end/package-lock.json" ] && install_end2end_packages
+bash "$ROOT/scripts/vendor-swagger-ui.sh"
 log "tools ready in $(( $(date +%s) - start )) s"

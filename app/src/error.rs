@@ -58,6 +58,7 @@ impl AppError {
 
 /// The JSON shape of an error, as clients see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     pub detail: String,

@@ -16,6 +16,7 @@ pub const SCATTER_POINTS_PER_CLASS: usize = 150;
 pub const HISTOGRAM_BINS: usize = 24;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub count: usize,
     pub mean: f64,
@@ -29,6 +30,7 @@ pub struct Summary {
 
 /// One feature's distribution per class: box-plot statistics and counts in shared bins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Distribution {
     pub feature: String,
     pub bin_edges: Vec<f64>,
@@ -37,6 +39,7 @@ pub struct Distribution {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScatterPoint {
     pub class_name: String,
     pub x: f64,
@@ -44,6 +47,7 @@ pub struct ScatterPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Scatter {
     pub x_feature: String,
     pub y_feature: String,
@@ -53,6 +57,7 @@ pub struct Scatter {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VisualizationData {
     /// Every feature column available.
     pub features: Vec<String>,

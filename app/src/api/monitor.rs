@@ -12,6 +12,7 @@ use crate::error::AppError;
 pub const HISTORY_MINUTES: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LatencyReport {
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -20,6 +21,7 @@ pub struct LatencyReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MinuteCount {
     /// UTC minute, `YYYY-MM-DDTHH:MM`.
     pub minute: String,
@@ -30,6 +32,7 @@ pub struct MinuteCount {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MetricsReport {
     pub uptime_seconds: f64,
     pub uptime_formatted: String,

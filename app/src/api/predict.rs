@@ -11,6 +11,7 @@ use crate::error::AppError;
 
 /// One image's answer, field for field as the original service returned it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PredictionResponse {
     pub predicted_class: String,
     pub confidence: f64,
@@ -23,6 +24,7 @@ pub struct PredictionResponse {
 
 /// One file of a batch: its prediction, or why it could not be classified.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum BatchItem {
     Predicted {
@@ -37,6 +39,7 @@ pub enum BatchItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BatchPredictionResponse {
     pub results: Vec<BatchItem>,
     pub total_images: usize,

@@ -14,6 +14,7 @@ use crate::error::AppError;
 pub const MAX_EPOCHS: u32 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UploadOutcome {
     Stored,
@@ -22,6 +23,7 @@ pub enum UploadOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UploadFileResult {
     pub filename: String,
     pub outcome: UploadOutcome,
@@ -33,6 +35,7 @@ pub struct UploadFileResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UploadResponse {
     pub class_name: String,
     pub results: Vec<UploadFileResult>,
@@ -44,6 +47,7 @@ pub struct UploadResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TriggerRequest {
     pub epochs: u32,
     #[serde(default)]
@@ -51,6 +55,7 @@ pub struct TriggerRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TriggerResponse {
     pub session_id: i64,
     pub status: String,
@@ -59,6 +64,7 @@ pub struct TriggerResponse {
 
 /// Live progress of the running job (absent when none runs).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LiveProgress {
     /// `preprocessing`, `evaluating`, `training`, `fine_tuning` or `saving`.
     pub phase: String,
@@ -74,6 +80,7 @@ pub struct LiveProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionSummary {
     pub id: i64,
     pub status: String,
@@ -98,6 +105,7 @@ pub struct SessionSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RetrainStatus {
     /// `idle` when no session exists yet; otherwise the latest session's status.
     pub status: String,
@@ -107,12 +115,14 @@ pub struct RetrainStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionsResponse {
     pub sessions: Vec<SessionSummary>,
     pub total: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DatabaseStats {
     pub total_uploaded_images: i64,
     pub processed_images: i64,
@@ -126,6 +136,7 @@ pub struct DatabaseStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelVersionInfo {
     pub version: String,
     pub status: String,
@@ -139,6 +150,7 @@ pub struct ModelVersionInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelsResponse {
     pub models: Vec<ModelVersionInfo>,
     pub active_version: Option<String>,

@@ -8,6 +8,7 @@ use crate::error::AppError;
 
 /// `GET /health`, field for field as the original service returned it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// `"healthy"` when a model is loaded, `"model_not_loaded"` otherwise.
     pub status: String,
@@ -17,6 +18,7 @@ pub struct HealthReport {
 
 /// `GET /uptime`, field for field as the original service returned it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UptimeReport {
     pub uptime_seconds: f64,
     pub uptime_formatted: String,
@@ -27,6 +29,7 @@ pub struct UptimeReport {
 
 /// Everything the Home page shows about the running server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerStatus {
     pub health: HealthReport,
     pub uptime: UptimeReport,

@@ -1,6 +1,7 @@
 //! The HTTP surface: the original service's REST routes, the Leptos server functions and pages, and
 //! the static site, behind one request-logging layer.
 
+mod openapi;
 mod service;
 
 use std::time::Instant;

@@ -10,12 +10,29 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
+/// The routes this module serves (the others are Leptos server functions); the OpenAPI tests check
+/// that each is documented.
+#[cfg(test)]
+pub const ROUTES: [(&str, &str); 8] = [
+    ("GET", "/health"),
+    ("GET", "/uptime"),
+    ("GET", "/api"),
+    ("GET", "/metrics/prometheus"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/redoc"),
+    ("POST", "/models/{version}/activate"),
+];
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/uptime", get(uptime))
         .route("/api", get(api_index))
         .route("/metrics/prometheus", get(prometheus_metrics))
+        .route("/openapi.json", get(super::openapi::openapi_json))
+        .route("/docs", get(super::openapi::docs))
+        .route("/redoc", get(super::openapi::redoc))
         .route("/models/{version}/activate", post(activate_model))
 }
 
@@ -62,112 +79,47 @@ async fn uptime(State(state): State<AppState>) -> Json<UptimeReport> {
 
 #[derive(Debug, Serialize)]
 struct Endpoint {
-    method: &'static str,
-    path: &'static str,
-    description: &'static str,
+    method: String,
+    path: String,
+    description: String,
 }
 
 #[derive(Debug, Serialize)]
 struct ApiIndex {
     service: &'static str,
     version: &'static str,
-    endpoints: &'static [Endpoint],
+    docs: &'static str,
+    openapi: &'static str,
+    endpoints: Vec<Endpoint>,
 }
 
-/// Every endpoint the service answers; later features add theirs here.
-const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        method: "GET",
-        path: "/health",
-        description: "Liveness and whether a model is loaded",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/uptime",
-        description: "Uptime and total requests served",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/api",
-        description: "This list",
-    },
-    Endpoint {
-        method: "POST",
-        path: "/api/server_status",
-        description: "Server function behind the Home page's status cards",
-    },
-    Endpoint {
-        method: "POST",
-        path: "/predict",
-        description: "Classify one image (multipart field `file`)",
-    },
-    Endpoint {
-        method: "POST",
-        path: "/predict/batch",
-        description: "Classify several images (multipart field `files`)",
-    },
-    Endpoint {
-        method: "POST",
-        path: "/retrain",
-        description: "Upload labelled images for retraining (multipart `files` + `class_name`)",
-    },
-    Endpoint {
-        method: "POST",
-        path: "/retrain/trigger",
-        description: "Start a retraining job (JSON {\"epochs\":3,\"fine_tune_epochs\":1}); 202",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/retrain/status",
-        description: "The latest retraining session with live progress",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/retrain/sessions?limit=5",
-        description: "Recent retraining sessions with before/after metrics",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/database/stats",
-        description: "Uploads, sessions and predictions counts",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/models",
-        description: "Model versions with their validation metrics",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/metrics",
-        description:
-            "Live metrics: requests/min, prediction latency, predictions per class, memory",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/metrics/prometheus",
-        description: "The same live metrics in Prometheus' text format",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/models/active/report",
-        description: "The serving model's confusion matrix, per-class scores and training curves",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/visualizations/data",
-        description: "Feature summaries, histograms and a bounded scatter sample for the charts",
-    },
-    Endpoint {
-        method: "POST",
-        path: "/models/{version}/activate",
-        description: "Serve another model version, swapped without a restart",
-    },
-];
-
+/// The index lists what the OpenAPI document declares, so the two cannot drift apart.
 async fn api_index() -> Json<ApiIndex> {
+    use utoipa::OpenApi;
+    let document = super::openapi::ApiDoc::openapi();
+    let mut endpoints = Vec::new();
+    for (path, item) in &document.paths.paths {
+        let operations = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("DELETE", &item.delete),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                endpoints.push(Endpoint {
+                    method: method.to_owned(),
+                    path: path.clone(),
+                    description: operation.summary.clone().unwrap_or_default(),
+                });
+            }
+        }
+    }
     Json(ApiIndex {
         service: app::PRODUCT_NAME,
         version: env!("CARGO_PKG_VERSION"),
-        endpoints: ENDPOINTS,
+        docs: "/docs",
+        openapi: "/openapi.json",
+        endpoints,
     })
 }

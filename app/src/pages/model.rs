@@ -1,0 +1,247 @@
+use leptos::html::Canvas;
+use leptos::prelude::*;
+
+use crate::api::model::{get_model_report, ModelReport, TrainingCurve};
+use crate::class_label;
+use crate::components::page_header::PageHeader;
+
+#[component]
+pub fn ModelPage() -> impl IntoView {
+    let report = Resource::new(|| (), |_| get_model_report());
+    view! {
+        <PageHeader title="Model" subtitle="How the serving model scores and how its training went." />
+        <Transition fallback=|| view! { <p class="muted">"Loading the model report…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => view! { <ModelView report /> }.into_any(),
+                    Err(error) => {
+                        view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn percent(value: f64) -> String {
+    format!("{:.2}%", value * 100.0)
+}
+
+/// "Best validation accuracy 96.3% at epoch 15 of 20; final train accuracy 97.1%."
+fn describe_curve(curve: &TrainingCurve) -> String {
+    let best = curve
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation_accuracy.map(|a| (e.epoch, a)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let last = curve.epochs.last();
+    match (best, last) {
+        (Some((epoch, accuracy)), Some(last)) => format!(
+            "Best validation accuracy {} at epoch {epoch} of {}; the last epoch trained at {} \
+             accuracy. A validation curve that follows the training curve means the model \
+             generalises rather than memorises.",
+            percent(accuracy),
+            last.epoch,
+            percent(last.train_accuracy),
+        ),
+        (None, Some(last)) => format!(
+            "{} epochs, ending at {} training accuracy; this run validated on nothing.",
+            last.epoch,
+            percent(last.train_accuracy)
+        ),
+        _ => "This run recorded no epochs.".into(),
+    }
+}
+
+#[component]
+fn ModelView(report: ModelReport) -> impl IntoView {
+    let confusion_canvas = NodeRef::<Canvas>::new();
+    let scores_canvas = NodeRef::<Canvas>::new();
+    let loss_canvas = NodeRef::<Canvas>::new();
+    let accuracy_canvas = NodeRef::<Canvas>::new();
+    let selected_curve = RwSignal::new(0usize);
+
+    let confusion_text = match report.most_common_confusion() {
+        Some((truth, predicted, count)) => {
+            let support = report
+                .per_class
+                .iter()
+                .find(|s| s.class_name == truth)
+                .map_or(0, |s| s.support);
+            format!(
+                "Rows are the true class, columns the model's answer; the diagonal is right. The most \
+                 common mistake: {} read as {} ({count} of {support} images).",
+                class_label(truth),
+                class_label(predicted),
+            )
+        }
+        None => "Every validation image lies on the diagonal: no mistakes.".into(),
+    };
+    let weakest = report
+        .per_class
+        .iter()
+        .min_by(|a, b| a.recall.total_cmp(&b.recall))
+        .map(|s| {
+            format!(
+                "{} (recall {})",
+                class_label(&s.class_name),
+                percent(s.recall)
+            )
+        })
+        .unwrap_or_default();
+    let curve_labels: Vec<(usize, String)> = report
+        .curves
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.label.clone()))
+        .collect();
+    let has_curves = !curve_labels.is_empty();
+
+    let stored = StoredValue::new(report.clone());
+    Effect::new(move |_| {
+        let curve_index = selected_curve.get();
+        #[cfg(feature = "hydrate")]
+        stored.with_value(|report| {
+            use crate::charts::{self, CurveMetric};
+            if let Some(canvas) = confusion_canvas.get() {
+                charts::confusion_matrix(&canvas, &report.classes, &report.confusion_matrix);
+            }
+            if let Some(canvas) = scores_canvas.get() {
+                charts::class_scores(&canvas, &report.per_class);
+            }
+            if let Some(curve) = report.curves.get(curve_index) {
+                if let Some(canvas) = loss_canvas.get() {
+                    charts::training_curve(&canvas, curve, CurveMetric::Loss);
+                }
+                if let Some(canvas) = accuracy_canvas.get() {
+                    charts::training_curve(&canvas, curve, CurveMetric::Accuracy);
+                }
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (
+            stored,
+            curve_index,
+            confusion_canvas,
+            scores_canvas,
+            loss_canvas,
+            accuracy_canvas,
+        );
+    });
+    let curve_text = move || {
+        stored.with_value(|report| {
+            report
+                .curves
+                .get(selected_curve.get())
+                .map(describe_curve)
+                .unwrap_or_default()
+        })
+    };
+
+    view! {
+        <section class="cards" data-testid="model-cards">
+            <article class="card stat ok">
+                <h3>"Serving version"</h3>
+                <p class="value small-value" data-testid="model-version">{report.version.clone()}</p>
+                <p class="detail">
+                    "activated " {report.activated_at.clone().unwrap_or_else(|| "–".into())}
+                </p>
+            </article>
+            <article class="card stat">
+                <h3>"Validation accuracy"</h3>
+                <p class="value" data-testid="model-accuracy">{percent(report.accuracy)}</p>
+                <p class="detail">{format!("on {} held-out images", report.validation_images)}</p>
+            </article>
+            <article class="card stat">
+                <h3>"Macro F1"</h3>
+                <p class="value">{format!("{:.3}", report.macro_f1)}</p>
+                <p class="detail">"unweighted mean over the classes"</p>
+            </article>
+            <article class="card stat">
+                <h3>"Size"</h3>
+                <p class="value">{format!("{:.0}k", report.parameters as f64 / 1000.0)}</p>
+                <p class="detail">
+                    {format!("parameters · {0}×{0} px input", report.input_size)}
+                </p>
+            </article>
+        </section>
+        <section class="card chart" data-testid="chart-confusion">
+            <h2>"Where it goes wrong"</h2>
+            <canvas node_ref=confusion_canvas aria-label="Confusion matrix heatmap"></canvas>
+            <p class="interpretation">{confusion_text}</p>
+        </section>
+        <section class="card chart" data-testid="chart-class-scores">
+            <h2>"Per-class precision, recall and F1"</h2>
+            <canvas node_ref=scores_canvas aria-label="Bar chart of precision, recall and F1 per class"></canvas>
+            <div class="table-scroll">
+                <table data-testid="class-scores">
+                    <thead>
+                        <tr>
+                            <th>"Class"</th>
+                            <th>"Precision"</th>
+                            <th>"Recall"</th>
+                            <th>"F1"</th>
+                            <th>"Images"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {report
+                            .per_class
+                            .iter()
+                            .map(|s| {
+                                view! {
+                                    <tr>
+                                        <td>{class_label(&s.class_name)}</td>
+                                        <td>{format!("{:.3}", s.precision)}</td>
+                                        <td>{format!("{:.3}", s.recall)}</td>
+                                        <td>{format!("{:.3}", s.f1)}</td>
+                                        <td>{s.support}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="interpretation">
+                {format!(
+                    "Precision: of the images the model called this class, the share that were. Recall: of \
+                     the images of this class, the share it found. The weakest class is {weakest}: a \
+                     radiologist should look twice when the model is unsure between it and another class."
+                )}
+            </p>
+        </section>
+        <section class="card chart" data-testid="chart-training">
+            <h2>"Training curves"</h2>
+            {if has_curves {
+                view! {
+                    <label class="field">
+                        <span>"Training run"</span>
+                        <select
+                            data-testid="curve-select"
+                            on:change=move |event| {
+                                if let Ok(index) = event_target_value(&event).parse() {
+                                    selected_curve.set(index);
+                                }
+                            }
+                        >
+                            {curve_labels
+                                .into_iter()
+                                .map(|(i, label)| view! { <option value=i.to_string()>{label}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <div class="chart-pair">
+                        <canvas node_ref=loss_canvas aria-label="Loss per epoch, train and validation"></canvas>
+                        <canvas node_ref=accuracy_canvas aria-label="Accuracy per epoch, train and validation"></canvas>
+                    </div>
+                    <p class="interpretation">{curve_text}</p>
+                }
+                    .into_any()
+            } else {
+                view! { <p class="muted">"No training history was recorded for this model."</p> }
+                    .into_any()
+            }}
+        </section>
+    }
+}

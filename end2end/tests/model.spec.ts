@@ -1,0 +1,42 @@
+import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
+
+test("the model page shows the serving model's scores and training curves", async ({ page, request }) => {
+  const report = await (await request.get("/models/active/report")).json();
+  await page.goto("/model");
+  await waitForHydration(page);
+  await expect(page.getByTestId("model-version")).toHaveText(report.version);
+  await expect(page.getByTestId("model-accuracy")).toHaveText(`${(report.accuracy * 100).toFixed(2)}%`);
+  for (const chart of ["chart-confusion", "chart-class-scores"]) {
+    await expectDrawn(page, chart);
+    await expect(page.getByTestId(chart).locator(".interpretation")).not.toBeEmpty();
+  }
+  await expect(page.getByTestId("class-scores").locator("tbody tr")).toHaveCount(4);
+  // One option per recorded training run; loss and accuracy are both drawn for the chosen one.
+  const select = page.getByTestId("curve-select");
+  await expect(select.locator("option")).toHaveCount(report.curves.length);
+  await expectDrawn(page, "chart-training", 0);
+  await expectDrawn(page, "chart-training", 1);
+  await expect(page.getByTestId("chart-training").locator(".interpretation")).toContainText("epoch");
+});
+
+test("choosing another training run redraws the curves", async ({ page, request }) => {
+  // Serve the shipped model, so its own 20-epoch training and mlops.spec.ts's retraining session
+  // (files run in name order) are two different runs.
+  const { models } = await (await request.get("/models")).json();
+  const shipped = models.find((m: { parent_version: string | null }) => m.parent_version === null);
+  expect((await request.post(`/models/${shipped.version}/activate`)).ok()).toBeTruthy();
+  const report = await (await request.get("/models/active/report")).json();
+  expect(report.curves.length, "mlops.spec.ts's retraining session adds a curve").toBeGreaterThanOrEqual(2);
+  await page.goto("/model");
+  await waitForHydration(page);
+  const accuracy = page.getByTestId("chart-training").locator("canvas").nth(1);
+  await expectDrawn(page, "chart-training", 1);
+  const before = await accuracy.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+  const text = page.getByTestId("chart-training").locator(".interpretation");
+  const textBefore = await text.textContent();
+  await page.getByTestId("curve-select").selectOption("1");
+  await expect
+    .poll(() => accuracy.evaluate((c: HTMLCanvasElement) => c.toDataURL()))
+    .not.toBe(before);
+  await expect(text).not.toHaveText(textBefore!);
+});

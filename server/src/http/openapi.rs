@@ -1,0 +1,401 @@
+//! The OpenAPI 3 document (`GET /openapi.json`) and the interactive docs (`GET /docs`, `/redoc`).
+//!
+//! Request and response schemas are derived from the very types the handlers exchange; the
+//! operations are declared here because most endpoints are Leptos server functions, whose
+//! signatures (a multipart stream, a server-function codec) say little about the HTTP contract.
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use utoipa::OpenApi;
+
+/// Where `scripts/vendor-swagger-ui.sh` puts Swagger UI's files inside the site root.
+pub const SWAGGER_UI_ASSETS: &str = "/swagger-ui";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "BrainScan MRI API",
+        description = "Classify brain MRI slices (glioma, meningioma, no tumour, pituitary), upload \
+                       labelled images, retrain and version the model, and watch it in production. \
+                       Every error is JSON: `{\"error\": kind, \"detail\": what was wrong}`."
+    ),
+    paths(
+        paths::predict,
+        paths::predict_batch,
+        paths::upload_training_images,
+        paths::trigger_retrain,
+        paths::retrain_status,
+        paths::retrain_sessions,
+        paths::database_stats,
+        paths::list_models,
+        paths::activate_model,
+        paths::activate_model_ui,
+        paths::model_report,
+        paths::visualization_data,
+        paths::metrics,
+        paths::metrics_prometheus,
+        paths::server_status,
+        paths::health,
+        paths::uptime,
+        paths::api_index,
+        paths::openapi_json,
+        paths::docs,
+        paths::redoc,
+    ),
+    components(schemas(app::error::ErrorBody)),
+    tags(
+        (name = "prediction", description = "Classify MRI slices"),
+        (name = "retraining", description = "Labelled uploads, retraining jobs and model versions"),
+        (name = "insights", description = "Data and model reports behind the charts"),
+        (name = "operations", description = "Health, uptime, metrics and these docs"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document, built once: every request after the first gets the same bytes.
+pub fn document_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+    })
+}
+
+pub async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document_json(),
+    )
+        .into_response()
+}
+
+/// Swagger UI, loaded from our own server: the docs work without internet access.
+pub async fn docs() -> Html<String> {
+    Html(include_str!("docs.html").replace("{{ASSETS}}", SWAGGER_UI_ASSETS))
+}
+
+pub async fn redoc() -> Redirect {
+    Redirect::permanent("/docs")
+}
+
+/// Request bodies of the multipart endpoints, for the document only.
+mod forms {
+    use utoipa::ToSchema;
+
+    /// One image file.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct PredictForm {
+        /// A JPEG, PNG, BMP, WebP or GIF MRI slice.
+        #[schema(value_type = String, format = Binary)]
+        file: Vec<u8>,
+    }
+
+    /// Several image files in one request.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct BatchPredictForm {
+        #[schema(value_type = Vec<String>, format = Binary)]
+        files: Vec<Vec<u8>>,
+    }
+
+    /// Labelled images for the next retraining job.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct UploadForm {
+        /// One of `glioma`, `meningioma`, `notumor`, `pituitary`.
+        class_name: String,
+        #[schema(value_type = Vec<String>, format = Binary)]
+        files: Vec<Vec<u8>>,
+    }
+
+    /// The UI's model activation call.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct ActivateForm {
+        version: String,
+    }
+}
+
+/// One declaration per operation. The functions are never called: `utoipa::path` reads their
+/// attributes, and the real handlers are the server functions and axum routes named in each.
+#[allow(dead_code)]
+mod paths {
+    use app::api::insights::VisualizationData;
+    use app::api::model::ModelReport;
+    use app::api::monitor::MetricsReport;
+    use app::api::predict::{BatchPredictionResponse, PredictionResponse};
+    use app::api::retrain::{
+        DatabaseStats, ModelsResponse, RetrainStatus, SessionsResponse, TriggerRequest,
+        TriggerResponse, UploadResponse,
+    };
+    use app::api::status::{HealthReport, ServerStatus, UptimeReport};
+    use app::error::ErrorBody;
+
+    use super::forms::{ActivateForm, BatchPredictForm, PredictForm, UploadForm};
+
+    #[utoipa::path(
+        post, path = "/predict", tag = "prediction",
+        summary = "Classify one image",
+        description = "Multipart field `file`. Answers the predicted class, its calibrated confidence \
+                       and every class's probability; the prediction is recorded.",
+        request_body(content = PredictForm, content_type = "multipart/form-data"),
+        responses(
+            (status = 200, description = "The prediction", body = PredictionResponse),
+            (status = 400, description = "No `file` field, not multipart, or not a decodable image", body = ErrorBody),
+            (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+            (status = 503, description = "No model is loaded", body = ErrorBody),
+        )
+    )]
+    fn predict() {}
+
+    #[utoipa::path(
+        post, path = "/predict/batch", tag = "prediction",
+        summary = "Classify several images",
+        description = "Multipart field `files`, repeated. A file that cannot be classified gets its own \
+                       error entry; the others are still answered.",
+        request_body(content = BatchPredictForm, content_type = "multipart/form-data"),
+        responses(
+            (status = 200, description = "One result per file, in order", body = BatchPredictionResponse),
+            (status = 400, description = "No `files` field or not multipart", body = ErrorBody),
+            (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+            (status = 503, description = "No model is loaded", body = ErrorBody),
+        )
+    )]
+    fn predict_batch() {}
+
+    #[utoipa::path(
+        post, path = "/retrain", tag = "retraining",
+        summary = "Upload labelled images",
+        description = "Multipart `files` (repeated) and `class_name`. Each file is decoded, checked \
+                       and stored once (duplicates by SHA-256 are reported, not stored twice).",
+        request_body(content = UploadForm, content_type = "multipart/form-data"),
+        responses(
+            (status = 200, description = "Per-file outcome and totals", body = UploadResponse),
+            (status = 400, description = "Unknown class, no files, or no file could be stored", body = ErrorBody),
+            (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+        )
+    )]
+    fn upload_training_images() {}
+
+    #[utoipa::path(
+        post, path = "/retrain/trigger", tag = "retraining",
+        summary = "Start a retraining job",
+        description = "Fine-tunes the serving model on the pending uploads (plus replayed training \
+                       images) in the background; poll `/retrain/status`.",
+        request_body(content = TriggerRequest, content_type = "application/json",
+            example = json!({"epochs": 3, "fine_tune_epochs": 1})),
+        responses(
+            (status = 202, description = "The job started", body = TriggerResponse),
+            (status = 400, description = "Bad epochs or nothing to learn from", body = ErrorBody),
+            (status = 409, description = "A job is already running (`session_id` says which)", body = ErrorBody),
+        )
+    )]
+    fn trigger_retrain() {}
+
+    #[utoipa::path(
+        get, path = "/retrain/status", tag = "retraining",
+        summary = "The latest retraining session, with live progress while it runs",
+        responses((status = 200, description = "Status", body = RetrainStatus))
+    )]
+    fn retrain_status() {}
+
+    #[utoipa::path(
+        get, path = "/retrain/sessions", tag = "retraining",
+        summary = "Recent retraining sessions with before/after metrics",
+        params(("limit" = Option<i64>, Query, description = "How many, newest first (1-100, default 5)")),
+        responses(
+            (status = 200, description = "Sessions", body = SessionsResponse),
+            (status = 400, description = "`limit` out of range", body = ErrorBody),
+        )
+    )]
+    fn retrain_sessions() {}
+
+    #[utoipa::path(
+        get, path = "/database/stats", tag = "retraining",
+        summary = "Counts of uploads, sessions and predictions",
+        responses((status = 200, description = "Counts", body = DatabaseStats))
+    )]
+    fn database_stats() {}
+
+    #[utoipa::path(
+        get, path = "/models", tag = "retraining",
+        summary = "Every model version with its validation metrics",
+        responses((status = 200, description = "Versions and the active one", body = ModelsResponse))
+    )]
+    fn list_models() {}
+
+    #[utoipa::path(
+        post, path = "/models/{version}/activate", tag = "retraining",
+        summary = "Serve another model version, without a restart",
+        params(("version" = String, Path, description = "A version listed by `GET /models`")),
+        responses(
+            (status = 200, description = "Versions after the switch", body = ModelsResponse),
+            (status = 404, description = "No such version", body = ErrorBody),
+            (status = 503, description = "The version's files cannot be loaded", body = ErrorBody),
+        )
+    )]
+    fn activate_model() {}
+
+    #[utoipa::path(
+        post, path = "/api/activate_model", tag = "retraining",
+        summary = "The Retrain page's form of `POST /models/{version}/activate`",
+        request_body(content = ActivateForm, content_type = "application/x-www-form-urlencoded"),
+        responses(
+            (status = 200, description = "Versions after the switch", body = ModelsResponse),
+            (status = 404, description = "No such version", body = ErrorBody),
+        )
+    )]
+    fn activate_model_ui() {}
+
+    #[utoipa::path(
+        get, path = "/models/active/report", tag = "insights",
+        summary = "The serving model's confusion matrix, per-class scores and training curves",
+        responses(
+            (status = 200, description = "Report", body = ModelReport),
+            (status = 404, description = "The model was saved without a validation report", body = ErrorBody),
+            (status = 503, description = "No model is loaded", body = ErrorBody),
+        )
+    )]
+    fn model_report() {}
+
+    #[utoipa::path(
+        get, path = "/visualizations/data", tag = "insights",
+        summary = "Feature summaries, binned distributions and a bounded scatter sample",
+        description = "Keeps the original service's keys; thousands of rows are summarised on the \
+                       server so the answer stays small.",
+        responses(
+            (status = 200, description = "Chart data", body = VisualizationData),
+            (status = 503, description = "The feature CSV has not been extracted", body = ErrorBody),
+        )
+    )]
+    fn visualization_data() {}
+
+    #[utoipa::path(
+        get, path = "/metrics", tag = "operations",
+        summary = "Live metrics: requests, prediction latency, predictions per class, memory",
+        responses((status = 200, description = "Metrics", body = MetricsReport))
+    )]
+    fn metrics() {}
+
+    #[utoipa::path(
+        get, path = "/metrics/prometheus", tag = "operations",
+        summary = "The same metrics in Prometheus' text exposition format",
+        responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String))
+    )]
+    fn metrics_prometheus() {}
+
+    #[utoipa::path(
+        post, path = "/api/server_status", tag = "operations",
+        summary = "Everything the Home page shows about the running server",
+        responses((status = 200, description = "Status", body = ServerStatus))
+    )]
+    fn server_status() {}
+
+    #[utoipa::path(
+        get, path = "/health", tag = "operations",
+        summary = "Liveness and whether a model is loaded",
+        responses((status = 200, description = "Health", body = HealthReport))
+    )]
+    fn health() {}
+
+    #[utoipa::path(
+        get, path = "/uptime", tag = "operations",
+        summary = "Uptime and requests served",
+        responses((status = 200, description = "Uptime", body = UptimeReport))
+    )]
+    fn uptime() {}
+
+    #[utoipa::path(
+        get, path = "/api", tag = "operations",
+        summary = "Every endpoint, with a one-line summary",
+        responses((status = 200, description = "Index", body = Object))
+    )]
+    fn api_index() {}
+
+    #[utoipa::path(
+        get, path = "/openapi.json", tag = "operations",
+        summary = "This document",
+        responses((status = 200, description = "OpenAPI 3", body = Object))
+    )]
+    fn openapi_json() {}
+
+    #[utoipa::path(
+        get, path = "/docs", tag = "operations",
+        summary = "Interactive API docs (Swagger UI, served locally)",
+        responses((status = 200, description = "HTML", content_type = "text/html", body = String))
+    )]
+    fn docs() {}
+
+    #[utoipa::path(
+        get, path = "/redoc", tag = "operations",
+        summary = "Redirects to `/docs`",
+        responses((status = 308, description = "Permanent redirect to /docs"))
+    )]
+    fn redoc() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the document declares `method` on `path`.
+    fn documents(document: &utoipa::openapi::OpenApi, method: &str, path: &str) -> bool {
+        document.paths.paths.get(path).is_some_and(|item| {
+            match method {
+                "GET" => item.get.is_some(),
+                "POST" => item.post.is_some(),
+                "PUT" => item.put.is_some(),
+                "DELETE" => item.delete.is_some(),
+                _ => false,
+            }
+        })
+    }
+
+    #[test]
+    fn every_server_function_and_route_is_documented() {
+        let document = ApiDoc::openapi();
+        let server_functions: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
+            .map(|(path, method)| (method.to_string(), path.to_owned()))
+            .collect();
+        // The registry is filled at link time; an empty one would make this test vacuous.
+        assert!(server_functions.len() >= 12, "{server_functions:?}");
+        for (method, path) in server_functions {
+            assert!(
+                documents(&document, &method, &path),
+                "server function {method} {path} is missing from the OpenAPI document"
+            );
+        }
+        for (method, path) in super::super::service::ROUTES {
+            assert!(
+                documents(&document, method, path),
+                "route {method} {path} is missing from the OpenAPI document"
+            );
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_with_the_error_shape() {
+        let json: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        assert!(json["openapi"].as_str().unwrap().starts_with("3."));
+        let error = &json["components"]["schemas"]["ErrorBody"];
+        assert_eq!(error["required"], serde_json::json!(["error", "detail"]));
+        let predict = &json["paths"]["/predict"]["post"];
+        assert!(predict["requestBody"]["content"]["multipart/form-data"].is_object());
+        assert_eq!(
+            predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/PredictionResponse"
+        );
+        assert_eq!(
+            predict["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        let prediction = &json["components"]["schemas"]["PredictionResponse"]["properties"];
+        for field in ["predicted_class", "confidence", "probabilities", "model_version"] {
+            assert!(prediction[field].is_object(), "{field} missing: {prediction}");
+        }
+    }
+}
