@@ -88,13 +88,82 @@ async fn api_index_lists_the_endpoints() {
         "/retrain",
         "/retrain/trigger",
         "/retrain/status",
-        "/retrain/sessions?limit=5",
+        "/retrain/sessions",
         "/database/stats",
         "/models",
         "/models/{version}/activate",
+        "/docs",
+        "/openapi.json",
     ] {
         assert!(paths.contains(&path), "{path} missing from {paths:?}");
     }
+}
+
+#[tokio::test]
+async fn every_documented_path_is_served() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start().await;
+    let (status, document) = server.get_json("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let (_, models) = server.get_json("/models").await;
+    let version = models["active_version"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (path, operations) in paths {
+        let url = server.url(&path.replace("{version}", &version));
+        for method in operations.as_object().unwrap().keys() {
+            // An empty body is enough to reach the handler: a missing route answers the app's 404
+            // page, a real one answers or refuses the request with its own status.
+            let response = match method.as_str() {
+                "get" => client.get(&url).send().await.unwrap(),
+                "post" => client.post(&url).send().await.unwrap(),
+                other => panic!("unexpected method {other} on {path}"),
+            };
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            let not_found_page = status == 404 && body.contains("<html");
+            assert!(
+                !not_found_page,
+                "{method} {path} is documented but not served"
+            );
+            assert!(status < 500, "{method} {path} answered {status}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn docs_are_served_from_this_server() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start().await;
+    let response = reqwest::get(server.url("/docs")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("/openapi.json"));
+    // Every script and stylesheet is a path on this server, never another host.
+    for attribute in ["src=\"", "href=\""] {
+        for reference in html.split(attribute).skip(1) {
+            let target = reference.split('"').next().unwrap();
+            assert!(
+                target.starts_with('/'),
+                "/docs loads {target} from elsewhere"
+            );
+        }
+    }
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(server.url("/redoc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs");
 }
 
 #[tokio::test]

@@ -344,15 +344,17 @@ mod tests {
 
     /// Whether the document declares `method` on `path`.
     fn documents(document: &utoipa::openapi::OpenApi, method: &str, path: &str) -> bool {
-        document.paths.paths.get(path).is_some_and(|item| {
-            match method {
+        document
+            .paths
+            .paths
+            .get(path)
+            .is_some_and(|item| match method {
                 "GET" => item.get.is_some(),
                 "POST" => item.post.is_some(),
                 "PUT" => item.put.is_some(),
                 "DELETE" => item.delete.is_some(),
                 _ => false,
-            }
-        })
+            })
     }
 
     #[test]
@@ -394,8 +396,16 @@ mod tests {
             "#/components/schemas/ErrorBody"
         );
         let prediction = &json["components"]["schemas"]["PredictionResponse"]["properties"];
-        for field in ["predicted_class", "confidence", "probabilities", "model_version"] {
-            assert!(prediction[field].is_object(), "{field} missing: {prediction}");
+        for field in [
+            "predicted_class",
+            "confidence",
+            "probabilities",
+            "model_version",
+        ] {
+            assert!(
+                prediction[field].is_object(),
+                "{field} missing: {prediction}"
+            );
         }
     }
 }
