@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs every tool the build and the tests need, from the registries this machine can reach
 # (crates.io, npm, Debian). Idempotent: a tool already present at the pinned version is reused.
+# `--build-only` skips what only the tests need (Chromium, Playwright): the Docker build uses it.
 set -euo pipefail
+BUILD_ONLY=false
+[ "${1:-}" = "--build-only" ] && BUILD_ONLY=true
 
 CARGO_LEPTOS_VERSION=0.3.11
 # Must equal the `wasm-bindgen` crate pinned in Cargo.toml: cargo-leptos does not check it.
@@ -19,9 +22,13 @@ as_root() {
 
 install_debian_packages() {
   local missing=()
-  for pkg in chromium fonts-liberation binaryen pkg-config; do
+  local wanted=(binaryen pkg-config libssl-dev)
+  $BUILD_ONLY || wanted+=(chromium fonts-liberation)
+  for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
+  # Node may come from elsewhere (NodeSource ships npm inside its nodejs package): ask for the command.
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     as_root apt-get update -qq
@@ -98,6 +105,6 @@ install_debian_packages
 install_wasm_target
 install_wasm_bindgen
 install_cargo_leptos
-[ -f "$ROOT/end2end/package-lock.json" ] && install_end2end_packages
+if ! $BUILD_ONLY && [ -f "$ROOT/end2end/package-lock.json" ]; then install_end2end_packages; fi
 bash "$ROOT/scripts/vendor-swagger-ui.sh"
 log "tools ready in $(( $(date +%s) - start )) s"

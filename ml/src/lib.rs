@@ -3,6 +3,7 @@
 //! ([`device`]); nothing here knows about HTTP, the database or the UI.
 
 pub mod artifact;
+pub mod batching;
 pub mod classes;
 pub mod dataset;
 pub mod device;

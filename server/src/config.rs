@@ -14,21 +14,28 @@ pub struct ServeConfig {
     #[arg(long, env = "PORT", default_value_t = 8000)]
     pub port: u16,
 
+    /// Everything the server writes (database, uploads, model versions) lives under this one
+    /// directory unless the three options below say otherwise: one volume to mount in Docker.
+    #[arg(long, env = "DATA_ROOT", default_value = "data")]
+    pub data_root: PathBuf,
+
     /// SQLite database URL; the file and its directory are created on first start.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/app.db")]
-    pub database_url: String,
+    /// [default: sqlite://<data-root>/app.db]
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 
     /// The shipped model: registered and served on a fresh database.
     #[arg(long, env = "MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
 
-    /// Where retraining writes new model versions (one folder each).
-    #[arg(long, env = "MODEL_STORE", default_value = "data/models")]
-    pub model_store: PathBuf,
+    /// Where retraining writes new model versions (one folder each). [default: <data-root>/models]
+    #[arg(long, env = "MODEL_STORE")]
+    pub model_store: Option<PathBuf>,
 
     /// Directory where uploaded training images are stored, content-addressed.
-    #[arg(long, env = "UPLOAD_DIR", default_value = "data/uploads")]
-    pub upload_dir: PathBuf,
+    /// [default: <data-root>/uploads]
+    #[arg(long, env = "UPLOAD_DIR")]
+    pub upload_dir: Option<PathBuf>,
 
     /// The original training images (one folder per class). When set, retraining replays a sample of
     /// them and validates on the same held-out split as the shipped model.
@@ -62,12 +69,30 @@ impl ServeConfig {
         SocketAddr::new(self.host, self.port)
     }
 
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_root.join("app.db").display()))
+    }
+
+    pub fn model_store(&self) -> PathBuf {
+        self.model_store
+            .clone()
+            .unwrap_or_else(|| self.data_root.join("models"))
+    }
+
+    pub fn upload_dir(&self) -> PathBuf {
+        self.upload_dir
+            .clone()
+            .unwrap_or_else(|| self.data_root.join("uploads"))
+    }
+
     /// What the server functions need to know about files and limits.
     pub fn service(&self) -> app::ssr::ServiceConfig {
         app::ssr::ServiceConfig {
             shipped_model_dir: self.model_dir.clone(),
-            model_store: self.model_store.clone(),
-            upload_dir: self.upload_dir.clone(),
+            model_store: self.model_store(),
+            upload_dir: self.upload_dir(),
             data_dir: self.data_dir.clone(),
             features_csv: self.features_csv.clone(),
             max_upload_bytes: self.max_upload_mb * 1024 * 1024,
@@ -101,6 +126,7 @@ mod tests {
         if [
             "PORT",
             "HOST",
+            "DATA_ROOT",
             "DATABASE_URL",
             "MODEL_DIR",
             "UPLOAD_DIR",
@@ -117,9 +143,10 @@ mod tests {
         let config = serve_config(&[]);
         assert_eq!(config.port, 8000);
         assert_eq!(config.host.to_string(), "127.0.0.1");
-        assert_eq!(config.database_url, "sqlite://data/app.db");
+        assert_eq!(config.database_url(), "sqlite://data/app.db");
         assert_eq!(config.model_dir.to_str(), Some("models"));
-        assert_eq!(config.upload_dir.to_str(), Some("data/uploads"));
+        assert_eq!(config.upload_dir().to_str(), Some("data/uploads"));
+        assert_eq!(config.model_store().to_str(), Some("data/models"));
         assert_eq!(config.service().max_upload_bytes, 20 * 1024 * 1024);
         assert_eq!(config.data_dir, None);
     }
@@ -140,7 +167,24 @@ mod tests {
         let explicit = serve_config(&explicit_args);
         assert_eq!(implicit, explicit);
         assert_eq!(implicit.socket_addr().to_string(), "0.0.0.0:9100");
-        assert_eq!(implicit.database_url, "sqlite://x.db");
+        assert_eq!(implicit.database_url(), "sqlite://x.db");
+    }
+
+    #[test]
+    fn one_data_root_holds_everything_written_unless_overridden() {
+        let config = serve_config(&["--data-root", "/var/lib/brainscan"]);
+        assert_eq!(config.database_url(), "sqlite:///var/lib/brainscan/app.db");
+        assert_eq!(
+            config.upload_dir().to_str(),
+            Some("/var/lib/brainscan/uploads")
+        );
+        assert_eq!(
+            config.model_store().to_str(),
+            Some("/var/lib/brainscan/models")
+        );
+        let overridden = serve_config(&["--data-root", "/v", "--upload-dir", "/elsewhere"]);
+        assert_eq!(overridden.upload_dir().to_str(), Some("/elsewhere"));
+        assert_eq!(overridden.database_url(), "sqlite:///v/app.db");
     }
 
     #[test]

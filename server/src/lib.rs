@@ -16,9 +16,9 @@ pub use config::ServeConfig;
 /// Opens the database (running migrations), marks jobs a previous run left unfinished as failed,
 /// loads the serving model and assembles the shared state.
 pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
-    let pool = db::connect(&config.database_url)
+    let pool = db::connect(&config.database_url())
         .await
-        .with_context(|| format!("opening the database at {}", config.database_url))?;
+        .with_context(|| format!("opening the database at {}", config.database_url()))?;
     let interrupted = db::training_sessions::fail_interrupted(&pool).await?;
     if interrupted > 0 {
         tracing::warn!(
@@ -26,7 +26,8 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
             "marked retraining sessions interrupted by a restart as failed"
         );
     }
-    let state = AppState::new(leptos_options(config)?, pool, config.service());
+    let state = AppState::new(leptos_options(config)?, pool, config.service())
+        .context("starting the inference thread")?;
     match app::ssr::models::load_serving(&state).await {
         Ok(version) => tracing::info!(%version, "model loaded"),
         // The site, uploads and history stay useful without a model; /health reports it.
@@ -47,7 +48,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, database = %config.database_url, "serving on http://{addr}");
+    tracing::info!(%addr, database = %config.database_url(), "serving on http://{addr}");
     axum::serve(listener, build_app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

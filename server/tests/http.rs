@@ -218,3 +218,39 @@ async fn health_is_healthy_once_the_shipped_model_is_loaded() {
     assert_eq!(body["status"], "healthy");
     assert_eq!(body["model_loaded"], true);
 }
+
+#[tokio::test]
+async fn the_healthcheck_command_tells_a_healthy_server_from_none() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start().await;
+    let port = server.addr.port().to_string();
+    // Blocking, on its own thread: the server under test runs on this test's runtime.
+    let check = |port: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
+                .args(["healthcheck", "--port", &port, "--timeout", "5"])
+                .output()
+                .unwrap()
+        })
+    };
+    let healthy = check(port).await.unwrap();
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    // A port nothing listens on: bind one, note it, let it go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = check(closed.to_string()).await.unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("nothing answers"));
+
+    let no_model = TestServer::start_with(NO_MODEL).await;
+    let unhealthy = check(no_model.addr.port().to_string()).await.unwrap();
+    assert!(!unhealthy.status.success());
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("model_not_loaded"));
+}

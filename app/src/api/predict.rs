@@ -62,17 +62,19 @@ pub async fn predict_batch(data: MultipartData) -> Result<BatchPredictionRespons
     let form = multipart::read_form(data, &state.service.limits()).await?;
     let files = form.files_named("files")?;
     let total_images = files.len();
+    let (filenames, images): (Vec<String>, Vec<Vec<u8>>) =
+        files.into_iter().map(|f| (f.filename, f.bytes)).unzip();
+    let outcomes =
+        predictions::classify_many(&state, images, db::predictions::Source::Batch).await?;
     let mut results = Vec::with_capacity(total_images);
-    for file in files {
-        let outcome =
-            predictions::classify(&state, file.bytes, db::predictions::Source::Batch).await;
+    for (filename, outcome) in filenames.into_iter().zip(outcomes) {
         results.push(match outcome {
             Ok(prediction) => BatchItem::Predicted {
-                filename: file.filename,
+                filename,
                 prediction,
             },
             Err(AppError::BadRequest(reason)) => BatchItem::Failed {
-                filename: file.filename,
+                filename,
                 error: reason,
             },
             Err(other) => return Err(other),

@@ -8,7 +8,8 @@ use crate::error::AppError;
 
 /// A loaded classifier and the version it is registered under.
 pub struct ServingModel {
-    pub classifier: ml::Classifier,
+    /// Shared with the inference thread, which may still be finishing requests after a swap.
+    pub classifier: Arc<ml::Classifier>,
     pub version: String,
     pub path: PathBuf,
 }
@@ -41,7 +42,7 @@ impl ModelSlot {
 
 /// Loads the model stored in `dir` on the CPU backend.
 pub fn load(dir: &Path, version_hint: Option<&str>) -> Result<ServingModel, ml::MlError> {
-    let classifier = ml::Classifier::load(dir, ml::Backend::Cpu.device()?)?;
+    let classifier = Arc::new(ml::Classifier::load(dir, ml::Backend::Cpu.device()?)?);
     let version = version_hint
         .map(str::to_owned)
         .unwrap_or_else(|| classifier.version().to_owned());

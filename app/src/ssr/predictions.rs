@@ -1,34 +1,114 @@
-//! Classifying uploaded bytes with the serving model, off the async runtime, and recording it.
+//! Classifying uploaded bytes with the serving model and recording each prediction.
+//!
+//! Decoding and preprocessing run on a blocking thread per request (they are independent and cheap);
+//! the forward pass goes through the inference thread, which batches concurrent requests.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::api::predict::PredictionResponse;
 use crate::error::AppError;
+use crate::ssr::models::ServingModel;
 use crate::ssr::AppState;
 
-/// Decodes, preprocesses and classifies `bytes` on a blocking thread (the forward pass is CPU-bound
-/// and must not stall other requests), then records the prediction.
+/// Classifies one image.
 pub async fn classify(
     state: &AppState,
     bytes: Vec<u8>,
     source: db::predictions::Source,
 ) -> Result<PredictionResponse, AppError> {
+    classify_many(state, vec![bytes], source)
+        .await?
+        .pop()
+        .unwrap_or(Err(AppError::Internal))
+}
+
+/// Classifies several images in one forward pass. The outer error fails the whole request (no
+/// model, server at capacity); an image that cannot be decoded fails alone, with a 400-kind error.
+pub async fn classify_many(
+    state: &AppState,
+    images: Vec<Vec<u8>>,
+    source: db::predictions::Source,
+) -> Result<Vec<Result<PredictionResponse, AppError>>, AppError> {
     let model = state.models.current().ok_or_else(|| {
         AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
     })?;
-    let serving = model.clone();
-    let (result, seconds) = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let result = serving.classifier.predict_bytes(&bytes);
-        (result, started.elapsed().as_secs_f64())
+    let started = Instant::now();
+    let config = model.classifier.manifest().preprocess;
+    let prepared = tokio::task::spawn_blocking(move || {
+        images
+            .iter()
+            .map(|bytes| ml::preprocess::preprocess_bytes(bytes, &config))
+            .collect::<Vec<_>>()
     })
     .await
     .map_err(|error| {
-        leptos::logging::error!("prediction task failed: {error}");
+        leptos::logging::error!("preprocessing task failed: {error}");
         AppError::Internal
     })?;
-    let prediction = result.map_err(image_error)?;
+    let inputs: Vec<f32> = prepared.iter().flatten().flatten().copied().collect();
+    let mut predictions = if inputs.is_empty() {
+        Vec::new()
+    } else {
+        forward(state, &model, inputs).await?
+    }
+    .into_iter();
+    let seconds = started.elapsed().as_secs_f64();
     state.latencies.record(seconds * 1000.0);
+
+    let mut results = Vec::with_capacity(prepared.len());
+    for outcome in prepared {
+        let result = match outcome {
+            Err(error) => Err(image_error(error)),
+            Ok(_) => match predictions.next() {
+                Some(prediction) => {
+                    record(state, &model, &prediction, seconds, source).await?;
+                    Ok(response(&model, prediction, seconds))
+                }
+                None => Err(AppError::Internal),
+            },
+        };
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Queues the forward pass on the inference thread and waits for its rows.
+async fn forward(
+    state: &AppState,
+    model: &Arc<ServingModel>,
+    inputs: Vec<f32>,
+) -> Result<Vec<ml::Prediction>, AppError> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let reply: ml::batching::Reply = Box::new(move |result| {
+        // The request may have been cancelled meanwhile; nobody is left to tell.
+        let _ = sender.send(result);
+    });
+    state
+        .inference
+        .submit(model.classifier.clone(), inputs, reply)
+        .map_err(|error| match error {
+            ml::batching::SubmitError::Full => AppError::Unavailable(
+                "the server is at capacity (too many predictions waiting); retry shortly".into(),
+            ),
+            ml::batching::SubmitError::Stopped => {
+                leptos::logging::error!("the inference thread has stopped");
+                AppError::Internal
+            }
+        })?;
+    receiver
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(image_error)
+}
+
+async fn record(
+    state: &AppState,
+    model: &ServingModel,
+    prediction: &ml::Prediction,
+    seconds: f64,
+    source: db::predictions::Source,
+) -> Result<(), AppError> {
     db::predictions::insert(
         &state.db,
         &db::predictions::NewPrediction {
@@ -40,7 +120,11 @@ pub async fn classify(
         },
     )
     .await?;
-    Ok(PredictionResponse {
+    Ok(())
+}
+
+fn response(model: &ServingModel, prediction: ml::Prediction, seconds: f64) -> PredictionResponse {
+    PredictionResponse {
         predicted_class: prediction.predicted_class,
         confidence: f64::from(prediction.confidence),
         probabilities: prediction
@@ -51,7 +135,7 @@ pub async fn classify(
         prediction_time_seconds: seconds,
         timestamp: db::now_rfc3339(),
         model_version: model.version.clone(),
-    })
+    }
 }
 
 /// Bad image bytes are the client's problem (400); anything else the ML layer reports is ours.

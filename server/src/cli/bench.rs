@@ -15,6 +15,10 @@ pub struct BenchArgs {
     pub image: Option<PathBuf>,
     #[arg(long, default_value_t = 200)]
     pub iterations: usize,
+    /// Also time the forward pass alone at these batch sizes (per image), e.g. `1,4,16`: what
+    /// batching concurrent requests would buy.
+    #[arg(long, value_delimiter = ',')]
+    pub batch_sizes: Vec<usize>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -38,6 +42,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         summary.runs, args.model.backend, summary.p50, summary.p95, summary.mean, summary.min
     );
     print_stage_medians(&classifier, &bytes, args.iterations.clamp(1, 50))?;
+    if !args.batch_sizes.is_empty() {
+        print_batched_forward(&classifier, &bytes, &args.batch_sizes)?;
+    }
+    Ok(())
+}
+
+/// Forward-pass time per image at each batch size, over enough runs for about 200 images each.
+fn print_batched_forward(
+    classifier: &ml::Classifier,
+    bytes: &[u8],
+    batch_sizes: &[usize],
+) -> anyhow::Result<()> {
+    let config = classifier.manifest().preprocess;
+    let pixels = preprocess::prepare(&preprocess::decode(bytes)?, &config);
+    let mut input = vec![0.0; pixels.len()];
+    preprocess::normalise_into(&pixels, &config, &mut input);
+    for &batch in batch_sizes.iter().filter(|&&b| b > 0) {
+        let inputs: Vec<f32> = input
+            .iter()
+            .copied()
+            .cycle()
+            .take(input.len() * batch)
+            .collect();
+        classifier.predict_inputs(inputs.clone())?;
+        let runs = (200 / batch).max(3);
+        let mut per_image = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            classifier.predict_inputs(inputs.clone())?;
+            per_image.push(started.elapsed().as_secs_f64() * 1000.0 / batch as f64);
+        }
+        println!(
+            "forward at batch {batch}: median {:.2} ms per image over {runs} runs",
+            LatencySummary::new(per_image).p50
+        );
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod evaluate;
 mod features;
+mod healthcheck;
 mod predict;
 mod progress;
 mod report;
@@ -17,6 +18,7 @@ use crate::config::ServeConfig;
 pub use bench::BenchArgs;
 pub use evaluate::EvaluateArgs;
 pub use features::ExtractFeaturesArgs;
+pub use healthcheck::HealthcheckArgs;
 pub use predict::PredictArgs;
 pub use report::ReportArgs;
 pub use train::TrainArgs;
@@ -54,6 +56,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Compute intensity, gradient and texture features of every image into a CSV.
     ExtractFeatures(ExtractFeaturesArgs),
+    /// Ask a running server's /health; exit 0 only when it is healthy (Docker's HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
 }
 
 impl Cli {
@@ -72,6 +76,7 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Report(args) => report::run(args),
         Command::ExtractFeatures(args) => features::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args),
     }
 }
 

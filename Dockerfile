@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: the build stage runs scripts/build-release.sh (the same script CI runs); the runtime
+# stage is slim Debian with only the server binary, the site assets, the shipped model and the
+# feature CSV. Expected image size: about 135 MB (bookworm-slim ~75 MB + 59 MB staged by the build
+# script: a 52 MB server binary, 3.4 MB site, 2.7 MB model, 1.1 MB feature CSV).
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+# Debian packages the build needs (Node for Swagger UI's npm package, binaryen for wasm-opt).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends binaryen pkg-config libssl-dev nodejs npm ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN bash scripts/build-release.sh /dist
+
+FROM debian:bookworm-slim AS runtime
+RUN useradd --system --create-home --uid 10001 brainscan \
+ && mkdir -p /var/lib/brainscan \
+ && chown brainscan:brainscan /var/lib/brainscan
+WORKDIR /app
+COPY --from=build /dist /app
+# Everything the server writes (SQLite database, uploads, retrained model versions) lives under
+# DATA_ROOT: mount one volume there. The read-only parts ship inside the image.
+ENV HOST=0.0.0.0 \
+    PORT=8000 \
+    DATA_ROOT=/var/lib/brainscan \
+    MODEL_DIR=/app/models \
+    FEATURES_CSV=/app/data/processed/image_features_train.csv \
+    LEPTOS_SITE_ROOT=/app/site \
+    RUST_LOG=info
+VOLUME ["/var/lib/brainscan"]
+USER brainscan
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/app/brainscan", "healthcheck"]
+CMD ["/app/brainscan", "serve"]
