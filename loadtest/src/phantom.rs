@@ -30,7 +30,11 @@ pub fn slice_jpeg(variant: u32, size: u32) -> Vec<u8> {
             centre + (noise.next_unit() - 0.5) * head_a,
             centre + (noise.next_unit() - 0.5) * head_b,
             size as f32 * (0.04 + 0.06 * noise.next_unit()),
-            if variant.is_multiple_of(2) { 235.0 } else { 70.0 },
+            if variant.is_multiple_of(2) {
+                235.0
+            } else {
+                70.0
+            },
         )
     });
     let image = GrayImage::from_fn(size, size, |x, y| {
