@@ -25,23 +25,32 @@ fn colour_of(class: &str) -> RGBColor {
         .map_or(RGBColor(90, 90, 90), |i| CLASS_COLOURS[i])
 }
 
-/// Sizes the canvas to the width it is shown at (so text stays readable on a phone) and returns a
-/// plotters backend for it.
-fn backend(canvas: &HtmlCanvasElement) -> Option<CanvasBackend> {
-    sized_backend(canvas, 0.55, 240, 460)
+type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+
+/// How tall a chart is for its width: `ratio` of it, kept within `min..=max` pixels.
+struct Height {
+    ratio: f64,
+    min: u32,
+    max: u32,
 }
 
-fn sized_backend(
-    canvas: &HtmlCanvasElement,
-    height_ratio: f64,
-    min_height: u32,
-    max_height: u32,
-) -> Option<CanvasBackend> {
+/// Most charts: a little over half as tall as wide.
+const STANDARD: Height = Height {
+    ratio: 0.55,
+    min: 240,
+    max: 460,
+};
+
+/// Sizes the canvas to the width it is shown at (so text stays readable on a phone), clears it to
+/// white and returns the area to draw on with the font size for that width.
+fn blank_area(canvas: &HtmlCanvasElement, height: Height) -> Option<(Area, u32)> {
     let width = canvas.client_width().clamp(280, 1100) as u32;
-    let height = (width as f64 * height_ratio).clamp(min_height as f64, max_height as f64) as u32;
+    let pixels = (width as f64 * height.ratio).clamp(height.min as f64, height.max as f64) as u32;
     canvas.set_width(width);
-    canvas.set_height(height);
-    CanvasBackend::with_canvas_object(canvas.clone())
+    canvas.set_height(pixels);
+    let root = CanvasBackend::with_canvas_object(canvas.clone())?.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    Some((root, font_size(width)))
 }
 
 /// The label for axis positions at category centres (`i + 0.5`), empty elsewhere.
@@ -68,11 +77,7 @@ pub fn class_distribution(
     training: &BTreeMap<String, usize>,
     uploads: &BTreeMap<String, i64>,
 ) -> Option<()> {
-    let backend = backend(canvas)?;
-    let width = canvas.width();
-    let size = font_size(width);
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(canvas, STANDARD)?;
     let classes = crate::CLASS_NAMES;
     let labels: Vec<String> = classes.iter().map(|c| crate::class_label(c)).collect();
     let max = training
@@ -151,10 +156,7 @@ pub fn distribution(
     x_label: &str,
     data: &Distribution,
 ) -> Option<()> {
-    let backend = backend(canvas)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(canvas, STANDARD)?;
     let (low, high) = (*data.bin_edges.first()?, *data.bin_edges.last()?);
     // Shares rather than counts, so classes of different sizes compare.
     let shares: BTreeMap<&String, Vec<f64>> = data
@@ -205,10 +207,7 @@ pub fn distribution(
 
 /// Gradient mean against mean intensity, one colour per class.
 pub fn scatter(canvas: &HtmlCanvasElement, data: &Scatter) -> Option<()> {
-    let backend = backend(canvas)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(canvas, STANDARD)?;
     let bounds = |f: fn(&crate::api::insights::ScatterPoint) -> f64| {
         data.points
             .iter()
@@ -259,10 +258,14 @@ pub fn probabilities(
     canvas: &HtmlCanvasElement,
     probabilities: &BTreeMap<String, f64>,
 ) -> Option<()> {
-    let backend = sized_backend(canvas, 0.32, 170, 230)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(
+        canvas,
+        Height {
+            ratio: 0.32,
+            min: 170,
+            max: 230,
+        },
+    )?;
     // Most likely class on top.
     let mut ranked: Vec<(&String, f64)> = probabilities.iter().map(|(c, p)| (c, *p)).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -324,10 +327,14 @@ pub fn confusion_matrix(
     classes: &[String],
     matrix: &[Vec<u64>],
 ) -> Option<()> {
-    let backend = sized_backend(canvas, 0.8, 280, 620)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(
+        canvas,
+        Height {
+            ratio: 0.8,
+            min: 280,
+            max: 620,
+        },
+    )?;
     let n = classes.len();
     let labels: Vec<String> = classes.iter().map(|c| crate::class_label(c)).collect();
     let top_down: Vec<String> = labels.iter().rev().cloned().collect();
@@ -387,10 +394,7 @@ pub fn class_scores(
     canvas: &HtmlCanvasElement,
     scores: &[crate::api::model::ClassScore],
 ) -> Option<()> {
-    let backend = backend(canvas)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(canvas, STANDARD)?;
     let labels: Vec<String> = scores
         .iter()
         .map(|s| crate::class_label(&s.class_name))
@@ -455,10 +459,7 @@ pub fn training_curve(
     curve: &crate::api::model::TrainingCurve,
     metric: CurveMetric,
 ) -> Option<()> {
-    let backend = backend(canvas)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(canvas, STANDARD)?;
     let pick = |train: bool| -> Vec<(f64, f64)> {
         curve
             .epochs
@@ -547,10 +548,14 @@ pub fn predictions_per_minute(
     counts: &[crate::api::monitor::MinuteCount],
     window: i64,
 ) -> Option<()> {
-    let backend = sized_backend(canvas, 0.4, 220, 360)?;
-    let size = font_size(canvas.width());
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE).ok()?;
+    let (root, size) = blank_area(
+        canvas,
+        Height {
+            ratio: 0.4,
+            min: 220,
+            max: 360,
+        },
+    )?;
     let mut per_minute: BTreeMap<i64, i64> = BTreeMap::new();
     for entry in counts {
         *per_minute.entry(entry.minutes_ago).or_default() += entry.count;

@@ -10,9 +10,6 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use utoipa::OpenApi;
 
-/// Where `scripts/vendor-swagger-ui.sh` puts Swagger UI's files inside the site root.
-pub const SWAGGER_UI_ASSETS: &str = "/swagger-ui";
-
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -54,11 +51,17 @@ pub const SWAGGER_UI_ASSETS: &str = "/swagger-ui";
 )]
 pub struct ApiDoc;
 
-/// The document, built once: every request after the first gets the same bytes.
+/// The document, built once for `/openapi.json` and the `/api` index alike.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(ApiDoc::openapi)
+}
+
+/// The document as JSON, serialised once.
 pub fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        ApiDoc::openapi()
+        document()
             .to_pretty_json()
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
     })
@@ -72,9 +75,10 @@ pub async fn openapi_json() -> Response {
         .into_response()
 }
 
-/// Swagger UI, loaded from our own server: the docs work without internet access.
-pub async fn docs() -> Html<String> {
-    Html(include_str!("docs.html").replace("{{ASSETS}}", SWAGGER_UI_ASSETS))
+/// Swagger UI, loaded from our own server (`/swagger-ui/`, where `scripts/vendor-swagger-ui.sh`
+/// puts its files in the site): the docs work without internet access.
+pub async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
 }
 
 pub async fn redoc() -> Redirect {
@@ -359,7 +363,7 @@ mod tests {
 
     #[test]
     fn every_server_function_and_route_is_documented() {
-        let document = ApiDoc::openapi();
+        let document = document();
         let server_functions: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
             .map(|(path, method)| (method.to_string(), path.to_owned()))
             .collect();
@@ -367,13 +371,13 @@ mod tests {
         assert!(server_functions.len() >= 12, "{server_functions:?}");
         for (method, path) in server_functions {
             assert!(
-                documents(&document, &method, &path),
+                documents(document, &method, &path),
                 "server function {method} {path} is missing from the OpenAPI document"
             );
         }
         for (method, path) in super::super::service::ROUTES {
             assert!(
-                documents(&document, method, path),
+                documents(document, method, path),
                 "route {method} {path} is missing from the OpenAPI document"
             );
         }

@@ -95,8 +95,7 @@ struct ApiIndex {
 
 /// The index lists what the OpenAPI document declares, so the two cannot drift apart.
 async fn api_index() -> Json<ApiIndex> {
-    use utoipa::OpenApi;
-    let document = super::openapi::ApiDoc::openapi();
+    let document = super::openapi::document();
     let mut endpoints = Vec::new();
     for (path, item) in &document.paths.paths {
         let operations = [
