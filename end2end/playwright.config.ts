@@ -3,13 +3,43 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-// The server under test is the binary cargo-leptos built, on its own port and a throw-away database,
-// so a developer's running instance and its data are never touched.
+// The server under test runs on its own port with a throw-away data folder, so a developer's running
+// instance and its data are never touched. Two ways to get it:
+// - default: the debug binary cargo-leptos built, serving target/site from the workspace;
+// - E2E_DIST=<folder staged by scripts/build-release.sh>: the release tree the Docker image runs,
+//   started from that folder with the image's environment (what users get).
 const port = Number(process.env.E2E_PORT ?? 8123);
 const baseURL = `http://127.0.0.1:${port}`;
 const workspace = resolve(__dirname, "..");
-const serverBinary = process.env.BRAINSCAN_BIN ?? join(workspace, "target/debug/brainscan");
+const dist = process.env.E2E_DIST ? resolve(process.env.E2E_DIST) : undefined;
 const dataDir = mkdtempSync(join(tmpdir(), "brainscan-e2e-"));
+// Everything the server writes goes to the throw-away folder, whatever the caller's shell has set.
+const writable = {
+  DATA_ROOT: dataDir,
+  DATABASE_URL: `sqlite://${join(dataDir, "app.db")}`,
+  UPLOAD_DIR: join(dataDir, "uploads"),
+  MODEL_STORE: join(dataDir, "models"),
+};
+const server = dist
+  ? {
+      command: `${join(dist, "brainscan")} serve`,
+      cwd: dist,
+      env: {
+        MODEL_DIR: join(dist, "models"),
+        FEATURES_CSV: join(dist, "data/processed/image_features_train.csv"),
+        LEPTOS_SITE_ROOT: join(dist, "site"),
+      },
+    }
+  : {
+      command: process.env.BRAINSCAN_BIN ?? join(workspace, "target/debug/brainscan"),
+      cwd: workspace,
+      env: {
+        MODEL_DIR: join(workspace, "models"),
+        LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(workspace, "target/site"),
+      },
+    };
+// Results of the two builds are kept apart, so the release run does not overwrite the debug one.
+const resultsDir = dist ? "test-results/release" : "test-results/debug";
 
 // Debian's Chromium, never a downloaded browser. The flags keep it off the (closed) network.
 const chromiumArgs = [
@@ -31,8 +61,11 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   forbidOnly: true,
-  reporter: [["list"], ["html", { outputFolder: "playwright-report", open: "never" }]],
-  outputDir: "test-results",
+  reporter: [
+    ["list"],
+    ["html", { outputFolder: dist ? "playwright-report/release" : "playwright-report/debug", open: "never" }],
+  ],
+  outputDir: resultsDir,
   use: {
     baseURL,
     trace: "retain-on-failure",
@@ -47,22 +80,13 @@ export default defineConfig({
     { name: "phone", use: { ...devices["Pixel 7"], channel: undefined }, grep: /@phone/ },
   ],
   webServer: {
-    command: serverBinary,
-    cwd: workspace,
+    command: server.command,
+    cwd: server.cwd,
     url: `${baseURL}/health`,
     timeout: 60_000,
     reuseExistingServer: false,
     stdout: "pipe",
     stderr: "pipe",
-    env: {
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: `sqlite://${join(dataDir, "app.db")}`,
-      UPLOAD_DIR: join(dataDir, "uploads"),
-      MODEL_STORE: join(dataDir, "models"),
-      MODEL_DIR: join(workspace, "models"),
-      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(workspace, "target/site"),
-      RUST_LOG: "warn",
-    },
+    env: { ...writable, ...server.env, HOST: "127.0.0.1", PORT: String(port), RUST_LOG: "warn" },
   },
 });

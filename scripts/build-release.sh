@@ -12,10 +12,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIST=$(mkdir -p "${1:-$ROOT/dist}" && cd "${1:-$ROOT/dist}" && pwd)
 cd "$ROOT"
 bash scripts/install-tools.sh --build-only
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+source scripts/env.sh
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
-printf '\n==> cargo leptos build --release\n'
+# cargo-leptos runs the first wasm-opt on PATH over the bundle; scripts/env.sh puts the pinned one
+# first (Debian's binaryen 108 produces a bundle that does not start).
+printf '\n==> cargo leptos build --release (%s)\n' "$(wasm-opt --version)"
 cargo leptos build --release
 
 printf '\n==> staging into %s\n' "$DIST"
@@ -32,5 +34,7 @@ for required in brainscan site/pkg/brainscan.wasm site/pkg/brainscan.js site/pkg
   [ -s "$DIST/$required" ] || { echo "missing from the build: $required" >&2; exit 1; }
 done
 "$DIST/brainscan" --version
+wasm="$DIST/site/pkg/brainscan.wasm"
+printf '    WASM bundle: %s bytes, %s bytes gzip -9\n' "$(stat -c %s "$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
 du -sh "$DIST"/* | sed 's/^/    /'
 printf '==> staged %s MB in %s\n' "$(du -sm "$DIST" | cut -f1)" "$DIST"

@@ -9,10 +9,11 @@ BUILD_ONLY=false
 CARGO_LEPTOS_VERSION=0.3.11
 # Must equal the `wasm-bindgen` crate pinned in Cargo.toml: cargo-leptos does not check it.
 WASM_BINDGEN_VERSION=0.2.130
+# Release builds run wasm-opt; its version is pinned in scripts/wasm-opt/package.json.
+WASM_OPT_VERSION=132
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CARGO_BIN=${CARGO_HOME:-$HOME/.cargo}/bin
-export PATH="$CARGO_BIN:$PATH"
+source "$ROOT/scripts/env.sh"
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -22,7 +23,7 @@ as_root() {
 
 install_debian_packages() {
   local missing=()
-  local wanted=(binaryen pkg-config libssl-dev)
+  local wanted=(pkg-config libssl-dev)
   $BUILD_ONLY || wanted+=(chromium fonts-liberation)
   for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -93,6 +94,17 @@ install_cargo_leptos() {
   install_from_patched_lock cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 --features no_downloads
 }
 
+# Debian's binaryen 108 turns wasm-bindgen's externref table into one the browser refuses
+# ("WebAssembly.Table.set(): Argument 1 is invalid for table"): nothing hydrates. Binaryen's own
+# npm build is current and runs anywhere Node does.
+install_wasm_opt() {
+  if wasm-opt --version 2>/dev/null | grep -q "^wasm-opt version $WASM_OPT_VERSION "; then return; fi
+  log "npm ci in scripts/wasm-opt (Binaryen $WASM_OPT_VERSION)"
+  npm ci --prefix "$ROOT/scripts/wasm-opt" --no-audit --no-fund --loglevel=error
+  wasm-opt --version | grep -q "^wasm-opt version $WASM_OPT_VERSION " \
+    || { echo "wasm-opt on PATH is not Binaryen $WASM_OPT_VERSION: $(command -v wasm-opt)" >&2; exit 1; }
+}
+
 install_end2end_packages() {
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     log "npm ci in end2end/ (browser download skipped: tests use Debian's chromium)"
@@ -105,6 +117,7 @@ install_debian_packages
 install_wasm_target
 install_wasm_bindgen
 install_cargo_leptos
+install_wasm_opt
 if ! $BUILD_ONLY && [ -f "$ROOT/end2end/package-lock.json" ]; then install_end2end_packages; fi
 bash "$ROOT/scripts/vendor-swagger-ui.sh"
 log "tools ready in $(( $(date +%s) - start )) s"

@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+source scripts/env.sh
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 USERS=${USERS:-10 50 100}
 RUN_TIME=${RUN_TIME:-30s}

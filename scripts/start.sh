@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bash scripts/install-tools.sh
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+source scripts/env.sh
 cargo leptos build
 echo "==> starting on http://localhost:${PORT:-8000} (Ctrl-C stops)"
 exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/brainscan" serve "$@"

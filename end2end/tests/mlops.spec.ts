@@ -1,5 +1,19 @@
+import { Page } from "@playwright/test";
 import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
 import { sliceFile } from "./images";
+import { retrainCounts, triggerRetrain, uploadSlices, waitForJob } from "./api";
+
+/** After one job ended: one more session and version, nothing pending, the newest session shown. */
+async function expectPanelsAfterJob(page: Page, before: Awaited<ReturnType<typeof retrainCounts>>) {
+  await expect(page.getByTestId("sessions-table").locator("tbody tr")).toHaveCount(
+    Math.min(before.sessions + 1, 10),
+  );
+  await expect(page.getByTestId("sessions-table").locator("tbody tr").first()).not.toContainText(
+    /running|queued/,
+  );
+  await expect(page.getByTestId("models-table").locator("tbody tr")).toHaveCount(before.models + 1);
+  await expect(page.getByTestId("stat-pending")).toHaveText("0");
+}
 
 test("predict one image and see its class and probability bars", async ({ page }) => {
   await page.goto("/predict");
@@ -50,11 +64,13 @@ test.describe.serial("upload, then retrain", () => {
     await expect(page.getByTestId("upload-results").locator("li")).toHaveCount(9);
   });
 
-  test("trigger a retrain and watch it finish without reloading", async ({ page }) => {
+  test("trigger a retrain and watch it finish without reloading", async ({ page, request }) => {
     test.setTimeout(180_000);
+    const before = await retrainCounts(request);
+    expect(before.pending, "the upload test above left images waiting").toBeGreaterThanOrEqual(8);
     await page.goto("/retrain");
     await waitForHydration(page);
-    await expect(page.getByTestId("stat-pending")).toHaveText("8");
+    await expect(page.getByTestId("stat-pending")).toHaveText(String(before.pending));
     await page.getByTestId("epochs").fill("1");
     await page.getByTestId("fine-tune-epochs").fill("0");
     await page.getByTestId("trigger-retrain").click();
@@ -62,19 +78,47 @@ test.describe.serial("upload, then retrain", () => {
     await expect(page.getByTestId("job-state")).toContainText(/completed|rejected/, {
       timeout: 150_000,
     });
-    await expect(page.getByTestId("sessions-table").locator("tbody tr")).toHaveCount(1);
-    await expect(page.getByTestId("models-table").locator("tbody tr")).toHaveCount(2);
-    await expect(page.getByTestId("stat-pending")).toHaveText("0");
+    await expectPanelsAfterJob(page, before);
+  });
+
+  test("a job that ends before the page's first status poll still refreshes every panel", async ({
+    page,
+    request,
+  }) => {
+    test.setTimeout(180_000);
+    await uploadSlices(request, "meningioma", [300, 301, 302, 303]);
+    const before = await retrainCounts(request);
+    // Hold every status poll of the page until the job has ended: the page never sees it running.
+    let releasePolls = () => {};
+    const jobEnded = new Promise<void>((resolve) => (releasePolls = resolve));
+    await page.route(
+      (url) => url.pathname === "/retrain/status",
+      async (route) => {
+        await jobEnded;
+        await route.continue();
+      },
+    );
+    await page.goto("/retrain");
+    await waitForHydration(page);
+    await expect(page.getByTestId("stat-pending")).toHaveText(String(before.pending));
+    const session = await triggerRetrain(request);
+    const finalStatus = await waitForJob(request, session);
+    releasePolls();
+    await expect(page.getByTestId("job-state")).toContainText(finalStatus);
+    await expectPanelsAfterJob(page, before);
+    await expect(page.getByTestId("sessions-table").locator("tbody tr").first()).toContainText(
+      finalStatus,
+    );
   });
 
   test("activate another model version from the versions table", async ({ page }) => {
     await page.goto("/retrain");
     await waitForHydration(page);
     const rows = page.getByTestId("models-table").locator("tbody tr");
-    await expect(rows).toHaveCount(2);
+    await expect(rows.nth(1), "the retraining above added a version").toBeVisible();
     // Exactly one row serves; the other has an Activate button.
     await expect(page.getByTestId("models-table").locator("tr.serving")).toHaveCount(1);
-    const candidate = rows.filter({ has: page.getByRole("button", { name: "Activate" }) });
+    const candidate = rows.filter({ has: page.getByRole("button", { name: "Activate" }) }).first();
     const version = (await candidate.locator("td").first().textContent())!.trim();
     await candidate.getByRole("button", { name: "Activate" }).click();
     await expect(page.getByTestId("models-table").locator("tr.serving td").first()).toHaveText(

@@ -71,11 +71,17 @@ test("a screenshot of every page, on a desktop and on a phone @phone", async ({ 
   }
 });
 
-test("each page has its own document title and deep links load directly", async ({ page }) => {
+test("every page loads directly, hydrates without a page error and has its own title", async ({
+  page,
+  consoleErrors,
+}) => {
   for (const target of pages) {
     await page.goto(target.path);
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(target.heading);
     await expect(page).toHaveTitle(`${target.heading} · BrainScan MRI`);
+    // A bundle that fails to start (e.g. a broken wasm-opt pass) throws here and never hydrates.
+    await waitForHydration(page);
+    expect(consoleErrors, `${target.path} logged errors`).toEqual([]);
   }
 });
 

@@ -12,6 +12,11 @@ use crate::components::polling::every;
 /// How often the page asks for progress while a job runs.
 const POLL_RUNNING: Duration = Duration::from_secs(1);
 
+/// What tells two snapshots of a session apart for the page: its id and its state.
+fn session_key(session: &SessionSummary) -> (i64, String) {
+    (session.id, session.status.clone())
+}
+
 fn percent(value: Option<f64>) -> String {
     value.map_or("–".to_owned(), |v| format!("{:.1}%", v * 100.0))
 }
@@ -37,16 +42,20 @@ pub fn RetrainPage() -> impl IntoView {
         }
     });
 
-    // Poll the job status in the browser; a job that finishes reloads the tables once.
-    let was_running = StoredValue::new(false);
+    // Poll the job status in the browser. The tables reload whenever the latest session the server
+    // reports (its id and state) differs from the newest one they show: a job that starts and ends
+    // between two polls, or before the first one, still refreshes every panel.
     every(POLL_RUNNING, true, move || {
         leptos::task::spawn_local(async move {
             if let Ok(latest) = get_retrain_status().await {
-                let running = latest.progress.is_some();
-                if was_running.get_value() && !running {
+                let shown = sessions
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .map(|list| list.sessions.first().map(session_key));
+                let reported = latest.session.as_ref().map(session_key);
+                if shown.is_some_and(|shown| shown != reported) {
                     refreshes.update(|n| *n += 1);
                 }
-                was_running.set_value(running);
                 status.set(Some(latest));
             }
         })

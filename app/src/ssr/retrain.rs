@@ -385,9 +385,9 @@ struct PreparedData {
     validation_is_training: bool,
 }
 
-/// Preprocesses the uploads and, with `DATA_DIR`, the original validation split (the one the shipped
-/// model was scored on) and a replay sample of the original training split. Without it, a stratified
-/// fifth of the uploads is held out for validation.
+/// Preprocesses the uploads and, with `--data-dir` (`TRAINING_DATA_DIR`), the original validation
+/// split (the one the shipped model was scored on) and a replay sample of the original training
+/// split. Without it, a stratified fifth of the uploads is held out for validation.
 fn prepare_data(
     uploads: &[LabeledImage],
     data_dir: Option<&std::path::Path>,
@@ -450,7 +450,8 @@ fn prepare_data(
                 (
                     train.subset(&train_indices),
                     train.subset(&validation_indices),
-                    "; validated on held-out uploads (set DATA_DIR to validate on the original split)",
+                    "; validated on held-out uploads (start the server with --data-dir to validate on the \
+                     original split)",
                 )
             };
             Ok(PreparedData {

@@ -20,6 +20,22 @@ pub fn shipped_model_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models"))
 }
 
+/// The real dataset's root (with `train/<class>/`), for the tests marked `#[ignore]` that need it;
+/// `scripts/test-dataset.sh` runs them. Asking for it without `DATA_DIR` is a failure, not a skip.
+pub fn dataset_dir() -> PathBuf {
+    let dir = std::env::var_os("DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!("this test needs the dataset: set DATA_DIR to its root (with train/<class>/)")
+        });
+    assert!(
+        dir.join("train").is_dir(),
+        "DATA_DIR={} has no train/ folder",
+        dir.display()
+    );
+    dir
+}
+
 impl TestServer {
     /// With the shipped model.
     pub async fn start() -> Self {
