@@ -109,6 +109,7 @@ test.describe.serial("upload, then retrain", () => {
     await expect(page.getByTestId("sessions-table").locator("tbody tr").first()).toContainText(
       finalStatus,
     );
+    await page.unrouteAll({ behavior: "ignoreErrors" });
   });
 
   test("activate another model version from the versions table", async ({ page }) => {
