@@ -94,9 +94,9 @@ install_cargo_leptos() {
   install_from_patched_lock cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 --features no_downloads
 }
 
-# Debian's binaryen 108 turns wasm-bindgen's externref table into one the browser refuses
-# ("WebAssembly.Table.set(): Argument 1 is invalid for table"): nothing hydrates. Binaryen's own
-# npm build is current and runs anywhere Node does.
+# Debian's binaryen 108 points wasm-bindgen's export of its externref table at the function table,
+# which the browser then refuses to store JS values in ("WebAssembly.Table.set(): Argument 1 is
+# invalid for table"): nothing hydrates. Binaryen's own npm build is current and runs where Node does.
 install_wasm_opt() {
   if wasm-opt --version 2>/dev/null | grep -q "^wasm-opt version $WASM_OPT_VERSION "; then return; fi
   log "npm ci in scripts/wasm-opt (Binaryen $WASM_OPT_VERSION)"
