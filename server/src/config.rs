@@ -54,6 +54,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MAX_UPLOAD_MB", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_upload_mb: u64,
 
+    /// Largest accepted total of all files in one request, in megabytes (a batch prediction or a
+    /// bulk upload); bounds what one request can make the server hold.
+    #[arg(long, env = "MAX_REQUEST_MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_request_mb: u64,
+
     /// A retrained model is activated unless its validation accuracy falls by more than this many
     /// percentage points.
     #[arg(long, env = "ACTIVATION_TOLERANCE", default_value_t = 0.5)]
@@ -97,6 +102,7 @@ impl ServeConfig {
             features_csv: self.features_csv.clone(),
             max_upload_bytes: self.max_upload_mb * 1024 * 1024,
             max_files_per_request: 200,
+            max_request_bytes: self.max_request_mb * 1024 * 1024,
             activation_tolerance: self.activation_tolerance_points / 100.0,
         }
     }
@@ -133,6 +139,7 @@ mod tests {
             "MODEL_STORE",
             "TRAINING_DATA_DIR",
             "MAX_UPLOAD_MB",
+            "MAX_REQUEST_MB",
             "LEPTOS_SITE_ROOT",
         ]
         .iter()
@@ -148,6 +155,7 @@ mod tests {
         assert_eq!(config.upload_dir().to_str(), Some("data/uploads"));
         assert_eq!(config.model_store().to_str(), Some("data/models"));
         assert_eq!(config.service().max_upload_bytes, 20 * 1024 * 1024);
+        assert_eq!(config.service().max_request_bytes, 100 * 1024 * 1024);
         assert_eq!(config.data_dir, None);
     }
 

@@ -122,6 +122,44 @@ async fn bad_prediction_requests_get_clear_4xx_json_errors() {
     assert_eq!(stats["total_predictions"], 1);
 }
 
+/// Text fields and the files of one request are bounded while they stream in: 413 with a JSON
+/// error, nothing stored, and the server keeps serving.
+#[tokio::test]
+async fn oversized_text_fields_and_requests_are_refused_with_json_413() {
+    let server = TestServer::start_with(&["--max-upload-mb", "1", "--max-request-mb", "1"]).await;
+    let long_class_name = "glioma".repeat(1000);
+    let form = Form::new()
+        .text("class_name", long_class_name)
+        .part("files", file_part(slice_jpeg(1), "a.jpg"));
+    let (status, body) = server.post_form("/retrain", form).await;
+    assert_error(
+        status,
+        &body,
+        413,
+        "text field \"class_name\" is longer than 1024 bytes",
+    );
+
+    // Two files under the per-file limit whose sum is over the per-request one.
+    let big = |name: &str| file_part(vec![0xFF; 700_000], name);
+    let form = Form::new()
+        .part("files", big("a.jpg"))
+        .part("files", big("b.jpg"));
+    let (status, body) = server.post_form("/predict/batch", form).await;
+    assert_error(status, &body, 413, "may add up to 1 MB at most");
+    let form = Form::new()
+        .text("class_name", "glioma")
+        .part("files", big("a.jpg"))
+        .part("files", big("b.jpg"));
+    let (status, body) = server.post_form("/retrain", form).await;
+    assert_error(status, &body, 413, "may add up to 1 MB at most");
+
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["total_uploaded_images"], 0);
+    assert_eq!(stats["total_predictions"], 0);
+    let form = Form::new().part("file", file_part(slice_jpeg(2), "ok.jpg"));
+    assert_eq!(server.post_form("/predict", form).await.0, 200);
+}
+
 #[tokio::test]
 async fn uploads_are_stored_once_and_bad_ones_refused() {
     let server = TestServer::start().await;

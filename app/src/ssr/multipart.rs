@@ -7,10 +7,16 @@ use leptos::server_fn::codec::MultipartData;
 
 use crate::error::AppError;
 
+/// Text fields carry a class name or a note: anything longer is not a mistake but an attempt to make
+/// the server hold a large body in memory.
+pub const MAX_TEXT_FIELD_BYTES: usize = 1024;
+
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
     pub max_file_bytes: u64,
     pub max_files: usize,
+    /// All files of one request together.
+    pub max_request_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -33,10 +39,22 @@ pub async fn read_form(data: MultipartData, limits: &UploadLimits) -> Result<For
         AppError::BadRequest("expected a multipart/form-data request body".into())
     })?;
     let mut form = Form::default();
+    let mut request_bytes: u64 = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
         let Some(filename) = field.file_name().map(str::to_owned) else {
-            let text = field.text().await.map_err(malformed)?;
+            let mut text = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                if text.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
+                    return Err(AppError::PayloadTooLarge(format!(
+                        "text field {name:?} is longer than {MAX_TEXT_FIELD_BYTES} bytes"
+                    )));
+                }
+                text.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(text).map_err(|_| {
+                AppError::BadRequest(format!("text field {name:?} is not valid UTF-8"))
+            })?;
             form.fields.insert(name, text);
             continue;
         };
@@ -52,6 +70,14 @@ pub async fn read_form(data: MultipartData, limits: &UploadLimits) -> Result<For
                 return Err(AppError::PayloadTooLarge(format!(
                     "{filename} is larger than the {} limit per file",
                     format_bytes(limits.max_file_bytes)
+                )));
+            }
+            request_bytes += chunk.len() as u64;
+            if request_bytes > limits.max_request_bytes {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "the files of one request may add up to {} at most; send them in several \
+                     requests",
+                    format_bytes(limits.max_request_bytes)
                 )));
             }
             bytes.extend_from_slice(&chunk);

@@ -111,6 +111,7 @@ pub struct ServiceConfig {
     pub features_csv: PathBuf,
     pub max_upload_bytes: u64,
     pub max_files_per_request: usize,
+    pub max_request_bytes: u64,
     /// A retrained model is activated unless its validation accuracy drops by more than this.
     pub activation_tolerance: f64,
 }
@@ -120,6 +121,7 @@ impl ServiceConfig {
         UploadLimits {
             max_file_bytes: self.max_upload_bytes,
             max_files: self.max_files_per_request,
+            max_request_bytes: self.max_request_bytes,
         }
     }
 }
