@@ -130,6 +130,25 @@ fn device_name(device: &Device) -> String {
     format!("{device:?}")
 }
 
+/// Removes the `.partial` directories that [`write_atomically`] leaves behind when the process dies
+/// mid-write (never complete models); answers how many were removed. A missing store is empty.
+pub fn remove_partial_versions(store: &Path) -> MlResult<usize> {
+    let entries = match std::fs::read_dir(store) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(MlError::io(store, error)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry.map_err(|e| MlError::io(store, e))?.path();
+        if path.is_dir() && path.extension().is_some_and(|ext| ext == "partial") {
+            std::fs::remove_dir_all(&path).map_err(|e| MlError::io(&path, e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes into a sibling `.partial` directory and renames it into place, so a crash mid-write never
 /// leaves a directory that looks like a complete model.
 fn write_atomically(dir: &Path, model: &crate::model::Model, manifest: &Manifest) -> MlResult<()> {

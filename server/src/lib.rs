@@ -14,7 +14,7 @@ use leptos::prelude::LeptosOptions;
 pub use config::ServeConfig;
 
 /// Opens the database (running migrations), marks jobs a previous run left unfinished as failed,
-/// loads the serving model and assembles the shared state.
+/// removes half-written model versions, loads the serving model and assembles the shared state.
 pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     let pool = db::connect(&config.database_url())
         .await
@@ -24,6 +24,15 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         tracing::warn!(
             interrupted,
             "marked retraining sessions interrupted by a restart as failed"
+        );
+    }
+    let store = config.model_store();
+    let partial = ml::finetune::remove_partial_versions(&store)
+        .with_context(|| format!("cleaning the model store {}", store.display()))?;
+    if partial > 0 {
+        tracing::warn!(
+            partial,
+            "removed model versions a previous run left half-written"
         );
     }
     let state = AppState::new(leptos_options(config)?, pool, config.service())

@@ -436,7 +436,7 @@ async fn short_real_retrain(data_dir: Option<&str>) -> Value {
 }
 
 #[tokio::test]
-async fn a_restart_marks_an_interrupted_session_failed_and_keeps_serving() {
+async fn a_restart_marks_an_interrupted_session_failed_cleans_partial_versions_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/app.db", dir.path().display());
     let pool = db::connect(&url).await.unwrap();
@@ -445,6 +445,11 @@ async fn a_restart_marks_an_interrupted_session_failed_and_keeps_serving() {
         .await
         .unwrap();
     pool.close().await;
+    // A version killed mid-write, beside a complete one.
+    let store = dir.path().join("models");
+    std::fs::create_dir_all(store.join("v-killed.partial")).unwrap();
+    std::fs::write(store.join("v-killed.partial/model.bpk"), b"half").unwrap();
+    std::fs::create_dir_all(store.join("v-complete")).unwrap();
 
     let server = TestServer::start_in(dir, &[]).await;
     let (_, status) = server.get_json("/retrain/status").await;
@@ -452,6 +457,8 @@ async fn a_restart_marks_an_interrupted_session_failed_and_keeps_serving() {
     assert!(status["message"].as_str().unwrap().contains("interrupted"));
     let (_, health) = server.get_json("/health").await;
     assert_eq!(health["model_loaded"], true);
+    assert!(!store.join("v-killed.partial").exists(), "leftover removed");
+    assert!(store.join("v-complete").is_dir(), "complete versions kept");
 }
 
 #[tokio::test]
