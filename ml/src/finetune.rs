@@ -130,6 +130,9 @@ fn device_name(device: &Device) -> String {
     format!("{device:?}")
 }
 
+/// Extension of a model version still being written; see [`write_atomically`].
+const PARTIAL_EXTENSION: &str = "partial";
+
 /// Removes the `.partial` directories that [`write_atomically`] leaves behind when the process dies
 /// mid-write (never complete models); answers how many were removed. A missing store is empty.
 pub fn remove_partial_versions(store: &Path) -> MlResult<usize> {
@@ -141,7 +144,7 @@ pub fn remove_partial_versions(store: &Path) -> MlResult<usize> {
     let mut removed = 0;
     for entry in entries {
         let path = entry.map_err(|e| MlError::io(store, e))?.path();
-        if path.is_dir() && path.extension().is_some_and(|ext| ext == "partial") {
+        if path.is_dir() && path.extension().is_some_and(|ext| ext == PARTIAL_EXTENSION) {
             std::fs::remove_dir_all(&path).map_err(|e| MlError::io(&path, e))?;
             removed += 1;
         }
@@ -158,7 +161,7 @@ fn write_atomically(dir: &Path, model: &crate::model::Model, manifest: &Manifest
             dir.display()
         )));
     }
-    let partial = dir.with_extension("partial");
+    let partial = dir.with_extension(PARTIAL_EXTENSION);
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
     }
