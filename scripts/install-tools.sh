@@ -9,8 +9,6 @@ BUILD_ONLY=false
 CARGO_LEPTOS_VERSION=0.3.11
 # Must equal the `wasm-bindgen` crate pinned in Cargo.toml: cargo-leptos does not check it.
 WASM_BINDGEN_VERSION=0.2.130
-# Release builds run wasm-opt; its version is pinned in scripts/wasm-opt/package.json (read from
-# there, so the pin lives in one place): "132.0.0" -> "132", as `wasm-opt --version` prints it.
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/env.sh"
@@ -97,6 +95,8 @@ install_cargo_leptos() {
 # Debian's binaryen 108 points wasm-bindgen's export of its externref table at the function table,
 # which the browser then refuses to store JS values in ("WebAssembly.Table.set(): Argument 1 is
 # invalid for table"): nothing hydrates. Binaryen's own npm build is current and runs where Node does.
+# The version is pinned once, in scripts/wasm-opt/package.json: "132.0.0" -> "132", as
+# `wasm-opt --version` prints it.
 install_wasm_opt() {
   local WASM_OPT_VERSION
   WASM_OPT_VERSION=$(node -p "require('$ROOT/scripts/wasm-opt/package.json').dependencies.binaryen.split('.')[0]")

@@ -3,10 +3,13 @@ import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
 import { sliceFile } from "./images";
 import { retrainCounts, triggerRetrain, uploadSlices, waitForJob } from "./api";
 
+/** How many sessions the Retrain page lists (`retrain_sessions(Some(10))` in pages/retrain.rs). */
+const SESSIONS_LISTED = 10;
+
 /** After one job ended: one more session and version, nothing pending, the newest session shown. */
 async function expectPanelsAfterJob(page: Page, before: Awaited<ReturnType<typeof retrainCounts>>) {
   await expect(page.getByTestId("sessions-table").locator("tbody tr")).toHaveCount(
-    Math.min(before.sessions + 1, 10),
+    Math.min(before.sessions + 1, SESSIONS_LISTED),
   );
   await expect(page.getByTestId("sessions-table").locator("tbody tr").first()).not.toContainText(
     /running|queued/,
