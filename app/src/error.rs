@@ -19,6 +19,12 @@ pub enum AppError {
     Internal,
     #[error("{0}")]
     BadRequest(String),
+    /// No valid session or token was presented for something that needs one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller is known but its role does not allow this, or the request came from another site.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -28,6 +34,8 @@ pub enum AppError {
     RetrainBusy { session_id: i64 },
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl AppError {
@@ -35,10 +43,13 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Transport(_) | AppError::BadRequest(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::RetrainBusy { .. } => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::Internal => 500,
+            AppError::TooManyRequests(_) => 429,
             AppError::Unavailable(_) => 503,
         }
     }
@@ -48,10 +59,13 @@ impl AppError {
             AppError::Transport(_) => "malformed_request",
             AppError::Internal => "internal",
             AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::RetrainBusy { .. } => "retrain_busy",
             AppError::Unavailable(_) => "unavailable",
+            AppError::TooManyRequests(_) => "too_many_requests",
         }
     }
 }
@@ -86,9 +100,12 @@ impl From<ErrorBody> for AppError {
             ("retrain_busy", Some(session_id)) => AppError::RetrainBusy { session_id },
             ("internal", _) => AppError::Internal,
             ("bad_request", _) => AppError::BadRequest(body.detail),
+            ("unauthorized", _) => AppError::Unauthorized(body.detail),
+            ("forbidden", _) => AppError::Forbidden(body.detail),
             ("not_found", _) => AppError::NotFound(body.detail),
             ("payload_too_large", _) => AppError::PayloadTooLarge(body.detail),
             ("unavailable", _) => AppError::Unavailable(body.detail),
+            ("too_many_requests", _) => AppError::TooManyRequests(body.detail),
             _ => AppError::Transport(body.detail),
         }
     }
@@ -120,6 +137,9 @@ mod tests {
             AppError::BadRequest("class_name must be one of ...".into()),
             AppError::RetrainBusy { session_id: 7 },
             AppError::PayloadTooLarge("scan.jpg is 25 MB; the limit is 20 MB".into()),
+            AppError::Unauthorized("log in".into()),
+            AppError::Forbidden("admins only".into()),
+            AppError::TooManyRequests("slow down".into()),
             AppError::Internal,
         ] {
             let json = serde_json::to_value(&error).unwrap();

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub mod accounts;
+pub mod audit;
 pub mod model_versions;
 pub mod predictions;
 pub mod preprocessing_logs;
@@ -16,12 +18,16 @@ pub mod uploads;
 pub use sqlx::SqlitePool;
 
 /// The tables the schema defines, in creation order.
-pub const TABLES: [&str; 5] = [
+pub const TABLES: [&str; 9] = [
     "model_versions",
     "training_sessions",
     "uploaded_images",
     "preprocessing_logs",
     "predictions",
+    "users",
+    "user_sessions",
+    "api_tokens",
+    "audit_events",
 ];
 
 #[derive(Debug, thiserror::Error)]

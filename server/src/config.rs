@@ -64,6 +64,43 @@ pub struct ServeConfig {
     #[arg(long, env = "ACTIVATION_TOLERANCE", default_value_t = 0.5)]
     pub activation_tolerance_points: f64,
 
+    /// Whether predicting and reading pages and statistics work without logging in (uploads,
+    /// retraining and administration always need an account). On by default so the original
+    /// service's clients keep working; `--public-read false` closes the whole site to strangers.
+    #[arg(long, env = "PUBLIC_READ", default_value_t = true, action = clap::ArgAction::Set)]
+    pub public_read: bool,
+
+    /// Name of the first admin, created at start when the database has no user yet.
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of that first admin. Only read from the environment (never a flag, which `ps` would
+    /// show); without it, create the first admin with `brainscan user add`.
+    #[arg(skip = std::env::var("ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()))]
+    pub admin_password: Option<String>,
+
+    /// Trust the last address in `X-Forwarded-For` and `X-Forwarded-Proto` (set behind one reverse
+    /// proxy such as Render's); otherwise a client could claim any address.
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+
+    /// Predictions one client may ask for per minute (single or batch requests); then 429.
+    #[arg(long, env = "PREDICT_PER_MINUTE", default_value_t = 600)]
+    pub predict_per_minute: u32,
+
+    /// Uploads, logins and other changes one client may send per minute; then 429.
+    #[arg(long, env = "WRITES_PER_MINUTE", default_value_t = 60)]
+    pub writes_per_minute: u32,
+
+    /// The longest a request may take, body upload included; a stalled client gets 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// The longest a client may take to send a request's headers, or keep an idle connection
+    /// open between requests, before the connection is closed.
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_secs: u64,
+
     /// Directory with the built site (the WASM bundle, CSS and public assets).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -104,6 +141,11 @@ impl ServeConfig {
             max_files_per_request: 200,
             max_request_bytes: self.max_request_mb * 1024 * 1024,
             activation_tolerance: self.activation_tolerance_points / 100.0,
+            public_read: self.public_read,
+            trust_proxy: self.trust_proxy,
+            predict_per_minute: self.predict_per_minute,
+            writes_per_minute: self.writes_per_minute,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
         }
     }
 }

@@ -6,8 +6,11 @@ pub mod config;
 pub mod http;
 pub mod telemetry;
 
+use std::time::Duration;
+
 use anyhow::Context;
 use app::ssr::AppState;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 
@@ -35,6 +38,20 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
             "removed model versions a previous run left half-written"
         );
     }
+    if let Some(password) = &config.admin_password {
+        let created = app::ssr::auth::bootstrap_admin(&pool, &config.admin_username, password)
+            .await
+            .context("creating the first admin from ADMIN_PASSWORD")?;
+        if created {
+            tracing::warn!(user = %config.admin_username, "created the first admin from ADMIN_PASSWORD");
+        }
+    }
+    if db::accounts::count_admins(&pool).await? == 0 {
+        tracing::warn!(
+            "no admin account exists: nobody can upload, retrain or manage users until one is \
+             created with `brainscan user add <name> --role admin` or ADMIN_PASSWORD"
+        );
+    }
     let state = AppState::new(leptos_options(config)?, pool, config.service())
         .context("starting the inference thread")?;
     match app::ssr::models::load_serving(&state).await {
@@ -58,10 +75,72 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, database = %config.database_url(), "serving on http://{addr}");
-    axum::serve(listener, build_app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")
+    serve_on(
+        listener,
+        build_app(state),
+        Duration::from_secs(config.header_timeout_secs),
+        shutdown_signal(),
+    )
+    .await;
+    Ok(())
+}
+
+/// How long in-flight requests may run on after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves HTTP/1.1 connections until `shutdown` resolves, then lets open requests finish. Each
+/// connection must send a request's headers within `header_timeout` (also the longest it may sit
+/// idle between requests); requests see the peer address as `ConnectInfo<SocketAddr>`.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = app.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {},
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("requests still running after the grace period were cut off");
+        }
+    }
 }
 
 /// Leptos's own settings (output name, pkg dir) come from the variables cargo-leptos sets or bakes in

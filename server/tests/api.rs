@@ -271,6 +271,7 @@ async fn trigger_refuses_bad_requests_before_starting_anything() {
     assert_eq!(status_body["status"], "idle");
     let response = reqwest::Client::new()
         .post(server.url("/models/v-does-not-exist/activate"))
+        .bearer_auth(&server.admin_token)
         .send()
         .await
         .unwrap();
@@ -407,6 +408,7 @@ async fn short_real_retrain(data_dir: Option<&str>) -> Value {
     // Switching back to the shipped version takes effect without a restart.
     let response = reqwest::Client::new()
         .post(server.url(&format!("/models/{shipped_version}/activate")))
+        .bearer_auth(&server.admin_token)
         .send()
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! Server functions and the data they exchange. The types compile for both server and browser; the
 //! function bodies run only on the server.
 
+pub mod auth;
 pub mod insights;
 pub mod model;
 pub mod monitor;

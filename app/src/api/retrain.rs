@@ -160,6 +160,7 @@ pub struct ModelsResponse {
 pub async fn upload_training_images(data: MultipartData) -> Result<UploadResponse, AppError> {
     use crate::ssr::{multipart, retrain, uploads};
     let state = crate::ssr::state()?;
+    crate::ssr::auth::require(crate::api::auth::Role::Annotator)?;
     let form = multipart::read_form(data, &state.service.limits()).await?;
     let class_name = retrain::parse_class_name(form.text("class_name"))?;
     let files = form.files_named("files")?;
@@ -173,6 +174,11 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         count(UploadOutcome::Duplicate),
         count(UploadOutcome::Rejected),
     );
+    let caller = crate::ssr::auth::principal();
+    let detail = format!("stored {stored}, duplicates {duplicates}, rejected {rejected}");
+    let outcome = if stored + duplicates == 0 { "failed" } else { "ok" };
+    crate::ssr::auth::audit(&state, &caller, "upload", Some(&class_name), outcome, Some(&detail))
+        .await;
     if stored + duplicates == 0 {
         let reasons: Vec<String> = results
             .iter()
@@ -205,14 +211,19 @@ pub async fn trigger_retrain(
     #[server(default)] fine_tune_epochs: u32,
 ) -> Result<TriggerResponse, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::retrain::trigger(
+    let caller = crate::ssr::auth::require(crate::api::auth::Role::Admin)?;
+    let result = crate::ssr::retrain::trigger(
         &state,
         TriggerRequest {
             epochs,
             fine_tune_epochs,
         },
     )
-    .await
+    .await;
+    let target = result.as_ref().ok().map(|r| format!("session {}", r.session_id));
+    crate::ssr::auth::audit_result(&state, &caller, "retrain.trigger", target.as_deref(), &result)
+        .await;
+    result
 }
 
 #[server(prefix = "", endpoint = "retrain/status", input = GetUrl)]
@@ -245,6 +256,7 @@ pub async fn list_models() -> Result<ModelsResponse, AppError> {
 #[server(endpoint = "activate_model")]
 pub async fn activate_model(version: String) -> Result<ModelsResponse, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::models::activate(&state, &version).await?;
+    let caller = crate::ssr::auth::require(crate::api::auth::Role::Admin)?;
+    crate::ssr::models::activate_as(&state, &caller, &version).await?;
     crate::ssr::retrain::list_models(&state).await
 }

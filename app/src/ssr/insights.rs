@@ -213,9 +213,11 @@ pub async fn visualization_data(state: &AppState) -> Result<VisualizationData, A
         })?
         .map_err(|reason| {
             leptos::logging::error!("{reason}");
-            AppError::Unavailable(format!(
-                "{reason}; run `brainscan extract-features` to create it"
-            ))
+            AppError::Unavailable(
+                "the training images' feature table cannot be read; run \
+                 `brainscan extract-features` to create it"
+                    .to_owned(),
+            )
         })?;
     let uploads = db::uploads::stats(&state.db).await?;
     let mut class_distribution = crate::zero_per_class::<usize>();
@@ -227,7 +229,16 @@ pub async fn visualization_data(state: &AppState) -> Result<VisualizationData, A
     Ok(VisualizationData {
         features: table.columns.clone(),
         total_samples: table.rows.len(),
-        source: format!("{} (training images)", state.service.features_csv.display()),
+        // The file's name only: where the server keeps its files is nobody else's business.
+        source: format!(
+            "{} (training images)",
+            state
+                .service
+                .features_csv
+                .file_name()
+                .map(|name| name.to_string_lossy())
+                .unwrap_or_default()
+        ),
         class_distribution,
         upload_class_distribution,
         mean_intensity_data: distribution("mean_intensity", &table.values("mean_intensity")),

@@ -1,5 +1,6 @@
 //! Server-only parts of the app: the shared state that server functions reach through context.
 
+pub mod auth;
 pub mod insights;
 pub mod model_report;
 pub mod models;
@@ -20,4 +21,15 @@ pub fn state() -> Result<AppState, AppError> {
         leptos::logging::error!("AppState missing from the server-function context");
         AppError::Internal
     })
+}
+
+/// The content security policy of a page whose inline scripts carry `nonce`: our own scripts and
+/// WASM, our styles (components set inline `style` attributes for bar widths), images from us or
+/// `data:`/`blob:` URLs (previews of files being uploaded); no framing, no other site.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 }

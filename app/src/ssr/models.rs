@@ -55,6 +55,17 @@ pub fn load(dir: &Path, version_hint: Option<&str>) -> Result<ServingModel, ml::
 
 /// Makes `version` the serving model: loads it from its registered path first, so a broken model is
 /// refused before the database or the serving slot change.
+/// [`activate`], recorded in the audit trail as done by `caller`.
+pub async fn activate_as(
+    state: &super::AppState,
+    caller: &crate::ssr::auth::Principal,
+    version: &str,
+) -> Result<(), AppError> {
+    let result = activate(state, version).await;
+    crate::ssr::auth::audit_result(state, caller, "model.activate", Some(version), &result).await;
+    result
+}
+
 pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppError> {
     let row = db::model_versions::find(&state.db, version)
         .await?
@@ -69,7 +80,9 @@ pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppE
         })?
         .map_err(|error| {
             leptos::logging::error!("cannot load model {version}: {error}");
-            AppError::Unavailable(format!("model {version} cannot be loaded: {error}"))
+            AppError::Unavailable(format!(
+                "model {version} cannot be loaded; the reason is in the server log"
+            ))
         })?;
     if !db::model_versions::activate(&state.db, version).await? {
         return Err(AppError::NotFound(format!("no model version {version:?}")));

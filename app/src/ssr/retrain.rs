@@ -150,7 +150,7 @@ async fn run(state: AppState, session_id: i64, request: TriggerRequest) {
     if let Err(error) = &result {
         leptos::logging::error!("retraining session {session_id} failed: {error}");
         if let Err(db_error) =
-            db::training_sessions::fail(&state.db, session_id, &error.to_string()).await
+            db::training_sessions::fail(&state.db, session_id, &error.public_message()).await
         {
             leptos::logging::error!(
                 "cannot record the failure of session {session_id}: {db_error}"
@@ -168,6 +168,18 @@ enum JobError {
     Ml(#[from] ml::MlError),
     #[error("{0}")]
     Job(String),
+}
+
+impl JobError {
+    /// What the session's record shows: database and model errors can name files and SQL, so
+    /// those stay in the server log.
+    fn public_message(&self) -> String {
+        match self {
+            JobError::Db(_) => "a database error stopped the job; the details are in the server log".to_owned(),
+            JobError::Ml(_) => "a model error stopped the job; the details are in the server log".to_owned(),
+            JobError::Job(message) => message.clone(),
+        }
+    }
 }
 
 impl From<AppError> for JobError {
@@ -245,10 +257,11 @@ async fn execute(
     );
     let out_dir = state.service.model_store.join(&version);
     std::fs::create_dir_all(&state.service.model_store).map_err(|e| {
-        JobError::Job(format!(
-            "cannot create {}: {e}",
+        leptos::logging::error!(
+            "cannot create the model store {}: {e}",
             state.service.model_store.display()
-        ))
+        );
+        JobError::Job("cannot create the model store; the reason is in the server log".to_owned())
     })?;
     let base_dir = serving.path.clone();
     let tracker = state.retrain.clone();
@@ -425,9 +438,8 @@ fn prepare_data(
             train.extend_from(&replay);
             Ok(PreparedData {
                 description: format!(
-                    "{new_images} uploaded images + {} replayed from {}",
+                    "{new_images} uploaded images + {} replayed from the original training set",
                     replay.len(),
-                    dir.display()
                 ),
                 train,
                 validation,

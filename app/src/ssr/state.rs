@@ -114,6 +114,15 @@ pub struct ServiceConfig {
     pub max_request_bytes: u64,
     /// A retrained model is activated unless its validation accuracy drops by more than this.
     pub activation_tolerance: f64,
+    /// Whether predicting and reading pages and statistics work without logging in.
+    pub public_read: bool,
+    /// Whether `X-Forwarded-For`/`-Proto` come from a proxy we trust (client address, https).
+    pub trust_proxy: bool,
+    /// Per-client budgets before 429.
+    pub predict_per_minute: u32,
+    pub writes_per_minute: u32,
+    /// The longest a request (its body included) may take.
+    pub request_timeout: Duration,
 }
 
 impl ServiceConfig {

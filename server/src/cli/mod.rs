@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default) and the model tools that share the server's code.
 
+mod accounts;
 mod bench;
 mod evaluate;
 mod features;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::ServeConfig;
 
+pub use accounts::{TokenArgs, UserArgs};
 pub use bench::BenchArgs;
 pub use evaluate::EvaluateArgs;
 pub use features::ExtractFeaturesArgs;
@@ -58,6 +60,10 @@ pub enum Command {
     ExtractFeatures(ExtractFeaturesArgs),
     /// Ask a running server's /health; exit 0 only when it is healthy (Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
+    /// Add, list or remove user accounts.
+    User(UserArgs),
+    /// Create, list or revoke API tokens.
+    Token(TokenArgs),
 }
 
 impl Cli {
@@ -77,6 +83,8 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::ExtractFeatures(args) => features::run(args),
         Command::Healthcheck(args) => healthcheck::run(args),
+        Command::User(args) => accounts::run_user(args),
+        Command::Token(args) => accounts::run_token(args),
     }
 }
 

@@ -1,6 +1,11 @@
 //! The HTTP surface: the original service's REST routes, the Leptos server functions and pages, and
-//! the static site, behind one request-logging layer.
+//! the static site, behind the layers every request passes: logging, compression, security headers,
+//! a deadline, the access guard and per-client rate limits.
 
+mod access;
+mod guard;
+mod headers;
+mod limits;
 mod openapi;
 mod service;
 
@@ -11,16 +16,22 @@ use app::ssr::{AppState, RequestCounter};
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    let limiter = limits::RateLimiter::new(
+        state.service.predict_per_minute,
+        state.service.writes_per_minute,
+    );
+    let request_timeout = state.service.request_timeout;
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
 
@@ -38,7 +49,14 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(server_fn_error_status))
-        .layer(middleware::from_fn(require_multipart_uploads))
+        .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn_with_state(
+            request_timeout,
+            limits::deadline,
+        ))
+        .layer(middleware::from_fn(headers::security_headers))
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
             state.requests.clone(),
             log_and_count,
@@ -46,37 +64,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn server_fn_handler(State(state): State<AppState>, request: Request) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
-}
-
-/// The upload endpoints, which take `multipart/form-data`.
-const MULTIPART_PATHS: [&str; 3] = ["/predict", "/predict/batch", "/retrain"];
-
-/// Server functions expect a multipart body on the upload endpoints and would fail without a proper
-/// answer on anything else; this answers 400 with the error shape every endpoint uses.
-async fn require_multipart_uploads(request: Request, next: Next) -> Response {
-    let is_upload =
-        request.method() == Method::POST && MULTIPART_PATHS.contains(&request.uri().path());
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    if is_upload
-        && !(content_type.starts_with("multipart/form-data") && content_type.contains("boundary="))
-    {
-        let error = AppError::BadRequest(format!(
-            "expected a multipart/form-data body (got {:?}); send images as form fields",
-            if content_type.is_empty() {
-                "no content type"
-            } else {
-                content_type
-            }
-        ));
-        return (StatusCode::BAD_REQUEST, Json(ErrorBody::from(error))).into_response();
+/// Server functions under `/api/`; an unknown name gets our JSON 404 rather than Leptos's
+/// developer help text.
+async fn server_fn_handler(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let known = leptos::server_fn::axum::server_fn_paths()
+        .any(|(fn_path, method)| fn_path == path && method == request.method());
+    if !known {
+        return guard::error_response(AppError::NotFound(format!(
+            "no API endpoint {} {path}; GET /api lists them",
+            request.method()
+        )));
     }
-    next.run(request).await
+    handle_server_fns_with_context(move || provide_context(state.clone()), request)
+        .await
+        .into_response()
 }
 
 /// Server functions answer every error with 500; this gives each the status its kind calls for
@@ -89,7 +91,7 @@ async fn server_fn_error_status(request: Request, next: Next) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return guard::error_response(AppError::Internal);
     };
     let status = serde_json::from_slice::<ErrorBody>(&bytes)
         .map(|body| AppError::from(body).status())

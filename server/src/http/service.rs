@@ -1,25 +1,28 @@
 //! Service-level routes kept from the original API: `/health`, `/uptime` and the `/api` index.
 
 use app::api::status::{HealthReport, UptimeReport};
+use app::api::auth::Role;
 use app::error::ErrorBody;
+use app::ssr::auth::Principal;
 use app::ssr::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Serialize;
 
 /// The routes this module serves (the others are Leptos server functions); the OpenAPI tests check
 /// that each is documented.
 #[cfg(test)]
-pub const ROUTES: [(&str, &str); 8] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/health"),
     ("GET", "/uptime"),
     ("GET", "/api"),
     ("GET", "/metrics/prometheus"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/docs.js"),
     ("GET", "/redoc"),
     ("POST", "/models/{version}/activate"),
 ];
@@ -32,14 +35,22 @@ pub fn router() -> Router<AppState> {
         .route("/metrics/prometheus", get(prometheus_metrics))
         .route("/openapi.json", get(super::openapi::openapi_json))
         .route("/docs", get(super::openapi::docs))
+        .route("/docs.js", get(super::openapi::docs_script))
         .route("/redoc", get(super::openapi::redoc))
         .route("/models/{version}/activate", post(activate_model))
 }
 
 /// `POST /models/{version}/activate`: the REST form of the `activate_model` server function (server
 /// functions cannot take path parameters), sharing its code.
-async fn activate_model(State(state): State<AppState>, Path(version): Path<String>) -> Response {
-    let result = match app::ssr::models::activate(&state, &version).await {
+async fn activate_model(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
+    Path(version): Path<String>,
+) -> Response {
+    if let Err(error) = app::ssr::auth::check(&caller, Role::Admin) {
+        return error_response(error);
+    }
+    let result = match app::ssr::models::activate_as(&state, &caller, &version).await {
         Ok(()) => app::ssr::retrain::list_models(&state).await,
         Err(error) => Err(error),
     };

@@ -13,6 +13,9 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    /// An admin API token, which `post_json` and `post_form` send.
+    pub admin_token: String,
+    pub state: app::ssr::AppState,
 }
 
 /// The model shipped in the repository.
@@ -81,14 +84,40 @@ impl TestServer {
             panic!("no subcommand means serve");
         };
         let state = brainscan::build_state(&config).await.expect("state");
+        let admin_token = app::ssr::auth::create_token(
+            &state.db,
+            "tests",
+            app::api::auth::Role::Admin,
+            "tests",
+        )
+        .await
+        .expect("admin token")
+        .token;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, brainscan::build_app(state)).await });
+        let app = brainscan::build_app(state.clone());
+        let header_timeout = std::time::Duration::from_secs(config.header_timeout_secs);
+        tokio::spawn(brainscan::serve_on(
+            listener,
+            app,
+            header_timeout,
+            std::future::pending(),
+        ));
         Self {
             addr,
             dir,
             database_url,
+            admin_token,
+            state,
         }
+    }
+
+    /// A token with `role`, for tests of who may do what.
+    pub async fn token(&self, role: app::api::auth::Role) -> String {
+        app::ssr::auth::create_token(&self.state.db, role.as_str(), role, "tests")
+            .await
+            .expect("token")
+            .token
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -100,9 +129,14 @@ impl TestServer {
         json_of(reqwest::get(self.url(path)).await.expect("request")).await
     }
 
+    /// POST a JSON body as the admin.
     pub async fn post_json(&self, path: &str, body: &str) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(self.url(path))
+        self.post_json_as(Some(&self.admin_token), path, body).await
+    }
+
+    /// POST a JSON body with `token` (or none).
+    pub async fn post_json_as(&self, token: Option<&str>, path: &str, body: &str) -> (u16, Value) {
+        let response = with_token(reqwest::Client::new().post(self.url(path)), token)
             .header("content-type", "application/json")
             .body(body.to_owned())
             .send()
@@ -111,14 +145,31 @@ impl TestServer {
         json_of(response).await
     }
 
+    /// POST a multipart form as the admin.
     pub async fn post_form(&self, path: &str, form: reqwest::multipart::Form) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(self.url(path))
+        self.post_form_as(Some(&self.admin_token), path, form).await
+    }
+
+    /// POST a multipart form with `token` (or none).
+    pub async fn post_form_as(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> (u16, Value) {
+        let response = with_token(reqwest::Client::new().post(self.url(path)), token)
             .multipart(form)
             .send()
             .await
             .expect("request");
         json_of(response).await
+    }
+}
+
+pub fn with_token(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
     }
 }
 

@@ -1,0 +1,192 @@
+//! The `users`, `user_sessions` and `api_tokens` tables. Hashing happens above this layer: rows hold
+//! argon2 PHC strings and SHA-256 digests of tokens, never a secret itself.
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use crate::DbResult;
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+/// Who a valid session cookie or API token speaks for.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Credential {
+    /// The user's name, or `token:<name>` for an API token.
+    pub subject: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Inserts a user; `None` if the name is taken (names compare case-insensitively).
+pub async fn insert_user(
+    db: &SqlitePool,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+) -> DbResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (username) DO NOTHING RETURNING id",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .bind(role)
+    .bind(crate::now_rfc3339())
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn find_user(db: &SqlitePool, username: &str) -> DbResult<Option<User>> {
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, role, created_at FROM users WHERE username = ?",
+    )
+    .bind(username)
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn list_users(db: &SqlitePool) -> DbResult<Vec<User>> {
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, role, created_at FROM users ORDER BY username",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn count_users(db: &SqlitePool) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db)
+        .await?)
+}
+
+pub async fn count_admins(db: &SqlitePool) -> DbResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// Removes a user and, through the foreign key, every session of theirs; whether one was removed.
+pub async fn delete_user(db: &SqlitePool, username: &str) -> DbResult<bool> {
+    let result = sqlx::query("DELETE FROM users WHERE username = ?")
+        .bind(username)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub async fn insert_session(
+    db: &SqlitePool,
+    token_sha256: &str,
+    user_id: i64,
+    expires_at: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO user_sessions (token_sha256, user_id, created_at, expires_at)
+         VALUES (?, ?, ?, ?)",
+    )
+    .bind(token_sha256)
+    .bind(user_id)
+    .bind(crate::now_rfc3339())
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The user behind an unexpired session.
+pub async fn session_credential(
+    db: &SqlitePool,
+    token_sha256: &str,
+) -> DbResult<Option<Credential>> {
+    Ok(sqlx::query_as(
+        "SELECT u.username AS subject, u.role AS role
+         FROM user_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_sha256 = ? AND s.expires_at > ?",
+    )
+    .bind(token_sha256)
+    .bind(crate::now_rfc3339())
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn delete_session(db: &SqlitePool, token_sha256: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM user_sessions WHERE token_sha256 = ? OR expires_at <= ?")
+        .bind(token_sha256)
+        .bind(crate::now_rfc3339())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_token(
+    db: &SqlitePool,
+    name: &str,
+    token_sha256: &str,
+    role: &str,
+    created_by: &str,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO api_tokens (name, token_sha256, role, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(name)
+    .bind(token_sha256)
+    .bind(role)
+    .bind(created_by)
+    .bind(crate::now_rfc3339())
+    .fetch_one(db)
+    .await?)
+}
+
+/// The role of an unrevoked token, recording that it was used.
+pub async fn token_credential(db: &SqlitePool, token_sha256: &str) -> DbResult<Option<Credential>> {
+    Ok(sqlx::query_as(
+        "UPDATE api_tokens SET last_used_at = ?
+         WHERE token_sha256 = ? AND revoked_at IS NULL
+         RETURNING 'token:' || name AS subject, role",
+    )
+    .bind(crate::now_rfc3339())
+    .bind(token_sha256)
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn list_tokens(db: &SqlitePool) -> DbResult<Vec<ApiToken>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, role, created_by, created_at, last_used_at, revoked_at
+         FROM api_tokens ORDER BY id",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Revokes a token; whether an unrevoked one with that id existed.
+pub async fn revoke_token(db: &SqlitePool, id: i64) -> DbResult<bool> {
+    let result =
+        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(crate::now_rfc3339())
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected() > 0)
+}

@@ -1,0 +1,57 @@
+//! The `audit_events` table: who did what to the system, when, from where, and whether it was allowed.
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use crate::DbResult;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEvent<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    /// `ok`, `refused` or `failed`.
+    pub outcome: &'a str,
+    pub client: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub client: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub async fn record(db: &SqlitePool, event: &NewAuditEvent<'_>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, actor, action, target, outcome, client, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(crate::now_rfc3339())
+    .bind(event.actor)
+    .bind(event.action)
+    .bind(event.target)
+    .bind(event.outcome)
+    .bind(event.client)
+    .bind(event.detail)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The newest `limit` events, newest first.
+pub async fn recent(db: &SqlitePool, limit: i64) -> DbResult<Vec<AuditEvent>> {
+    Ok(sqlx::query_as(
+        "SELECT id, at, actor, action, target, outcome, client, detail
+         FROM audit_events ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}

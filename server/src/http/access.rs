@@ -1,0 +1,111 @@
+//! Who may call what: one table for every route, read before any handler runs. Anything not named
+//! here that changes state needs an admin, so a new endpoint is closed until someone opens it.
+
+use app::api::auth::Role;
+use axum::http::Method;
+
+/// What a request needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, always: health checks, the login flow, the site's static files.
+    Public,
+    /// Predicting and reading: anyone when the deployment is public-read, else a viewer.
+    Read,
+    /// A signed-in user or token with at least this role.
+    Role(Role),
+}
+
+impl Access {
+    /// The role needed on a deployment whose public-read setting is `public_read`.
+    pub fn required_role(self, public_read: bool) -> Option<Role> {
+        match self {
+            Access::Public => None,
+            Access::Read if public_read => None,
+            Access::Read => Some(Role::Viewer),
+            Access::Role(role) => Some(role),
+        }
+    }
+}
+
+/// Static files of the site and the login page, served to everyone.
+const PUBLIC_PREFIXES: [&str; 3] = ["/pkg/", "/swagger-ui/", "/fonts/"];
+const PUBLIC_PATHS: [&str; 5] = ["/health", "/login", "/auth/me", "/favicon.ico", "/robots.txt"];
+/// Reads that show accounts or the audit trail.
+const ADMIN_READS: [&str; 3] = ["/auth/users", "/auth/tokens", "/audit"];
+/// Changes anyone may attempt: logging in and out.
+const PUBLIC_WRITES: [&str; 2] = ["/auth/login", "/auth/logout"];
+/// Reads carried by POST: predictions, and a server function the status page polls.
+const READ_WRITES: [&str; 3] = ["/predict", "/predict/batch", "/api/server_status"];
+const ANNOTATOR_WRITES: [&str; 1] = ["/retrain"];
+
+pub fn required_access(method: &Method, path: &str) -> Access {
+    let safe = *method == Method::GET || *method == Method::HEAD;
+    if safe {
+        if PUBLIC_PATHS.contains(&path) || PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p)) {
+            Access::Public
+        } else if ADMIN_READS.contains(&path) {
+            Access::Role(Role::Admin)
+        } else {
+            Access::Read
+        }
+    } else if PUBLIC_WRITES.contains(&path) {
+        Access::Public
+    } else if READ_WRITES.contains(&path) {
+        Access::Read
+    } else if ANNOTATOR_WRITES.contains(&path) {
+        Access::Role(Role::Annotator)
+    } else {
+        Access::Role(Role::Admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_needs_the_role_the_issue_names() {
+        let post = Method::POST;
+        assert_eq!(required_access(&post, "/predict"), Access::Read);
+        assert_eq!(required_access(&post, "/predict/batch"), Access::Read);
+        assert_eq!(
+            required_access(&post, "/retrain"),
+            Access::Role(Role::Annotator)
+        );
+        for admin_only in [
+            "/retrain/trigger",
+            "/models/v1/activate",
+            "/api/activate_model",
+            "/auth/users/add",
+            "/auth/users/remove",
+            "/auth/tokens/create",
+            "/auth/tokens/revoke",
+            "/some/future/endpoint",
+        ] {
+            assert_eq!(
+                required_access(&post, admin_only),
+                Access::Role(Role::Admin),
+                "{admin_only}"
+            );
+        }
+        assert_eq!(
+            required_access(&Method::DELETE, "/retrain"),
+            Access::Role(Role::Admin)
+        );
+        assert_eq!(required_access(&post, "/auth/login"), Access::Public);
+    }
+
+    #[test]
+    fn reads_follow_the_public_read_setting_except_admin_pages() {
+        let get = Method::GET;
+        let read = required_access(&get, "/retrain/sessions");
+        assert_eq!(read.required_role(true), None);
+        assert_eq!(read.required_role(false), Some(Role::Viewer));
+        assert_eq!(required_access(&get, "/health").required_role(false), None);
+        assert_eq!(required_access(&get, "/pkg/brainscan.wasm").required_role(false), None);
+        assert_eq!(
+            required_access(&get, "/audit").required_role(true),
+            Some(Role::Admin)
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! The checks every request passes before a handler runs: who is calling (API token or session
+//! cookie), whether a state-changing browser request comes from our own site, whether the body has
+//! the content type the endpoint takes, and whether the caller's role allows the route.
+
+use std::net::SocketAddr;
+
+use app::error::{AppError, ErrorBody};
+use app::ssr::auth::{self, Principal, SESSION_COOKIE};
+use app::ssr::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+
+use super::access::required_access;
+
+/// Endpoints that take `multipart/form-data`.
+const MULTIPART_PATHS: [&str; 3] = ["/predict", "/predict/batch", "/retrain"];
+/// Endpoints that take a JSON body: anything else would let a cross-site `text/plain` form reach them.
+const JSON_PATHS: [&str; 7] = [
+    "/retrain/trigger",
+    "/auth/login",
+    "/auth/logout",
+    "/auth/users/add",
+    "/auth/users/remove",
+    "/auth/tokens/create",
+    "/auth/tokens/revoke",
+];
+
+pub fn error_response(error: AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(ErrorBody::from(error))).into_response()
+}
+
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string());
+    let caller = match identify(&state, request.headers(), peer).await {
+        Ok(caller) => caller,
+        Err(error) => return error_response(error),
+    };
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+
+    if changes_state {
+        if let Err(error) = check_same_origin(request.headers(), caller.session_digest.is_some()) {
+            auth::audit(&state, &caller, "cross-site request", Some(&path), "refused", None).await;
+            return error_response(error);
+        }
+        if let Err(error) = check_content_type(&path, request.headers()) {
+            return error_response(error);
+        }
+    }
+
+    let needed = required_access(&method, &path).required_role(state.service.public_read);
+    if let Some(needed) = needed {
+        if let Err(error) = auth::check(&caller, needed) {
+            if changes_state {
+                let detail = error.to_string();
+                auth::audit(&state, &caller, &format!("{method} {path}"), None, "refused", Some(&detail)).await;
+            } else if caller.role.is_none() && wants_html(request.headers()) {
+                // A person opening a page on a closed deployment gets the login form, not JSON.
+                return Redirect::to(&format!("/login?next={}", encode_path(&path))).into_response();
+            }
+            return error_response(error);
+        }
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The caller: a valid `Authorization: Bearer` token (an invalid one is refused outright, so a
+/// client never silently runs as anonymous), else a live session cookie, else anonymous.
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<String>,
+) -> Result<Principal, AppError> {
+    let trust_proxy = state.service.trust_proxy;
+    let client = if trust_proxy {
+        forwarded_client(headers).or(peer)
+    } else {
+        peer
+    };
+    let https = trust_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+    let anonymous = Principal::anonymous(client, https);
+
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        let token = authorization
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
+        let Some((subject, role)) = auth::token_caller(&state.db, token).await? else {
+            return Err(AppError::Unauthorized(
+                "unknown or revoked API token".to_owned(),
+            ));
+        };
+        return Ok(Principal {
+            subject,
+            role: Some(role),
+            ..anonymous
+        });
+    }
+    if let Some(secret) = session_cookie(headers) {
+        let digest = auth::digest(&secret);
+        if let Some((subject, role)) = auth::session_caller(&state.db, &digest).await? {
+            return Ok(Principal {
+                subject,
+                role: Some(role),
+                session_digest: Some(digest),
+                ..anonymous
+            });
+        }
+    }
+    Ok(anonymous)
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// The address the (one, trusted) proxy in front of us saw: the last `X-Forwarded-For` entry, the
+/// only one a client cannot forge.
+fn forwarded_client(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .last()
+        .map(str::to_owned)
+}
+
+/// A state-changing request a browser sends names its origin; one from another site is refused.
+/// A request that rides on a session cookie must name it (browsers always do), so a cookie alone
+/// can never authorise a change. Token and anonymous clients (`curl`) send neither header.
+fn check_same_origin(headers: &HeaderMap, cookie_session: bool) -> Result<(), AppError> {
+    let refuse = |why: &str| Err(AppError::Forbidden(format!("cross-site request refused: {why}")));
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site")
+    {
+        return refuse("the browser reports it as cross-site");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .map(|v| v.to_str().unwrap_or_default());
+    match source {
+        Some(source) if authority(source) == Some(host) && !host.is_empty() => Ok(()),
+        Some(source) => refuse(&format!("it comes from {source:?}, not from this site")),
+        None if cookie_session => refuse("a signed-in browser request must carry an Origin header"),
+        None => Ok(()),
+    }
+}
+
+/// `host[:port]` of an absolute http(s) URL or origin.
+fn authority(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// Upload endpoints take multipart, JSON endpoints JSON; a body of another type never reaches them.
+fn check_content_type(path: &str, headers: &HeaderMap) -> Result<(), AppError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let shown = if content_type.is_empty() {
+        "no content type"
+    } else {
+        content_type
+    };
+    if MULTIPART_PATHS.contains(&path)
+        && !(content_type.starts_with("multipart/form-data") && content_type.contains("boundary="))
+    {
+        return Err(AppError::BadRequest(format!(
+            "expected a multipart/form-data body (got {shown:?}); send images as form fields"
+        )));
+    }
+    let json_path = JSON_PATHS.contains(&path)
+        || (path.starts_with("/models/") && path.ends_with("/activate"));
+    let has_body = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|length| length != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    // An activation may come without a body; anything with a body must say it is JSON.
+    let body_optional = path.starts_with("/models/");
+    if json_path
+        && (has_body || !body_optional)
+        && !content_type.starts_with("application/json")
+    {
+        return Err(AppError::BadRequest(format!(
+            "expected an application/json body (got {shown:?})"
+        )));
+    }
+    Ok(())
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The path as a query value: only characters that need no escaping pass through.
+fn encode_path(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.') {
+                c.to_string()
+            } else {
+                "%".to_owned() + &format!("{:02X}", c as u32 & 0xff)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_our_own_origin_may_change_state_from_a_browser() {
+        let ours = headers(&[("host", "scan.example"), ("origin", "https://scan.example")]);
+        assert!(check_same_origin(&ours, true).is_ok());
+        let evil = headers(&[("host", "scan.example"), ("origin", "https://evil.example")]);
+        assert_eq!(check_same_origin(&evil, false).unwrap_err().status(), 403);
+        let lookalike = headers(&[("host", "scan.example"), ("origin", "https://scan.example.evil.io")]);
+        assert!(check_same_origin(&lookalike, true).is_err());
+        let referer = headers(&[("host", "scan.example"), ("referer", "https://scan.example/upload")]);
+        assert!(check_same_origin(&referer, true).is_ok());
+        let bare = headers(&[("host", "scan.example")]);
+        assert!(check_same_origin(&bare, false).is_ok(), "curl with a token");
+        assert!(check_same_origin(&bare, true).is_err(), "a cookie alone");
+        let fetch = headers(&[("host", "scan.example"), ("sec-fetch-site", "cross-site")]);
+        assert!(check_same_origin(&fetch, false).is_err());
+    }
+
+    #[test]
+    fn json_endpoints_refuse_other_content_types() {
+        let text = headers(&[("content-type", "text/plain"), ("content-length", "2")]);
+        assert!(check_content_type("/retrain/trigger", &text).is_err());
+        let json = headers(&[("content-type", "application/json"), ("content-length", "2")]);
+        assert!(check_content_type("/retrain/trigger", &json).is_ok());
+        let empty = headers(&[("content-length", "0")]);
+        assert!(check_content_type("/models/v1/activate", &empty).is_ok());
+        assert!(check_content_type("/models/v1/activate", &text).is_err());
+        assert!(check_content_type("/predict", &json).is_err());
+    }
+
+    #[test]
+    fn the_forwarded_client_is_the_last_hop() {
+        let forwarded = headers(&[("x-forwarded-for", "6.6.6.6, 10.0.0.1"), ("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(forwarded_client(&forwarded).as_deref(), Some("203.0.113.7"));
+    }
+}
