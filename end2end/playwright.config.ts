@@ -2,6 +2,7 @@ import { defineConfig, devices } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ADMIN, STORAGE_STATE } from "./tests/accounts";
 
 // The server under test runs on its own port with a throw-away data folder, so a developer's running
 // instance and its data are never touched. Two ways to get it:
@@ -75,9 +76,21 @@ export default defineConfig({
       args: chromiumArgs,
     },
   },
+  // The setup project logs in as the first admin; the others start from that session, and specs
+  // that need a stranger or another role clear it.
   projects: [
-    { name: "desktop", use: { ...devices["Desktop Chrome"], channel: undefined } },
-    { name: "phone", use: { ...devices["Pixel 7"], channel: undefined }, grep: /@phone/ },
+    { name: "setup", testMatch: /auth\.setup\.ts/ },
+    {
+      name: "desktop",
+      use: { ...devices["Desktop Chrome"], channel: undefined, storageState: STORAGE_STATE },
+      dependencies: ["setup"],
+    },
+    {
+      name: "phone",
+      use: { ...devices["Pixel 7"], channel: undefined, storageState: STORAGE_STATE },
+      grep: /@phone/,
+      dependencies: ["setup"],
+    },
   ],
   webServer: {
     command: server.command,
@@ -87,6 +100,19 @@ export default defineConfig({
     reuseExistingServer: false,
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...writable, ...server.env, HOST: "127.0.0.1", PORT: String(port), RUST_LOG: "warn" },
+    env: {
+      ...writable,
+      ...server.env,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      RUST_LOG: "warn",
+      // A fresh deployment's first admin, as the Render Blueprint creates it.
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
+      // Every spec runs from 127.0.0.1, so one client's budget would be the whole suite's; the
+      // limits themselves are tested over HTTP in server/tests/security.rs.
+      WRITES_PER_MINUTE: "100000",
+      PREDICT_PER_MINUTE: "100000",
+    },
   },
 });

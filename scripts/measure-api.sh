@@ -4,7 +4,8 @@
 # folder with one sub-folder per class (DATA_DIR/train, as for the CLI).
 #
 #   bash scripts/measure-api.sh [BASE_URL]
-# Env: DATA_DIR (required), REQUESTS (200), UPLOADS_PER_CLASS (25), EPOCHS (3), FINE_TUNE_EPOCHS (1).
+# Env: DATA_DIR (required), TOKEN (required: an admin API token, `brainscan token create measure
+# --role admin`), REQUESTS (200), UPLOADS_PER_CLASS (25), EPOCHS (3), FINE_TUNE_EPOCHS (1).
 set -euo pipefail
 BASE=${1:-http://127.0.0.1:8000}
 DATA=${DATA_DIR:?set DATA_DIR to the dataset root (with train/<class>/)}/train
@@ -12,6 +13,7 @@ REQUESTS=${REQUESTS:-200}
 PER_CLASS=${UPLOADS_PER_CLASS:-25}
 EPOCHS=${EPOCHS:-3}
 FINE_TUNE=${FINE_TUNE_EPOCHS:-1}
+AUTH="Authorization: Bearer ${TOKEN:?set TOKEN to an admin API token (brainscan token create measure --role admin)}"
 
 percentile() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((NR-1)*p+0.5)+1; printf "%.1f", a[i]*1000}'; }
 
@@ -27,11 +29,11 @@ for class in glioma meningioma notumor pituitary; do
   # Images from the end of each folder; the dataset is shuffled by the split, so these are a mix.
   files=("$DATA/$class"/*.jpg)
   for file in "${files[@]: -$PER_CLASS}"; do args+=(-F "files=@$file"); done
-  curl -sf "${args[@]}" "$BASE/retrain" | grep -o '"stored":[0-9]*' | sed "s/^/$class /"
+  curl -sf -H "$AUTH" "${args[@]}" "$BASE/retrain" | grep -o '"stored":[0-9]*' | sed "s/^/$class /"
 done
 
 started=$(date +%s.%N)
-curl -sf -H 'content-type: application/json' -d "{\"epochs\":$EPOCHS,\"fine_tune_epochs\":$FINE_TUNE}" "$BASE/retrain/trigger"
+curl -sf -H "$AUTH" -H 'content-type: application/json' -d "{\"epochs\":$EPOCHS,\"fine_tune_epochs\":$FINE_TUNE}" "$BASE/retrain/trigger"
 echo
 while true; do
   status=$(curl -sf "$BASE/retrain/status")

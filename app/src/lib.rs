@@ -19,8 +19,9 @@ pub mod ssr;
 
 use components::sidebar::Sidebar;
 use pages::{
-    home::HomePage, insights::InsightsPage, model::ModelPage, monitor::MonitorPage,
-    not_found::NotFoundPage, predict::PredictPage, retrain::RetrainPage, upload::UploadPage,
+    home::HomePage, insights::InsightsPage, login::LoginPage, model::ModelPage,
+    monitor::MonitorPage, not_found::NotFoundPage, predict::PredictPage, retrain::RetrainPage,
+    upload::UploadPage, users::UsersPage,
 };
 
 /// Product name shown in the UI and reported by the API.
@@ -87,6 +88,7 @@ fn set_page_csp() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::session::provide_session();
 
     // Set once the WASM bundle runs: styles and tests use it to tell a hydrated page from bare SSR.
     let hydrated = RwSignal::new(false);
@@ -109,6 +111,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/upload") view=UploadPage />
                         <Route path=path!("/retrain") view=RetrainPage />
                         <Route path=path!("/monitor") view=MonitorPage />
+                        <Route path=path!("/login") view=LoginPage />
+                        <Route path=path!("/users") view=UsersPage />
                     </Routes>
                 </main>
             </div>

@@ -214,3 +214,13 @@ pub async fn counts(db: impl SqliteExecutor<'_>) -> DbResult<(i64, i64)> {
     .fetch_one(db)
     .await?)
 }
+
+/// Whether the session that produced `version` left it rejected by the activation gate.
+pub async fn rejected_by_gate(db: impl SqliteExecutor<'_>, version: &str) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM training_sessions WHERE model_version = ? AND status = 'rejected')",
+    )
+    .bind(version)
+    .fetch_one(db)
+    .await?)
+}

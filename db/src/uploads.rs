@@ -18,6 +18,27 @@ pub struct NewUpload<'a> {
     pub height: i64,
     /// JSON object with anything worth keeping about the image.
     pub metadata: &'a str,
+    pub purpose: Purpose,
+    /// Who uploaded it (a user name or `token:<name>`).
+    pub uploaded_by: Option<&'a str>,
+}
+
+/// What an upload is for: training, or the trusted reference set new versions are judged on (never
+/// trained on, so wrong labels in training uploads cannot vouch for themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    #[default]
+    Training,
+    Reference,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Training => "training",
+            Purpose::Reference => "reference",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -53,8 +74,9 @@ const COLUMNS: &str = "id, filename, class_name, stored_path, size_bytes, sha256
 pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutcome> {
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO uploaded_images
-             (filename, class_name, stored_path, size_bytes, sha256, width, height, uploaded_at, metadata)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             (filename, class_name, stored_path, size_bytes, sha256, width, height, uploaded_at,
+              metadata, purpose, uploaded_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sha256) DO NOTHING
          RETURNING id",
     )
@@ -67,6 +89,8 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
     .bind(row.height)
     .bind(crate::now_rfc3339())
     .bind(row.metadata)
+    .bind(row.purpose.as_str())
+    .bind(row.uploaded_by)
     .fetch_optional(db)
     .await?;
     if let Some(id) = inserted {
@@ -79,21 +103,31 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
     Ok(InsertOutcome::Duplicate(existing))
 }
 
-/// Images not yet used by any training session, oldest first.
+/// Training images not yet used by any training session, oldest first.
 pub async fn pending(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM uploaded_images WHERE used_for_training = 0 ORDER BY id"
+        "SELECT {COLUMNS} FROM uploaded_images
+         WHERE used_for_training = 0 AND purpose = 'training' ORDER BY id"
     ))
     .fetch_all(db)
     .await?)
 }
 
 pub async fn count_pending(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0")
-            .fetch_one(db)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0 AND purpose = 'training'",
     )
+    .fetch_one(db)
+    .await?)
+}
+
+/// The trusted reference set, oldest first.
+pub async fn reference(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM uploaded_images WHERE purpose = 'reference' ORDER BY id"
+    ))
+    .fetch_all(db)
+    .await?)
 }
 
 /// Marks images as preprocessed and consumed by `session_id`.
@@ -120,18 +154,21 @@ pub struct UploadStats {
     pub total: i64,
     pub processed: i64,
     pub pending: i64,
+    pub reference: i64,
     pub by_class: BTreeMap<String, i64>,
     pub total_bytes: i64,
 }
 
 pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
-    let (total, processed, pending, total_bytes): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(processed), 0), COALESCE(SUM(used_for_training = 0), 0),
-                COALESCE(SUM(size_bytes), 0)
+    let (total, processed, pending, reference, total_bytes): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(processed), 0),
+                COALESCE(SUM(used_for_training = 0 AND purpose = 'training'), 0),
+                COALESCE(SUM(purpose = 'reference'), 0), COALESCE(SUM(size_bytes), 0)
          FROM uploaded_images",
-    )
-    .fetch_one(db)
-    .await?;
+        )
+        .fetch_one(db)
+        .await?;
     let by_class: Vec<(String, i64)> = sqlx::query_as(
         "SELECT class_name, COUNT(*) FROM uploaded_images GROUP BY class_name ORDER BY class_name",
     )
@@ -141,6 +178,7 @@ pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
         total,
         processed,
         pending,
+        reference,
         by_class: by_class.into_iter().collect(),
         total_bytes,
     })

@@ -21,6 +21,8 @@ fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
         width: 512,
         height: 512,
         metadata: "{}",
+        purpose: db::uploads::Purpose::Training,
+        uploaded_by: Some("ana"),
     }
 }
 
@@ -196,4 +198,28 @@ async fn exactly_one_version_is_active_and_unknown_versions_are_not_activated() 
             .version,
         "v2"
     );
+}
+
+#[tokio::test]
+async fn reference_uploads_are_never_pending_for_training() {
+    let (_dir, pool) = fresh_database().await;
+    let training_hash = "c".repeat(64);
+    let reference_hash = "d".repeat(64);
+    uploads::insert(&pool, &upload(&training_hash, "glioma"))
+        .await
+        .unwrap();
+    let reference = NewUpload {
+        purpose: db::uploads::Purpose::Reference,
+        ..upload(&reference_hash, "pituitary")
+    };
+    uploads::insert(&pool, &reference).await.unwrap();
+    let pending = uploads::pending(&pool).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].sha256, training_hash);
+    assert_eq!(uploads::count_pending(&pool).await.unwrap(), 1);
+    let references = uploads::reference(&pool).await.unwrap();
+    assert_eq!(references.len(), 1);
+    assert_eq!(references[0].class_name, "pituitary");
+    let stats = uploads::stats(&pool).await.unwrap();
+    assert_eq!((stats.total, stats.pending, stats.reference), (2, 1, 1));
 }

@@ -1,10 +1,17 @@
 import { APIRequestContext, expect } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import { sliceFile } from "./images";
+import { TOKEN_FILE } from "./accounts";
 
 /**
  * REST helpers for specs that need server state (uploads, retraining sessions) of their own, so no
  * spec depends on another having run first, and counts are compared with what was there before.
  */
+
+/** The admin API token the setup project created, for changes made over REST. */
+export function adminHeaders() {
+  return { Authorization: `Bearer ${readFileSync(TOKEN_FILE, "utf8").trim()}` };
+}
 
 export async function getJson(request: APIRequestContext, path: string) {
   const response = await request.get(path);
@@ -34,7 +41,7 @@ export async function uploadSlices(request: APIRequestContext, className: string
     const file = sliceFile(variant, `${className}-${variant}.bmp`);
     form.append("files", new Blob([new Uint8Array(file.buffer)], { type: file.mimeType }), file.name);
   }
-  const response = await request.post("/retrain", { multipart: form });
+  const response = await request.post("/retrain", { multipart: form, headers: adminHeaders() });
   expect(response.ok(), await response.text()).toBeTruthy();
   const body = await response.json();
   expect(body.stored, "fresh variants are stored, not duplicates").toBe(variants.length);
@@ -44,6 +51,7 @@ export async function uploadSlices(request: APIRequestContext, className: string
 export async function triggerRetrain(request: APIRequestContext, epochs = 1, fineTuneEpochs = 0) {
   const response = await request.post("/retrain/trigger", {
     data: { epochs, fine_tune_epochs: fineTuneEpochs },
+    headers: adminHeaders(),
   });
   expect(response.status(), await response.text()).toBe(202);
   return (await response.json()).session_id as number;

@@ -1,5 +1,5 @@
 import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
-import { triggerRetrain, uploadSlices, waitForJob } from "./api";
+import { adminHeaders, triggerRetrain, uploadSlices, waitForJob } from "./api";
 
 test("the model page shows the serving model's scores and training curves", async ({ page, request }) => {
   const report = await (await request.get("/models/active/report")).json();
@@ -28,7 +28,8 @@ test("choosing another training run redraws the curves", async ({ page, request 
   await waitForJob(request, await triggerRetrain(request));
   const { models } = await (await request.get("/models")).json();
   const shipped = models.find((m: { parent_version: string | null }) => m.parent_version === null);
-  expect((await request.post(`/models/${shipped.version}/activate`)).ok()).toBeTruthy();
+  const activated = await request.post(`/models/${shipped.version}/activate`, { headers: adminHeaders() });
+  expect(activated.ok(), await activated.text()).toBeTruthy();
   const report = await (await request.get("/models/active/report")).json();
   expect(report.curves.length, "the retraining session adds a curve").toBeGreaterThanOrEqual(2);
   await page.goto("/model");

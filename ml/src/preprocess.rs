@@ -17,8 +17,62 @@ use crate::{MlError, MlResult};
 
 /// Largest accepted width or height; MRI slices are far smaller.
 pub const MAX_DIMENSION: u32 = 8_192;
+/// Largest accepted pixel count, read from the header before any pixel is decoded: a 16-bit RGBA
+/// image this size still decodes within [`MAX_DECODE_BYTES`]. MRI slices are well under 1 MP.
+pub const MAX_PIXELS: u64 = 4_096 * 4_096;
 /// Largest buffer the decoder may allocate for one image.
-pub const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_DECODE_BYTES: u64 = 160 * 1024 * 1024;
+/// Decodes that may run at once, process-wide: with [`MAX_DECODE_BYTES`] this bounds the memory
+/// all decoding can take, whatever the number of concurrent requests (the others wait their turn).
+pub const MAX_CONCURRENT_DECODES: usize = 2;
+
+/// A counting semaphore for blocking threads (decoding runs on them, never on async workers).
+struct DecodePermits {
+    in_use: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static DECODE_PERMITS: DecodePermits = DecodePermits {
+    in_use: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+};
+
+struct DecodePermit;
+
+impl DecodePermits {
+    fn acquire(&'static self) -> DecodePermit {
+        let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        while *in_use >= MAX_CONCURRENT_DECODES {
+            in_use = self.freed.wait(in_use).unwrap_or_else(|p| p.into_inner());
+        }
+        *in_use += 1;
+        DecodePermit
+    }
+}
+
+impl Drop for DecodePermit {
+    fn drop(&mut self) {
+        let mut in_use = DECODE_PERMITS
+            .in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *in_use -= 1;
+        DECODE_PERMITS.freed.notify_one();
+    }
+}
+
+/// Refuses an image whose header claims more pixels than [`MAX_PIXELS`].
+fn check_pixel_budget(width: u64, height: u64) -> MlResult<()> {
+    let pixels = width * height;
+    if pixels > MAX_PIXELS {
+        return Err(MlError::Decode(format!(
+            "the image is {width}x{height} pixels ({:.1} MP); the limit is {:.1} MP",
+            pixels as f64 / 1e6,
+            MAX_PIXELS as f64 / 1e6
+        )));
+    }
+    Ok(())
+}
 
 /// Everything preprocessing needs; stored in the model manifest so serving repeats training exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -51,6 +105,7 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
     if bytes.is_empty() {
         return Err(MlError::EmptyImage);
     }
+    let _permit = DECODE_PERMITS.acquire();
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         if let Some(result) = decode_jpeg_luma(bytes) {
             return result;
@@ -67,6 +122,14 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
     limits.max_image_height = Some(MAX_DIMENSION);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
+    // The header alone (a few bytes) says how big the image claims to be.
+    let header = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| MlError::Decode(e.to_string()))?;
+    let (width, height) = header
+        .into_dimensions()
+        .map_err(|e| MlError::Decode(e.to_string()))?;
+    check_pixel_budget(u64::from(width), u64::from(height))?;
     let image = reader
         .decode()
         .map_err(|e| MlError::Decode(e.to_string()))?;
@@ -90,6 +153,11 @@ fn decode_jpeg_luma(bytes: &[u8]) -> Option<MlResult<GrayImage>> {
     let decode_error = |e: zune_jpeg::errors::DecodeErrors| MlError::Decode(e.to_string());
     if let Err(error) = decoder.decode_headers() {
         return Some(Err(decode_error(error)));
+    }
+    if let Some((width, height)) = decoder.dimensions() {
+        if let Err(error) = check_pixel_budget(width as u64, height as u64) {
+            return Some(Err(error));
+        }
     }
     if !matches!(
         decoder.input_colorspace(),
@@ -382,6 +450,45 @@ mod tests {
         header.extend_from_slice(&[0, 0, 0, 0]);
         let error = decode(&header).unwrap_err().to_string();
         assert!(error.contains("not a readable image"), "{error}");
+    }
+
+    #[test]
+    fn images_over_the_pixel_budget_are_refused_from_their_header() {
+        // 8192 x 8192 is within the per-side limit but four times the pixel budget. A valid header
+        // (its checksum included) and empty data: the claim alone must get it refused.
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for byte in bytes {
+                crc ^= u32::from(*byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&8_192u32.to_be_bytes());
+        ihdr.extend_from_slice(&8_192u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+        let mut header = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d".to_vec();
+        header.extend_from_slice(&ihdr);
+        header.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        for empty in [b"IDAT", b"IEND"] {
+            header.extend_from_slice(&0u32.to_be_bytes());
+            header.extend_from_slice(empty);
+            header.extend_from_slice(&crc32(empty).to_be_bytes());
+        }
+        let error = decode(&header).unwrap_err().to_string();
+        assert!(
+            error.contains("67.1 MP") && error.contains("16.8 MP"),
+            "{error}"
+        );
+        assert!(check_pixel_budget(4_096, 4_096).is_ok());
+        assert!(check_pixel_budget(4_097, 4_096).is_err());
     }
 
     #[test]

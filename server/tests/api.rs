@@ -97,11 +97,6 @@ async fn bad_prediction_requests_get_clear_4xx_json_errors() {
             413,
             "limit",
         ),
-        (
-            Form::new().part("file", file_part(jpeg.clone(), "../../x.jpg")),
-            400,
-            "plain file name",
-        ),
     ];
     for (form, expected, detail) in cases {
         let (status, body) = server.post_form("/predict", form).await;
@@ -200,11 +195,17 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
     let no_class = Form::new().part("files", file_part(slice_jpeg(13), "a.jpg"));
     let (status, body) = server.post_form("/retrain", no_class).await;
     assert_error(status, &body, 400, "class_name is required");
+    // One filename policy everywhere: a path is cut down to its last component, stored and echoed.
     let traversal = Form::new()
         .text("class_name", "pituitary")
-        .part("files", file_part(slice_jpeg(14), "../../x.jpg"));
+        .part("files", file_part(slice_jpeg(14), "../../etc/passwd.jpg"));
     let (status, body) = server.post_form("/retrain", traversal).await;
-    assert_error(status, &body, 400, "plain file name");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["filename"], "passwd.jpg");
+    let batch = Form::new().part("files", file_part(slice_jpeg(15), "../../etc/passwd.jpg"));
+    let (status, body) = server.post_form("/predict/batch", batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["filename"], "passwd.jpg");
     let not_image = Form::new().text("class_name", "pituitary").part(
         "files",
         Part::bytes(b"GIF89 nope".to_vec()).file_name("x.gif"),
@@ -228,9 +229,9 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
     }
 
     let (_, stats) = server.get_json("/database/stats").await;
-    assert_eq!(stats["total_uploaded_images"], 3);
+    assert_eq!(stats["total_uploaded_images"], 4);
     assert_eq!(stats["images_by_class"]["glioma"], 3);
-    assert_eq!(stats["images_by_class"]["pituitary"], 0);
+    assert_eq!(stats["images_by_class"]["pituitary"], 1);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

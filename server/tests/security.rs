@@ -13,9 +13,10 @@ use reqwest::multipart::Form;
 use serde_json::Value;
 
 fn upload_form(variant: u32) -> Form {
-    Form::new()
-        .text("class_name", "glioma")
-        .part("files", file_part(slice_jpeg(variant), &format!("s{variant}.jpg")))
+    Form::new().text("class_name", "glioma").part(
+        "files",
+        file_part(slice_jpeg(variant), &format!("s{variant}.jpg")),
+    )
 }
 
 fn assert_refused(status: u16, body: &Value, expected: u16, kind: &str) {
@@ -28,7 +29,7 @@ async fn post_raw(
     server: &TestServer,
     path: &str,
     token: Option<&str>,
-    headers: &[(&str, &str)],
+    headers: &[(&'static str, &'static str)],
     body: &'static str,
 ) -> (u16, Value) {
     let mut request = with_token(reqwest::Client::new().post(server.url(path)), token);
@@ -65,33 +66,61 @@ async fn every_change_needs_an_account_with_the_right_role() {
     let (status, body) = post_raw(&server, "/models/anything/activate", None, &[], "").await;
     assert_refused(status, &body, 401, "unauthorized");
     let (status, body) = server
-        .post_json_as(None, "/auth/tokens/create", r#"{"name":"x","role":"admin"}"#)
+        .post_json_as(
+            None,
+            "/auth/tokens/create",
+            r#"{"name":"x","role":"admin"}"#,
+        )
         .await;
     assert_refused(status, &body, 401, "unauthorized");
 
     // A viewer predicts but may not upload; an annotator uploads but may not retrain or activate.
     let predict = Form::new().part("file", file_part(slice_jpeg(2), "p.jpg"));
-    assert_eq!(server.post_form_as(Some(&viewer), "/predict", predict).await.0, 200);
-    let (status, body) = server.post_form_as(Some(&viewer), "/retrain", upload_form(3)).await;
+    assert_eq!(
+        server
+            .post_form_as(Some(&viewer), "/predict", predict)
+            .await
+            .0,
+        200
+    );
+    let (status, body) = server
+        .post_form_as(Some(&viewer), "/retrain", upload_form(3))
+        .await;
     assert_refused(status, &body, 403, "forbidden");
-    let (status, body) = server.post_json_as(Some(&annotator), "/retrain/trigger", trigger).await;
+    let (status, body) = server
+        .post_json_as(Some(&annotator), "/retrain/trigger", trigger)
+        .await;
     assert_refused(status, &body, 403, "forbidden");
-    let (status, body) = post_raw(&server, "/models/anything/activate", Some(&annotator), &[], "").await;
+    let (status, body) = post_raw(
+        &server,
+        "/models/anything/activate",
+        Some(&annotator),
+        &[],
+        "",
+    )
+    .await;
     assert_refused(status, &body, 403, "forbidden");
     let (_, stats) = server.get_json("/database/stats").await;
     assert_eq!(stats["pending_images"], 0, "nothing refused was stored");
-    let (status, body) = server.post_form_as(Some(&annotator), "/retrain", upload_form(4)).await;
+    let (status, body) = server
+        .post_form_as(Some(&annotator), "/retrain", upload_form(4))
+        .await;
     assert_eq!((status, body["stored"].as_i64()), (200, Some(1)), "{body}");
 
     // A token that does not exist, or an Authorization header of another kind, is refused outright.
-    let (status, body) = server.post_form_as(Some("bsk_forged"), "/predict", Form::new()).await;
+    let (status, body) = server
+        .post_form_as(Some("bsk_forged"), "/predict", Form::new())
+        .await;
     assert_refused(status, &body, 401, "unauthorized");
 
     // The audit trail is for admins, and it recorded who did what and what was refused.
-    let response = with_token(reqwest::Client::new().get(server.url("/audit")), Some(&viewer))
-        .send()
-        .await
-        .unwrap();
+    let response = with_token(
+        reqwest::Client::new().get(server.url("/audit")),
+        Some(&viewer),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(json_of(response).await.0, 403);
     let events = audit(&server).await;
     let refused_trigger = events.iter().any(|e| {
@@ -104,7 +133,10 @@ async fn every_change_needs_an_account_with_the_right_role() {
         e["actor"] == "token:annotator" && e["action"] == "upload" && e["outcome"] == "ok"
     });
     assert!(upload, "{events:#?}");
-    assert!(events.iter().all(|e| e["client"] == "127.0.0.1"), "{events:#?}");
+    assert!(
+        events.iter().all(|e| e["client"] == "127.0.0.1"),
+        "{events:#?}"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +165,10 @@ async fn requests_from_other_sites_and_of_the_wrong_type_are_refused() {
     )
     .await;
     assert_refused(status, &body, 400, "bad_request");
-    assert!(body["detail"].as_str().unwrap().contains("application/json"));
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
     let (status, body) = post_raw(&server, "/models/v1/activate", Some(&token), &evil, "").await;
     assert_refused(status, &body, 403, "forbidden");
     let (_, stats) = server.get_json("/database/stats").await;
@@ -141,7 +176,11 @@ async fn requests_from_other_sites_and_of_the_wrong_type_are_refused() {
 }
 
 /// Logs in over HTTP and answers the session cookie's `name=value`.
-async fn login(server: &TestServer, username: &str, password: &str) -> (u16, Option<String>, Value) {
+async fn login(
+    server: &TestServer,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
     let response = reqwest::Client::new()
         .post(server.url("/auth/login"))
         .header("content-type", "application/json")
@@ -161,9 +200,14 @@ async fn login(server: &TestServer, username: &str, password: &str) -> (u16, Opt
 #[tokio::test]
 async fn a_browser_session_is_a_strict_httponly_cookie_that_only_same_site_requests_can_use() {
     let server = TestServer::start().await;
-    app::ssr::auth::add_user(&server.state.db, "ana", "annotator-password", Role::Annotator)
-        .await
-        .unwrap();
+    app::ssr::auth::add_user(
+        &server.state.db,
+        "ana",
+        "annotator-password",
+        Role::Annotator,
+    )
+    .await
+    .unwrap();
 
     let (status, cookie, body) = login(&server, "ana", "wrong password!").await;
     assert_refused(status, &body, 401, "unauthorized");
@@ -190,8 +234,8 @@ async fn a_browser_session_is_a_strict_httponly_cookie_that_only_same_site_reque
     let (_, me) = json_of(me).await;
     assert_eq!(me["user"]["username"], "ana");
 
-    // The cookie alone (no Origin, as a forged cross-site request might arrive) changes nothing;
-    // with our own origin it works.
+    // The cookie alone (no Origin, as a forged cross-site request might arrive) authorises nothing;
+    // from another site it is refused; with our own origin it works.
     let upload = |origin: Option<String>| {
         let mut request = reqwest::Client::new()
             .post(server.url("/retrain"))
@@ -202,10 +246,15 @@ async fn a_browser_session_is_a_strict_httponly_cookie_that_only_same_site_reque
         request.multipart(upload_form(6)).send()
     };
     let (status, body) = json_of(upload(None).await.unwrap()).await;
-    assert_refused(status, &body, 403, "forbidden");
+    assert_refused(status, &body, 401, "unauthorized");
     let (status, body) = json_of(upload(Some("https://evil.example".into())).await.unwrap()).await;
     assert_refused(status, &body, 403, "forbidden");
-    let (status, body) = json_of(upload(Some(format!("http://{}", server.addr))).await.unwrap()).await;
+    let (status, body) = json_of(
+        upload(Some(format!("http://{}", server.addr)))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 
     // Logging out ends the session on the server, not just in the browser.
@@ -219,7 +268,12 @@ async fn a_browser_session_is_a_strict_httponly_cookie_that_only_same_site_reque
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let (status, _) = json_of(upload(Some(format!("http://{}", server.addr))).await.unwrap()).await;
+    let (status, _) = json_of(
+        upload(Some(format!("http://{}", server.addr)))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
 
     let events = audit(&server).await;
@@ -228,7 +282,9 @@ async fn a_browser_session_is_a_strict_httponly_cookie_that_only_same_site_reque
         .filter(|e| e["action"] == "login" && e["outcome"] == "refused")
         .count();
     assert_eq!(failed_logins, 2, "{events:#?}");
-    assert!(events.iter().any(|e| e["action"] == "login" && e["actor"] == "ana" && e["outcome"] == "ok"));
+    assert!(events
+        .iter()
+        .any(|e| e["action"] == "login" && e["actor"] == "ana" && e["outcome"] == "ok"));
 }
 
 #[tokio::test]
@@ -246,10 +302,18 @@ async fn behind_a_trusted_https_proxy_the_cookie_is_secure_and_the_client_is_the
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
     let events = audit(&server).await;
-    assert!(events.iter().any(|e| e["action"] == "login" && e["client"] == "203.0.113.9"), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "login" && e["client"] == "203.0.113.9"),
+        "{events:#?}"
+    );
 }
 
 #[tokio::test]
@@ -261,10 +325,13 @@ async fn a_closed_deployment_answers_reads_only_to_accounts() {
     let (status, _) = server.post_form_as(None, "/predict", predict).await;
     assert_eq!(status, 401);
     let viewer = server.token(Role::Viewer).await;
-    let response = with_token(reqwest::Client::new().get(server.url("/database/stats")), Some(&viewer))
-        .send()
-        .await
-        .unwrap();
+    let response = with_token(
+        reqwest::Client::new().get(server.url("/database/stats")),
+        Some(&viewer),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(server.get_json("/health").await.0, 200);
 
@@ -323,12 +390,17 @@ fn read_until_closed(stream: &mut std::net::TcpStream, limit: Duration) -> (Stri
             Ok(n) => received.extend_from_slice(&buffer[..n]),
         }
     }
-    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
 }
 
 #[tokio::test]
 async fn slow_and_idle_clients_are_cut_off() {
-    let server = TestServer::start_with(&["--header-timeout-secs", "1", "--request-timeout-secs", "2"]).await;
+    let server =
+        TestServer::start_with(&["--header-timeout-secs", "1", "--request-timeout-secs", "2"])
+            .await;
     let addr = server.addr;
     tokio::task::spawn_blocking(move || {
         // Idle: connects and says nothing.
@@ -397,7 +469,10 @@ async fn answers_carry_security_headers_and_never_reveal_server_paths() {
 
     // A page's policy allows exactly the nonce its inline hydration script carries.
     let page = reqwest::get(server.url("/")).await.unwrap();
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let html = page.text().await.unwrap();
     let nonce = csp
         .split("'nonce-")
@@ -413,15 +488,40 @@ async fn answers_carry_security_headers_and_never_reveal_server_paths() {
     // Unknown changes are closed to strangers before anything else is said about them.
     let (status, _) = post_raw(&server, "/api/no_such_function", None, &[], "").await;
     assert_eq!(status, 401);
-    let (status, body) = post_raw(&server, "/api/no_such_function", Some(&server.admin_token), &[], "").await;
+    let (status, body) = post_raw(
+        &server,
+        "/api/no_such_function",
+        Some(&server.admin_token),
+        &[],
+        "",
+    )
+    .await;
     assert_refused(status, &body, 404, "not_found");
 
     // No absolute path of the server's in any answer.
-    let root = env!("CARGO_MANIFEST_DIR").rsplit_once('/').unwrap().0.to_owned();
+    let root = env!("CARGO_MANIFEST_DIR")
+        .rsplit_once('/')
+        .unwrap()
+        .0
+        .to_owned();
     let tmp = server.dir.path().to_string_lossy().into_owned();
-    for path in ["/visualizations/data", "/models", "/models/active/report", "/metrics", "/api"] {
-        let text = reqwest::get(server.url(path)).await.unwrap().text().await.unwrap();
-        assert!(!text.contains(&root) && !text.contains(&tmp), "{path} reveals a path: {text:.300}");
+    for path in [
+        "/visualizations/data",
+        "/models",
+        "/models/active/report",
+        "/metrics",
+        "/api",
+    ] {
+        let text = reqwest::get(server.url(path))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !text.contains(&root) && !text.contains(&tmp),
+            "{path} reveals a path: {text:.300}"
+        );
     }
 
     // Large JSON is compressed for clients that accept it.
@@ -432,4 +532,237 @@ async fn answers_carry_security_headers_and_never_reveal_server_paths() {
         .await
         .unwrap();
     assert_eq!(compressed.headers()["content-encoding"], "br");
+}
+
+/// Waits for retraining session `id` to end; answers the final `/retrain/status`.
+async fn wait_for_session(server: &TestServer, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (_, body) = server.get_json("/retrain/status").await;
+        if body["session"]["id"] == id
+            && ["completed", "rejected", "failed"].contains(&body["status"].as_str().unwrap_or(""))
+        {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "the job did not end: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The newcomer's deployment (no training data, no reference set): uploads cannot vouch for
+/// themselves, so a batch of wrongly labelled images never goes live by itself, and serving it
+/// anyway takes an admin, `force` and a reason on the record.
+#[tokio::test]
+async fn a_poisoned_batch_is_never_activated_without_a_trusted_reference_set() {
+    let server = TestServer::start().await;
+    let (_, before) = server.get_json("/models").await;
+    let shipped = before["active_version"].as_str().unwrap().to_owned();
+    // Every slice labelled glioma, whatever it shows.
+    let form = (0..24).fold(Form::new().text("class_name", "glioma"), |form, i| {
+        form.part(
+            "files",
+            file_part(slice_jpeg(500 + i), &format!("p{i}.jpg")),
+        )
+    });
+    assert_eq!(server.post_form("/retrain", form).await.0, 200);
+    let (status, started) = server
+        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":0}"#)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let finished = wait_for_session(&server, started["session_id"].as_i64().unwrap()).await;
+    assert_eq!(finished["status"], "rejected", "{finished}");
+    let message = finished["session"]["message"].as_str().unwrap();
+    assert!(message.contains("no trusted reference set"), "{message}");
+    let candidate = finished["session"]["model_version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, after) = server.get_json("/models").await;
+    assert_eq!(
+        after["active_version"],
+        shipped.as_str(),
+        "still the shipped model"
+    );
+
+    // Only admins add to the reference set the gate would trust.
+    let annotator = server.token(Role::Annotator).await;
+    let reference = Form::new()
+        .text("class_name", "notumor")
+        .text("purpose", "reference")
+        .part("files", file_part(slice_jpeg(600), "r.jpg"));
+    let (status, body) = server
+        .post_form_as(Some(&annotator), "/retrain", reference)
+        .await;
+    assert_refused(status, &body, 403, "forbidden");
+
+    // Serving the rejected version needs force and a reason.
+    let path = format!("/models/{candidate}/activate");
+    let token = server.admin_token.clone();
+    let (status, body) = post_raw(&server, &path, Some(&token), &[], "").await;
+    assert_refused(status, &body, 400, "bad_request");
+    assert!(body["detail"].as_str().unwrap().contains("force"), "{body}");
+    let json = [("content-type", "application/json")];
+    let (status, _) = post_raw(&server, &path, Some(&token), &json, r#"{"force":true}"#).await;
+    assert_eq!(status, 400, "force without a reason");
+    let (status, body) = post_raw(
+        &server,
+        &path,
+        Some(&token),
+        &json,
+        r#"{"force":true,"reason":"radiologist reviewed the batch"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active_version"], candidate.as_str());
+    let events = audit(&server).await;
+    let forced = events
+        .iter()
+        .find(|e| e["action"] == "model.force_activate" && e["outcome"] == "ok");
+    assert_eq!(
+        forced.map(|e| e["detail"].clone()),
+        Some(Value::from("radiologist reviewed the batch")),
+        "{events:#?}"
+    );
+}
+
+/// The attack of issue 12 on real slices, on a server started the way the Render Blueprint starts it
+/// (no training data): 120 uploads, each labelled as the next class round, then a trigger. The
+/// candidate must not go live, and the shipped model must keep answering.
+#[tokio::test]
+#[ignore = "needs the dataset: DATA_DIR=<dataset root> bash scripts/test-dataset.sh"]
+async fn a_label_shifted_batch_of_real_slices_is_not_activated() {
+    const CLASSES: [&str; 4] = ["glioma", "meningioma", "notumor", "pituitary"];
+    let train = common::dataset_dir().join("train");
+    let server = TestServer::start().await;
+    let (_, before) = server.get_json("/models").await;
+    let shipped = before["active_version"].as_str().unwrap().to_owned();
+    for (index, class) in CLASSES.iter().enumerate() {
+        let mut files: Vec<_> = std::fs::read_dir(train.join(class))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .collect();
+        files.sort();
+        let wrong = CLASSES[(index + 1) % CLASSES.len()];
+        let form =
+            files
+                .iter()
+                .take(30)
+                .fold(Form::new().text("class_name", wrong), |form, path| {
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    form.part("files", file_part(std::fs::read(path).unwrap(), &name))
+                });
+        let (status, body) = server.post_form("/retrain", form).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, started) = server
+        .post_json("/retrain/trigger", r#"{"epochs":3,"fine_tune_epochs":1}"#)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let finished = wait_for_session(&server, started["session_id"].as_i64().unwrap()).await;
+    println!("poisoning run: {}", finished["session"]["message"]);
+    assert_eq!(finished["status"], "rejected", "{finished}");
+    let (_, after) = server.get_json("/models").await;
+    assert_eq!(after["active_version"], shipped.as_str());
+    let slice = std::fs::read_dir(train.join("pituitary"))
+        .unwrap()
+        .flatten()
+        .last()
+        .unwrap()
+        .path();
+    let form = Form::new().part(
+        "file",
+        file_part(std::fs::read(slice).unwrap(), "check.jpg"),
+    );
+    let (_, prediction) = server.post_form("/predict", form).await;
+    assert_eq!(prediction["model_version"], shipped.as_str());
+}
+
+fn png(image: image::DynamicImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn useless_and_oversized_images_are_refused_with_the_reason() {
+    let server = TestServer::start().await;
+    let cases = [
+        (
+            "dot.png",
+            png(image::DynamicImage::ImageLuma8(image::GrayImage::new(1, 1))),
+            "too small",
+        ),
+        (
+            "white.png",
+            png(image::DynamicImage::ImageLuma8(
+                image::GrayImage::from_pixel(512, 512, image::Luma([255])),
+            )),
+            "nearly uniform",
+        ),
+        (
+            "black.png",
+            png(image::DynamicImage::ImageLuma8(image::GrayImage::new(
+                2048, 2048,
+            ))),
+            "nearly uniform",
+        ),
+    ];
+    for (name, bytes, reason) in cases {
+        let form = Form::new()
+            .text("class_name", "glioma")
+            .part("files", file_part(bytes, name));
+        let (status, body) = server.post_form("/retrain", form).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        let detail = body["results"][0]["reason"]
+            .as_str()
+            .unwrap_or_else(|| body["detail"].as_str().unwrap());
+        assert!(detail.contains(reason), "{name}: {detail}");
+    }
+    // A header claiming 8192 x 8192 RGBA (256 MB decoded) is refused before any pixel is decoded.
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&8_192u32.to_be_bytes());
+    chunk.extend_from_slice(&8_192u32.to_be_bytes());
+    chunk.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut bomb = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d".to_vec();
+    bomb.extend_from_slice(&chunk);
+    bomb.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    for empty in [b"IDAT", b"IEND"] {
+        bomb.extend_from_slice(&0u32.to_be_bytes());
+        bomb.extend_from_slice(empty);
+        bomb.extend_from_slice(&crc32(empty).to_be_bytes());
+    }
+    let form = Form::new().part("file", file_part(bomb, "bomb.png"));
+    let (status, body) = server.post_form("/predict", form).await;
+    assert_refused(status, &body, 400, "bad_request");
+    assert!(
+        body["detail"].as_str().unwrap().contains("67.1 MP"),
+        "{body}"
+    );
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(
+        stats["total_uploaded_images"], 0,
+        "nothing useless was stored"
+    );
+}
+
+/// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320), so the forged header is otherwise valid.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

@@ -46,6 +46,18 @@ pub struct UploadResponse {
     pub pending_images: i64,
 }
 
+/// The optional body of `POST /models/{version}/activate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ActivateRequest {
+    /// Serve a version the activation gate rejected.
+    #[serde(default)]
+    pub force: bool,
+    /// Why, when forcing; recorded in the audit trail.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TriggerRequest {
@@ -127,6 +139,8 @@ pub struct DatabaseStats {
     pub total_uploaded_images: i64,
     pub processed_images: i64,
     pub pending_images: i64,
+    /// Uploads in the trusted reference set new versions are judged on (never trained on).
+    pub reference_images: i64,
     pub total_training_sessions: i64,
     pub completed_sessions: i64,
     pub images_by_class: BTreeMap<String, i64>,
@@ -160,13 +174,18 @@ pub struct ModelsResponse {
 pub async fn upload_training_images(data: MultipartData) -> Result<UploadResponse, AppError> {
     use crate::ssr::{multipart, retrain, uploads};
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(crate::api::auth::Role::Annotator)?;
+    let caller = crate::ssr::auth::require(crate::api::auth::Role::Annotator)?;
     let form = multipart::read_form(data, &state.service.limits()).await?;
     let class_name = retrain::parse_class_name(form.text("class_name"))?;
+    let purpose = retrain::parse_purpose(form.text("purpose"))?;
+    if purpose == db::uploads::Purpose::Reference {
+        // The reference set is what the gate trusts; only admins may add to it.
+        crate::ssr::auth::check(&caller, crate::api::auth::Role::Admin)?;
+    }
     let files = form.files_named("files")?;
     let mut results = Vec::with_capacity(files.len());
     for file in files {
-        results.push(uploads::store(&state, &class_name, file).await?);
+        results.push(uploads::store(&state, &class_name, purpose, &caller.subject, file).await?);
     }
     let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
     let (stored, duplicates, rejected) = (
@@ -174,11 +193,24 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         count(UploadOutcome::Duplicate),
         count(UploadOutcome::Rejected),
     );
-    let caller = crate::ssr::auth::principal();
-    let detail = format!("stored {stored}, duplicates {duplicates}, rejected {rejected}");
-    let outcome = if stored + duplicates == 0 { "failed" } else { "ok" };
-    crate::ssr::auth::audit(&state, &caller, "upload", Some(&class_name), outcome, Some(&detail))
-        .await;
+    let detail = format!(
+        "{}: stored {stored}, duplicates {duplicates}, rejected {rejected}",
+        purpose.as_str()
+    );
+    let outcome = if stored + duplicates == 0 {
+        "failed"
+    } else {
+        "ok"
+    };
+    crate::ssr::auth::audit(
+        &state,
+        &caller,
+        "upload",
+        Some(&class_name),
+        outcome,
+        Some(&detail),
+    )
+    .await;
     if stored + duplicates == 0 {
         let reasons: Vec<String> = results
             .iter()
@@ -220,9 +252,18 @@ pub async fn trigger_retrain(
         },
     )
     .await;
-    let target = result.as_ref().ok().map(|r| format!("session {}", r.session_id));
-    crate::ssr::auth::audit_result(&state, &caller, "retrain.trigger", target.as_deref(), &result)
-        .await;
+    let target = result
+        .as_ref()
+        .ok()
+        .map(|r| format!("session {}", r.session_id));
+    crate::ssr::auth::audit_result(
+        &state,
+        &caller,
+        "retrain.trigger",
+        target.as_deref(),
+        &result,
+    )
+    .await;
     result
 }
 
@@ -254,9 +295,13 @@ pub async fn list_models() -> Result<ModelsResponse, AppError> {
 
 /// The UI's way to activate a version; REST clients use `POST /models/{version}/activate`.
 #[server(endpoint = "activate_model")]
-pub async fn activate_model(version: String) -> Result<ModelsResponse, AppError> {
+pub async fn activate_model(
+    version: String,
+    #[server(default)] force: bool,
+    #[server(default)] reason: Option<String>,
+) -> Result<ModelsResponse, AppError> {
     let state = crate::ssr::state()?;
     let caller = crate::ssr::auth::require(crate::api::auth::Role::Admin)?;
-    crate::ssr::models::activate_as(&state, &caller, &version).await?;
+    crate::ssr::models::activate_as(&state, &caller, &version, force, reason.as_deref()).await?;
     crate::ssr::retrain::list_models(&state).await
 }

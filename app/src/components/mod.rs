@@ -4,4 +4,5 @@ pub mod file_picker;
 pub mod page_header;
 pub mod polling;
 pub mod probability_bars;
+pub mod session;
 pub mod sidebar;

@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::auth::{logout, Role};
+use crate::components::session::{reload_to, use_session};
 use crate::PRODUCT_NAME;
 
 /// One entry of the navigation: where it goes and what it is called.
@@ -89,7 +91,51 @@ pub fn Sidebar() -> impl IntoView {
                         .collect_view()}
                 </ul>
             </nav>
+            <Account />
             <p class="sidebar-foot">"Research use only — not a diagnostic device."</p>
         </header>
+    }
+}
+
+/// Who is signed in, with a way out; or a way in.
+#[component]
+fn Account() -> impl IntoView {
+    let session = use_session();
+    let sign_out = Action::new(|_: &()| logout());
+    Effect::new(move |_| {
+        if sign_out.value().get().is_some() {
+            reload_to("/");
+        }
+    });
+    view! {
+        <div class="account" data-testid="account">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.info().await.and_then(|info| info.user) {
+                        Some(user) => {
+                            let admin = user.role.allows(Role::Admin);
+                            view! {
+                                <p class="small">
+                                    <span data-testid="account-name">{user.username}</span>
+                                    " · "
+                                    <span class="badge" data-testid="account-role">{user.role.as_str()}</span>
+                                </p>
+                                {admin.then(|| view! { <A href="/users">"Users & audit"</A> })}
+                                <button
+                                    type="button"
+                                    class="button small"
+                                    data-testid="logout"
+                                    on:click=move |_| { sign_out.dispatch(()); }
+                                >
+                                    "Log out"
+                                </button>
+                            }
+                            .into_any()
+                        }
+                        None => view! { <a class="button small" href="/login" data-testid="login-link">"Log in"</a> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
     }
 }

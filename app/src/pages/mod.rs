@@ -2,9 +2,11 @@
 
 pub mod home;
 pub mod insights;
+pub mod login;
 pub mod model;
 pub mod monitor;
 pub mod not_found;
 pub mod predict;
 pub mod retrain;
 pub mod upload;
+pub mod users;

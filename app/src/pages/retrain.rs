@@ -1,13 +1,16 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos::web_sys;
 
+use crate::api::auth::Role;
 use crate::api::retrain::{
     activate_model, get_database_stats, get_retrain_status, list_models, retrain_sessions,
     trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionSummary, MAX_EPOCHS,
 };
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
+use crate::components::session::{use_session, RequireRole};
 
 /// How often the page asks for progress while a job runs.
 const POLL_RUNNING: Duration = Duration::from_secs(1);
@@ -23,6 +26,7 @@ fn percent(value: Option<f64>) -> String {
 
 #[component]
 pub fn RetrainPage() -> impl IntoView {
+    let session = use_session();
     // Bumped after every change (trigger, activation, job finished) to reload the tables.
     let refreshes = RwSignal::new(0_u32);
     let stats = Resource::new(move || refreshes.get(), |_| get_database_stats());
@@ -35,10 +39,40 @@ pub fn RetrainPage() -> impl IntoView {
     let trigger = Action::new(move |&(epochs, fine_tune_epochs): &(u32, u32)| async move {
         trigger_retrain(epochs, fine_tune_epochs).await
     });
-    let activate = Action::new(|version: &String| activate_model(version.clone()));
+    // The version of the latest activation request, to ask again with a reason.
+    let requested = RwSignal::new(None::<String>);
+    let activate = Action::new(move |(version, reason): &(String, Option<String>)| {
+        requested.set(Some(version.clone()));
+        activate_model(version.clone(), reason.is_some(), reason.clone())
+    });
     Effect::new(move |_| {
         if activate.value().get().is_some() {
             refreshes.update(|n| *n += 1);
+        }
+    });
+    // A version the gate rejected is served only if the admin gives a reason for the audit trail.
+    Effect::new(move |_| {
+        let Some(Err(error)) = activate.value().get() else {
+            return;
+        };
+        let Some(version) = requested.get_untracked() else {
+            return;
+        };
+        if error
+            .to_string()
+            .contains("rejected by the activation gate")
+        {
+            let reason = web_sys::window().and_then(|window| {
+                window
+                    .prompt_with_message(&format!(
+                        "{version} was rejected by the activation gate. Serve it anyway? Give a reason (it is recorded):"
+                    ))
+                    .ok()
+                    .flatten()
+            });
+            if let Some(reason) = reason.filter(|reason| !reason.trim().is_empty()) {
+                activate.dispatch((version, Some(reason)));
+            }
         }
     });
 
@@ -81,6 +115,7 @@ pub fn RetrainPage() -> impl IntoView {
             })}
         </Transition>
 
+        <RequireRole role=Role::Admin action="start retraining or activate versions">
         <section class="card stack" data-testid="retrain-controls">
             <h2>"Start a retraining run"</h2>
             <EpochSlider label="Epochs" min=1 value=epochs testid="epochs" />
@@ -105,6 +140,7 @@ pub fn RetrainPage() -> impl IntoView {
                 })
             }}
         </section>
+        </RequireRole>
 
         <section class="card" data-testid="retrain-status">
             <h2>"Current job"</h2>
@@ -135,9 +171,10 @@ pub fn RetrainPage() -> impl IntoView {
             }}
             <Transition fallback=|| view! { <p class="muted">"Loading models…"</p> }>
                 {move || Suspend::new(async move {
+                    let admin = session.info().await.is_some_and(|info| info.allows(Role::Admin));
                     match models.await {
                         Ok(list) => {
-                            view! { <ModelsTable models=list.models activate /> }.into_any()
+                            view! { <ModelsTable models=list.models activate admin /> }.into_any()
                         }
                         Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                     }
@@ -289,7 +326,12 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
 #[component]
 fn ModelsTable(
     models: Vec<ModelVersionInfo>,
-    activate: Action<String, Result<crate::api::retrain::ModelsResponse, crate::error::AppError>>,
+    activate: Action<
+        (String, Option<String>),
+        Result<crate::api::retrain::ModelsResponse, crate::error::AppError>,
+    >,
+    /// Whether to offer activation (admins only).
+    admin: bool,
 ) -> impl IntoView {
     view! {
         <div class="table-scroll">
@@ -317,11 +359,11 @@ fn ModelsTable(
                                     <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
                                     <td>{model.created_at.clone()}</td>
                                     <td>
-                                        {(!model.serving).then(|| view! {
+                                        {(!model.serving && admin).then(|| view! {
                                             <button
                                                 type="button"
                                                 class="button small"
-                                                on:click=move |_| { activate.dispatch(version.clone()); }
+                                                on:click=move |_| { activate.dispatch((version.clone(), None)); }
                                             >
                                                 "Activate"
                                             </button>

@@ -1,9 +1,11 @@
 use leptos::prelude::*;
 use leptos::web_sys;
 
+use crate::api::auth::Role;
 use crate::api::retrain::{upload_training_images, UploadFileResult, UploadOutcome};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
+use crate::components::session::RequireRole;
 use crate::{class_label, CLASS_NAMES};
 
 /// Files stored, duplicates and rejections over every upload made on this page.
@@ -64,6 +66,7 @@ pub fn UploadPage() -> impl IntoView {
             title="Upload"
             subtitle="Add labelled MRI slices to the pool the next retraining run learns from."
         />
+        <RequireRole role=Role::Annotator action="upload labelled images">
         <section class="card">
             <form class="stack" on:submit=submit data-testid="upload-form">
                 <label class="field">
@@ -99,6 +102,7 @@ pub fn UploadPage() -> impl IntoView {
                 </div>
             </form>
         </section>
+        </RequireRole>
         {move || {
             upload.value().get().and_then(Result::err).map(|error| {
                 view! { <p class="error card" role="alert" data-testid="upload-error">{error.to_string()}</p> }

@@ -7,7 +7,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use sha2::{Digest, Sha256};
 
-use crate::api::auth::{AuditEntry, CreatedToken, CurrentUser, Role, SessionInfo, TokenSummary, UserSummary};
+use crate::api::auth::{
+    AuditEntry, CreatedToken, CurrentUser, Role, SessionInfo, TokenSummary, UserSummary,
+};
 use crate::error::AppError;
 use crate::ssr::AppState;
 
@@ -151,14 +153,18 @@ pub async fn add_user(
         )));
     }
     if password.len() > 1024 {
-        return Err(AppError::BadRequest("a password is at most 1024 bytes".to_owned()));
+        return Err(AppError::BadRequest(
+            "a password is at most 1024 bytes".to_owned(),
+        ));
     }
     let hash = hash_password(password)?;
     if db::accounts::insert_user(db, username, &hash, role.as_str())
         .await?
         .is_none()
     {
-        return Err(AppError::BadRequest(format!("the user {username} already exists")));
+        return Err(AppError::BadRequest(format!(
+            "the user {username} already exists"
+        )));
     }
     let user = db::accounts::find_user(db, username)
         .await?
@@ -257,7 +263,10 @@ pub async fn list_tokens(db: &db::SqlitePool) -> Result<Vec<TokenSummary>, AppEr
 }
 
 /// Resolves an `Authorization: Bearer` token; `None` if unknown or revoked.
-pub async fn token_caller(db: &db::SqlitePool, token: &str) -> Result<Option<(String, Role)>, AppError> {
+pub async fn token_caller(
+    db: &db::SqlitePool,
+    token: &str,
+) -> Result<Option<(String, Role)>, AppError> {
     credential(db::accounts::token_credential(db, &digest(token)).await?)
 }
 
@@ -277,7 +286,11 @@ fn credential(found: Option<db::accounts::Credential>) -> Result<Option<(String,
 
 /// Checks the password, opens a session and sets its cookie. Unknown names take as long as wrong
 /// passwords, so the answer's timing does not tell which names exist.
-pub async fn login(state: &AppState, username: &str, password: &str) -> Result<CurrentUser, AppError> {
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<CurrentUser, AppError> {
     let caller = principal();
     let user = db::accounts::find_user(&state.db, username).await?;
     let stored = user.as_ref().map(|user| user.password_hash.clone());
@@ -294,8 +307,18 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<C
     let user = match (user, verified) {
         (Some(user), true) => user,
         _ => {
-            audit(state, &caller, "login", Some(username), "refused", Some("wrong user name or password")).await;
-            return Err(AppError::Unauthorized("wrong user name or password".to_owned()));
+            audit(
+                state,
+                &caller,
+                "login",
+                Some(username),
+                "refused",
+                Some("wrong user name or password"),
+            )
+            .await;
+            return Err(AppError::Unauthorized(
+                "wrong user name or password".to_owned(),
+            ));
         }
     };
     let role: Role = user.role.parse()?;
@@ -381,7 +404,15 @@ pub async fn audit_result<T>(
     match result {
         Ok(_) => audit(state, actor, action, target, "ok", None).await,
         Err(error) => {
-            audit(state, actor, action, target, "failed", Some(&error.to_string())).await
+            audit(
+                state,
+                actor,
+                action,
+                target,
+                "failed",
+                Some(&error.to_string()),
+            )
+            .await
         }
     }
 }

@@ -55,14 +55,53 @@ pub fn load(dir: &Path, version_hint: Option<&str>) -> Result<ServingModel, ml::
 
 /// Makes `version` the serving model: loads it from its registered path first, so a broken model is
 /// refused before the database or the serving slot change.
-/// [`activate`], recorded in the audit trail as done by `caller`.
+/// [`activate`] on an admin's request, recorded in the audit trail. A version the gate rejected
+/// needs `force` and a reason: the gate exists so a bad version never serves by accident.
 pub async fn activate_as(
     state: &super::AppState,
     caller: &crate::ssr::auth::Principal,
     version: &str,
+    force: bool,
+    reason: Option<&str>,
 ) -> Result<(), AppError> {
+    let reason = reason.map(str::trim).filter(|reason| !reason.is_empty());
+    let rejected = db::training_sessions::rejected_by_gate(&state.db, version).await?;
+    let action = if rejected {
+        "model.force_activate"
+    } else {
+        "model.activate"
+    };
+    if rejected && (!force || reason.is_none()) {
+        let error = AppError::BadRequest(format!(
+            "{version} was rejected by the activation gate; to serve it anyway send \
+             {{\"force\": true, \"reason\": \"...\"}} (recorded in the audit trail)"
+        ));
+        crate::ssr::auth::audit(
+            state,
+            caller,
+            action,
+            Some(version),
+            "refused",
+            Some(&error.to_string()),
+        )
+        .await;
+        return Err(error);
+    }
     let result = activate(state, version).await;
-    crate::ssr::auth::audit_result(state, caller, "model.activate", Some(version), &result).await;
+    match &result {
+        Ok(()) => crate::ssr::auth::audit(state, caller, action, Some(version), "ok", reason).await,
+        Err(error) => {
+            crate::ssr::auth::audit(
+                state,
+                caller,
+                action,
+                Some(version),
+                "failed",
+                Some(&error.to_string()),
+            )
+            .await
+        }
+    }
     result
 }
 

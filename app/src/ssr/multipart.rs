@@ -22,7 +22,7 @@ pub struct UploadLimits {
 #[derive(Debug)]
 pub struct UploadedFile {
     pub field: String,
-    /// The client's file name, already checked by [`check_filename`].
+    /// The client's file name as a label, made safe by [`display_name`].
     pub filename: String,
     pub bytes: Vec<u8>,
 }
@@ -42,7 +42,7 @@ pub async fn read_form(data: MultipartData, limits: &UploadLimits) -> Result<For
     let mut request_bytes: u64 = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let Some(filename) = field.file_name().map(str::to_owned) else {
+        let Some(filename) = field.file_name().map(display_name) else {
             let mut text = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(malformed)? {
                 if text.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
@@ -97,11 +97,7 @@ impl Form {
         let mut files = std::mem::take(&mut self.files);
         files.retain(|file| file.field == field);
         match files.len() {
-            1 => {
-                let file = files.remove(0);
-                check_filename(&file.filename)?;
-                Ok(file)
-            }
+            1 => Ok(files.remove(0)),
             0 => Err(AppError::BadRequest(format!(
                 "no file: send the image as multipart field {field:?}"
             ))),
@@ -131,26 +127,22 @@ impl Form {
     }
 }
 
-/// A file name is only a label for the user: it must be a plain name, never a path, because some
-/// clients would write it back to disk.
-pub fn check_filename(filename: &str) -> Result<(), AppError> {
-    let problem = if filename.trim().is_empty() {
-        Some("is empty")
-    } else if filename.contains(['/', '\\']) || filename == ".." || filename == "." {
-        Some("must be a plain file name, not a path")
-    } else if filename.chars().any(char::is_control) {
-        Some("contains control characters")
-    } else if filename.len() > 255 {
-        Some("is longer than 255 bytes")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(AppError::BadRequest(format!(
-            "file name {filename:?} {problem}"
-        ))),
-        None => Ok(()),
+/// The one filename policy of every endpoint: a client's file name is a label, never a path. Keeps
+/// the last path component, drops control characters, trims, caps it at 255 bytes, and names an
+/// empty result `unnamed`; what is stored and echoed back is this.
+pub fn display_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut name: String = last.chars().filter(|c| !c.is_control()).collect();
+    name = name.trim().to_owned();
+    if matches!(name.as_str(), "" | "." | "..") {
+        return "unnamed".to_owned();
     }
+    let mut end = name.len().min(255);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
 }
 
 fn malformed(error: impl std::fmt::Display) -> AppError {
@@ -171,21 +163,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_and_odd_names_are_refused_and_plain_names_pass() {
-        for bad in [
-            "../../x.jpg",
-            "a/b.jpg",
-            "..\\x.jpg",
-            "",
-            "  ",
-            "..",
-            "a\nb.jpg",
+    fn file_names_are_labels_never_paths() {
+        for (raw, shown) in [
+            ("../../etc/passwd.jpg", "passwd.jpg"),
+            ("a/b.jpg", "b.jpg"),
+            ("..\\..\\x.jpg", "x.jpg"),
+            ("C:\\scans\\Tr-gl_0001.JPG", "Tr-gl_0001.JPG"),
+            ("", "unnamed"),
+            ("  ", "unnamed"),
+            ("..", "unnamed"),
+            ("dir/", "unnamed"),
+            ("a\nb.jpg", "ab.jpg"),
+            ("my scan (1).png", "my scan (1).png"),
         ] {
-            assert!(check_filename(bad).is_err(), "{bad:?} should be refused");
+            assert_eq!(display_name(raw), shown, "{raw:?}");
         }
-        for good in ["scan.jpg", "Tr-gl_0001.JPG", "my scan (1).png"] {
-            assert!(check_filename(good).is_ok(), "{good:?} should pass");
-        }
+        let long = "é".repeat(200);
+        let shown = display_name(&long);
+        assert!(shown.len() <= 255 && shown.chars().all(|c| c == 'é'));
     }
 
     #[test]

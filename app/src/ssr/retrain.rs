@@ -25,6 +25,9 @@ const MIN_REPLAY_IMAGES: usize = 200;
 /// Below this many held-out images a before/after comparison is noise: the new version is kept as a
 /// candidate for a person to judge instead of being activated automatically.
 const MIN_VALIDATION_IMAGES: u64 = 20;
+/// Reference images an admin must designate before the gate judges (and may activate) versions
+/// without the original training data: enough that one accuracy point is a handful of images.
+pub const MIN_REFERENCE_IMAGES: usize = 300;
 
 /// The running job, if any: its session and live progress. Shared with the job's thread.
 #[derive(Clone, Default)]
@@ -81,6 +84,17 @@ pub fn parse_class_name(value: Option<&str>) -> Result<String, AppError> {
                 ml::CLASS_NAMES.join(", ")
             ))
         })
+}
+
+/// The optional `purpose` field of an upload: `training` (the default) or `reference`.
+pub fn parse_purpose(value: Option<&str>) -> Result<db::uploads::Purpose, AppError> {
+    match value.map(str::trim).unwrap_or_default() {
+        "" | "training" => Ok(db::uploads::Purpose::Training),
+        "reference" => Ok(db::uploads::Purpose::Reference),
+        other => Err(AppError::BadRequest(format!(
+            "purpose must be training or reference (got {other:?})"
+        ))),
+    }
 }
 
 /// Validates the request, records a queued session and starts the job; answers at once.
@@ -175,8 +189,12 @@ impl JobError {
     /// those stay in the server log.
     fn public_message(&self) -> String {
         match self {
-            JobError::Db(_) => "a database error stopped the job; the details are in the server log".to_owned(),
-            JobError::Ml(_) => "a model error stopped the job; the details are in the server log".to_owned(),
+            JobError::Db(_) => {
+                "a database error stopped the job; the details are in the server log".to_owned()
+            }
+            JobError::Ml(_) => {
+                "a model error stopped the job; the details are in the server log".to_owned()
+            }
             JobError::Job(message) => message.clone(),
         }
     }
@@ -216,9 +234,25 @@ async fn execute(
             })
         })
         .collect();
+    let reference_items: Vec<LabeledImage> = db::uploads::reference(&state.db)
+        .await?
+        .iter()
+        .filter_map(|row| {
+            ml::classes::class_index(&row.class_name).map(|label| LabeledImage {
+                path: upload_dir.join(&row.stored_path),
+                label,
+            })
+        })
+        .collect();
     let preprocessing_started = Instant::now();
     let prepared = tokio::task::spawn_blocking(move || {
-        prepare_data(&upload_items, data_dir.as_deref(), &preprocess, session_id)
+        prepare_data(
+            &upload_items,
+            &reference_items,
+            data_dir.as_deref(),
+            &preprocess,
+            session_id,
+        )
     })
     .await
     .map_err(|e| JobError::Job(format!("preprocessing panicked: {e}")))?;
@@ -267,7 +301,7 @@ async fn execute(
     let tracker = state.retrain.clone();
     let images_used = prepared.train.len() as i64;
     let note = prepared.note.clone();
-    let prepared_reused_training = prepared.validation_is_training;
+    let trusted_validation = prepared.trusted;
     let job_version = version.clone();
     let job_out_dir = out_dir.clone();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -315,9 +349,25 @@ async fn execute(
     let before = scores(&outcome.before);
     let after = scores(&outcome.after);
     let tolerance = state.service.activation_tolerance;
-    let comparable = outcome.after.images >= MIN_VALIDATION_IMAGES && !prepared_reused_training;
-    let accepted = comparable && after.accuracy + tolerance >= before.accuracy;
-    let (status, message) = if !comparable {
+    let comparable = outcome.after.images >= MIN_VALIDATION_IMAGES;
+    let accepted =
+        trusted_validation && comparable && after.accuracy + tolerance >= before.accuracy;
+    let (status, message) = if !trusted_validation {
+        (
+            db::training_sessions::SessionStatus::Rejected,
+            format!(
+                "{version} kept as a candidate, not activated: there is no trusted reference set \
+                 to judge it on (validation accuracy {:.2}% -> {:.2}% on {} images{note}). \
+                 Uploads cannot vouch for themselves, since wrong labels would confirm \
+                 themselves; start the server with --data-dir, or have an admin upload at least \
+                 {MIN_REFERENCE_IMAGES} labelled images with purpose=reference. An admin can \
+                 still force-activate it, giving a reason",
+                before.accuracy * 100.0,
+                after.accuracy * 100.0,
+                outcome.after.images,
+            ),
+        )
+    } else if !comparable {
         (
             db::training_sessions::SessionStatus::Rejected,
             format!(
@@ -394,8 +444,9 @@ struct PreparedData {
     description: String,
     /// Said in the session message when the validation set is weaker than the real one.
     note: String,
-    /// Too few uploads to hold any out: validation ran on the training images themselves.
-    validation_is_training: bool,
+    /// Whether validation ran on a set uploads cannot change (the original split or the admins'
+    /// reference set); only then may the new version be activated automatically.
+    trusted: bool,
 }
 
 /// Preprocesses the uploads and, with `--data-dir` (`TRAINING_DATA_DIR`), the original validation
@@ -403,6 +454,7 @@ struct PreparedData {
 /// split. Without it, a stratified fifth of the uploads is held out for validation.
 fn prepare_data(
     uploads: &[LabeledImage],
+    reference: &[LabeledImage],
     data_dir: Option<&std::path::Path>,
     preprocess: &ml::preprocess::PreprocessConfig,
     seed: i64,
@@ -445,7 +497,19 @@ fn prepare_data(
                 validation,
                 images_processed: processed,
                 note: String::new(),
-                validation_is_training: false,
+                trusted: true,
+            })
+        }
+        None if reference.len() >= MIN_REFERENCE_IMAGES => {
+            let (validation, _) = dataset::build_cache(reference, preprocess, &no_progress);
+            processed += validation.len();
+            Ok(PreparedData {
+                description: format!("{} uploaded images", train.len()),
+                train,
+                images_processed: processed,
+                note: format!("; judged on the {}-image reference set", validation.len()),
+                validation,
+                trusted: true,
             })
         }
         None => {
@@ -472,7 +536,7 @@ fn prepare_data(
                 validation: held_out,
                 images_processed: processed,
                 note: note.to_owned(),
-                validation_is_training,
+                trusted: false,
             })
         }
     }
@@ -599,6 +663,7 @@ pub async fn database_stats(state: &AppState) -> Result<DatabaseStats, AppError>
         total_uploaded_images: uploads.total,
         processed_images: uploads.processed,
         pending_images: uploads.pending,
+        reference_images: uploads.reference,
         total_training_sessions: total_sessions,
         completed_sessions: completed,
         images_by_class,

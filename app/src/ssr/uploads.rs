@@ -7,13 +7,15 @@ use sha2::{Digest, Sha256};
 
 use crate::api::retrain::{UploadFileResult, UploadOutcome};
 use crate::error::AppError;
-use crate::ssr::multipart::{check_filename, UploadedFile};
+use crate::ssr::multipart::UploadedFile;
 use crate::ssr::AppState;
 
 /// Stores one file for `class_name`, answering stored, duplicate or rejected (with the reason).
 pub async fn store(
     state: &AppState,
     class_name: &str,
+    purpose: db::uploads::Purpose,
+    uploaded_by: &str,
     file: UploadedFile,
 ) -> Result<UploadFileResult, AppError> {
     let filename = file.filename.clone();
@@ -23,11 +25,11 @@ pub async fn store(
         id: None,
         reason: Some(reason),
     };
-    if let Err(error) = check_filename(&file.filename) {
-        return Ok(rejected(error.to_string()));
-    }
     let bytes = file.bytes;
-    let checked = tokio::task::spawn_blocking(move || inspect(bytes))
+    let min_side = state.models.current().map_or(DEFAULT_MIN_SIDE, |model| {
+        model.classifier.manifest().preprocess.input_size as u32
+    });
+    let checked = tokio::task::spawn_blocking(move || inspect(bytes, min_side))
         .await
         .map_err(|error| {
             leptos::logging::error!("upload inspection panicked: {error}");
@@ -59,6 +61,8 @@ pub async fn store(
                 "features": image.features,
             })
             .to_string(),
+            purpose,
+            uploaded_by: Some(uploaded_by),
         },
     )
     .await?;
@@ -89,8 +93,15 @@ struct CheckedImage {
     features: ml::features::ImageFeatures,
 }
 
-/// Decodes the whole image (a truncated file fails here, not at training time) and hashes it.
-fn inspect(bytes: Vec<u8>) -> Result<CheckedImage, String> {
+/// The smallest side a training image may have when no model is loaded to say its input size.
+const DEFAULT_MIN_SIDE: u32 = 112;
+/// Below this standard deviation of grey levels (0-255) an image is blank or nearly uniform: nothing
+/// to learn from. Real slices measure 30-80; a JPEG of a flat colour, under 1.
+const MIN_INTENSITY_STD: f64 = 4.0;
+
+/// Decodes the whole image (a truncated file fails here, not at training time) and hashes it;
+/// refuses images too small for the model's input or with nothing in them.
+fn inspect(bytes: Vec<u8>, min_side: u32) -> Result<CheckedImage, String> {
     let extension = match image::guess_format(&bytes) {
         Ok(image::ImageFormat::Jpeg) => "jpg",
         Ok(image::ImageFormat::Png) => "png",
@@ -102,7 +113,20 @@ fn inspect(bytes: Vec<u8>) -> Result<CheckedImage, String> {
     };
     let decoded = ml::preprocess::decode(&bytes).map_err(|error| error.to_string())?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
+    if decoded.width() < min_side || decoded.height() < min_side {
+        return Err(format!(
+            "too small to train on: {}x{} pixels; the model's input is {min_side}x{min_side}",
+            decoded.width(),
+            decoded.height()
+        ));
+    }
     let features = ml::features::extract(&decoded);
+    if features.std_intensity < MIN_INTENSITY_STD {
+        return Err(format!(
+            "blank or nearly uniform (grey-level spread {:.1}, mean {:.0}): nothing to learn from",
+            features.std_intensity, features.mean_intensity
+        ));
+    }
     Ok(CheckedImage {
         features,
         width: decoded.width(),
@@ -143,22 +167,50 @@ mod tests {
         assert_eq!(path, Path::new("ab").join(format!("{hash}.png")));
     }
 
+    fn png(image: image::GrayImage) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageLuma8(image)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    }
+
+    /// A textured 128 x 128 slice: large enough, and with something in it.
+    fn textured(side: u32) -> image::GrayImage {
+        image::GrayImage::from_fn(side, side, |x, y| {
+            image::Luma([((x * 7 + y * 13) % 200) as u8])
+        })
+    }
+
     #[test]
     fn non_images_and_empty_files_are_rejected_with_a_reason() {
-        assert!(inspect(Vec::new()).unwrap_err().contains("empty"));
-        assert!(inspect(b"hello".to_vec())
+        assert!(inspect(Vec::new(), 112).unwrap_err().contains("empty"));
+        assert!(inspect(b"hello".to_vec(), 112)
             .unwrap_err()
             .contains("not an image"));
-        let mut png = Vec::new();
-        image::DynamicImage::ImageLuma8(image::GrayImage::new(4, 4))
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .unwrap();
-        let checked = inspect(png.clone()).unwrap();
+        let slice = png(textured(128));
+        let checked = inspect(slice.clone(), 112).unwrap();
         assert_eq!(
             (checked.width, checked.height, checked.extension),
-            (4, 4, "png")
+            (128, 128, "png")
         );
         assert_eq!(checked.sha256.len(), 64);
-        assert!(inspect(png[..png.len() / 2].to_vec()).is_err());
+        assert!(inspect(slice[..slice.len() / 2].to_vec(), 112).is_err());
+    }
+
+    #[test]
+    fn tiny_blank_and_uniform_images_are_useless_for_training() {
+        let tiny = inspect(png(textured(1)), 112).unwrap_err();
+        assert!(tiny.contains("too small") && tiny.contains("1x1"), "{tiny}");
+        let small = inspect(png(textured(100)), 112).unwrap_err();
+        assert!(small.contains("112x112"), "{small}");
+        for (name, level) in [("black", 0u8), ("white", 255), ("grey", 128)] {
+            let blank = image::GrayImage::from_pixel(256, 256, image::Luma([level]));
+            let reason = inspect(png(blank), 112).unwrap_err();
+            assert!(reason.contains("nearly uniform"), "{name}: {reason}");
+        }
     }
 }

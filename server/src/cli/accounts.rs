@@ -74,7 +74,9 @@ pub enum TokenAction {
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
-    value.parse().map_err(|error: app::error::AppError| error.to_string())
+    value
+        .parse()
+        .map_err(|error: app::error::AppError| error.to_string())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -29,7 +29,13 @@ impl Access {
 
 /// Static files of the site and the login page, served to everyone.
 const PUBLIC_PREFIXES: [&str; 3] = ["/pkg/", "/swagger-ui/", "/fonts/"];
-const PUBLIC_PATHS: [&str; 5] = ["/health", "/login", "/auth/me", "/favicon.ico", "/robots.txt"];
+const PUBLIC_PATHS: [&str; 5] = [
+    "/health",
+    "/login",
+    "/auth/me",
+    "/favicon.ico",
+    "/robots.txt",
+];
 /// Reads that show accounts or the audit trail.
 const ADMIN_READS: [&str; 3] = ["/auth/users", "/auth/tokens", "/audit"];
 /// Changes anyone may attempt: logging in and out.
@@ -48,6 +54,8 @@ pub fn required_access(method: &Method, path: &str) -> Access {
         } else {
             Access::Read
         }
+    } else if *method != Method::POST {
+        Access::Role(Role::Admin)
     } else if PUBLIC_WRITES.contains(&path) {
         Access::Public
     } else if READ_WRITES.contains(&path) {
@@ -102,7 +110,10 @@ mod tests {
         assert_eq!(read.required_role(true), None);
         assert_eq!(read.required_role(false), Some(Role::Viewer));
         assert_eq!(required_access(&get, "/health").required_role(false), None);
-        assert_eq!(required_access(&get, "/pkg/brainscan.wasm").required_role(false), None);
+        assert_eq!(
+            required_access(&get, "/pkg/brainscan.wasm").required_role(false),
+            None
+        );
         assert_eq!(
             required_access(&get, "/audit").required_role(true),
             Some(Role::Admin)

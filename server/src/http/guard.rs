@@ -38,7 +38,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip().to_string());
-    let caller = match identify(&state, request.headers(), peer).await {
+    let mut caller = match identify(&state, request.headers(), peer).await {
         Ok(caller) => caller,
         Err(error) => return error_response(error),
     };
@@ -47,9 +47,22 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
 
     if changes_state {
-        if let Err(error) = check_same_origin(request.headers(), caller.session_digest.is_some()) {
-            auth::audit(&state, &caller, "cross-site request", Some(&path), "refused", None).await;
+        if let Err(error) = check_same_origin(request.headers()) {
+            auth::audit(
+                &state,
+                &caller,
+                "cross-site request",
+                Some(&path),
+                "refused",
+                None,
+            )
+            .await;
             return error_response(error);
+        }
+        // Browsers name the origin of every state-changing request they send; a session cookie on a
+        // request that names none is not trusted to authorise anything.
+        if caller.session_digest.is_some() && !names_its_origin(request.headers()) {
+            caller = Principal::anonymous(caller.client.clone(), caller.https);
         }
         if let Err(error) = check_content_type(&path, request.headers()) {
             return error_response(error);
@@ -61,10 +74,19 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         if let Err(error) = auth::check(&caller, needed) {
             if changes_state {
                 let detail = error.to_string();
-                auth::audit(&state, &caller, &format!("{method} {path}"), None, "refused", Some(&detail)).await;
+                auth::audit(
+                    &state,
+                    &caller,
+                    &format!("{method} {path}"),
+                    None,
+                    "refused",
+                    Some(&detail),
+                )
+                .await;
             } else if caller.role.is_none() && wants_html(request.headers()) {
                 // A person opening a page on a closed deployment gets the login form, not JSON.
-                return Redirect::to(&format!("/login?next={}", encode_path(&path))).into_response();
+                return Redirect::to(&format!("/login?next={}", encode_path(&path)))
+                    .into_response();
             }
             return error_response(error);
         }
@@ -154,11 +176,14 @@ fn forwarded_client(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A state-changing request a browser sends names its origin; one from another site is refused.
-/// A request that rides on a session cookie must name it (browsers always do), so a cookie alone
-/// can never authorise a change. Token and anonymous clients (`curl`) send neither header.
-fn check_same_origin(headers: &HeaderMap, cookie_session: bool) -> Result<(), AppError> {
-    let refuse = |why: &str| Err(AppError::Forbidden(format!("cross-site request refused: {why}")));
+/// A state-changing request that names its origin (browsers always do) must name ours. Token and
+/// anonymous clients (`curl`) usually send neither header.
+fn check_same_origin(headers: &HeaderMap) -> Result<(), AppError> {
+    let refuse = |why: &str| {
+        Err(AppError::Forbidden(format!(
+            "cross-site request refused: {why}"
+        )))
+    };
     if headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -170,16 +195,22 @@ fn check_same_origin(headers: &HeaderMap, cookie_session: bool) -> Result<(), Ap
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let source = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .map(|v| v.to_str().unwrap_or_default());
-    match source {
+    match origin_of(headers) {
         Some(source) if authority(source) == Some(host) && !host.is_empty() => Ok(()),
         Some(source) => refuse(&format!("it comes from {source:?}, not from this site")),
-        None if cookie_session => refuse("a signed-in browser request must carry an Origin header"),
         None => Ok(()),
     }
+}
+
+fn origin_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .map(|v| v.to_str().unwrap_or_default())
+}
+
+fn names_its_origin(headers: &HeaderMap) -> bool {
+    origin_of(headers).is_some()
 }
 
 /// `host[:port]` of an absolute http(s) URL or origin.
@@ -208,8 +239,8 @@ fn check_content_type(path: &str, headers: &HeaderMap) -> Result<(), AppError> {
             "expected a multipart/form-data body (got {shown:?}); send images as form fields"
         )));
     }
-    let json_path = JSON_PATHS.contains(&path)
-        || (path.starts_with("/models/") && path.ends_with("/activate"));
+    let json_path =
+        JSON_PATHS.contains(&path) || (path.starts_with("/models/") && path.ends_with("/activate"));
     let has_body = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -217,10 +248,7 @@ fn check_content_type(path: &str, headers: &HeaderMap) -> Result<(), AppError> {
         || headers.contains_key(header::TRANSFER_ENCODING);
     // An activation may come without a body; anything with a body must say it is JSON.
     let body_optional = path.starts_with("/models/");
-    if json_path
-        && (has_body || !body_optional)
-        && !content_type.starts_with("application/json")
-    {
+    if json_path && (has_body || !body_optional) && !content_type.starts_with("application/json") {
         return Err(AppError::BadRequest(format!(
             "expected an application/json body (got {shown:?})"
         )));
@@ -264,25 +292,34 @@ mod tests {
     #[test]
     fn only_our_own_origin_may_change_state_from_a_browser() {
         let ours = headers(&[("host", "scan.example"), ("origin", "https://scan.example")]);
-        assert!(check_same_origin(&ours, true).is_ok());
+        assert!(check_same_origin(&ours).is_ok());
         let evil = headers(&[("host", "scan.example"), ("origin", "https://evil.example")]);
-        assert_eq!(check_same_origin(&evil, false).unwrap_err().status(), 403);
-        let lookalike = headers(&[("host", "scan.example"), ("origin", "https://scan.example.evil.io")]);
-        assert!(check_same_origin(&lookalike, true).is_err());
-        let referer = headers(&[("host", "scan.example"), ("referer", "https://scan.example/upload")]);
-        assert!(check_same_origin(&referer, true).is_ok());
+        assert_eq!(check_same_origin(&evil).unwrap_err().status(), 403);
+        let lookalike = headers(&[
+            ("host", "scan.example"),
+            ("origin", "https://scan.example.evil.io"),
+        ]);
+        assert!(check_same_origin(&lookalike).is_err());
+        let referer = headers(&[
+            ("host", "scan.example"),
+            ("referer", "https://scan.example/upload"),
+        ]);
+        assert!(check_same_origin(&referer).is_ok());
         let bare = headers(&[("host", "scan.example")]);
-        assert!(check_same_origin(&bare, false).is_ok(), "curl with a token");
-        assert!(check_same_origin(&bare, true).is_err(), "a cookie alone");
+        assert!(check_same_origin(&bare).is_ok(), "curl");
+        assert!(!names_its_origin(&bare));
         let fetch = headers(&[("host", "scan.example"), ("sec-fetch-site", "cross-site")]);
-        assert!(check_same_origin(&fetch, false).is_err());
+        assert!(check_same_origin(&fetch).is_err());
     }
 
     #[test]
     fn json_endpoints_refuse_other_content_types() {
         let text = headers(&[("content-type", "text/plain"), ("content-length", "2")]);
         assert!(check_content_type("/retrain/trigger", &text).is_err());
-        let json = headers(&[("content-type", "application/json"), ("content-length", "2")]);
+        let json = headers(&[
+            ("content-type", "application/json"),
+            ("content-length", "2"),
+        ]);
         assert!(check_content_type("/retrain/trigger", &json).is_ok());
         let empty = headers(&[("content-length", "0")]);
         assert!(check_content_type("/models/v1/activate", &empty).is_ok());
@@ -292,7 +329,10 @@ mod tests {
 
     #[test]
     fn the_forwarded_client_is_the_last_hop() {
-        let forwarded = headers(&[("x-forwarded-for", "6.6.6.6, 10.0.0.1"), ("x-forwarded-for", "203.0.113.7")]);
+        let forwarded = headers(&[
+            ("x-forwarded-for", "6.6.6.6, 10.0.0.1"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
         assert_eq!(forwarded_client(&forwarded).as_deref(), Some("203.0.113.7"));
     }
 }

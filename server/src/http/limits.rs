@@ -154,8 +154,14 @@ mod tests {
         }
         let wait = limiter.take(Budget::Write, "a", start).unwrap_err();
         assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20));
-        assert!(limiter.take(Budget::Write, "b", start).is_ok(), "per client");
-        assert!(limiter.take(Budget::Predict, "a", start).is_ok(), "per budget");
+        assert!(
+            limiter.take(Budget::Write, "b", start).is_ok(),
+            "per client"
+        );
+        assert!(
+            limiter.take(Budget::Predict, "a", start).is_ok(),
+            "per budget"
+        );
         assert!(limiter
             .take(Budget::Write, "a", start + Duration::from_secs(21))
             .is_ok());

@@ -39,17 +39,56 @@ use utoipa::OpenApi;
         paths::api_index,
         paths::openapi_json,
         paths::docs,
+        paths::docs_script,
         paths::redoc,
+        paths::session_info,
+        paths::login,
+        paths::logout,
+        paths::list_users,
+        paths::add_user,
+        paths::remove_user,
+        paths::list_tokens,
+        paths::create_token,
+        paths::revoke_token,
+        paths::audit_log,
     ),
     components(schemas(app::error::ErrorBody)),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "prediction", description = "Classify MRI slices"),
         (name = "retraining", description = "Labelled uploads, retraining jobs and model versions"),
         (name = "insights", description = "Data and model reports behind the charts"),
         (name = "operations", description = "Health, uptime, metrics and these docs"),
+        (name = "accounts", description = "Logging in, users, API tokens and the audit trail. Roles: \
+            viewer (predict, read), annotator (+ upload), admin (+ retrain, activate, accounts). \
+            Changes need a role; reads and predictions too when the server runs with \
+            `--public-read false`. 401: no valid credentials; 403: the role is not enough, or a \
+            browser request came from another site."),
     )
 )]
 pub struct ApiDoc;
+
+/// API tokens (`Authorization: Bearer ...`) and the browser's session cookie.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                app::ssr::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
 
 /// The document, built once for `/openapi.json` and the `/api` index alike.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
@@ -102,7 +141,43 @@ pub async fn redoc() -> Redirect {
 
 /// Request bodies of the multipart endpoints, for the document only.
 mod forms {
+    use app::api::auth::Role;
     use utoipa::ToSchema;
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct LoginRequest {
+        username: String,
+        password: String,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct AddUserRequest {
+        username: String,
+        /// At least 10 characters.
+        password: String,
+        role: Role,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct RemoveUserRequest {
+        username: String,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct CreateTokenRequest {
+        name: String,
+        role: Role,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct RevokeTokenRequest {
+        id: i64,
+    }
 
     /// One image file.
     #[derive(ToSchema)]
@@ -143,18 +218,24 @@ mod forms {
 /// attributes, and the real handlers are the server functions and axum routes named in each.
 #[allow(dead_code)]
 mod paths {
+    use app::api::auth::{
+        AuditEntry, CreatedToken, CurrentUser, SessionInfo, TokenSummary, UserSummary,
+    };
     use app::api::insights::VisualizationData;
     use app::api::model::ModelReport;
     use app::api::monitor::MetricsReport;
     use app::api::predict::{BatchPredictionResponse, PredictionResponse};
     use app::api::retrain::{
-        DatabaseStats, ModelsResponse, RetrainStatus, SessionsResponse, TriggerRequest,
-        TriggerResponse, UploadResponse,
+        ActivateRequest, DatabaseStats, ModelsResponse, RetrainStatus, SessionsResponse,
+        TriggerRequest, TriggerResponse, UploadResponse,
     };
     use app::api::status::{HealthReport, ServerStatus, UptimeReport};
     use app::error::ErrorBody;
 
-    use super::forms::{ActivateForm, BatchPredictForm, PredictForm, UploadForm};
+    use super::forms::{
+        ActivateForm, AddUserRequest, BatchPredictForm, CreateTokenRequest, LoginRequest,
+        PredictForm, RemoveUserRequest, RevokeTokenRequest, UploadForm,
+    };
 
     #[utoipa::path(
         post, path = "/predict", tag = "prediction",
@@ -250,9 +331,13 @@ mod paths {
     #[utoipa::path(
         post, path = "/models/{version}/activate", tag = "retraining",
         summary = "Serve another model version, without a restart",
+        description = "Admins only. A version the activation gate rejected needs \
+                       `{\"force\": true, \"reason\": \"...\"}`; the reason goes to the audit trail.",
         params(("version" = String, Path, description = "A version listed by `GET /models`")),
+        request_body(content = Option<ActivateRequest>, content_type = "application/json"),
         responses(
             (status = 200, description = "Versions after the switch", body = ModelsResponse),
+            (status = 400, description = "Rejected by the gate and not forced with a reason", body = ErrorBody),
             (status = 404, description = "No such version", body = ErrorBody),
             (status = 503, description = "The version's files cannot be loaded", body = ErrorBody),
         )
@@ -348,6 +433,112 @@ mod paths {
         responses((status = 200, description = "HTML", content_type = "text/html", body = String))
     )]
     fn docs() {}
+
+    #[utoipa::path(
+        get, path = "/docs.js", tag = "operations",
+        summary = "The script that starts Swagger UI on `/docs`",
+        responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String))
+    )]
+    fn docs_script() {}
+
+    #[utoipa::path(
+        get, path = "/auth/me", tag = "accounts",
+        summary = "Who the caller is, and whether reading needs an account",
+        responses((status = 200, description = "The caller", body = SessionInfo))
+    )]
+    fn session_info() {}
+
+    #[utoipa::path(
+        post, path = "/auth/login", tag = "accounts",
+        summary = "Log in: sets an HttpOnly, SameSite=Strict session cookie (12 hours)",
+        request_body(content = LoginRequest, content_type = "application/json"),
+        responses(
+            (status = 200, description = "Logged in", body = CurrentUser),
+            (status = 401, description = "Wrong user name or password", body = ErrorBody),
+            (status = 429, description = "Too many attempts from this client", body = ErrorBody),
+        )
+    )]
+    fn login() {}
+
+    #[utoipa::path(
+        post, path = "/auth/logout", tag = "accounts",
+        summary = "End this browser session",
+        request_body(content = Object, content_type = "application/json", example = json!({})),
+        responses((status = 200, description = "Logged out"))
+    )]
+    fn logout() {}
+
+    #[utoipa::path(
+        get, path = "/auth/users", tag = "accounts", summary = "Users and their roles (admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        responses(
+            (status = 200, description = "Users", body = Vec<UserSummary>),
+            (status = 401, description = "Not logged in", body = ErrorBody),
+            (status = 403, description = "Not an admin", body = ErrorBody),
+        )
+    )]
+    fn list_users() {}
+
+    #[utoipa::path(
+        post, path = "/auth/users/add", tag = "accounts", summary = "Add a user (admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        request_body(content = AddUserRequest, content_type = "application/json"),
+        responses(
+            (status = 200, description = "Added", body = UserSummary),
+            (status = 400, description = "Bad name, short password or name taken", body = ErrorBody),
+            (status = 403, description = "Not an admin", body = ErrorBody),
+        )
+    )]
+    fn add_user() {}
+
+    #[utoipa::path(
+        post, path = "/auth/users/remove", tag = "accounts",
+        summary = "Remove a user and end their sessions (admin; never the last admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        request_body(content = RemoveUserRequest, content_type = "application/json"),
+        responses(
+            (status = 200, description = "Removed"),
+            (status = 400, description = "The last admin", body = ErrorBody),
+            (status = 404, description = "No such user", body = ErrorBody),
+        )
+    )]
+    fn remove_user() {}
+
+    #[utoipa::path(
+        get, path = "/auth/tokens", tag = "accounts", summary = "API tokens, never their secrets (admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        responses((status = 200, description = "Tokens", body = Vec<TokenSummary>))
+    )]
+    fn list_tokens() {}
+
+    #[utoipa::path(
+        post, path = "/auth/tokens/create", tag = "accounts",
+        summary = "Create an API token with a role; the secret is in this answer only (admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        request_body(content = CreateTokenRequest, content_type = "application/json"),
+        responses((status = 200, description = "The new token", body = CreatedToken))
+    )]
+    fn create_token() {}
+
+    #[utoipa::path(
+        post, path = "/auth/tokens/revoke", tag = "accounts", summary = "Revoke an API token (admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        request_body(content = RevokeTokenRequest, content_type = "application/json"),
+        responses(
+            (status = 200, description = "Revoked"),
+            (status = 404, description = "No active token with that id", body = ErrorBody),
+        )
+    )]
+    fn revoke_token() {}
+
+    #[utoipa::path(
+        get, path = "/audit", tag = "accounts",
+        summary = "Who uploaded, retrained, activated, logged in or was refused; newest first (admin)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        params(("limit" = Option<i64>, Query, description = "How many (1-1000, default 100)")),
+        responses((status = 200, description = "Events", body = Vec<AuditEntry>))
+    )]
+    fn audit_log() {}
 
     #[utoipa::path(
         get, path = "/redoc", tag = "operations",

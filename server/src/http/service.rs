@@ -1,10 +1,12 @@
 //! Service-level routes kept from the original API: `/health`, `/uptime` and the `/api` index.
 
-use app::api::status::{HealthReport, UptimeReport};
 use app::api::auth::Role;
-use app::error::ErrorBody;
+use app::api::retrain::ActivateRequest;
+use app::api::status::{HealthReport, UptimeReport};
+use app::error::{AppError, ErrorBody};
 use app::ssr::auth::Principal;
 use app::ssr::AppState;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -46,11 +48,32 @@ async fn activate_model(
     State(state): State<AppState>,
     Extension(caller): Extension<Principal>,
     Path(version): Path<String>,
+    body: Bytes,
 ) -> Response {
     if let Err(error) = app::ssr::auth::check(&caller, Role::Admin) {
         return error_response(error);
     }
-    let result = match app::ssr::models::activate_as(&state, &caller, &version).await {
+    let request: ActivateRequest = if body.is_empty() {
+        ActivateRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(error) => {
+                return error_response(AppError::BadRequest(format!(
+                    "the body must be {{\"force\": bool, \"reason\": string}}: {error}"
+                )))
+            }
+        }
+    };
+    let activated = app::ssr::models::activate_as(
+        &state,
+        &caller,
+        &version,
+        request.force,
+        request.reason.as_deref(),
+    )
+    .await;
+    let result = match activated {
         Ok(()) => app::ssr::retrain::list_models(&state).await,
         Err(error) => Err(error),
     };
@@ -75,7 +98,7 @@ async fn prometheus_metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-fn error_response(error: app::error::AppError) -> Response {
+fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(ErrorBody::from(error))).into_response()
 }

@@ -84,15 +84,11 @@ impl TestServer {
             panic!("no subcommand means serve");
         };
         let state = brainscan::build_state(&config).await.expect("state");
-        let admin_token = app::ssr::auth::create_token(
-            &state.db,
-            "tests",
-            app::api::auth::Role::Admin,
-            "tests",
-        )
-        .await
-        .expect("admin token")
-        .token;
+        let admin_token =
+            app::ssr::auth::create_token(&state.db, "tests", app::api::auth::Role::Admin, "tests")
+                .await
+                .expect("admin token")
+                .token;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = brainscan::build_app(state.clone());
@@ -166,7 +162,10 @@ impl TestServer {
     }
 }
 
-pub fn with_token(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+pub fn with_token(
+    request: reqwest::RequestBuilder,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
     match token {
         Some(token) => request.bearer_auth(token),
         None => request,

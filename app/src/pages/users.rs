@@ -1,0 +1,244 @@
+use leptos::prelude::*;
+use leptos::web_sys;
+
+use crate::api::auth::{
+    add_user, audit_log, create_token, list_tokens, list_users, remove_user, revoke_token,
+    CreatedToken, Role,
+};
+use crate::components::page_header::PageHeader;
+use crate::components::session::RequireRole;
+
+/// Accounts, API tokens and the audit trail; admins only.
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    view! {
+        <PageHeader
+            title="Users"
+            subtitle="Accounts, API tokens for scripts, and who did what."
+        />
+        <RequireRole role=Role::Admin action="manage users and tokens">
+            <AccountsAdmin />
+        </RequireRole>
+    }
+}
+
+fn role_select(value: RwSignal<Role>, testid: &'static str) -> impl IntoView {
+    view! {
+        <select
+            data-testid=testid
+            on:change=move |event| {
+                if let Ok(role) = event_target_value(&event).parse() {
+                    value.set(role);
+                }
+            }
+            prop:value=move || value.get().as_str()
+        >
+            {Role::ALL
+                .iter()
+                .map(|role| view! { <option value=role.as_str()>{role.as_str()}</option> })
+                .collect_view()}
+        </select>
+    }
+}
+
+#[component]
+fn AccountsAdmin() -> impl IntoView {
+    // Bumped after every change to reload the three tables.
+    let revision = RwSignal::new(0u32);
+    let users = Resource::new(move || revision.get(), |_| list_users());
+    let tokens = Resource::new(move || revision.get(), |_| list_tokens());
+    let events = Resource::new(move || revision.get(), |_| audit_log(Some(100)));
+
+    let new_name = RwSignal::new(String::new());
+    let new_password = RwSignal::new(String::new());
+    let new_role = RwSignal::new(Role::Viewer);
+    let add = Action::new(move |(name, password, role): &(String, String, Role)| {
+        let (name, password, role) = (name.clone(), password.clone(), *role);
+        async move { add_user(name, password, role).await }
+    });
+    let remove = Action::new(|name: &String| remove_user(name.clone()));
+    let token_name = RwSignal::new(String::new());
+    let token_role = RwSignal::new(Role::Viewer);
+    let create = Action::new(move |(name, role): &(String, Role)| {
+        let (name, role) = (name.clone(), *role);
+        async move { create_token(name, role).await }
+    });
+    let revoke = Action::new(|id: &i64| revoke_token(*id));
+    Effect::new(move |_| {
+        let changed = add.version().get()
+            + remove.version().get()
+            + create.version().get()
+            + revoke.version().get();
+        if changed > 0 {
+            revision.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            new_name.set(String::new());
+            new_password.set(String::new());
+        }
+    });
+
+    let add_submit = move |event: web_sys::SubmitEvent| {
+        event.prevent_default();
+        add.dispatch((
+            new_name.get_untracked(),
+            new_password.get_untracked(),
+            new_role.get_untracked(),
+        ));
+    };
+    let token_submit = move |event: web_sys::SubmitEvent| {
+        event.prevent_default();
+        create.dispatch((token_name.get_untracked(), token_role.get_untracked()));
+    };
+    let action_error = move || {
+        [
+            add.value().get().and_then(Result::err),
+            remove.value().get().and_then(Result::err),
+            create.value().get().and_then(Result::err),
+            revoke.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|error| view! { <p class="error card" role="alert" data-testid="users-error">{error.to_string()}</p> })
+    };
+
+    view! {
+        {action_error}
+        <section class="card stack">
+            <h2>"Users"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Ok(users) => view! {
+                            <div class="table-scroll">
+                                <table data-testid="users-table">
+                                    <thead><tr><th>"User"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {users.into_iter().map(|user| {
+                                            let name = user.username.clone();
+                                            view! {
+                                                <tr>
+                                                    <td>{user.username.clone()}</td>
+                                                    <td><span class="badge">{user.role.as_str()}</span></td>
+                                                    <td>{user.created_at.clone()}</td>
+                                                    <td>
+                                                        <button type="button" class="button small"
+                                                            on:click=move |_| { remove.dispatch(name.clone()); }>
+                                                            "Remove"
+                                                        </button>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <form class="inline-form" on:submit=add_submit data-testid="add-user-form">
+                <input type="text" placeholder="user name" required data-testid="new-username"
+                    on:input=move |e| new_name.set(event_target_value(&e)) prop:value=move || new_name.get() />
+                <input type="password" placeholder="password (10+ characters)" required autocomplete="new-password"
+                    data-testid="new-password"
+                    on:input=move |e| new_password.set(event_target_value(&e)) prop:value=move || new_password.get() />
+                {role_select(new_role, "new-role")}
+                <button type="submit" class="button primary" data-testid="add-user">"Add user"</button>
+            </form>
+        </section>
+
+        <section class="card stack">
+            <h2>"API tokens"</h2>
+            <p class="muted small">"For scripts: send " <code>"Authorization: Bearer <token>"</code> ". A token is shown once, when it is created."</p>
+            {move || create.value().get().and_then(Result::ok).map(|created: CreatedToken| view! {
+                <p class="success" data-testid="created-token">
+                    "New token " <strong>{created.name}</strong> " (" {created.role.as_str()} "): "
+                    <code class="secret">{created.token}</code>
+                </p>
+            })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(tokens) => view! {
+                            <div class="table-scroll">
+                                <table data-testid="tokens-table">
+                                    <thead><tr><th>"Id"</th><th>"Name"</th><th>"Role"</th><th>"Created by"</th><th>"Last used"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {tokens.into_iter().map(|token| {
+                                            let id = token.id;
+                                            let revoked = token.revoked_at.is_some();
+                                            view! {
+                                                <tr class:revoked=revoked>
+                                                    <td>{token.id}</td>
+                                                    <td>{token.name}</td>
+                                                    <td>{token.role.as_str()}</td>
+                                                    <td>{token.created_by}</td>
+                                                    <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                                    <td>
+                                                        {if revoked {
+                                                            view! { <span class="badge">"revoked"</span> }.into_any()
+                                                        } else {
+                                                            view! {
+                                                                <button type="button" class="button small"
+                                                                    on:click=move |_| { revoke.dispatch(id); }>
+                                                                    "Revoke"
+                                                                </button>
+                                                            }.into_any()
+                                                        }}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <form class="inline-form" on:submit=token_submit data-testid="create-token-form">
+                <input type="text" placeholder="token name, e.g. pacs-sync" required data-testid="token-name"
+                    on:input=move |e| token_name.set(event_target_value(&e)) prop:value=move || token_name.get() />
+                {role_select(token_role, "token-role")}
+                <button type="submit" class="button primary" data-testid="create-token">"Create token"</button>
+            </form>
+        </section>
+
+        <section class="card">
+            <h2>"Audit trail"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Ok(events) => view! {
+                            <div class="table-scroll">
+                                <table data-testid="audit-table">
+                                    <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Outcome"</th><th>"Client"</th><th>"Detail"</th></tr></thead>
+                                    <tbody>
+                                        {events.into_iter().map(|event| view! {
+                                            <tr>
+                                                <td>{event.at}</td>
+                                                <td>{event.actor}</td>
+                                                <td>{event.action}</td>
+                                                <td>{event.target.unwrap_or_default()}</td>
+                                                <td><span class=format!("badge {}", event.outcome)>{event.outcome.clone()}</span></td>
+                                                <td>{event.client.unwrap_or_default()}</td>
+                                                <td class="small">{event.detail.unwrap_or_default()}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
