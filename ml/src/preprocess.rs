@@ -22,13 +22,15 @@ pub const MAX_DIMENSION: u32 = 8_192;
 pub const MAX_PIXELS: u64 = 4_096 * 4_096;
 /// Largest buffer the decoder may allocate for one image.
 pub const MAX_DECODE_BYTES: u64 = 160 * 1024 * 1024;
-/// Decodes that may run at once, process-wide: with [`MAX_DECODE_BYTES`] this bounds the memory
-/// all decoding can take, whatever the number of concurrent requests (the others wait their turn).
-pub const MAX_CONCURRENT_DECODES: usize = 2;
+/// Pixels that may be decoding at once, process-wide: one image at the budget, or many ordinary
+/// slices (512 x 512 is 0.26 MP) side by side. With [`MAX_DECODE_BYTES`] per image this bounds the
+/// memory all decoding takes, whatever the number of concurrent requests; the rest wait their turn.
+pub const MAX_PIXELS_IN_FLIGHT: u64 = MAX_PIXELS;
 
-/// A counting semaphore for blocking threads (decoding runs on them, never on async workers).
+/// A counting semaphore over pixels for blocking threads (decoding runs on them, never on async
+/// workers).
 struct DecodePermits {
-    in_use: std::sync::Mutex<usize>,
+    in_use: std::sync::Mutex<u64>,
     freed: std::sync::Condvar,
 }
 
@@ -37,16 +39,18 @@ static DECODE_PERMITS: DecodePermits = DecodePermits {
     freed: std::sync::Condvar::new(),
 };
 
-struct DecodePermit;
+struct DecodePermit(u64);
 
 impl DecodePermits {
-    fn acquire(&'static self) -> DecodePermit {
+    /// Waits until `pixels` more may decode; callers never ask for more than the budget.
+    fn acquire(&'static self, pixels: u64) -> DecodePermit {
+        let pixels = pixels.min(MAX_PIXELS_IN_FLIGHT);
         let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        while *in_use >= MAX_CONCURRENT_DECODES {
+        while *in_use + pixels > MAX_PIXELS_IN_FLIGHT {
             in_use = self.freed.wait(in_use).unwrap_or_else(|p| p.into_inner());
         }
-        *in_use += 1;
-        DecodePermit
+        *in_use += pixels;
+        DecodePermit(pixels)
     }
 }
 
@@ -56,8 +60,8 @@ impl Drop for DecodePermit {
             .in_use
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        *in_use -= 1;
-        DECODE_PERMITS.freed.notify_one();
+        *in_use -= self.0;
+        DECODE_PERMITS.freed.notify_all();
     }
 }
 
@@ -105,7 +109,10 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
     if bytes.is_empty() {
         return Err(MlError::EmptyImage);
     }
-    let _permit = DECODE_PERMITS.acquire();
+    // The header alone (a few bytes) says how big the image claims to be.
+    let (width, height) = dimensions(bytes)?;
+    check_pixel_budget(u64::from(width), u64::from(height))?;
+    let _permit = DECODE_PERMITS.acquire(u64::from(width) * u64::from(height));
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         if let Some(result) = decode_jpeg_luma(bytes) {
             return result;
@@ -122,14 +129,6 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
     limits.max_image_height = Some(MAX_DIMENSION);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    // The header alone (a few bytes) says how big the image claims to be.
-    let header = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| MlError::Decode(e.to_string()))?;
-    let (width, height) = header
-        .into_dimensions()
-        .map_err(|e| MlError::Decode(e.to_string()))?;
-    check_pixel_budget(u64::from(width), u64::from(height))?;
     let image = reader
         .decode()
         .map_err(|e| MlError::Decode(e.to_string()))?;
@@ -137,6 +136,28 @@ pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
         return Err(MlError::Decode("image has no pixels".into()));
     }
     Ok(image.into_luma8())
+}
+
+/// Width and height as the file's header states them, without decoding a pixel.
+fn dimensions(bytes: &[u8]) -> MlResult<(u32, u32)> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        let mut decoder = JpegDecoder::new(ZCursor::new(bytes));
+        decoder
+            .decode_headers()
+            .map_err(|e| MlError::Decode(e.to_string()))?;
+        if let Some((width, height)) = decoder.dimensions() {
+            return Ok((width as u32, height as u32));
+        }
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| MlError::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(MlError::Decode("unrecognised image format".into()));
+    }
+    reader
+        .into_dimensions()
+        .map_err(|e| MlError::Decode(e.to_string()))
 }
 
 /// Decodes only a JPEG's luma plane: MRI slices are grey, and skipping chroma upsampling and colour
@@ -153,11 +174,6 @@ fn decode_jpeg_luma(bytes: &[u8]) -> Option<MlResult<GrayImage>> {
     let decode_error = |e: zune_jpeg::errors::DecodeErrors| MlError::Decode(e.to_string());
     if let Err(error) = decoder.decode_headers() {
         return Some(Err(decode_error(error)));
-    }
-    if let Some((width, height)) = decoder.dimensions() {
-        if let Err(error) = check_pixel_budget(width as u64, height as u64) {
-            return Some(Err(error));
-        }
     }
     if !matches!(
         decoder.input_colorspace(),
