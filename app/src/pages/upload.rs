@@ -5,7 +5,7 @@ use crate::api::auth::Role;
 use crate::api::retrain::{upload_training_images, UploadFileResult, UploadOutcome};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
-use crate::components::session::RequireRole;
+use crate::components::session::{use_session, RequireRole};
 use crate::{class_label, CLASS_NAMES};
 
 /// Files stored, duplicates and rejections over every upload made on this page.
@@ -19,6 +19,9 @@ struct Totals {
 #[component]
 pub fn UploadPage() -> impl IntoView {
     let files = SelectedFiles::new();
+    let session = use_session();
+    // Admins may put images in the trusted reference set the retraining gate judges on.
+    let reference = RwSignal::new(false);
     let class_name = RwSignal::new(CLASS_NAMES[0].to_owned());
     let results = RwSignal::new(Vec::<(String, UploadFileResult)>::new());
     let totals = RwSignal::new(Totals::default());
@@ -52,8 +55,14 @@ pub fn UploadPage() -> impl IntoView {
     let submit = move |event: web_sys::SubmitEvent| {
         event.prevent_default();
         if let Some(form) = selected_form_data(&files, "files") {
+            let purpose = if reference.get_untracked() {
+                "reference"
+            } else {
+                "training"
+            };
             if form
                 .append_with_str("class_name", &class_name.get_untracked())
+                .and_then(|()| form.append_with_str("purpose", purpose))
                 .is_ok()
             {
                 upload.dispatch_local(form);
@@ -84,6 +93,21 @@ pub fn UploadPage() -> impl IntoView {
                     </select>
                 </label>
                 <FilePicker files label="Labelled images" multiple=true />
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        session.info().await.filter(|info| info.allows(Role::Admin)).map(|_| view! {
+                            <label class="checkbox">
+                                <input
+                                    type="checkbox"
+                                    data-testid="reference-set"
+                                    on:change=move |event| reference.set(event_target_checked(&event))
+                                    prop:checked=move || reference.get()
+                                />
+                                " Reference set: never trained on; new versions are judged on it"
+                            </label>
+                        })
+                    })}
+                </Suspense>
                 <div class="actions">
                     <button
                         type="submit"
