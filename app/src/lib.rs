@@ -88,7 +88,7 @@ fn set_page_csp() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    components::session::provide_session();
+    let session = components::session::provide_session();
 
     // Set once the WASM bundle runs: styles and tests use it to tell a hydrated page from bare SSR.
     let hydrated = RwSignal::new(false);
@@ -100,7 +100,11 @@ pub fn App() -> impl IntoView {
         <Meta name="description" content="Brain-tumour MRI classification: predict, retrain, monitor." />
         <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}") />
         <Router>
-            <div class="layout" data-hydrated=move || hydrated.get().to_string()>
+            <div
+                class="layout"
+                data-hydrated=move || hydrated.get().to_string()
+                data-session=session
+            >
                 <Sidebar />
                 <main id="content" class="content" tabindex="-1">
                     <Routes fallback=NotFoundPage>

@@ -224,3 +224,13 @@ pub async fn rejected_by_gate(db: impl SqliteExecutor<'_>, version: &str) -> DbR
     .fetch_one(db)
     .await?)
 }
+
+/// Every version the activation gate rejected.
+pub async fn gate_rejected_versions(db: impl SqliteExecutor<'_>) -> DbResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT model_version FROM training_sessions
+         WHERE status = 'rejected' AND model_version IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?)
+}

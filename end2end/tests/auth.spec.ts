@@ -8,7 +8,7 @@ test.describe("without a session", () => {
     await page.goto("/upload");
     await waitForHydration(page);
     await expect(page.getByTestId("role-notice")).toContainText("annotator");
-    await expect(page.getByTestId("upload-form")).toHaveCount(0);
+    await expect(page.getByTestId("upload-form")).toBeHidden();
     await expect(page.getByTestId("login-link")).toBeVisible();
     await page.goto("/retrain");
     await waitForHydration(page);
@@ -45,7 +45,7 @@ test.describe("without a session", () => {
     await waitForHydration(page);
     await expect(page.getByTestId("account-role")).toHaveText("viewer");
     await expect(page.getByTestId("role-notice")).toContainText(`Signed in as ${username}`);
-    await expect(page.getByTestId("upload-form")).toHaveCount(0);
+    await expect(page.getByTestId("upload-form")).toBeHidden();
     await page.goto("/users");
     await waitForHydration(page);
     await expect(page.getByTestId("role-notice")).toContainText("admin");

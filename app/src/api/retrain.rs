@@ -161,6 +161,8 @@ pub struct ModelVersionInfo {
     pub macro_f1: Option<f64>,
     pub metrics: serde_json::Value,
     pub serving: bool,
+    /// The activation gate rejected it: serving it needs `force` and a reason.
+    pub gate_rejected: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

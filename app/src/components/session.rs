@@ -1,33 +1,57 @@
-//! Who is using the app, fetched once per page load and shared through context, so every page can
-//! show only the controls the user's role may use (the server enforces the same rules).
+//! Who is using the app, known while the page renders: the server resolves it from the request and
+//! writes it into the page (`data-session` on the layout), and the browser reads it back from there
+//! before hydrating, so every page can show only the controls the user's role may use without an
+//! extra request or a `Suspense` (the server enforces the same rules on every request).
 
 use leptos::prelude::*;
 
-use crate::api::auth::{get_session_info, Role, SessionInfo};
-use crate::error::AppError;
+use crate::api::auth::{Role, SessionInfo};
 
-#[derive(Clone, Copy)]
-pub struct Session(OnceResource<Result<SessionInfo, AppError>>);
+#[derive(Debug, Clone)]
+pub struct Session(SessionInfo);
 
-/// Called once by the app's root.
-pub fn provide_session() {
-    provide_context(Session(OnceResource::new(get_session_info())));
+/// Called once by the app's root; answers the JSON the root writes into `data-session`.
+pub fn provide_session() -> String {
+    let info = current();
+    let json = serde_json::to_string(&info).unwrap_or_default();
+    provide_context(Session(info));
+    json
 }
 
-pub fn use_session() -> Session {
-    expect_context::<Session>()
-}
-
-impl Session {
-    /// The session once loaded (inside a `Suspense`/`Transition`).
-    pub async fn info(self) -> Option<SessionInfo> {
-        self.0.await.ok()
+#[cfg(feature = "ssr")]
+fn current() -> SessionInfo {
+    match crate::ssr::state() {
+        Ok(state) => crate::ssr::auth::session_info(&state),
+        Err(_) => anonymous(),
     }
+}
+
+#[cfg(not(feature = "ssr"))]
+fn current() -> SessionInfo {
+    leptos::web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.query_selector("[data-session]").ok().flatten())
+        .and_then(|element| element.get_attribute("data-session"))
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_else(anonymous)
+}
+
+fn anonymous() -> SessionInfo {
+    SessionInfo {
+        user: None,
+        public_read: true,
+    }
+}
+
+pub fn use_session() -> SessionInfo {
+    use_context::<Session>()
+        .map(|session| session.0)
+        .unwrap_or_else(anonymous)
 }
 
 /// A full page load, so every part of the app sees the new session.
 pub fn reload_to(path: &str) {
-    if let Some(window) = web_sys::window() {
+    if let Some(window) = leptos::web_sys::window() {
         let _ = window.location().assign(path);
     }
 }
@@ -38,34 +62,35 @@ pub fn RequireRole(
     role: Role,
     /// What the hidden controls would do, e.g. "upload labelled images".
     action: &'static str,
-    children: ChildrenFn,
+    children: Children,
 ) -> impl IntoView {
-    let session = use_session();
-    let children = StoredValue::new(children);
+    let info = use_session();
+    if info.allows(role) {
+        children().into_any()
+    } else {
+        notice(info, role, action).into_any()
+    }
+}
+
+/// Says what role `action` needs, when the user lacks it; nothing otherwise.
+#[component]
+pub fn RoleNotice(role: Role, action: &'static str) -> impl IntoView {
+    let info = use_session();
+    (!info.allows(role)).then(|| notice(info, role, action))
+}
+
+fn notice(info: SessionInfo, role: Role, action: &'static str) -> impl IntoView {
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let info = session.info().await;
-                if info.as_ref().is_some_and(|info| info.allows(role)) {
-                    children.with_value(|children| children()).into_any()
-                } else {
-                    let signed_in = info.and_then(|info| info.user);
-                    view! {
-                        <p class="notice card" data-testid="role-notice">
-                            {match signed_in {
-                                Some(user) => format!(
-                                    "Signed in as {} ({}). To {action} you need the {role} role; ask an admin.",
-                                    user.username, user.role
-                                ),
-                                None => format!("Log in with the {role} role or above to {action}."),
-                            }}
-                            " "
-                            <a href="/login">"Log in"</a>
-                        </p>
-                    }
-                    .into_any()
-                }
-            })}
-        </Suspense>
+        <p class="notice card" data-testid="role-notice">
+            {match info.user {
+                Some(user) => format!(
+                    "Signed in as {} ({}). To {action} you need the {role} role; ask an admin.",
+                    user.username, user.role
+                ),
+                None => format!("Log in with the {role} role or above to {action}."),
+            }}
+            " "
+            <a href="/login">"Log in"</a>
+        </p>
     }
 }

@@ -100,42 +100,39 @@ pub fn Sidebar() -> impl IntoView {
 /// Who is signed in, with a way out; or a way in.
 #[component]
 fn Account() -> impl IntoView {
-    let session = use_session();
     let sign_out = Action::new(|_: &()| logout());
     Effect::new(move |_| {
         if sign_out.value().get().is_some() {
             reload_to("/");
         }
     });
-    view! {
-        <div class="account" data-testid="account">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match session.info().await.and_then(|info| info.user) {
-                        Some(user) => {
-                            let admin = user.role.allows(Role::Admin);
-                            view! {
-                                <p class="small">
-                                    <span data-testid="account-name">{user.username}</span>
-                                    " · "
-                                    <span class="badge" data-testid="account-role">{user.role.as_str()}</span>
-                                </p>
-                                {admin.then(|| view! { <A href="/users">"Users & audit"</A> })}
-                                <button
-                                    type="button"
-                                    class="button small"
-                                    data-testid="logout"
-                                    on:click=move |_| { sign_out.dispatch(()); }
-                                >
-                                    "Log out"
-                                </button>
-                            }
-                            .into_any()
-                        }
-                        None => view! { <a class="button small" href="/login" data-testid="login-link">"Log in"</a> }.into_any(),
+    let account = match use_session().user {
+        Some(user) => {
+            let admin = user.role.allows(Role::Admin);
+            view! {
+                <p class="small">
+                    <span data-testid="account-name">{user.username}</span>
+                    " · "
+                    <span class="badge" data-testid="account-role">{user.role.as_str()}</span>
+                </p>
+                {admin.then(|| view! { <A href="/users">"Users & audit"</A> })}
+                <button
+                    type="button"
+                    class="button small"
+                    data-testid="logout"
+                    on:click=move |_| {
+                        sign_out.dispatch(());
                     }
-                })}
-            </Suspense>
-        </div>
-    }
+                >
+                    "Log out"
+                </button>
+            }
+            .into_any()
+        }
+        None => {
+            view! { <a class="button small" href="/login" data-testid="login-link">"Log in"</a> }
+                .into_any()
+        }
+    };
+    view! { <div class="account" data-testid="account">{account}</div> }
 }

@@ -26,7 +26,7 @@ fn percent(value: Option<f64>) -> String {
 
 #[component]
 pub fn RetrainPage() -> impl IntoView {
-    let session = use_session();
+    let admin = use_session().allows(Role::Admin);
     // Bumped after every change (trigger, activation, job finished) to reload the tables.
     let refreshes = RwSignal::new(0_u32);
     let stats = Resource::new(move || refreshes.get(), |_| get_database_stats());
@@ -39,10 +39,7 @@ pub fn RetrainPage() -> impl IntoView {
     let trigger = Action::new(move |&(epochs, fine_tune_epochs): &(u32, u32)| async move {
         trigger_retrain(epochs, fine_tune_epochs).await
     });
-    // The version of the latest activation request, to ask again with a reason.
-    let requested = RwSignal::new(None::<String>);
     let activate = Action::new(move |(version, reason): &(String, Option<String>)| {
-        requested.set(Some(version.clone()));
         activate_model(version.clone(), reason.is_some(), reason.clone())
     });
     Effect::new(move |_| {
@@ -50,32 +47,6 @@ pub fn RetrainPage() -> impl IntoView {
             refreshes.update(|n| *n += 1);
         }
     });
-    // A version the gate rejected is served only if the admin gives a reason for the audit trail.
-    Effect::new(move |_| {
-        let Some(Err(error)) = activate.value().get() else {
-            return;
-        };
-        let Some(version) = requested.get_untracked() else {
-            return;
-        };
-        if error
-            .to_string()
-            .contains("rejected by the activation gate")
-        {
-            let reason = web_sys::window().and_then(|window| {
-                window
-                    .prompt_with_message(&format!(
-                        "{version} was rejected by the activation gate. Serve it anyway? Give a reason (it is recorded):"
-                    ))
-                    .ok()
-                    .flatten()
-            });
-            if let Some(reason) = reason.filter(|reason| !reason.trim().is_empty()) {
-                activate.dispatch((version, Some(reason)));
-            }
-        }
-    });
-
     // Poll the job status in the browser. The tables reload whenever the latest session the server
     // reports (its id and state) differs from the newest one they show: a job that starts and ends
     // between two polls, or before the first one, still refreshes every panel.
@@ -171,7 +142,6 @@ pub fn RetrainPage() -> impl IntoView {
             }}
             <Transition fallback=|| view! { <p class="muted">"Loading models…"</p> }>
                 {move || Suspend::new(async move {
-                    let admin = session.info().await.is_some_and(|info| info.allows(Role::Admin));
                     match models.await {
                         Ok(list) => {
                             view! { <ModelsTable models=list.models activate admin /> }.into_any()
@@ -359,14 +329,26 @@ fn ModelsTable(
                                     <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
                                     <td>{model.created_at.clone()}</td>
                                     <td>
-                                        {(!model.serving && admin).then(|| view! {
-                                            <button
-                                                type="button"
-                                                class="button small"
-                                                on:click=move |_| { activate.dispatch((version.clone(), None)); }
-                                            >
-                                                "Activate"
-                                            </button>
+                                        {(!model.serving && admin).then(|| {
+                                            let rejected = model.gate_rejected;
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    class="button small"
+                                                    on:click=move |_| {
+                                                        if rejected {
+                                                            // Serving a rejected version takes a reason, kept in the audit trail.
+                                                            if let Some(reason) = ask_reason(&version) {
+                                                                activate.dispatch((version.clone(), Some(reason)));
+                                                            }
+                                                        } else {
+                                                            activate.dispatch((version.clone(), None));
+                                                        }
+                                                    }
+                                                >
+                                                    {if rejected { "Force activate…" } else { "Activate" }}
+                                                </button>
+                                            }
                                         })}
                                     </td>
                                 </tr>
@@ -377,4 +359,18 @@ fn ModelsTable(
             </table>
         </div>
     }
+}
+
+/// Asks the admin why a version the gate rejected should serve anyway; `None` if cancelled or blank.
+fn ask_reason(version: &str) -> Option<String> {
+    web_sys::window()
+        .and_then(|window| {
+            window
+                .prompt_with_message(&format!(
+                    "The activation gate rejected {version}. Why serve it anyway? (recorded in the audit trail)"
+                ))
+                .ok()
+                .flatten()
+        })
+        .filter(|reason| !reason.trim().is_empty())
 }

@@ -5,7 +5,7 @@ use crate::api::auth::Role;
 use crate::api::retrain::{upload_training_images, UploadFileResult, UploadOutcome};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
-use crate::components::session::{use_session, RequireRole};
+use crate::components::session::{use_session, RoleNotice};
 use crate::{class_label, CLASS_NAMES};
 
 /// Files stored, duplicates and rejections over every upload made on this page.
@@ -20,6 +20,7 @@ struct Totals {
 pub fn UploadPage() -> impl IntoView {
     let files = SelectedFiles::new();
     let session = use_session();
+    let can_upload = session.allows(Role::Annotator);
     // Admins may put images in the trusted reference set the retraining gate judges on.
     let reference = RwSignal::new(false);
     let class_name = RwSignal::new(CLASS_NAMES[0].to_owned());
@@ -75,8 +76,8 @@ pub fn UploadPage() -> impl IntoView {
             title="Upload"
             subtitle="Add labelled MRI slices to the pool the next retraining run learns from."
         />
-        <RequireRole role=Role::Annotator action="upload labelled images">
-        <section class="card">
+        <RoleNotice role=Role::Annotator action="upload labelled images" />
+        <section class="card" hidden=!can_upload>
             <form class="stack" on:submit=submit data-testid="upload-form">
                 <label class="field">
                     <span>"Class of these images"</span>
@@ -93,21 +94,17 @@ pub fn UploadPage() -> impl IntoView {
                     </select>
                 </label>
                 <FilePicker files label="Labelled images" multiple=true />
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        session.info().await.filter(|info| info.allows(Role::Admin)).map(|_| view! {
-                            <label class="checkbox">
-                                <input
-                                    type="checkbox"
-                                    data-testid="reference-set"
-                                    on:change=move |event| reference.set(event_target_checked(&event))
-                                    prop:checked=move || reference.get()
-                                />
-                                " Reference set: never trained on; new versions are judged on it"
-                            </label>
-                        })
-                    })}
-                </Suspense>
+                {session.allows(Role::Admin).then(|| view! {
+                    <label class="checkbox">
+                        <input
+                            type="checkbox"
+                            data-testid="reference-set"
+                            on:change=move |event| reference.set(event_target_checked(&event))
+                            prop:checked=move || reference.get()
+                        />
+                        " Reference set: never trained on; new versions are judged on it"
+                    </label>
+                })}
                 <div class="actions">
                     <button
                         type="submit"
@@ -126,7 +123,6 @@ pub fn UploadPage() -> impl IntoView {
                 </div>
             </form>
         </section>
-        </RequireRole>
         {move || {
             upload.value().get().and_then(Result::err).map(|error| {
                 view! { <p class="error card" role="alert" data-testid="upload-error">{error.to_string()}</p> }

@@ -676,6 +676,7 @@ pub async fn database_stats(state: &AppState) -> Result<DatabaseStats, AppError>
 pub async fn list_models(state: &AppState) -> Result<ModelsResponse, AppError> {
     let serving = state.models.current().map(|model| model.version.clone());
     let rows = db::model_versions::list(&state.db).await?;
+    let rejected = db::training_sessions::gate_rejected_versions(&state.db).await?;
     let models = rows
         .into_iter()
         .map(|row| {
@@ -685,6 +686,7 @@ pub async fn list_models(state: &AppState) -> Result<ModelsResponse, AppError> {
                 accuracy: metrics.get("accuracy").and_then(serde_json::Value::as_f64),
                 macro_f1: metrics.get("macro_f1").and_then(serde_json::Value::as_f64),
                 serving: serving.as_deref() == Some(row.version.as_str()),
+                gate_rejected: rejected.contains(&row.version),
                 version: row.version,
                 status: row.status,
                 created_at: row.created_at,
