@@ -171,8 +171,7 @@ fn forwarded_client(headers: &HeaderMap) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .last()
+        .rfind(|entry| !entry.is_empty())
         .map(str::to_owned)
 }
 
