@@ -21,7 +21,9 @@ cargo build --release -p brainscan
 cargo build --release -p loadtest
 mkdir -p "$REPORTS"
 data_root=$(mktemp -d)
-RUST_LOG=warn HOST=127.0.0.1 PORT=$PORT DATA_ROOT="$data_root" \
+# Every simulated user connects from 127.0.0.1, so the per-client rate limit would cap the whole
+# run at one client's budget: raised here, for this throw-away server only.
+RUST_LOG=warn HOST=127.0.0.1 PORT=$PORT DATA_ROOT="$data_root" PREDICT_PER_MINUTE=1000000 \
   "$TARGET_DIR/release/brainscan" serve >"$REPORTS/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data_root"' EXIT

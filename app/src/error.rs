@@ -36,6 +36,9 @@ pub enum AppError {
     Unavailable(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The client took too long to send its request.
+    #[error("{0}")]
+    RequestTimeout(String),
 }
 
 impl AppError {
@@ -49,6 +52,7 @@ impl AppError {
             AppError::RetrainBusy { .. } => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::Internal => 500,
+            AppError::RequestTimeout(_) => 408,
             AppError::TooManyRequests(_) => 429,
             AppError::Unavailable(_) => 503,
         }
@@ -66,6 +70,7 @@ impl AppError {
             AppError::RetrainBusy { .. } => "retrain_busy",
             AppError::Unavailable(_) => "unavailable",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::RequestTimeout(_) => "request_timeout",
         }
     }
 }
@@ -106,6 +111,7 @@ impl From<ErrorBody> for AppError {
             ("payload_too_large", _) => AppError::PayloadTooLarge(body.detail),
             ("unavailable", _) => AppError::Unavailable(body.detail),
             ("too_many_requests", _) => AppError::TooManyRequests(body.detail),
+            ("request_timeout", _) => AppError::RequestTimeout(body.detail),
             _ => AppError::Transport(body.detail),
         }
     }
@@ -140,6 +146,7 @@ mod tests {
             AppError::Unauthorized("log in".into()),
             AppError::Forbidden("admins only".into()),
             AppError::TooManyRequests("slow down".into()),
+            AppError::RequestTimeout("too slow".into()),
             AppError::Internal,
         ] {
             let json = serde_json::to_value(&error).unwrap();

@@ -94,12 +94,17 @@ pub async fn delete_user(db: &SqlitePool, username: &str) -> DbResult<bool> {
     Ok(result.rows_affected() > 0)
 }
 
+/// Records a new session, and forgets every expired one.
 pub async fn insert_session(
     db: &SqlitePool,
     token_sha256: &str,
     user_id: i64,
     expires_at: &str,
 ) -> DbResult<()> {
+    sqlx::query("DELETE FROM user_sessions WHERE expires_at <= ?")
+        .bind(crate::now_rfc3339())
+        .execute(db)
+        .await?;
     sqlx::query(
         "INSERT INTO user_sessions (token_sha256, user_id, created_at, expires_at)
          VALUES (?, ?, ?, ?)",
@@ -130,9 +135,8 @@ pub async fn session_credential(
 }
 
 pub async fn delete_session(db: &SqlitePool, token_sha256: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM user_sessions WHERE token_sha256 = ? OR expires_at <= ?")
+    sqlx::query("DELETE FROM user_sessions WHERE token_sha256 = ?")
         .bind(token_sha256)
-        .bind(crate::now_rfc3339())
         .execute(db)
         .await?;
     Ok(())
@@ -158,17 +162,32 @@ pub async fn insert_token(
     .await?)
 }
 
-/// The role of an unrevoked token, recording that it was used.
+/// How stale `last_used_at` may get: at most one write a minute per token, so every prediction a
+/// script makes does not also write to the database.
+const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
+
+/// The role of an unrevoked token, recording (to the minute) that it was used.
 pub async fn token_credential(db: &SqlitePool, token_sha256: &str) -> DbResult<Option<Credential>> {
-    Ok(sqlx::query_as(
-        "UPDATE api_tokens SET last_used_at = ?
-         WHERE token_sha256 = ? AND revoked_at IS NULL
-         RETURNING 'token:' || name AS subject, role",
+    let found: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT 'token:' || name, role, last_used_at FROM api_tokens
+         WHERE token_sha256 = ? AND revoked_at IS NULL",
     )
-    .bind(crate::now_rfc3339())
     .bind(token_sha256)
     .fetch_optional(db)
-    .await?)
+    .await?;
+    let Some((subject, role, last_used_at)) = found else {
+        return Ok(None);
+    };
+    let stale_before = (chrono::Utc::now() - LAST_USED_RESOLUTION)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    if last_used_at.is_none_or(|used| used < stale_before) {
+        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_sha256 = ?")
+            .bind(crate::now_rfc3339())
+            .bind(token_sha256)
+            .execute(db)
+            .await?;
+    }
+    Ok(Some(Credential { subject, role }))
 }
 
 pub async fn list_tokens(db: &SqlitePool) -> DbResult<Vec<ApiToken>> {

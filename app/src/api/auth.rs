@@ -166,7 +166,7 @@ pub async fn add_user(
     let state = crate::ssr::state()?;
     let admin = crate::ssr::auth::require(Role::Admin)?;
     let result = crate::ssr::auth::add_user(&state.db, &username, &password, role).await;
-    crate::ssr::auth::audit_result(&state, &admin, "user.add", Some(&username), &result).await;
+    crate::ssr::auth::audit_result(&state.db, &admin, "user.add", Some(&username), &result).await;
     result
 }
 
@@ -175,7 +175,8 @@ pub async fn remove_user(username: String) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let admin = crate::ssr::auth::require(Role::Admin)?;
     let result = crate::ssr::auth::remove_user(&state.db, &username).await;
-    crate::ssr::auth::audit_result(&state, &admin, "user.remove", Some(&username), &result).await;
+    crate::ssr::auth::audit_result(&state.db, &admin, "user.remove", Some(&username), &result)
+        .await;
     result
 }
 
@@ -191,7 +192,7 @@ pub async fn create_token(name: String, role: Role) -> Result<CreatedToken, AppE
     let state = crate::ssr::state()?;
     let admin = crate::ssr::auth::require(Role::Admin)?;
     let result = crate::ssr::auth::create_token(&state.db, &name, role, &admin.subject).await;
-    crate::ssr::auth::audit_result(&state, &admin, "token.create", Some(&name), &result).await;
+    crate::ssr::auth::audit_result(&state.db, &admin, "token.create", Some(&name), &result).await;
     result
 }
 
@@ -201,7 +202,7 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let admin = crate::ssr::auth::require(Role::Admin)?;
     let result = crate::ssr::auth::revoke_token(&state.db, id).await;
     let target = id.to_string();
-    crate::ssr::auth::audit_result(&state, &admin, "token.revoke", Some(&target), &result).await;
+    crate::ssr::auth::audit_result(&state.db, &admin, "token.revoke", Some(&target), &result).await;
     result
 }
 

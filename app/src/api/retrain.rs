@@ -205,7 +205,7 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         "ok"
     };
     crate::ssr::auth::audit(
-        &state,
+        &state.db,
         &caller,
         "upload",
         Some(&class_name),
@@ -259,7 +259,7 @@ pub async fn trigger_retrain(
         .ok()
         .map(|r| format!("session {}", r.session_id));
     crate::ssr::auth::audit_result(
-        &state,
+        &state.db,
         &caller,
         "retrain.trigger",
         target.as_deref(),

@@ -308,7 +308,7 @@ pub async fn login(
         (Some(user), true) => user,
         _ => {
             audit(
-                state,
+                &state.db,
                 &caller,
                 "login",
                 Some(username),
@@ -332,7 +332,7 @@ pub async fn login(
         role: Some(role),
         ..caller
     };
-    audit(state, &actor, "login", Some(&user.username), "ok", None).await;
+    audit(&state.db, &actor, "login", Some(&user.username), "ok", None).await;
     Ok(CurrentUser {
         username: user.username,
         role,
@@ -343,7 +343,7 @@ pub async fn logout(state: &AppState) -> Result<(), AppError> {
     let caller = principal();
     if let Some(digest) = &caller.session_digest {
         db::accounts::delete_session(&state.db, digest).await?;
-        audit(state, &caller, "logout", None, "ok", None).await;
+        audit(&state.db, &caller, "logout", None, "ok", None).await;
     }
     set_cookie(&session_cookie("", 0, caller.https));
     Ok(())
@@ -371,9 +371,18 @@ fn set_cookie(cookie: &str) {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$7nWqmkJ0kH1p3Rr0i9cJb8oU4q3m1m9l2i2o8b6Y0cA";
 
+/// The actor the command line records its changes as.
+pub fn command_line() -> Principal {
+    Principal {
+        subject: "cli".to_owned(),
+        role: Some(Role::Admin),
+        ..Principal::anonymous(None, false)
+    }
+}
+
 /// Records an event; a database failure is logged and never fails the request it describes.
 pub async fn audit(
-    state: &AppState,
+    db: &db::SqlitePool,
     actor: &Principal,
     action: &str,
     target: Option<&str>,
@@ -388,24 +397,24 @@ pub async fn audit(
         client: actor.client.as_deref(),
         detail,
     };
-    if let Err(error) = db::audit::record(&state.db, &event).await {
+    if let Err(error) = db::audit::record(db, &event).await {
         leptos::logging::error!("cannot record the audit event {action}: {error}");
     }
 }
 
 /// Records an action's outcome: `ok`, or `failed` with the error's message.
 pub async fn audit_result<T>(
-    state: &AppState,
+    db: &db::SqlitePool,
     actor: &Principal,
     action: &str,
     target: Option<&str>,
     result: &Result<T, AppError>,
 ) {
     match result {
-        Ok(_) => audit(state, actor, action, target, "ok", None).await,
+        Ok(_) => audit(db, actor, action, target, "ok", None).await,
         Err(error) => {
             audit(
-                state,
+                db,
                 actor,
                 action,
                 target,

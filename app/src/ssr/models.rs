@@ -77,7 +77,7 @@ pub async fn activate_as(
              {{\"force\": true, \"reason\": \"...\"}} (recorded in the audit trail)"
         ));
         crate::ssr::auth::audit(
-            state,
+            &state.db,
             caller,
             action,
             Some(version),
@@ -89,10 +89,12 @@ pub async fn activate_as(
     }
     let result = activate(state, version).await;
     match &result {
-        Ok(()) => crate::ssr::auth::audit(state, caller, action, Some(version), "ok", reason).await,
+        Ok(()) => {
+            crate::ssr::auth::audit(&state.db, caller, action, Some(version), "ok", reason).await
+        }
         Err(error) => {
             crate::ssr::auth::audit(
-                state,
+                &state.db,
                 caller,
                 action,
                 Some(version),

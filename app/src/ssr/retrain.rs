@@ -225,25 +225,8 @@ async fn execute(
     let preprocess = FineTuneRequest::preprocess_of(&serving.path)?;
     let upload_dir = state.service.upload_dir.clone();
     let data_dir = state.service.data_dir.clone();
-    let upload_items: Vec<LabeledImage> = uploads
-        .iter()
-        .filter_map(|row| {
-            ml::classes::class_index(&row.class_name).map(|label| LabeledImage {
-                path: upload_dir.join(&row.stored_path),
-                label,
-            })
-        })
-        .collect();
-    let reference_items: Vec<LabeledImage> = db::uploads::reference(&state.db)
-        .await?
-        .iter()
-        .filter_map(|row| {
-            ml::classes::class_index(&row.class_name).map(|label| LabeledImage {
-                path: upload_dir.join(&row.stored_path),
-                label,
-            })
-        })
-        .collect();
+    let upload_items = labeled_images(&uploads, &upload_dir);
+    let reference_items = labeled_images(&db::uploads::reference(&state.db).await?, &upload_dir);
     let preprocessing_started = Instant::now();
     let prepared = tokio::task::spawn_blocking(move || {
         prepare_data(
@@ -426,6 +409,21 @@ async fn execute(
     .await?;
     tx.commit().await.map_err(db::DbError::from)?;
     Ok(())
+}
+
+/// Stored uploads as the training code's labelled image paths.
+fn labeled_images(
+    rows: &[db::uploads::UploadedImage],
+    upload_dir: &std::path::Path,
+) -> Vec<LabeledImage> {
+    rows.iter()
+        .filter_map(|row| {
+            ml::classes::class_index(&row.class_name).map(|label| LabeledImage {
+                path: upload_dir.join(&row.stored_path),
+                label,
+            })
+        })
+        .collect()
 }
 
 fn scores(report: &ml::EvaluationReport) -> db::training_sessions::Scores {

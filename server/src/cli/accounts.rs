@@ -86,19 +86,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-const CLI_ACTOR: &str = "cli";
-
-async fn record(db: &db::SqlitePool, action: &str, target: &str) -> anyhow::Result<()> {
-    let event = db::audit::NewAuditEvent {
-        actor: CLI_ACTOR,
-        action,
-        target: Some(target),
-        outcome: "ok",
-        client: None,
-        detail: None,
-    };
-    db::audit::record(db, &event).await?;
-    Ok(())
+/// Records a change made here in the audit trail, as the actor `cli`.
+async fn record(db: &db::SqlitePool, action: &str, target: &str) {
+    auth::audit(db, &auth::command_line(), action, Some(target), "ok", None).await;
 }
 
 pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
@@ -113,7 +103,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                     .context("reading the password from standard input")?;
                 let password = password.trim_end_matches(['\r', '\n']);
                 auth::add_user(&db, &username, password, role).await?;
-                record(&db, "user.add", &username).await?;
+                record(&db, "user.add", &username).await;
                 println!("added {username} ({role})");
             }
             UserAction::List => {
@@ -123,7 +113,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
             }
             UserAction::Remove { username } => {
                 auth::remove_user(&db, &username).await?;
-                record(&db, "user.remove", &username).await?;
+                record(&db, "user.remove", &username).await;
                 println!("removed {username}");
             }
         }
@@ -136,8 +126,9 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
         let db = db::connect(&args.database.url()).await?;
         match args.action {
             TokenAction::Create { name, role } => {
-                let created = auth::create_token(&db, &name, role, CLI_ACTOR).await?;
-                record(&db, "token.create", &name).await?;
+                let created =
+                    auth::create_token(&db, &name, role, &auth::command_line().subject).await?;
+                record(&db, "token.create", &name).await;
                 eprintln!(
                     "token {} ({}) created; it is shown only now:",
                     created.id, created.role
@@ -162,7 +153,7 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
             }
             TokenAction::Revoke { id } => {
                 auth::revoke_token(&db, id).await?;
-                record(&db, "token.revoke", &id.to_string()).await?;
+                record(&db, "token.revoke", &id.to_string()).await;
                 println!("revoked token {id}");
             }
         }

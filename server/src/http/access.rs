@@ -27,15 +27,11 @@ impl Access {
     }
 }
 
-/// Static files of the site and the login page, served to everyone.
-const PUBLIC_PREFIXES: [&str; 3] = ["/pkg/", "/swagger-ui/", "/fonts/"];
-const PUBLIC_PATHS: [&str; 5] = [
-    "/health",
-    "/login",
-    "/auth/me",
-    "/favicon.ico",
-    "/robots.txt",
-];
+/// The site's static files: served to everyone, and nobody needs to be identified to get them.
+const STATIC_PREFIXES: [&str; 2] = ["/pkg/", "/swagger-ui/"];
+const STATIC_PATHS: [&str; 2] = ["/favicon.ico", "/health"];
+/// Pages and reads anyone may open whatever the public-read setting: the login flow.
+const PUBLIC_PATHS: [&str; 2] = ["/login", "/auth/me"];
 /// Reads that show accounts or the audit trail.
 const ADMIN_READS: [&str; 3] = ["/auth/users", "/auth/tokens", "/audit"];
 /// Changes anyone may attempt: logging in and out.
@@ -44,10 +40,19 @@ const PUBLIC_WRITES: [&str; 2] = ["/auth/login", "/auth/logout"];
 const READ_WRITES: [&str; 3] = ["/predict", "/predict/batch", "/api/server_status"];
 const ANNOTATOR_WRITES: [&str; 1] = ["/retrain"];
 
+/// A static file or the health check: a safe request for it needs no caller at all.
+pub fn is_static(method: &Method, path: &str) -> bool {
+    is_safe(method)
+        && (STATIC_PATHS.contains(&path) || STATIC_PREFIXES.iter().any(|p| path.starts_with(p)))
+}
+
+fn is_safe(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
+}
+
 pub fn required_access(method: &Method, path: &str) -> Access {
-    let safe = *method == Method::GET || *method == Method::HEAD;
-    if safe {
-        if PUBLIC_PATHS.contains(&path) || PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    if is_safe(method) {
+        if is_static(method, path) || PUBLIC_PATHS.contains(&path) {
             Access::Public
         } else if ADMIN_READS.contains(&path) {
             Access::Role(Role::Admin)

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
-use super::access::required_access;
+use super::access::{is_static, required_access};
 
 /// Endpoints that take `multipart/form-data`.
 const MULTIPART_PATHS: [&str; 3] = ["/predict", "/predict/batch", "/retrain"];
@@ -34,6 +34,10 @@ pub fn error_response(error: AppError) -> Response {
 }
 
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    // The WASM bundle, styles and health checks: no database lookup for who is asking.
+    if is_static(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -49,7 +53,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if changes_state {
         if let Err(error) = check_same_origin(request.headers()) {
             auth::audit(
-                &state,
+                &state.db,
                 &caller,
                 "cross-site request",
                 Some(&path),
@@ -75,7 +79,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             if changes_state {
                 let detail = error.to_string();
                 auth::audit(
-                    &state,
+                    &state.db,
                     &caller,
                     &format!("{method} {path}"),
                     None,
@@ -264,12 +268,12 @@ fn wants_html(headers: &HeaderMap) -> bool {
 
 /// The path as a query value: only characters that need no escaping pass through.
 fn encode_path(path: &str) -> String {
-    path.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.') {
-                c.to_string()
+    path.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'_' | b'.') {
+                char::from(byte).to_string()
             } else {
-                "%".to_owned() + &format!("{:02X}", c as u32 & 0xff)
+                format!("%{byte:02X}")
             }
         })
         .collect()
@@ -324,6 +328,13 @@ mod tests {
         assert!(check_content_type("/models/v1/activate", &empty).is_ok());
         assert!(check_content_type("/models/v1/activate", &text).is_err());
         assert!(check_content_type("/predict", &json).is_err());
+    }
+
+    #[test]
+    fn the_login_redirect_keeps_any_path_as_a_query_value() {
+        assert_eq!(encode_path("/retrain"), "/retrain");
+        assert_eq!(encode_path("/a b?x=1&y"), "/a%20b%3Fx%3D1%26y");
+        assert_eq!(encode_path("/é"), "/%C3%A9");
     }
 
     #[test]

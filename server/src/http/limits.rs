@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::access::{required_access, Access};
 use super::guard::error_response;
 
 /// Which budget a request spends.
@@ -30,7 +31,8 @@ struct Bucket {
 /// Token buckets per (budget, client): each holds a minute's allowance and refills continuously.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    per_minute: [(Budget, u32); 2],
+    predict_per_minute: f64,
+    writes_per_minute: f64,
     buckets: Arc<Mutex<HashMap<(Budget, String), Bucket>>>,
 }
 
@@ -40,33 +42,32 @@ const MAX_TRACKED: usize = 10_000;
 impl RateLimiter {
     pub fn new(predict_per_minute: u32, writes_per_minute: u32) -> Self {
         Self {
-            per_minute: [
-                (Budget::Predict, predict_per_minute.max(1)),
-                (Budget::Write, writes_per_minute.max(1)),
-            ],
+            predict_per_minute: f64::from(predict_per_minute.max(1)),
+            writes_per_minute: f64::from(writes_per_minute.max(1)),
             buckets: Arc::default(),
         }
     }
 
     fn capacity(&self, budget: Budget) -> f64 {
-        f64::from(
-            self.per_minute
-                .iter()
-                .find(|(b, _)| *b == budget)
-                .map_or(1, |(_, n)| *n),
-        )
+        match budget {
+            Budget::Predict => self.predict_per_minute,
+            Budget::Write => self.writes_per_minute,
+        }
+    }
+
+    /// The bucket's tokens at `now`: what it held plus the refill since, at most a minute's worth.
+    fn refilled(&self, budget: Budget, bucket: &Bucket, now: Instant) -> f64 {
+        let capacity = self.capacity(budget);
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        (bucket.tokens + elapsed * capacity / 60.0).min(capacity)
     }
 
     /// Takes one token, or answers how long until one is available.
     fn take(&self, budget: Budget, client: &str, now: Instant) -> Result<(), Duration> {
         let capacity = self.capacity(budget);
-        let per_second = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > MAX_TRACKED {
-            buckets.retain(|(b, _), bucket| {
-                bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * per_second
-                    < self.capacity(*b)
-            });
+            buckets.retain(|(b, _), bucket| self.refilled(*b, bucket, now) < self.capacity(*b));
         }
         let bucket = buckets
             .entry((budget, client.to_owned()))
@@ -74,27 +75,28 @@ impl RateLimiter {
                 tokens: capacity,
                 updated: now,
             });
-        let refilled = (bucket.tokens
-            + now.duration_since(bucket.updated).as_secs_f64() * per_second)
-            .min(capacity);
+        let tokens = self.refilled(budget, bucket, now);
         bucket.updated = now;
-        if refilled >= 1.0 {
-            bucket.tokens = refilled - 1.0;
+        if tokens >= 1.0 {
+            bucket.tokens = tokens - 1.0;
             Ok(())
         } else {
-            bucket.tokens = refilled;
-            Err(Duration::from_secs_f64((1.0 - refilled) / per_second))
+            bucket.tokens = tokens;
+            Err(Duration::from_secs_f64((1.0 - tokens) * 60.0 / capacity))
         }
     }
 }
 
+/// Predictions spend their own budget; other requests that need a role to change something spend
+/// the writes budget; reads (including reads sent as POST) are not rationed.
 fn budget_of(method: &Method, path: &str) -> Option<Budget> {
-    match (method, path) {
-        (&Method::POST, "/predict" | "/predict/batch") => Some(Budget::Predict),
-        (&Method::GET | &Method::HEAD | &Method::OPTIONS, _) => None,
-        // The status page's poll is a read that happens to be a POST.
-        (_, "/api/server_status") => None,
-        _ => Some(Budget::Write),
+    match required_access(method, path) {
+        Access::Read if matches!(path, "/predict" | "/predict/batch") => Some(Budget::Predict),
+        Access::Read => None,
+        Access::Public | Access::Role(_) if *method != Method::GET && *method != Method::HEAD => {
+            Some(Budget::Write)
+        }
+        _ => None,
     }
 }
 
@@ -130,14 +132,10 @@ pub async fn rate_limit(
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            let mut response = error_response(AppError::BadRequest(format!(
-                "the request took longer than {} s; the connection was too slow or stalled",
-                limit.as_secs()
-            )));
-            *response.status_mut() = axum::http::StatusCode::REQUEST_TIMEOUT;
-            response
-        }
+        Err(_) => error_response(AppError::RequestTimeout(format!(
+            "the request took longer than {} s; the connection was too slow or stalled",
+            limit.as_secs()
+        ))),
     }
 }
 
