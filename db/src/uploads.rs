@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
 use crate::DbResult;
@@ -21,7 +21,43 @@ pub struct NewUpload<'a> {
     pub purpose: Purpose,
     /// Who uploaded it (a user name or `token:<name>`).
     pub uploaded_by: Option<&'a str>,
+    /// [`Review::Held`] when the serving model contradicted the label; `review_detail` says why.
+    pub review: Review,
+    pub review_detail: Option<&'a str>,
 }
+
+/// Where an upload stands with the suspect-label check. Only `None`, `Confirmed` and `Relabelled`
+/// images are trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Review {
+    /// Not contradicted (or no model was serving to judge it).
+    #[default]
+    None,
+    /// Waiting for an annotator.
+    Held,
+    /// An annotator kept the uploaded label.
+    Confirmed,
+    /// An annotator chose another class.
+    Relabelled,
+    /// An annotator decided it must not be trained on.
+    Discarded,
+}
+
+impl Review {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Review::None => "none",
+            Review::Held => "held",
+            Review::Confirmed => "confirmed",
+            Review::Relabelled => "relabelled",
+            Review::Discarded => "discarded",
+        }
+    }
+}
+
+/// Excludes uploads that must not be trained on (yet).
+const TRAINABLE: &str = "purpose = 'training' AND review NOT IN ('held', 'discarded')";
 
 /// What an upload is for: training, or the trusted reference set new versions are judged on (never
 /// trained on, so wrong labels in training uploads cannot vouch for themselves).
@@ -75,8 +111,8 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO uploaded_images
              (filename, class_name, stored_path, size_bytes, sha256, width, height, uploaded_at,
-              metadata, purpose, uploaded_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              metadata, purpose, uploaded_by, review, review_detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sha256) DO NOTHING
          RETURNING id",
     )
@@ -91,6 +127,8 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
     .bind(row.metadata)
     .bind(row.purpose.as_str())
     .bind(row.uploaded_by)
+    .bind(row.review.as_str())
+    .bind(row.review_detail)
     .fetch_optional(db)
     .await?;
     if let Some(id) = inserted {
@@ -107,16 +145,16 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
 pub async fn pending(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM uploaded_images
-         WHERE used_for_training = 0 AND purpose = 'training' ORDER BY id"
+         WHERE used_for_training = 0 AND {TRAINABLE} ORDER BY id"
     ))
     .fetch_all(db)
     .await?)
 }
 
 pub async fn count_pending(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0 AND purpose = 'training'",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0 AND {TRAINABLE}"
+    ))
     .fetch_one(db)
     .await?)
 }
@@ -155,18 +193,21 @@ pub struct UploadStats {
     pub processed: i64,
     pub pending: i64,
     pub reference: i64,
+    /// Waiting for an annotator's decision.
+    pub held: i64,
     pub by_class: BTreeMap<String, i64>,
     pub total_bytes: i64,
 }
 
 pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
-    let (total, processed, pending, reference, total_bytes): (i64, i64, i64, i64, i64) =
-        sqlx::query_as(
+    let (total, processed, pending, reference, held, total_bytes): (i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(&format!(
             "SELECT COUNT(*), COALESCE(SUM(processed), 0),
-                COALESCE(SUM(used_for_training = 0 AND purpose = 'training'), 0),
-                COALESCE(SUM(purpose = 'reference'), 0), COALESCE(SUM(size_bytes), 0)
-         FROM uploaded_images",
-        )
+                COALESCE(SUM(used_for_training = 0 AND {TRAINABLE}), 0),
+                COALESCE(SUM(purpose = 'reference'), 0), COALESCE(SUM(review = 'held'), 0),
+                COALESCE(SUM(size_bytes), 0)
+             FROM uploaded_images"
+        ))
         .fetch_one(db)
         .await?;
     let by_class: Vec<(String, i64)> = sqlx::query_as(
@@ -179,7 +220,71 @@ pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
         processed,
         pending,
         reference,
+        held,
         by_class: by_class.into_iter().collect(),
         total_bytes,
     })
+}
+
+/// A held upload as an annotator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct HeldUpload {
+    pub id: i64,
+    pub filename: String,
+    pub class_name: String,
+    pub uploaded_at: String,
+    pub uploaded_by: Option<String>,
+    /// JSON: why it was held.
+    pub review_detail: Option<String>,
+    pub stored_path: String,
+}
+
+/// Uploads waiting for an annotator, oldest first, at most `limit`; and how many are waiting.
+pub async fn held(db: &SqlitePool, limit: i64) -> DbResult<(Vec<HeldUpload>, i64)> {
+    let rows = sqlx::query_as(
+        "SELECT id, filename, class_name, uploaded_at, uploaded_by, review_detail, stored_path
+         FROM uploaded_images WHERE review = 'held' ORDER BY id LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM uploaded_images WHERE review = 'held'")
+        .fetch_one(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// One held upload, or `None` when `id` is not (or no longer) held.
+pub async fn held_one(db: &SqlitePool, id: i64) -> DbResult<Option<HeldUpload>> {
+    Ok(sqlx::query_as(
+        "SELECT id, filename, class_name, uploaded_at, uploaded_by, review_detail, stored_path
+         FROM uploaded_images WHERE id = ? AND review = 'held'",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Records an annotator's decision on a held upload: `class_name` is the label it keeps (the
+/// uploaded one when confirmed), `detail` the JSON kept with it. Answers `false` when the upload is
+/// not held (already decided, or never held), so two annotators cannot both decide it.
+pub async fn decide(
+    db: &SqlitePool,
+    id: i64,
+    decision: Review,
+    class_name: &str,
+    detail: &str,
+) -> DbResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE uploaded_images SET review = ?, class_name = ?, review_detail = ?
+         WHERE id = ? AND review = 'held'",
+    )
+    .bind(decision.as_str())
+    .bind(class_name)
+    .bind(detail)
+    .bind(id)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }

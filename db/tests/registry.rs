@@ -23,6 +23,8 @@ fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
         metadata: "{}",
         purpose: db::uploads::Purpose::Training,
         uploaded_by: Some("ana"),
+        review: uploads::Review::None,
+        review_detail: None,
     }
 }
 
@@ -222,4 +224,54 @@ async fn reference_uploads_are_never_pending_for_training() {
     assert_eq!(references[0].class_name, "pituitary");
     let stats = uploads::stats(&pool).await.unwrap();
     assert_eq!((stats.total, stats.pending, stats.reference), (2, 1, 1));
+}
+
+#[tokio::test]
+async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending() {
+    let (_dir, pool) = fresh_database().await;
+    let hashes: Vec<String> = ["e", "f", "0"].iter().map(|c| c.repeat(64)).collect();
+    let detail = r#"{"predicted_class":"glioma"}"#;
+    let mut ids = Vec::new();
+    for hash in &hashes {
+        let held = NewUpload {
+            review: uploads::Review::Held,
+            review_detail: Some(detail),
+            ..upload(hash, "pituitary")
+        };
+        let InsertOutcome::Stored(id) = uploads::insert(&pool, &held).await.unwrap() else {
+            panic!("stored");
+        };
+        ids.push(id);
+    }
+    assert_eq!(uploads::count_pending(&pool).await.unwrap(), 0);
+    let (listed, total) = uploads::held(&pool, 2).await.unwrap();
+    assert_eq!((listed.len(), total), (2, 3));
+    assert_eq!(listed[0].review_detail.as_deref(), Some(detail));
+    assert_eq!(uploads::stats(&pool).await.unwrap().held, 3);
+
+    let decided = |id, review, class| {
+        let pool = pool.clone();
+        async move {
+            uploads::decide(&pool, id, review, class, "{}")
+                .await
+                .unwrap()
+        }
+    };
+    assert!(decided(ids[0], uploads::Review::Confirmed, "pituitary").await);
+    assert!(decided(ids[1], uploads::Review::Relabelled, "glioma").await);
+    assert!(decided(ids[2], uploads::Review::Discarded, "pituitary").await);
+    assert!(
+        !decided(ids[0], uploads::Review::Discarded, "pituitary").await,
+        "a decided upload cannot be decided again"
+    );
+    assert!(uploads::held_one(&pool, ids[0]).await.unwrap().is_none());
+
+    let pending = uploads::pending(&pool).await.unwrap();
+    let kept: Vec<(i64, &str)> = pending
+        .iter()
+        .map(|image| (image.id, image.class_name.as_str()))
+        .collect();
+    assert_eq!(kept, vec![(ids[0], "pituitary"), (ids[1], "glioma")]);
+    let stats = uploads::stats(&pool).await.unwrap();
+    assert_eq!((stats.held, stats.pending, stats.total), (0, 2, 3));
 }

@@ -10,7 +10,7 @@ use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
 use crate::model::Model;
 use crate::preprocess::preprocess_bytes;
-use crate::train::{argmax, evaluate, predict_probabilities};
+use crate::train::{argmax, evaluate, predict_probabilities, softmax_row};
 use crate::{MlError, MlResult};
 
 /// One image's answer: the most likely class and every class's calibrated probability.
@@ -80,15 +80,31 @@ impl Classifier {
 
     /// Scores the model on preprocessed, labelled images.
     pub fn evaluate(&self, images: &ImageCache, batch_size: usize) -> MlResult<EvaluationReport> {
+        Ok(self.evaluate_with_probabilities(images, batch_size)?.0)
+    }
+
+    /// Like [`Classifier::evaluate`], also answering each image's calibrated probabilities (in
+    /// [`crate::CLASS_NAMES`] order) for checks that need more than the top class.
+    pub fn evaluate_with_probabilities(
+        &self,
+        images: &ImageCache,
+        batch_size: usize,
+    ) -> MlResult<(EvaluationReport, Vec<Vec<f32>>)> {
+        let temperature = self.manifest.temperature;
         let evaluation = evaluate(
             &self.model,
             images,
             &self.manifest.preprocess,
-            self.manifest.temperature,
+            temperature,
             batch_size,
             &self.device,
         )?;
-        Ok(evaluation.report)
+        let probabilities = evaluation
+            .logits
+            .chunks(self.manifest.classes.len().max(1))
+            .map(|row| softmax_row(row, temperature))
+            .collect();
+        Ok((evaluation.report, probabilities))
     }
 
     fn to_prediction(&self, probabilities: &[f32]) -> Prediction {

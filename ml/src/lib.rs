@@ -10,6 +10,7 @@ pub mod device;
 pub mod features;
 pub mod finetune;
 pub mod infer;
+pub mod label_check;
 pub mod metrics;
 pub mod model;
 pub mod plots;

@@ -7,4 +7,5 @@ pub mod model;
 pub mod monitor;
 pub mod predict;
 pub mod retrain;
+pub mod review;
 pub mod status;

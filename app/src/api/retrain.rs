@@ -17,7 +17,11 @@ pub const MAX_EPOCHS: u32 = 50;
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UploadOutcome {
+    /// Queued for the next retraining job (or added to the reference set).
     Stored,
+    /// Stored, but the serving model confidently contradicts its label: it waits for an annotator
+    /// (`GET /retrain/review`) and is not trained on until one confirms or relabels it.
+    Held,
     Duplicate,
     Rejected,
 }
@@ -40,6 +44,8 @@ pub struct UploadResponse {
     pub class_name: String,
     pub results: Vec<UploadFileResult>,
     pub stored: usize,
+    /// Stored but held for review (not counted in `stored`).
+    pub held: usize,
     pub duplicates: usize,
     pub rejected: usize,
     /// Uploads waiting for the next retraining job, all classes.
@@ -141,6 +147,8 @@ pub struct DatabaseStats {
     pub pending_images: i64,
     /// Uploads in the trusted reference set new versions are judged on (never trained on).
     pub reference_images: i64,
+    /// Uploads the label check held, waiting for an annotator.
+    pub held_for_review: i64,
     pub total_training_sessions: i64,
     pub completed_sessions: i64,
     pub images_by_class: BTreeMap<String, i64>,
@@ -185,21 +193,19 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         crate::ssr::auth::check(&caller, crate::api::auth::Role::Admin)?;
     }
     let files = form.files_named("files")?;
-    let mut results = Vec::with_capacity(files.len());
-    for file in files {
-        results.push(uploads::store(&state, &class_name, purpose, &caller.subject, file).await?);
-    }
+    let results = uploads::store_all(&state, &class_name, purpose, &caller.subject, files).await?;
     let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
-    let (stored, duplicates, rejected) = (
+    let (stored, held, duplicates, rejected) = (
         count(UploadOutcome::Stored),
+        count(UploadOutcome::Held),
         count(UploadOutcome::Duplicate),
         count(UploadOutcome::Rejected),
     );
     let detail = format!(
-        "{}: stored {stored}, duplicates {duplicates}, rejected {rejected}",
+        "{}: stored {stored}, held for review {held}, duplicates {duplicates}, rejected {rejected}",
         purpose.as_str()
     );
-    let outcome = if stored + duplicates == 0 {
+    let outcome = if stored + held + duplicates == 0 {
         "failed"
     } else {
         "ok"
@@ -213,7 +219,7 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         Some(&detail),
     )
     .await;
-    if stored + duplicates == 0 {
+    if stored + held + duplicates == 0 {
         let reasons: Vec<String> = results
             .iter()
             .map(|r| {
@@ -233,6 +239,7 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         class_name,
         results,
         stored,
+        held,
         duplicates,
         rejected,
         pending_images: db::uploads::count_pending(&state.db).await?,

@@ -1,3 +1,5 @@
+mod review_queue;
+
 use leptos::prelude::*;
 use leptos::web_sys;
 
@@ -7,11 +9,13 @@ use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFil
 use crate::components::page_header::PageHeader;
 use crate::components::session::{use_session, RoleNotice};
 use crate::{class_label, CLASS_NAMES};
+use review_queue::ReviewQueue;
 
-/// Files stored, duplicates and rejections over every upload made on this page.
+/// Files stored, held, duplicates and rejections over every upload made on this page.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Totals {
     stored: usize,
+    held: usize,
     duplicates: usize,
     rejected: usize,
 }
@@ -27,6 +31,7 @@ pub fn UploadPage() -> impl IntoView {
     let results = RwSignal::new(Vec::<(String, UploadFileResult)>::new());
     let totals = RwSignal::new(Totals::default());
     let pending = RwSignal::new(None::<i64>);
+    let uploads_changed = RwSignal::new(0u32);
     let upload = Action::new_local(move |form: &web_sys::FormData| {
         let form = form.clone();
         async move { upload_training_images(form.into()).await }
@@ -35,6 +40,7 @@ pub fn UploadPage() -> impl IntoView {
         if let Some(Ok(response)) = upload.value().get() {
             totals.update(|t| {
                 t.stored += response.stored;
+                t.held += response.held;
                 t.duplicates += response.duplicates;
                 t.rejected += response.rejected;
             });
@@ -50,6 +56,9 @@ pub fn UploadPage() -> impl IntoView {
                 *list = batch;
             });
             files.clear();
+            if response.held > 0 {
+                uploads_changed.update(|n| *n += 1);
+            }
         }
     });
     let busy = upload.pending();
@@ -133,6 +142,10 @@ pub fn UploadPage() -> impl IntoView {
                 <h3>"Stored"</h3>
                 <p class="value" data-testid="total-stored">{move || totals.get().stored}</p>
             </article>
+            <article class="card stat warn">
+                <h3>"Held for review"</h3>
+                <p class="value" data-testid="total-held">{move || totals.get().held}</p>
+            </article>
             <article class="card stat">
                 <h3>"Duplicates"</h3>
                 <p class="value" data-testid="total-duplicates">{move || totals.get().duplicates}</p>
@@ -158,6 +171,7 @@ pub fn UploadPage() -> impl IntoView {
                         .map(|(class, result)| {
                             let (label, css) = match result.outcome {
                                 UploadOutcome::Stored => ("stored", "ok"),
+                                UploadOutcome::Held => ("held for review", "warn"),
                                 UploadOutcome::Duplicate => ("duplicate", "warn"),
                                 UploadOutcome::Rejected => ("rejected", "bad"),
                             };
@@ -174,5 +188,6 @@ pub fn UploadPage() -> impl IntoView {
                 }}
             </ul>
         </section>
+        {can_upload.then(|| view! { <ReviewQueue uploads_changed /> })}
     }
 }

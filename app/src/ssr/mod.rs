@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod multipart;
 pub mod predictions;
 pub mod retrain;
+pub mod review;
 mod state;
 pub mod uploads;
 

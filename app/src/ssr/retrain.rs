@@ -662,6 +662,7 @@ pub async fn database_stats(state: &AppState) -> Result<DatabaseStats, AppError>
         processed_images: uploads.processed,
         pending_images: uploads.pending,
         reference_images: uploads.reference,
+        held_for_review: uploads.held,
         total_training_sessions: total_sessions,
         completed_sessions: completed,
         images_by_class,

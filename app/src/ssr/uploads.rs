@@ -8,48 +8,151 @@ use sha2::{Digest, Sha256};
 use crate::api::retrain::{UploadFileResult, UploadOutcome};
 use crate::error::AppError;
 use crate::ssr::multipart::UploadedFile;
-use crate::ssr::AppState;
+use crate::ssr::{predictions, AppState};
 
-/// Stores one file for `class_name`, answering stored, duplicate or rejected (with the reason).
-pub async fn store(
+/// Stores each file for `class_name`, answering stored, held, duplicate or rejected (with the
+/// reason) per file. Training uploads whose label the serving model confidently contradicts are
+/// stored but held for an annotator ([`ml::label_check`]) instead of being queued for training.
+pub async fn store_all(
     state: &AppState,
     class_name: &str,
     purpose: db::uploads::Purpose,
     uploaded_by: &str,
-    file: UploadedFile,
-) -> Result<UploadFileResult, AppError> {
-    let filename = file.filename.clone();
-    let rejected = |reason: String| UploadFileResult {
-        filename: filename.clone(),
-        outcome: UploadOutcome::Rejected,
-        id: None,
-        reason: Some(reason),
-    };
-    let bytes = file.bytes;
-    let min_side = state.models.current().map_or(DEFAULT_MIN_SIDE, |model| {
+    files: Vec<UploadedFile>,
+) -> Result<Vec<UploadFileResult>, AppError> {
+    let model = state.models.current();
+    let min_side = model.as_ref().map_or(DEFAULT_MIN_SIDE, |model| {
         model.classifier.manifest().preprocess.input_size as u32
     });
-    let checked = tokio::task::spawn_blocking(move || inspect(bytes, min_side))
-        .await
-        .map_err(|error| {
-            leptos::logging::error!("upload inspection panicked: {error}");
-            AppError::Internal
-        })?;
-    let image = match checked {
-        Ok(image) => image,
-        Err(reason) => return Ok(rejected(reason)),
+    let mut inspected = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = file.bytes;
+        let checked = tokio::task::spawn_blocking(move || inspect(bytes, min_side))
+            .await
+            .map_err(|error| {
+                leptos::logging::error!("upload inspection panicked: {error}");
+                AppError::Internal
+            })?;
+        inspected.push((file.filename, checked));
+    }
+    let label_checks = match (&model, purpose) {
+        (Some(model), db::uploads::Purpose::Training) => {
+            let images = inspected
+                .iter()
+                .filter_map(|(_, checked)| checked.as_ref().ok())
+                .map(|image| image.bytes.clone())
+                .collect();
+            check_labels(state, model, class_name, images).await?
+        }
+        // The reference set is the admin's trusted ground truth; with no model there is no
+        // second opinion to give.
+        _ => Vec::new(),
     };
+    let mut label_checks = label_checks.into_iter();
+    let mut results = Vec::with_capacity(inspected.len());
+    for (filename, checked) in inspected {
+        let result = match checked {
+            Ok(image) => {
+                let hold = label_checks.next().flatten();
+                store_one(
+                    state,
+                    class_name,
+                    purpose,
+                    uploaded_by,
+                    filename,
+                    image,
+                    hold,
+                )
+                .await?
+            }
+            Err(reason) => UploadFileResult {
+                filename,
+                outcome: UploadOutcome::Rejected,
+                id: None,
+                reason: Some(reason),
+            },
+        };
+        results.push(result);
+    }
+    Ok(results)
+}
 
+/// Why an upload is held: the serving model's confident disagreement with its label.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Hold {
+    model_version: String,
+    uploaded_label: String,
+    #[serde(flatten)]
+    contradiction: ml::label_check::Contradiction,
+}
+
+/// One entry per image, in order: the hold when the serving model confidently contradicts
+/// `class_name`. Runs in model-sized batches; nothing is recorded as a prediction.
+async fn check_labels(
+    state: &AppState,
+    model: &std::sync::Arc<crate::ssr::models::ServingModel>,
+    class_name: &str,
+    images: Vec<Vec<u8>>,
+) -> Result<Vec<Option<Hold>>, AppError> {
+    let Some(label) = ml::classes::class_index(class_name) else {
+        return Ok(Vec::new());
+    };
+    let check = ml::label_check::LabelCheck::default();
+    let batch = state.inference.max_batch_images().max(1);
+    let mut holds = Vec::with_capacity(images.len());
+    let mut images = images.into_iter().peekable();
+    while images.peek().is_some() {
+        let chunk: Vec<Vec<u8>> = images.by_ref().take(batch).collect();
+        for prediction in predictions::infer_many(state, model, chunk).await? {
+            let probabilities: Vec<f32> = match prediction {
+                Ok(prediction) => prediction.probabilities.iter().map(|(_, p)| *p).collect(),
+                Err(error) => {
+                    // `inspect` decoded it, so this is ours, not the client's: store it unjudged.
+                    leptos::logging::error!("label check failed for an upload: {error}");
+                    Vec::new()
+                }
+            };
+            holds.push(
+                check
+                    .contradiction(&probabilities, label)
+                    .map(|contradiction| Hold {
+                        model_version: model.version.clone(),
+                        uploaded_label: class_name.to_owned(),
+                        contradiction,
+                    }),
+            );
+        }
+    }
+    Ok(holds)
+}
+
+async fn store_one(
+    state: &AppState,
+    class_name: &str,
+    purpose: db::uploads::Purpose,
+    uploaded_by: &str,
+    filename: String,
+    image: CheckedImage,
+    hold: Option<Hold>,
+) -> Result<UploadFileResult, AppError> {
     let relative = content_path(&image.sha256, image.extension);
     let absolute = state.service.upload_dir.join(&relative);
     write_once(&absolute, &image.bytes).await.map_err(|error| {
         leptos::logging::error!("cannot store upload at {}: {error}", absolute.display());
         AppError::Internal
     })?;
+    let hold_detail = hold
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|error| {
+            leptos::logging::error!("cannot encode a label hold: {error}");
+            AppError::Internal
+        })?;
     let outcome = db::uploads::insert(
         &state.db,
         &db::uploads::NewUpload {
-            filename: &file.filename,
+            filename: &filename,
             class_name,
             stored_path: &relative.to_string_lossy(),
             size_bytes: image.bytes.len() as i64,
@@ -63,17 +166,36 @@ pub async fn store(
             .to_string(),
             purpose,
             uploaded_by: Some(uploaded_by),
+            review: if hold.is_some() {
+                db::uploads::Review::Held
+            } else {
+                db::uploads::Review::None
+            },
+            review_detail: hold_detail.as_deref(),
         },
     )
     .await?;
-    Ok(match outcome {
-        db::uploads::InsertOutcome::Stored(id) => UploadFileResult {
+    Ok(match (outcome, hold) {
+        (db::uploads::InsertOutcome::Stored(id), Some(hold)) => UploadFileResult {
+            filename,
+            outcome: UploadOutcome::Held,
+            id: Some(id),
+            reason: Some(format!(
+                "held for review: the serving model reads this slice as {} ({:.1}%) and gives \
+                 {class_name} {:.1}%; an annotator must confirm or relabel it before it is \
+                 trained on",
+                hold.contradiction.predicted_class,
+                hold.contradiction.predicted_probability * 100.0,
+                hold.contradiction.label_probability * 100.0,
+            )),
+        },
+        (db::uploads::InsertOutcome::Stored(id), None) => UploadFileResult {
             filename,
             outcome: UploadOutcome::Stored,
             id: Some(id),
             reason: None,
         },
-        db::uploads::InsertOutcome::Duplicate(id) => UploadFileResult {
+        (db::uploads::InsertOutcome::Duplicate(id), _) => UploadFileResult {
             filename,
             outcome: UploadOutcome::Duplicate,
             id: Some(id),

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ml::dataset;
+use ml::label_check::{LabelCheck, LabelCheckReport};
 use ml::EvaluationReport;
 
 use super::{progress, ModelArgs};
@@ -61,10 +62,17 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         "no readable images in {}",
         args.data.display()
     );
-    let mut report = classifier.evaluate(&cache, 64)?;
+    let (mut report, probabilities) = classifier.evaluate_with_probabilities(&cache, 64)?;
     report.seconds = started.elapsed().as_secs_f64();
+    let label_check = LabelCheck::default().measure(&probabilities, &cache.labels);
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!(
+            "{}",
+            serde_json::to_string(&EvaluationOutput {
+                report: &report,
+                label_check: &label_check,
+            })?
+        );
     } else {
         println!(
             "model {} on {} ({:?} split)",
@@ -73,8 +81,48 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             args.split
         );
         print_report(&report);
+        print_label_checks(&probabilities, &cache.labels);
     }
     Ok(())
+}
+
+/// `--json`: the evaluation report's fields, plus what the upload label check would do here.
+#[derive(serde::Serialize)]
+struct EvaluationOutput<'a> {
+    #[serde(flatten)]
+    report: &'a EvaluationReport,
+    label_check: &'a LabelCheckReport,
+}
+
+/// The suspect-label hold's cost and benefit on these images, at the serving setting and around
+/// it, so the setting can be chosen (and re-checked) by measurement.
+fn print_label_checks(probabilities: &[Vec<f32>], labels: &[usize]) {
+    let serving = LabelCheck::default();
+    println!("\nsuspect-label hold (uploads whose label the model confidently contradicts)");
+    println!(
+        "{:>8} {:>8} {:>16} {:>18} {:>16}",
+        "p(label)", "p(top)", "held good labels", "caught shifted by 1", "caught any wrong"
+    );
+    for max_label_probability in [0.01, 0.05, 0.10, 0.20] {
+        for min_top_probability in [0.7, 0.8, 0.9, 0.95] {
+            let check = LabelCheck {
+                max_label_probability,
+                min_top_probability,
+            };
+            let measured = check.measure(probabilities, labels);
+            println!(
+                "{:>8} {:>8} {:>9} {:>5.2}% {:>11} {:>5.2}% {:>15.2}%{}",
+                format!("<={max_label_probability}"),
+                format!(">={min_top_probability}"),
+                measured.held_correct_labels,
+                measured.held_share * 100.0,
+                measured.caught_shifted_labels,
+                measured.caught_shifted_share * 100.0,
+                measured.caught_any_wrong_share * 100.0,
+                if check == serving { "  <- serving" } else { "" }
+            );
+        }
+    }
 }
 
 /// The human-readable report shared by `train` and `evaluate`.

@@ -38,7 +38,9 @@ const ADMIN_READS: [&str; 3] = ["/auth/users", "/auth/tokens", "/audit"];
 const PUBLIC_WRITES: [&str; 2] = ["/auth/login", "/auth/logout"];
 /// Reads carried by POST: predictions, and a server function the status page polls.
 const READ_WRITES: [&str; 3] = ["/predict", "/predict/batch", "/api/server_status"];
-const ANNOTATOR_WRITES: [&str; 1] = ["/retrain"];
+const ANNOTATOR_WRITES: [&str; 2] = ["/retrain", "/retrain/review/decide"];
+/// Reads that show held uploads (their images and who uploaded them): the annotators' work queue.
+const ANNOTATOR_READ_PREFIX: &str = "/retrain/review";
 
 /// A static file or the health check: a safe request for it needs no caller at all.
 pub fn is_static(method: &Method, path: &str) -> bool {
@@ -56,6 +58,10 @@ pub fn required_access(method: &Method, path: &str) -> Access {
             Access::Public
         } else if ADMIN_READS.contains(&path) {
             Access::Role(Role::Admin)
+        } else if path == ANNOTATOR_READ_PREFIX
+            || path.starts_with(&format!("{ANNOTATOR_READ_PREFIX}/"))
+        {
+            Access::Role(Role::Annotator)
         } else {
             Access::Read
         }
@@ -106,6 +112,27 @@ mod tests {
             Access::Role(Role::Admin)
         );
         assert_eq!(required_access(&post, "/auth/login"), Access::Public);
+        assert_eq!(
+            required_access(&post, "/retrain/review/decide"),
+            Access::Role(Role::Annotator)
+        );
+    }
+
+    #[test]
+    fn held_uploads_are_for_annotators_whatever_the_public_read_setting() {
+        let get = Method::GET;
+        for path in ["/retrain/review", "/retrain/review/7/image"] {
+            assert_eq!(
+                required_access(&get, path).required_role(true),
+                Some(Role::Annotator),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            required_access(&get, "/retrain/reviewers").required_role(true),
+            None,
+            "only the review path and what lies under it"
+        );
     }
 
     #[test]

@@ -18,8 +18,9 @@ use super::access::{is_static, required_access};
 /// Endpoints that take `multipart/form-data`.
 const MULTIPART_PATHS: [&str; 3] = ["/predict", "/predict/batch", "/retrain"];
 /// Endpoints that take a JSON body: anything else would let a cross-site `text/plain` form reach them.
-const JSON_PATHS: [&str; 7] = [
+const JSON_PATHS: [&str; 8] = [
     "/retrain/trigger",
+    "/retrain/review/decide",
     "/auth/login",
     "/auth/logout",
     "/auth/users/add",

@@ -29,6 +29,9 @@ use utoipa::OpenApi;
         paths::list_models,
         paths::activate_model,
         paths::activate_model_ui,
+        paths::held_uploads,
+        paths::review_upload,
+        paths::held_image,
         paths::model_report,
         paths::visualization_data,
         paths::metrics,
@@ -206,6 +209,17 @@ mod forms {
         files: Vec<Vec<u8>>,
     }
 
+    /// An annotator's decision on a held upload.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct ReviewRequest {
+        /// The held upload's id.
+        id: i64,
+        decision: app::api::review::ReviewDecision,
+        /// The class to train it as; required for `relabel`.
+        class_name: Option<String>,
+    }
+
     /// The UI's model activation call.
     #[derive(ToSchema)]
     #[allow(dead_code)]
@@ -229,12 +243,13 @@ mod paths {
         ActivateRequest, DatabaseStats, ModelsResponse, RetrainStatus, SessionsResponse,
         TriggerRequest, TriggerResponse, UploadResponse,
     };
+    use app::api::review::{HeldUploadsResponse, ReviewResult};
     use app::api::status::{HealthReport, ServerStatus, UptimeReport};
     use app::error::ErrorBody;
 
     use super::forms::{
         ActivateForm, AddUserRequest, BatchPredictForm, CreateTokenRequest, LoginRequest,
-        PredictForm, RemoveUserRequest, RevokeTokenRequest, UploadForm,
+        PredictForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
     };
 
     #[utoipa::path(
@@ -271,7 +286,9 @@ mod paths {
         post, path = "/retrain", tag = "retraining",
         summary = "Upload labelled images",
         description = "Multipart `files` (repeated) and `class_name`. Each file is decoded, checked \
-                       and stored once (duplicates by SHA-256 are reported, not stored twice).",
+                       and stored once (duplicates by SHA-256 are reported, not stored twice). A \
+                       training upload whose label the serving model confidently contradicts is \
+                       `held` for an annotator (`GET /retrain/review`) instead of being queued.",
         request_body(content = UploadForm, content_type = "multipart/form-data"),
         responses(
             (status = 200, description = "Per-file outcome and totals", body = UploadResponse),
@@ -354,6 +371,47 @@ mod paths {
         )
     )]
     fn activate_model_ui() {}
+
+    #[utoipa::path(
+        get, path = "/retrain/review", tag = "retraining",
+        summary = "Uploads held because the serving model confidently contradicts their label (annotator)",
+        description = "A training upload whose label gets at most 5% from the serving model while                        another class gets at least 70% is stored but held: it is not trained on                        until an annotator confirms, relabels or discards it.",
+        security(("api_token" = []), ("session_cookie" = [])),
+        params(("limit" = Option<i64>, Query, description = "How many, oldest first (1-200, default 50)")),
+        responses(
+            (status = 200, description = "Held uploads", body = HeldUploadsResponse),
+            (status = 400, description = "`limit` out of range", body = ErrorBody),
+            (status = 401, description = "Not signed in", body = ErrorBody),
+            (status = 403, description = "Needs the annotator role", body = ErrorBody),
+        )
+    )]
+    fn held_uploads() {}
+
+    #[utoipa::path(
+        post, path = "/retrain/review/decide", tag = "retraining",
+        summary = "Confirm, relabel or discard a held upload (annotator; audited)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        request_body(content = ReviewRequest, content_type = "application/json",
+            example = json!({"id": 12, "decision": "relabel", "class_name": "glioma"})),
+        responses(
+            (status = 200, description = "Decided; confirmed and relabelled uploads are now pending", body = ReviewResult),
+            (status = 400, description = "Unknown decision or class, or a relabel to the same class", body = ErrorBody),
+            (status = 404, description = "Not held (unknown, or already decided)", body = ErrorBody),
+        )
+    )]
+    fn review_upload() {}
+
+    #[utoipa::path(
+        get, path = "/retrain/review/{id}/image", tag = "retraining",
+        summary = "A held upload's image (annotator)",
+        security(("api_token" = []), ("session_cookie" = [])),
+        params(("id" = i64, Path, description = "A held upload's id")),
+        responses(
+            (status = 200, description = "The stored image bytes", content_type = "image/*"),
+            (status = 404, description = "Not held (unknown, or already decided)", body = ErrorBody),
+        )
+    )]
+    fn held_image() {}
 
     #[utoipa::path(
         get, path = "/models/active/report", tag = "insights",

@@ -17,7 +17,7 @@ use serde::Serialize;
 /// The routes this module serves (the others are Leptos server functions); the OpenAPI tests check
 /// that each is documented.
 #[cfg(test)]
-pub const ROUTES: [(&str, &str); 9] = [
+pub const ROUTES: [(&str, &str); 10] = [
     ("GET", "/health"),
     ("GET", "/uptime"),
     ("GET", "/api"),
@@ -27,6 +27,7 @@ pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/docs.js"),
     ("GET", "/redoc"),
     ("POST", "/models/{version}/activate"),
+    ("GET", "/retrain/review/{id}/image"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -40,6 +41,35 @@ pub fn router() -> Router<AppState> {
         .route("/docs.js", get(super::openapi::docs_script))
         .route("/redoc", get(super::openapi::redoc))
         .route("/models/{version}/activate", post(activate_model))
+        .route("/retrain/review/{id}/image", get(held_image))
+}
+
+/// `GET /retrain/review/{id}/image`: a held upload's image, for the annotator deciding on it.
+async fn held_image(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(error) = app::ssr::auth::check(&caller, Role::Annotator) {
+        return error_response(error);
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return error_response(AppError::BadRequest(format!(
+            "the upload id must be a number (got {id:?})"
+        )));
+    };
+    match app::ssr::review::held_image(&state, id).await {
+        Ok((bytes, content_type)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, content_type),
+                // Uploaded content: never cached by shared caches, never sniffed as something else.
+                (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(error) => error_response(error),
+    }
 }
 
 /// `POST /models/{version}/activate`: the REST form of the `activate_model` server function (server

@@ -162,6 +162,25 @@ impl TestServer {
     }
 }
 
+/// Confirms every upload held for review, as the admin; answers how many there were.
+pub async fn confirm_held(server: &TestServer) -> usize {
+    let response = reqwest::Client::new()
+        .get(server.url("/retrain/review?limit=200"))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await
+        .expect("request");
+    let (status, queue) = json_of(response).await;
+    assert_eq!(status, 200, "{queue}");
+    let held = queue["held"].as_array().expect("held list").clone();
+    for item in &held {
+        let body = serde_json::json!({"id": item["id"], "decision": "confirm"}).to_string();
+        let (status, answer) = server.post_json("/retrain/review/decide", &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    held.len()
+}
+
 pub fn with_token(
     request: reqwest::RequestBuilder,
     token: Option<&str>,

@@ -1,0 +1,166 @@
+//! Held uploads: listing them, serving their images, and recording an annotator's decision (audited)
+//! so only labels a person stood behind reach training.
+
+use crate::api::review::{HeldUpload, HeldUploadsResponse, ReviewDecision, ReviewResult};
+use crate::error::AppError;
+use crate::ssr::auth::Principal;
+use crate::ssr::AppState;
+
+pub async fn held(state: &AppState, limit: i64) -> Result<HeldUploadsResponse, AppError> {
+    let max = crate::api::review::MAX_REVIEW_PAGE;
+    if !(1..=max).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "limit must be between 1 and {max} (got {limit})"
+        )));
+    }
+    let (rows, total) = db::uploads::held(&state.db, limit).await?;
+    Ok(HeldUploadsResponse {
+        held: rows.into_iter().map(held_upload).collect(),
+        total,
+    })
+}
+
+/// What the label check stored about a hold; missing fields read as unknown rather than failing
+/// the list.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+struct HoldDetail {
+    #[serde(default)]
+    model_version: String,
+    #[serde(default)]
+    predicted_class: String,
+    #[serde(default)]
+    predicted_probability: f64,
+    #[serde(default)]
+    label_probability: f64,
+}
+
+fn held_upload(row: db::uploads::HeldUpload) -> HeldUpload {
+    let detail: HoldDetail = row
+        .review_detail
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    HeldUpload {
+        image_url: format!("/retrain/review/{}/image", row.id),
+        id: row.id,
+        filename: row.filename,
+        class_name: row.class_name,
+        predicted_class: detail.predicted_class,
+        predicted_probability: detail.predicted_probability,
+        label_probability: detail.label_probability,
+        model_version: detail.model_version,
+        uploaded_at: row.uploaded_at,
+        uploaded_by: row.uploaded_by,
+    }
+}
+
+/// Records `decision` on held upload `id`; `class_name` is required for a relabel. Every attempt,
+/// refused or not, goes to the audit trail.
+pub async fn decide(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    decision: ReviewDecision,
+    class_name: Option<&str>,
+) -> Result<ReviewResult, AppError> {
+    let result = record_decision(state, caller, id, decision, class_name).await;
+    let target = format!("upload {id}");
+    let detail = match &result {
+        Ok(decided) => format!("{decision:?} as {}", decided.class_name).to_lowercase(),
+        Err(error) => error.to_string(),
+    };
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    crate::ssr::auth::audit(
+        &state.db,
+        caller,
+        "upload.review",
+        Some(&target),
+        outcome,
+        Some(&detail),
+    )
+    .await;
+    result
+}
+
+async fn record_decision(
+    state: &AppState,
+    caller: &Principal,
+    id: i64,
+    decision: ReviewDecision,
+    class_name: Option<&str>,
+) -> Result<ReviewResult, AppError> {
+    let row = db::uploads::held_one(&state.db, id)
+        .await?
+        .ok_or_else(|| not_held(id))?;
+    let (review, label) = match decision {
+        ReviewDecision::Confirm => (db::uploads::Review::Confirmed, row.class_name.clone()),
+        ReviewDecision::Discard => (db::uploads::Review::Discarded, row.class_name.clone()),
+        ReviewDecision::Relabel => {
+            let label = crate::ssr::retrain::parse_class_name(class_name)?;
+            if label == row.class_name {
+                return Err(AppError::BadRequest(format!(
+                    "upload {id} is already labelled {label}; use decision \"confirm\" to keep it"
+                )));
+            }
+            (db::uploads::Review::Relabelled, label)
+        }
+    };
+    let mut detail: serde_json::Value = row
+        .review_detail
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_else(|| serde_json::json!({}));
+    if let Some(object) = detail.as_object_mut() {
+        object.insert("decision".into(), review.as_str().into());
+        object.insert("decided_by".into(), caller.subject.clone().into());
+        object.insert("decided_at".into(), db::now_rfc3339().into());
+        object.insert("uploaded_label".into(), row.class_name.clone().into());
+    }
+    if !db::uploads::decide(&state.db, id, review, &label, &detail.to_string()).await? {
+        // Another annotator decided it between our read and our write.
+        return Err(not_held(id));
+    }
+    let stats = db::uploads::stats(&state.db).await?;
+    Ok(ReviewResult {
+        id,
+        decision,
+        class_name: label,
+        pending_images: stats.pending,
+        held_remaining: stats.held,
+    })
+}
+
+fn not_held(id: i64) -> AppError {
+    AppError::NotFound(format!(
+        "upload {id} is not held for review (unknown, or already decided)"
+    ))
+}
+
+/// The stored bytes of held upload `id` and their content type.
+pub async fn held_image(state: &AppState, id: i64) -> Result<(Vec<u8>, &'static str), AppError> {
+    let row = db::uploads::held_one(&state.db, id)
+        .await?
+        .ok_or_else(|| not_held(id))?;
+    // `stored_path` was made by the server from the content hash; refuse anything else anyway.
+    let relative = std::path::Path::new(&row.stored_path);
+    if relative
+        .components()
+        .any(|part| !matches!(part, std::path::Component::Normal(_)))
+    {
+        leptos::logging::error!("upload {id} has an unsafe stored path");
+        return Err(AppError::Internal);
+    }
+    let path = state.service.upload_dir.join(relative);
+    let bytes = tokio::fs::read(&path).await.map_err(|error| {
+        leptos::logging::error!("cannot read held upload {}: {error}", path.display());
+        AppError::Internal
+    })?;
+    let content_type = match relative.extension().and_then(|e| e.to_str()) {
+        Some("png") => "image/png",
+        Some("bmp") => "image/bmp",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        _ => "image/jpeg",
+    };
+    Ok((bytes, content_type))
+}
