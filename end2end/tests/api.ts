@@ -33,7 +33,11 @@ export async function retrainCounts(request: APIRequestContext) {
   };
 }
 
-/** Uploads one generated slice per variant as `className`; every one must be stored as new. */
+/**
+ * Uploads one generated slice per variant as `className`; every one must be new. Those held for
+ * review (the model reads generated slices as no tumour) are confirmed, as an annotator would, so
+ * all of them wait for the next retraining job.
+ */
 export async function uploadSlices(request: APIRequestContext, className: string, variants: number[]) {
   const form = new FormData();
   form.append("class_name", className);
@@ -44,7 +48,15 @@ export async function uploadSlices(request: APIRequestContext, className: string
   const response = await request.post("/retrain", { multipart: form, headers: adminHeaders() });
   expect(response.ok(), await response.text()).toBeTruthy();
   const body = await response.json();
-  expect(body.stored, "fresh variants are stored, not duplicates").toBe(variants.length);
+  expect(body.stored + body.held, "fresh variants are stored, not duplicates").toBe(variants.length);
+  const held = (body.results as { outcome: string; id: number }[]).filter((r) => r.outcome === "held");
+  for (const { id } of held) {
+    const decided = await request.post("/retrain/review/decide", {
+      data: { id, decision: "confirm" },
+      headers: adminHeaders(),
+    });
+    expect(decided.ok(), await decided.text()).toBeTruthy();
+  }
 }
 
 /** Starts a short retraining job over REST and answers its session id. */

@@ -9,6 +9,7 @@ test.describe("without a session", () => {
     await waitForHydration(page);
     await expect(page.getByTestId("role-notice")).toContainText("annotator");
     await expect(page.getByTestId("upload-form")).toBeHidden();
+    await expect(page.getByTestId("review-queue")).toHaveCount(0);
     await expect(page.getByTestId("login-link")).toBeVisible();
     await page.goto("/retrain");
     await waitForHydration(page);

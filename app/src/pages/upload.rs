@@ -176,7 +176,11 @@ pub fn UploadPage() -> impl IntoView {
                                 UploadOutcome::Rejected => ("rejected", "bad"),
                             };
                             view! {
-                                <li class=format!("file-result {css}")>
+                                <li
+                                    class=format!("file-result {css}")
+                                    data-outcome=label
+                                    data-upload-id=result.id.map(|id| id.to_string())
+                                >
                                     <span class="name">{result.filename}</span>
                                     <span class="badge">{label}</span>
                                     <span class="muted">{class_label(&class)}</span>
