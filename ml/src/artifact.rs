@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classes::CLASS_NAMES;
 use crate::metrics::EvaluationReport;
-use crate::model::{Model, ModelConfig};
+use crate::model::{Architecture, Model, ModelConfig};
 use crate::preprocess::PreprocessConfig;
 use crate::train::{EpochRecord, TrainConfig};
 use crate::{MlError, MlResult};
@@ -41,6 +41,10 @@ pub struct Manifest {
     /// Output order of the model.
     pub classes: Vec<String>,
     pub preprocess: PreprocessConfig,
+    /// Which network the weights are for (manifests written before there was a choice: the CNN).
+    #[serde(default)]
+    pub architecture: Architecture,
+    /// The CNN's shape; for every architecture, the number of classes and the head's dropout.
     pub model: ModelConfig,
     /// Softmax temperature fitted on validation data (1.0 = uncalibrated).
     pub temperature: f32,
@@ -55,6 +59,7 @@ impl Manifest {
     pub fn new(
         version: impl Into<String>,
         preprocess: PreprocessConfig,
+        architecture: Architecture,
         model: ModelConfig,
         parameters: usize,
     ) -> Self {
@@ -64,6 +69,7 @@ impl Manifest {
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             classes: CLASS_NAMES.iter().map(|c| c.to_string()).collect(),
             preprocess,
+            architecture,
             model,
             temperature: 1.0,
             parameters,
@@ -82,7 +88,7 @@ impl ModelArtifact {
     pub fn save(dir: &Path, model: &Model, manifest: &Manifest) -> MlResult<()> {
         std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
         let weights_tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
-        model.clone().save_file(&weights_tmp).map_err(|e| {
+        model.save_weights(&weights_tmp).map_err(|e| {
             MlError::Training(format!("saving weights to {}: {e}", weights_tmp.display()))
         })?;
         rename(&weights_tmp, &dir.join(WEIGHTS_FILE))?;
@@ -150,10 +156,15 @@ impl ModelArtifact {
             });
         }
         let model = manifest
-            .model
-            .init(device)
-            .try_load_file(&weights)
-            .map_err(|e| mismatch(format!("weights do not fit the manifest's model: {e}")))?;
+            .architecture
+            .init(&manifest.model, device)
+            .load_weights(&weights)
+            .map_err(|e| {
+                mismatch(format!(
+                    "weights do not fit the manifest's {} model: {e}",
+                    manifest.architecture
+                ))
+            })?;
         if model.num_params() != manifest.parameters {
             return Err(mismatch(format!(
                 "weights have {} parameters, the manifest says {}",

@@ -159,7 +159,7 @@ fn forward_and_reply(classifier: &Classifier, jobs: Vec<Job>) {
 mod tests {
     use super::*;
     use crate::artifact::Manifest;
-    use crate::model::ModelConfig;
+    use crate::model::{Architecture, ModelConfig};
     use crate::preprocess::PreprocessConfig;
     use crate::Backend;
 
@@ -169,8 +169,14 @@ mod tests {
         let device = Backend::Cpu.device().unwrap();
         device.seed(seed);
         let config = ModelConfig::new().with_widths([4, 8, 8, 8]);
-        let model = config.init(&device);
-        let manifest = Manifest::new("t", PreprocessConfig::new(SIZE), config, 0);
+        let model = Architecture::Cnn.init(&config, &device);
+        let manifest = Manifest::new(
+            "t",
+            PreprocessConfig::new(SIZE),
+            Architecture::Cnn,
+            config,
+            0,
+        );
         Arc::new(Classifier::from_parts(model, manifest, device))
     }
 

@@ -98,6 +98,7 @@ pub fn fine_tune(
     let mut manifest = Manifest::new(
         request.version,
         base_manifest.preprocess,
+        base_manifest.architecture,
         base_manifest.model.clone(),
         base_manifest.parameters,
     );

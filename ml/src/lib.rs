@@ -7,6 +7,7 @@ pub mod batching;
 pub mod classes;
 pub mod dataset;
 pub mod device;
+pub mod efficientnet;
 pub mod features;
 pub mod finetune;
 pub mod infer;
@@ -49,6 +50,8 @@ pub enum MlError {
     BackendUnavailable(String),
     #[error("cannot draw plot: {0}")]
     Plot(String),
+    #[error("pretrained weights: {0}")]
+    Pretrained(String),
     #[error("training failed: {0}")]
     Training(String),
 }

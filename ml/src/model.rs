@@ -1,4 +1,7 @@
-//! A compact CNN with batch norm, sized for CPU training: a strided stem and early pooling bring a
+//! The classifiers the project trains, chosen by [`Architecture`]: the compact CNN below, or
+//! EfficientNet-Lite0 started from ImageNet weights ([`crate::efficientnet`]).
+//!
+//! The CNN: batch norm, sized for CPU training: a strided stem and early pooling bring a
 //! 112x112 slice down to 28x28 before the wide layers, so most compute runs at low resolution. Each
 //! stage is two 3x3 convolutions, optionally with a ResNet-style shortcut around them (a 1x1
 //! projection where the width changes), which trains faster and deeper for almost no extra compute.
@@ -10,6 +13,102 @@ use burn::nn::{
 };
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+use crate::efficientnet::{EfficientNetLite, EfficientNetLiteConfig};
+
+/// Which network a model is; recorded in its manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Architecture {
+    /// The compact CNN, trained from scratch ([`ModelConfig`]).
+    #[default]
+    #[serde(rename = "cnn")]
+    Cnn,
+    /// EfficientNet-Lite0 on one-channel slices ([`crate::efficientnet`]).
+    #[serde(rename = "efficientnet-lite0")]
+    EfficientNetLite0,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Cnn => "cnn",
+            Architecture::EfficientNetLite0 => "efficientnet-lite0",
+        }
+    }
+
+    /// A fresh (randomly initialised) network of this architecture; `config` gives the CNN's shape,
+    /// and for every architecture the number of classes and the dropout before the head.
+    pub fn init(self, config: &ModelConfig, device: &Device) -> Model {
+        match self {
+            Architecture::Cnn => Model::Cnn(config.init(device)),
+            Architecture::EfficientNetLite0 => Model::EfficientNetLite(
+                EfficientNetLiteConfig::new()
+                    .with_num_classes(config.num_classes)
+                    .with_dropout(config.dropout)
+                    .init(device),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Any of the project's classifiers: training, evaluation and serving take this.
+#[derive(Module, Debug)]
+pub enum Model {
+    Cnn(Cnn),
+    EfficientNetLite(EfficientNetLite),
+}
+
+impl Model {
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Model::Cnn(_) => Architecture::Cnn,
+            Model::EfficientNetLite(_) => Architecture::EfficientNetLite0,
+        }
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.num_params()
+    }
+
+    /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Cnn(model) => model.forward(images),
+            Model::EfficientNetLite(model) => model.forward(images),
+        }
+    }
+
+    /// Writes the network's own weights (no enum wrapper), so a CNN's file is what it always was.
+    pub fn save_weights(&self, path: &std::path::Path) -> Result<(), String> {
+        match self {
+            Model::Cnn(model) => model.clone().save_file(path).map_err(|e| e.to_string()),
+            Model::EfficientNetLite(model) => {
+                model.clone().save_file(path).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Loads weights [`Model::save_weights`] wrote into this (freshly initialised) network.
+    pub fn load_weights(self, path: &std::path::Path) -> Result<Self, String> {
+        match self {
+            Model::Cnn(model) => model
+                .try_load_file(path)
+                .map(Model::Cnn)
+                .map_err(|e| e.to_string()),
+            Model::EfficientNetLite(model) => model
+                .try_load_file(path)
+                .map(Model::EfficientNetLite)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
 
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
@@ -101,7 +200,7 @@ impl Stage {
 }
 
 #[derive(Module, Debug)]
-pub struct Model {
+pub struct Cnn {
     stem: ConvBlock,
     stages: Vec<Stage>,
     pool: MaxPool2d,
@@ -111,7 +210,7 @@ pub struct Model {
 }
 
 impl ModelConfig {
-    pub fn init(&self, device: &Device) -> Model {
+    pub fn init(&self, device: &Device) -> Cnn {
         let [stem, a, b, c] = self.widths;
         let stages = [(stem, a), (a, b), (b, c)]
             .into_iter()
@@ -123,7 +222,7 @@ impl ModelConfig {
                 residual: self.residual,
             })
             .collect();
-        Model {
+        Cnn {
             stem: ConvBlock::new(1, stem, 2, device),
             stages,
             pool: MaxPool2dConfig::new([2, 2]).init(),
@@ -134,11 +233,7 @@ impl ModelConfig {
     }
 }
 
-impl Model {
-    pub fn parameter_count(&self) -> usize {
-        self.num_params()
-    }
-
+impl Cnn {
     /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
     /// Any size divisible by 16 works; the global pool makes the head size-independent.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {

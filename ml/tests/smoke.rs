@@ -2,7 +2,7 @@
 
 use ml::artifact::{Manifest, ModelArtifact, MANIFEST_FILE};
 use ml::dataset::ImageCache;
-use ml::model::ModelConfig;
+use ml::model::{Architecture, ModelConfig};
 use ml::preprocess::PreprocessConfig;
 use ml::rng::Rng;
 use ml::train::{self, Silent, TrainConfig};
@@ -49,7 +49,7 @@ fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     let model_config = ModelConfig::new()
         .with_widths([8, 16, 16, 32])
         .with_dropout(0.0);
-    let model = model_config.init(&device);
+    let model = Architecture::Cnn.init(&model_config, &device);
     let parameters = model.parameter_count();
     let train_images = synthetic_cache(40, 1);
     let validation_images = synthetic_cache(12, 2);
@@ -71,7 +71,13 @@ fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     )
     .unwrap();
     assert!(!outcome.history.is_empty());
-    let mut manifest = Manifest::new("test", preprocess, model_config, parameters);
+    let mut manifest = Manifest::new(
+        "test",
+        preprocess,
+        Architecture::Cnn,
+        model_config,
+        parameters,
+    );
     manifest.temperature = outcome.temperature;
     (outcome.model, manifest, outcome.validation.accuracy)
 }
@@ -168,4 +174,77 @@ fn fine_tuning_writes_a_new_version_scored_before_and_after() {
     // Versions are never overwritten.
     let again = ml::finetune::fine_tune(&request, &Backend::Cpu.device().unwrap(), &mut Silent);
     assert!(again.is_err());
+}
+
+/// EfficientNet-Lite0 goes through the same pipeline: a short training run, saved with its
+/// architecture in the manifest, loaded back as that architecture, predicting identically; a
+/// manifest naming the other architecture does not load its weights.
+#[test]
+fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
+    let device = Backend::Cpu.device().unwrap().autodiff();
+    device.seed(11);
+    let model_config = ModelConfig::new().with_dropout(0.0);
+    let model = Architecture::EfficientNetLite0.init(&model_config, &device);
+    assert_eq!(model.architecture(), Architecture::EfficientNetLite0);
+    let preprocess = PreprocessConfig::new(SIZE);
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        ..TrainConfig::default()
+    };
+    let outcome = train::train(
+        model,
+        &synthetic_cache(4, 1),
+        &synthetic_cache(2, 2),
+        &preprocess,
+        &config,
+        &device,
+        &mut Silent,
+    )
+    .unwrap();
+    let parameters = outcome.model.parameter_count();
+    let manifest = Manifest::new(
+        "lite",
+        preprocess,
+        Architecture::EfficientNetLite0,
+        model_config,
+        parameters,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    ModelArtifact::save(dir.path(), &outcome.model, &manifest).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap())
+            .unwrap();
+    assert_eq!(saved["architecture"], "efficientnet-lite0");
+
+    let cpu = Backend::Cpu.device().unwrap();
+    let in_memory = Classifier::from_parts(outcome.model, manifest.clone(), cpu.clone());
+    let loaded = Classifier::load(dir.path(), cpu).unwrap();
+    let mut rng = Rng::new(5);
+    let pixels = synthetic_image(3, &mut rng);
+    let mut input = vec![0.0; pixels.len()];
+    ml::preprocess::normalise_into(&pixels, &manifest.preprocess, &mut input);
+    let (expected, actual) = (
+        in_memory.predict_inputs(input.clone()).unwrap(),
+        loaded.predict_inputs(input).unwrap(),
+    );
+    for ((_, pe), (_, pa)) in expected[0]
+        .probabilities
+        .iter()
+        .zip(&actual[0].probabilities)
+    {
+        assert!((pe - pa).abs() < 1e-5, "{pe} vs {pa}");
+    }
+
+    let mut as_cnn = manifest;
+    as_cnn.architecture = Architecture::Cnn;
+    std::fs::write(
+        dir.path().join(MANIFEST_FILE),
+        serde_json::to_string(&as_cnn).unwrap(),
+    )
+    .unwrap();
+    let error = Classifier::load(dir.path(), Backend::Cpu.device().unwrap())
+        .err()
+        .expect("the CNN cannot take Lite0's weights");
+    assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
 }

@@ -51,6 +51,8 @@ pub struct ModelReport {
     pub created_at: String,
     pub activated_at: Option<String>,
     pub parameters: usize,
+    /// The network: `cnn` or `efficientnet-lite0`.
+    pub architecture: String,
     pub input_size: u32,
     /// Validation images the scores below were measured on.
     pub validation_images: u64,
@@ -100,6 +102,7 @@ mod tests {
             created_at: String::new(),
             activated_at: None,
             parameters: 0,
+            architecture: "cnn".into(),
             input_size: 112,
             validation_images: 0,
             accuracy: 0.0,

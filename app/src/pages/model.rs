@@ -161,7 +161,11 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                 <h3>"Size"</h3>
                 <p class="value">{format!("{:.0}k", report.parameters as f64 / 1000.0)}</p>
                 <p class="detail">
-                    {format!("parameters · {0}×{0} px input", report.input_size)}
+                    {format!(
+                        "parameters · {} · {1}×{1} px input",
+                        report.architecture,
+                        report.input_size
+                    )}
                 </p>
             </article>
         </section>

@@ -66,6 +66,7 @@ pub async fn active(state: &AppState) -> Result<ModelReport, AppError> {
         created_at: manifest.created_at.clone(),
         activated_at: registered.and_then(|row| row.activated_at),
         parameters: manifest.parameters,
+        architecture: manifest.architecture.to_string(),
         input_size: manifest.preprocess.input_size as u32,
         validation_images: validation.images,
         accuracy: validation.accuracy,

@@ -75,8 +75,9 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "model {} on {} ({:?} split)",
+            "model {} ({}) on {} ({:?} split)",
             classifier.version(),
+            manifest.architecture,
             args.data.display(),
             args.split
         );

@@ -5,7 +5,7 @@ use anyhow::Context;
 use indicatif::ProgressBar;
 use ml::artifact::{Manifest, ModelArtifact, TrainingSummary};
 use ml::dataset::{self, ImageCache};
-use ml::model::ModelConfig;
+use ml::model::{Architecture, Model, ModelConfig};
 use ml::preprocess::PreprocessConfig;
 use ml::train::{
     self, BatchProgress, EpochRecord, ProgressiveResize, TrainConfig, TrainingObserver,
@@ -56,6 +56,37 @@ pub struct TrainArgs {
     /// Side of the images in those first epochs (a multiple of 16, below --input-size).
     #[arg(long, default_value_t = 80)]
     pub small_size: usize,
+    /// The network: the compact CNN or EfficientNet-Lite0.
+    #[arg(long, value_enum, default_value = "cnn")]
+    pub arch: ArchArg,
+    /// Where the weights start: random, or ImageNet (EfficientNet-Lite0; the weights come from
+    /// scripts/fetch-pretrained.sh).
+    #[arg(long, value_enum, default_value = "random")]
+    pub init: InitArg,
+    /// Folder with `efficientnet-lite0.pth` (what scripts/fetch-pretrained.sh fills).
+    #[arg(long, env = "PRETRAINED_DIR", default_value = ".cache/pretrained")]
+    pub pretrained_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchArg {
+    Cnn,
+    EfficientnetLite0,
+}
+
+impl From<ArchArg> for Architecture {
+    fn from(arch: ArchArg) -> Self {
+        match arch {
+            ArchArg::Cnn => Architecture::Cnn,
+            ArchArg::EfficientnetLite0 => Architecture::EfficientNetLite0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitArg {
+    Random,
+    Imagenet,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -78,6 +109,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (0.01..0.9).contains(&args.validation_fraction),
         "--validation-fraction must be between 0.01 and 0.9"
+    );
+    let architecture = Architecture::from(args.arch);
+    anyhow::ensure!(
+        args.init == InitArg::Random || architecture == Architecture::EfficientNetLite0,
+        "--init imagenet needs --arch efficientnet-lite0 (the CNN has no ImageNet weights)"
     );
     let started = Instant::now();
     let mut items = dataset::scan_class_folders(&args.data)?;
@@ -102,7 +138,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut preprocess = PreprocessConfig::new(args.input_size);
     let (train_cache, validation_cache, skipped) =
         preprocess_all(&train_items, &validation_items, &preprocess);
-    let (mean, std) = train_cache.pixel_statistics();
+    let (mean, std) = if args.init == InitArg::Imagenet {
+        // The recipe the ImageNet weights were trained with: (x - 127) / 128.
+        (127.0 / 255.0, 128.0 / 255.0)
+    } else {
+        train_cache.pixel_statistics()
+    };
     preprocess.mean = mean;
     preprocess.std = std;
     eprintln!(
@@ -115,7 +156,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let model_config = ModelConfig::new()
         .with_widths(widths)
         .with_residual(args.residual);
-    let model = model_config.init(&device);
+    let model = match args.init {
+        InitArg::Random => architecture.init(&model_config, &device),
+        InitArg::Imagenet => {
+            let weights = args.pretrained_dir.join("efficientnet-lite0.pth");
+            let imagenet =
+                ml::efficientnet::EfficientNetLite::from_imagenet_pth(&weights, &device)?;
+            Model::EfficientNetLite(
+                imagenet
+                    .into_grayscale()
+                    .with_new_head(ml::CLASS_NAMES.len(), &device),
+            )
+        }
+    };
     let parameters = model.parameter_count();
     let config = TrainConfig {
         epochs: args.epochs,
@@ -130,8 +183,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ..TrainConfig::default()
     };
     eprintln!(
-        "model: {parameters} parameters, input {0}x{0}, backend {1}",
-        args.input_size, args.backend
+        "model: {architecture} ({init:?} init), {parameters} parameters, input {0}x{0}, backend {1}",
+        args.input_size,
+        args.backend,
+        init = args.init
     );
 
     let steps = (train_cache.len().div_ceil(config.batch_size) * config.epochs) as u64;
@@ -153,7 +208,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     observer.bar.finish_and_clear();
 
     let version = format!("v{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    let mut manifest = Manifest::new(&version, preprocess, model_config, parameters);
+    let mut manifest = Manifest::new(&version, preprocess, architecture, model_config, parameters);
     manifest.temperature = outcome.temperature;
     manifest.training = Some(TrainingSummary {
         data_dir: args.data.display().to_string(),

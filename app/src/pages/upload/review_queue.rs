@@ -7,13 +7,16 @@ use crate::api::review::{held_uploads, review_upload, HeldUpload, ReviewDecision
 use crate::{class_label, CLASS_NAMES};
 
 /// `uploads_changed` is bumped by the page after every upload, so new holds show at once.
+///
+/// Loaded in the browser only (a `LocalResource`, no `Suspense`): the Upload page holds a local
+/// action (browser `FormData`), and a suspended server render would drop it on another thread.
 #[component]
 pub fn ReviewQueue(uploads_changed: RwSignal<u32>) -> impl IntoView {
     let decided = RwSignal::new(0u32);
-    let held = Resource::new(
-        move || (uploads_changed.get(), decided.get()),
-        |_| held_uploads(Some(50)),
-    );
+    let held = LocalResource::new(move || {
+        let _ = (uploads_changed.get(), decided.get());
+        held_uploads(Some(50))
+    });
     let decide = Action::new(
         |(id, decision, class_name): &(i64, ReviewDecision, Option<String>)| {
             let (id, decision, class_name) = (*id, *decision, class_name.clone());
@@ -38,28 +41,25 @@ pub fn ReviewQueue(uploads_changed: RwSignal<u32>) -> impl IntoView {
                     view! { <p class="error" role="alert" data-testid="review-error">{error.to_string()}</p> }
                 })
             }}
-            <Transition fallback=|| view! { <p class="muted">"Loading held uploads…"</p> }>
-                {move || Suspend::new(async move {
-                    match held.await {
-                        Ok(response) if response.held.is_empty() => view! {
-                            <p class="muted" data-testid="review-empty">"Nothing is held: every upload's label agreed with the model well enough."</p>
-                        }.into_any(),
-                        Ok(response) => view! {
-                            <p data-testid="review-count">
-                                {format!("{} held", response.total)}
-                                {(response.total > response.held.len() as i64)
-                                    .then(|| format!(" (showing the oldest {})", response.held.len()))}
-                            </p>
-                            <ul class="review-list">
-                                {response.held.into_iter()
-                                    .map(|item| view! { <HeldItem item decide /> })
-                                    .collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match held.get() {
+                None => view! { <p class="muted">"Loading held uploads…"</p> }.into_any(),
+                Some(Ok(response)) if response.held.is_empty() => view! {
+                    <p class="muted" data-testid="review-empty">"Nothing is held: every upload's label agreed with the model well enough."</p>
+                }.into_any(),
+                Some(Ok(response)) => view! {
+                    <p data-testid="review-count">
+                        {format!("{} held", response.total)}
+                        {(response.total > response.held.len() as i64)
+                            .then(|| format!(" (showing the oldest {})", response.held.len()))}
+                    </p>
+                    <ul class="review-list">
+                        {response.held.into_iter()
+                            .map(|item| view! { <HeldItem item decide /> })
+                            .collect_view()}
+                    </ul>
+                }.into_any(),
+                Some(Err(error)) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+            }}
         </section>
     }
 }
