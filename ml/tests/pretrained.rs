@@ -85,8 +85,7 @@ fn imagenet_weights_recognise_a_cat_and_a_cup_of_coffee() {
 fn a_missing_or_foreign_weights_file_is_a_clear_error() {
     let device = Device::flex();
     let missing = EfficientNetLite::from_imagenet_pth(&cache().join("nope.pth"), &device)
-        .err()
-        .expect("a missing file fails");
+        .expect_err("a missing file fails");
     assert!(
         missing.to_string().contains("fetch-pretrained.sh"),
         "{missing}"
@@ -94,9 +93,8 @@ fn a_missing_or_foreign_weights_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let foreign = dir.path().join("foreign.pth");
     std::fs::write(&foreign, b"not a pytorch checkpoint").unwrap();
-    let error = EfficientNetLite::from_imagenet_pth(&foreign, &device)
-        .err()
-        .expect("a foreign file fails");
+    let error =
+        EfficientNetLite::from_imagenet_pth(&foreign, &device).expect_err("a foreign file fails");
     assert!(
         error
             .to_string()
