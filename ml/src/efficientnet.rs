@@ -261,7 +261,8 @@ impl EfficientNetLite {
         let weight = self.stem.conv.weight.val();
         let [_, channels, _, _] = weight.dims();
         if channels != 1 {
-            self.stem.conv.weight = Param::from_tensor(weight.sum_dim(1));
+            // A new leaf: on an autodiff device the sum would otherwise be part of a graph.
+            self.stem.conv.weight = Param::from_tensor(weight.sum_dim(1).detach());
         }
         self
     }
@@ -310,6 +311,13 @@ mod tests {
             .with_dropout(0.0)
             .init(&device);
         let gray = colour.clone().into_grayscale();
+        // Training folds the stem on an autodiff device, where the summed weight must become a
+        // new trainable leaf.
+        let trainable = EfficientNetLiteConfig::new()
+            .with_input_channels(3)
+            .init(&device.clone().autodiff())
+            .into_grayscale();
+        assert_eq!(trainable.stem.conv.weight.val().dims(), [32, 1, 3, 3]);
         let slice = Tensor::<4>::random(
             [1, 1, 64, 64],
             burn::tensor::Distribution::Uniform(-1.0, 1.0),
