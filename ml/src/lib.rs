@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod batching;
+pub mod checkpoint;
 pub mod classes;
 pub mod dataset;
 pub mod device;

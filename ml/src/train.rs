@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{Checkpoint, RunState};
 use crate::classes::CLASS_NAMES;
 use crate::dataset::{batch_tensors, AugmentConfig, Augmentation, ImageCache};
 use crate::metrics::{ConfusionMatrix, EvaluationReport};
@@ -148,6 +149,31 @@ pub fn train(
     device: &Device,
     observer: &mut dyn TrainingObserver,
 ) -> MlResult<TrainingOutcome> {
+    train_with_checkpoints(
+        model,
+        train_images,
+        validation_images,
+        preprocess,
+        config,
+        device,
+        observer,
+        None,
+    )
+}
+
+/// [`train`], saving the run's state to `checkpoint` after every epoch and continuing from the
+/// latest saved epoch when there is one (same configuration and data size, or an error).
+#[allow(clippy::too_many_arguments)]
+pub fn train_with_checkpoints(
+    model: Model,
+    train_images: &ImageCache,
+    validation_images: &ImageCache,
+    preprocess: &PreprocessConfig,
+    config: &TrainConfig,
+    device: &Device,
+    observer: &mut dyn TrainingObserver,
+    checkpoint: Option<&Checkpoint>,
+) -> MlResult<TrainingOutcome> {
     if train_images.is_empty() || validation_images.is_empty() {
         return Err(MlError::Training(
             "training and validation sets must both contain images".into(),
@@ -176,8 +202,38 @@ pub fn train(
     let mut best: Option<(f64, usize, Model, Vec<f32>)> = None;
     let mut images_seen = 0usize;
     let mut training_seconds = 0.0;
+    let mut first_epoch = 1;
+    if let Some(saved) = checkpoint.map(Checkpoint::latest).transpose()?.flatten() {
+        let state = &saved.state;
+        if state.config != *config || state.train_images != train_images.len() {
+            return Err(MlError::Training(format!(
+                "the checkpoint was saved by a run with other settings or data ({} training \
+                 images, {} epochs); remove it or use the same command",
+                state.train_images, state.config.epochs
+            )));
+        }
+        let best_model = saved.best_model(model.clone())?.valid();
+        model = saved.model(model)?;
+        optimizer = saved.optimizer(optimizer)?;
+        rng = Rng::new(state.rng_state);
+        order.clone_from(&state.order);
+        history.clone_from(&state.history);
+        images_seen = state.images_seen;
+        training_seconds = state.training_seconds;
+        first_epoch = state.epochs_done + 1;
+        best = Some((
+            state.best_accuracy,
+            state.best_epoch,
+            best_model,
+            state.best_logits.clone(),
+        ));
+        for record in &history {
+            let is_best = record.epoch == state.best_epoch;
+            observer.on_epoch(record, is_best);
+        }
+    }
 
-    'epochs: for epoch in 1..=config.epochs {
+    'epochs: for epoch in first_epoch..=config.epochs {
         let epoch_started = Instant::now();
         rng.shuffle(&mut order);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
@@ -260,9 +316,29 @@ pub fn train(
                 inference_model,
                 validation.logits,
             ));
-        } else if best
-            .as_ref()
-            .is_some_and(|(_, best_epoch, ..)| epoch - best_epoch >= config.patience)
+        }
+        if let (Some(checkpoint), Some((best_accuracy, best_epoch, best_model, best_logits))) =
+            (checkpoint, &best)
+        {
+            let state = RunState {
+                config: config.clone(),
+                train_images: train_images.len(),
+                epochs_done: epoch,
+                rng_state: rng.state(),
+                order: order.clone(),
+                history: history.clone(),
+                best_epoch: *best_epoch,
+                best_accuracy: *best_accuracy,
+                best_logits: best_logits.clone(),
+                images_seen,
+                training_seconds,
+            };
+            checkpoint.save(&state, &model, &optimizer, best_model)?;
+        }
+        if !is_best
+            && best
+                .as_ref()
+                .is_some_and(|(_, best_epoch, ..)| epoch - best_epoch >= config.patience)
         {
             break;
         }

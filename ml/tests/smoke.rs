@@ -248,3 +248,128 @@ fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
         .expect("the CNN cannot take Lite0's weights");
     assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
 }
+
+/// A run cut off after its first epoch and resumed from the checkpoint ends where an uninterrupted
+/// run of the same command ends: same history, same weights.
+#[test]
+fn a_resumed_run_continues_from_its_last_saved_epoch() {
+    let train_images = synthetic_cache(10, 1);
+    let validation_images = synthetic_cache(4, 2);
+    let preprocess = PreprocessConfig::new(SIZE);
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        patience: 10,
+        ..TrainConfig::default()
+    };
+    let model_config = ModelConfig::new()
+        .with_widths([4, 8, 8, 8])
+        .with_dropout(0.0);
+    // One initial network for every run, each its own copy read from a file: the device's random
+    // seed is shared with the tests running in parallel, and a module's clone shares its batch-norm
+    // running statistics with the original.
+    let device = Backend::Cpu.device().unwrap().autodiff();
+    let weights_dir = tempfile::tempdir().unwrap();
+    let initial = weights_dir.path().join("initial.bpk");
+    Architecture::Cnn
+        .init(&model_config, &device)
+        .save_weights(&initial)
+        .unwrap();
+    let fresh = || {
+        let model = Architecture::Cnn.init(&model_config, &device);
+        (model.load_weights(&initial).unwrap(), device.clone())
+    };
+    let (model, device) = fresh();
+    let straight = train::train(
+        model,
+        &train_images,
+        &validation_images,
+        &preprocess,
+        &config,
+        &device,
+        &mut Silent,
+    )
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = ml::checkpoint::Checkpoint::new(dir.path().join("run"));
+    // "Cut off" after epoch 1: a stop request the moment epoch 2 starts.
+    struct StopAfterFirstEpoch(bool);
+    impl train::TrainingObserver for StopAfterFirstEpoch {
+        fn on_epoch(&mut self, _: &train::EpochRecord, _: bool) {
+            self.0 = true;
+        }
+        fn should_stop(&self) -> bool {
+            self.0
+        }
+    }
+    let (model, device) = fresh();
+    let cut = train::train_with_checkpoints(
+        model,
+        &train_images,
+        &validation_images,
+        &preprocess,
+        &config,
+        &device,
+        &mut StopAfterFirstEpoch(false),
+        Some(&checkpoint),
+    )
+    .unwrap();
+    assert_eq!(cut.history.len(), 1);
+    assert_eq!(checkpoint.latest().unwrap().unwrap().state.epochs_done, 1);
+
+    // Only the second epoch's batches run again.
+    struct CountBatches(Vec<usize>);
+    impl train::TrainingObserver for CountBatches {
+        fn on_batch(&mut self, progress: &train::BatchProgress) {
+            self.0.push(progress.epoch);
+        }
+    }
+    let mut batches = CountBatches(Vec::new());
+    let (model, device) = fresh();
+    let resumed = train::train_with_checkpoints(
+        model,
+        &train_images,
+        &validation_images,
+        &preprocess,
+        &config,
+        &device,
+        &mut batches,
+        Some(&checkpoint),
+    )
+    .unwrap();
+    assert_eq!(batches.0, vec![2; train_images.len().div_ceil(8)]);
+    assert_eq!(resumed.history.len(), 2);
+    // Everything but the wall time, epoch by epoch (rounded: sums may run in another order).
+    let measured = |outcome: &train::TrainingOutcome| {
+        outcome
+            .history
+            .iter()
+            .map(|r| {
+                [r.train_loss, r.validation_loss, r.validation_accuracy]
+                    .map(|value| (value * 1e5).round() as i64)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(measured(&resumed), measured(&straight));
+
+    // Another command on the same checkpoint is refused rather than mixed in.
+    let (model, device) = fresh();
+    let other = TrainConfig {
+        epochs: 3,
+        ..config.clone()
+    };
+    let error = train::train_with_checkpoints(
+        model,
+        &train_images,
+        &validation_images,
+        &preprocess,
+        &other,
+        &device,
+        &mut Silent,
+        Some(&checkpoint),
+    )
+    .err()
+    .expect("a different run");
+    assert!(error.to_string().contains("other settings"), "{error}");
+}

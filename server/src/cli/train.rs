@@ -66,6 +66,12 @@ pub struct TrainArgs {
     /// Folder with `efficientnet-lite0.pth` (what scripts/fetch-pretrained.sh fills).
     #[arg(long, env = "PRETRAINED_DIR", default_value = ".cache/pretrained")]
     pub pretrained_dir: PathBuf,
+    /// Save the run's state here after every epoch, so `--resume` can continue it.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue the run saved in `--checkpoint` from its last finished epoch (same command).
+    #[arg(long, requires = "checkpoint")]
+    pub resume: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -189,6 +195,31 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         init = args.init
     );
 
+    let checkpoint = args
+        .checkpoint
+        .as_ref()
+        .map(ml::checkpoint::Checkpoint::new);
+    if let Some(checkpoint) = &checkpoint {
+        let saved = checkpoint.latest()?;
+        match (&saved, args.resume) {
+            (Some(saved), true) => eprintln!(
+                "resuming after epoch {} of {} from {}",
+                saved.state.epochs_done,
+                saved.state.config.epochs,
+                checkpoint.dir().display()
+            ),
+            (None, true) => anyhow::bail!(
+                "--resume: {} holds no checkpoint to continue",
+                checkpoint.dir().display()
+            ),
+            (Some(_), false) => anyhow::bail!(
+                "{} already holds a checkpoint: add --resume to continue it, or remove it",
+                checkpoint.dir().display()
+            ),
+            (None, false) => {}
+        }
+    }
+
     let steps = (train_cache.len().div_ceil(config.batch_size) * config.epochs) as u64;
     let mut observer = CliObserver {
         bar: progress::bar(
@@ -196,7 +227,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "{spinner} epoch {msg} [{bar:30}] {pos}/{len} steps  elapsed {elapsed_precise}  ETA {eta_precise}",
         ),
     };
-    let outcome = train::train(
+    let outcome = train::train_with_checkpoints(
         model,
         &train_cache,
         &validation_cache,
@@ -204,6 +235,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         &config,
         &device,
         &mut observer,
+        checkpoint.as_ref(),
     )?;
     observer.bar.finish_and_clear();
 
