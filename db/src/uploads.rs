@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
 use crate::DbResult;
@@ -28,8 +28,7 @@ pub struct NewUpload<'a> {
 
 /// Where an upload stands with the suspect-label check. Only `None`, `Confirmed` and `Relabelled`
 /// images are trained on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Review {
     /// Not contradicted (or no model was serving to judge it).
     #[default]
@@ -239,12 +238,14 @@ pub struct HeldUpload {
     pub stored_path: String,
 }
 
+const HELD_COLUMNS: &str =
+    "id, filename, class_name, uploaded_at, uploaded_by, review_detail, stored_path";
+
 /// Uploads waiting for an annotator, oldest first, at most `limit`; and how many are waiting.
 pub async fn held(db: &SqlitePool, limit: i64) -> DbResult<(Vec<HeldUpload>, i64)> {
-    let rows = sqlx::query_as(
-        "SELECT id, filename, class_name, uploaded_at, uploaded_by, review_detail, stored_path
-         FROM uploaded_images WHERE review = 'held' ORDER BY id LIMIT ?",
-    )
+    let rows = sqlx::query_as(&format!(
+        "SELECT {HELD_COLUMNS} FROM uploaded_images WHERE review = 'held' ORDER BY id LIMIT ?"
+    ))
     .bind(limit)
     .fetch_all(db)
     .await?;
@@ -256,10 +257,9 @@ pub async fn held(db: &SqlitePool, limit: i64) -> DbResult<(Vec<HeldUpload>, i64
 
 /// One held upload, or `None` when `id` is not (or no longer) held.
 pub async fn held_one(db: &SqlitePool, id: i64) -> DbResult<Option<HeldUpload>> {
-    Ok(sqlx::query_as(
-        "SELECT id, filename, class_name, uploaded_at, uploaded_by, review_detail, stored_path
-         FROM uploaded_images WHERE id = ? AND review = 'held'",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {HELD_COLUMNS} FROM uploaded_images WHERE id = ? AND review = 'held'"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await?)

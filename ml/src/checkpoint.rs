@@ -116,17 +116,19 @@ impl Checkpoint {
             std::fs::remove_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
         }
         std::fs::create_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
-        let failed = |what: &str, e: String| MlError::Training(format!("checkpoint {what}: {e}"));
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            MlError::Training(format!("checkpoint {}: {e}", partial.join(what).display()))
+        };
         model
             .save_weights(&partial.join(WEIGHTS))
-            .map_err(|e| failed(WEIGHTS, e))?;
+            .map_err(|e| failed(WEIGHTS, &e))?;
         best_model
             .save_weights(&partial.join(BEST_WEIGHTS))
-            .map_err(|e| failed(BEST_WEIGHTS, e))?;
+            .map_err(|e| failed(BEST_WEIGHTS, &e))?;
         optimizer
             .save(partial.join(OPTIMIZER))
-            .map_err(|e| failed(OPTIMIZER, e.to_string()))?;
-        let json = serde_json::to_string(state).map_err(|e| failed(STATE, e.to_string()))?;
+            .map_err(|e| failed(OPTIMIZER, &e))?;
+        let json = serde_json::to_string(state).map_err(|e| failed(STATE, &e))?;
         std::fs::write(partial.join(STATE), json)
             .map_err(|e| MlError::io(partial.join(STATE), e))?;
         let complete = self.dir.join(&name);

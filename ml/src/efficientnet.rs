@@ -21,45 +21,18 @@ use burn::store::{ModuleSnapshot, PytorchStore};
 
 use crate::{MlError, MlResult};
 
-/// One stage of the network: `repeats` blocks, the first with `stride` and the width change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StageSpec {
-    repeats: usize,
-    kernel: usize,
-    stride: usize,
-    expand_ratio: usize,
-    channels_in: usize,
-    channels_out: usize,
-}
-
-/// EfficientNet-B0's stages, which Lite0 keeps (width and depth multipliers 1.0).
-const LITE0_STAGES: [StageSpec; 7] = [
-    stage(1, 3, 1, 1, 32, 16),
-    stage(2, 3, 2, 6, 16, 24),
-    stage(2, 5, 2, 6, 24, 40),
-    stage(3, 3, 2, 6, 40, 80),
-    stage(3, 5, 1, 6, 80, 112),
-    stage(4, 5, 2, 6, 112, 192),
-    stage(1, 3, 1, 6, 192, 320),
+/// EfficientNet-B0's stages, which Lite0 keeps (width and depth multipliers 1.0), one row each:
+/// `[repeats, kernel, stride, expand ratio, channels in, channels out]`. The first block of a stage
+/// has its stride and width change; the others keep the shape.
+const LITE0_STAGES: [[usize; 6]; 7] = [
+    [1, 3, 1, 1, 32, 16],
+    [2, 3, 2, 6, 16, 24],
+    [2, 5, 2, 6, 24, 40],
+    [3, 3, 2, 6, 40, 80],
+    [3, 5, 1, 6, 80, 112],
+    [4, 5, 2, 6, 112, 192],
+    [1, 3, 1, 6, 192, 320],
 ];
-
-const fn stage(
-    repeats: usize,
-    kernel: usize,
-    stride: usize,
-    expand_ratio: usize,
-    channels_in: usize,
-    channels_out: usize,
-) -> StageSpec {
-    StageSpec {
-        repeats,
-        kernel,
-        stride,
-        expand_ratio,
-        channels_in,
-        channels_out,
-    }
-}
 
 const STEM_CHANNELS: usize = 32;
 const HEAD_CHANNELS: usize = 1280;
@@ -134,14 +107,20 @@ pub struct MbConv {
 }
 
 impl MbConv {
-    fn new(spec: StageSpec, channels_in: usize, stride: usize, device: &Device) -> Self {
-        let hidden = channels_in * spec.expand_ratio;
+    fn new(
+        [channels_in, channels_out]: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        expand_ratio: usize,
+        device: &Device,
+    ) -> Self {
+        let hidden = channels_in * expand_ratio;
         Self {
-            expand: (spec.expand_ratio != 1)
+            expand: (expand_ratio != 1)
                 .then(|| ConvNorm::new([channels_in, hidden], 1, 1, 1, device)),
-            depthwise: ConvNorm::new([hidden, hidden], spec.kernel, stride, hidden, device),
-            project: ConvNorm::new([hidden, spec.channels_out], 1, 1, 1, device),
-            shortcut: stride == 1 && channels_in == spec.channels_out,
+            depthwise: ConvNorm::new([hidden, hidden], kernel, stride, hidden, device),
+            project: ConvNorm::new([hidden, channels_out], 1, 1, 1, device),
+            shortcut: stride == 1 && channels_in == channels_out,
         }
     }
 
@@ -172,14 +151,15 @@ pub struct EfficientNetLite {
 impl EfficientNetLiteConfig {
     pub fn init(&self, device: &Device) -> EfficientNetLite {
         let mut blocks = Vec::new();
-        for spec in LITE0_STAGES {
-            for repeat in 0..spec.repeats {
+        for [repeats, kernel, stride, expand_ratio, channels_in, channels_out] in LITE0_STAGES {
+            for repeat in 0..repeats {
                 let (channels_in, stride) = if repeat == 0 {
-                    (spec.channels_in, spec.stride)
+                    (channels_in, stride)
                 } else {
-                    (spec.channels_out, 1)
+                    (channels_out, 1)
                 };
-                blocks.push(MbConv::new(spec, channels_in, stride, device));
+                let channels = [channels_in, channels_out];
+                blocks.push(MbConv::new(channels, kernel, stride, expand_ratio, device));
             }
         }
         EfficientNetLite {

@@ -93,6 +93,7 @@ pub fn fine_tune(
         &config,
         &autodiff,
         observer,
+        None,
     )?;
 
     let mut manifest = Manifest::new(

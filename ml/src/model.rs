@@ -12,6 +12,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
+use burn::store::RecordError;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
@@ -89,27 +90,19 @@ impl Model {
     }
 
     /// Writes the network's own weights (no enum wrapper), so a CNN's file is what it always was.
-    pub fn save_weights(&self, path: &std::path::Path) -> Result<(), String> {
+    pub fn save_weights(&self, path: &std::path::Path) -> Result<(), RecordError> {
         match self {
-            Model::Cnn(model) => model.clone().save_file(path).map_err(|e| e.to_string()),
-            Model::EfficientNetLite(model) => {
-                model.clone().save_file(path).map_err(|e| e.to_string())
-            }
+            Model::Cnn(model) => model.clone().save_file(path),
+            Model::EfficientNetLite(model) => model.clone().save_file(path),
         }
     }
 
     /// Loads weights [`Model::save_weights`] wrote into this (freshly initialised) network.
-    pub fn load_weights(self, path: &std::path::Path) -> Result<Self, String> {
-        match self {
-            Model::Cnn(model) => model
-                .try_load_file(path)
-                .map(Model::Cnn)
-                .map_err(|e| e.to_string()),
-            Model::EfficientNetLite(model) => model
-                .try_load_file(path)
-                .map(Model::EfficientNetLite)
-                .map_err(|e| e.to_string()),
-        }
+    pub fn load_weights(self, path: &std::path::Path) -> Result<Self, RecordError> {
+        Ok(match self {
+            Model::Cnn(model) => Model::Cnn(model.try_load_file(path)?),
+            Model::EfficientNetLite(model) => Model::EfficientNetLite(model.try_load_file(path)?),
+        })
     }
 }
 

@@ -297,10 +297,15 @@ pub fn normalise_into(pixels: &[u8], config: &PreprocessConfig, out: &mut [f32])
 
 /// Bytes to model input in one call: what serving does per request.
 pub fn preprocess_bytes(bytes: &[u8], config: &PreprocessConfig) -> MlResult<Vec<f32>> {
-    let pixels = prepare(&decode(bytes)?, config);
+    Ok(model_input(&decode(bytes)?, config))
+}
+
+/// A decoded image to model input, for callers that already hold the decoded image.
+pub fn model_input(image: &GrayImage, config: &PreprocessConfig) -> Vec<f32> {
+    let pixels = prepare(image, config);
     let mut out = vec![0.0; pixels.len()];
     normalise_into(&pixels, config, &mut out);
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

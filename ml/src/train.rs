@@ -139,32 +139,11 @@ pub struct TrainingOutcome {
 }
 
 /// Trains `model` (fresh or loaded, for fine-tuning) on `train_images`, selecting the epoch with the
-/// best accuracy on `validation_images`. `device` must be an autodiff device.
-pub fn train(
-    model: Model,
-    train_images: &ImageCache,
-    validation_images: &ImageCache,
-    preprocess: &PreprocessConfig,
-    config: &TrainConfig,
-    device: &Device,
-    observer: &mut dyn TrainingObserver,
-) -> MlResult<TrainingOutcome> {
-    train_with_checkpoints(
-        model,
-        train_images,
-        validation_images,
-        preprocess,
-        config,
-        device,
-        observer,
-        None,
-    )
-}
-
-/// [`train`], saving the run's state to `checkpoint` after every epoch and continuing from the
-/// latest saved epoch when there is one (same configuration and data size, or an error).
+/// best accuracy on `validation_images`. `device` must be an autodiff device. With a `checkpoint`,
+/// the run's state is saved there after every epoch, and a run that finds a saved epoch continues
+/// from it (same configuration and data size, or an error).
 #[allow(clippy::too_many_arguments)]
-pub fn train_with_checkpoints(
+pub fn train(
     model: Model,
     train_images: &ImageCache,
     validation_images: &ImageCache,

@@ -68,6 +68,7 @@ fn train_tiny() -> (ml::model::Model, Manifest, f64) {
         &config,
         &device,
         &mut Silent,
+        None,
     )
     .unwrap();
     assert!(!outcome.history.is_empty());
@@ -80,6 +81,30 @@ fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     );
     manifest.temperature = outcome.temperature;
     (outcome.model, manifest, outcome.validation.accuracy)
+}
+
+/// `expected` and `actual` give the same class and probabilities (summing to 1) on `images` generated
+/// slices, one of each class in turn.
+fn assert_predict_identically(expected: &Classifier, actual: &Classifier, images: usize) {
+    let mut rng = Rng::new(99);
+    let mut inputs = Vec::new();
+    for label in (0..4).cycle().take(images) {
+        let pixels = synthetic_image(label, &mut rng);
+        let mut normalised = vec![0.0; pixels.len()];
+        ml::preprocess::normalise_into(&pixels, &expected.manifest().preprocess, &mut normalised);
+        inputs.extend(normalised);
+    }
+    let expected = expected.predict_inputs(inputs.clone()).unwrap();
+    let actual = actual.predict_inputs(inputs).unwrap();
+    assert_eq!(expected.len(), images);
+    for (e, a) in expected.iter().zip(&actual) {
+        assert_eq!(e.predicted_class, a.predicted_class);
+        for ((_, pe), (_, pa)) in e.probabilities.iter().zip(&a.probabilities) {
+            assert!((pe - pa).abs() < 1e-5, "{pe} vs {pa}");
+        }
+        let total: f32 = a.probabilities.iter().map(|(_, p)| p).sum();
+        assert!((total - 1.0).abs() < 1e-4);
+    }
 }
 
 #[test]
@@ -97,25 +122,7 @@ fn tiny_training_learns_then_save_and_load_predict_identically() {
     let loaded = Classifier::load(dir.path(), device).unwrap();
     assert_eq!(loaded.manifest(), &manifest);
 
-    let mut rng = Rng::new(99);
-    let mut inputs = Vec::new();
-    for label in 0..4 {
-        let pixels = synthetic_image(label, &mut rng);
-        let mut normalised = vec![0.0; pixels.len()];
-        ml::preprocess::normalise_into(&pixels, &manifest.preprocess, &mut normalised);
-        inputs.extend(normalised);
-    }
-    let expected = in_memory.predict_inputs(inputs.clone()).unwrap();
-    let actual = loaded.predict_inputs(inputs).unwrap();
-    assert_eq!(expected.len(), 4);
-    for (e, a) in expected.iter().zip(&actual) {
-        assert_eq!(e.predicted_class, a.predicted_class);
-        for ((_, pe), (_, pa)) in e.probabilities.iter().zip(&a.probabilities) {
-            assert!((pe - pa).abs() < 1e-5, "{pe} vs {pa}");
-        }
-        let total: f32 = a.probabilities.iter().map(|(_, p)| p).sum();
-        assert!((total - 1.0).abs() < 1e-4);
-    }
+    assert_predict_identically(&in_memory, &loaded, 4);
 
     // A manifest describing a different network is refused with a clear message.
     let mut altered = manifest.clone();
@@ -200,6 +207,7 @@ fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
         &config,
         &device,
         &mut Silent,
+        None,
     )
     .unwrap();
     let parameters = outcome.model.parameter_count();
@@ -220,21 +228,7 @@ fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
     let cpu = Backend::Cpu.device().unwrap();
     let in_memory = Classifier::from_parts(outcome.model, manifest.clone(), cpu.clone());
     let loaded = Classifier::load(dir.path(), cpu).unwrap();
-    let mut rng = Rng::new(5);
-    let pixels = synthetic_image(3, &mut rng);
-    let mut input = vec![0.0; pixels.len()];
-    ml::preprocess::normalise_into(&pixels, &manifest.preprocess, &mut input);
-    let (expected, actual) = (
-        in_memory.predict_inputs(input.clone()).unwrap(),
-        loaded.predict_inputs(input).unwrap(),
-    );
-    for ((_, pe), (_, pa)) in expected[0]
-        .probabilities
-        .iter()
-        .zip(&actual[0].probabilities)
-    {
-        assert!((pe - pa).abs() < 1e-5, "{pe} vs {pa}");
-    }
+    assert_predict_identically(&in_memory, &loaded, 4);
 
     let mut as_cnn = manifest;
     as_cnn.architecture = Architecture::Cnn;
@@ -275,21 +269,26 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
         .init(&model_config, &device)
         .save_weights(&initial)
         .unwrap();
-    let fresh = || {
-        let model = Architecture::Cnn.init(&model_config, &device);
-        (model.load_weights(&initial).unwrap(), device.clone())
+    // Trains a fresh copy of the initial network with `config`.
+    let run = |config: &TrainConfig,
+               observer: &mut dyn train::TrainingObserver,
+               checkpoint: Option<&ml::checkpoint::Checkpoint>| {
+        let model = Architecture::Cnn
+            .init(&model_config, &device)
+            .load_weights(&initial)
+            .unwrap();
+        train::train(
+            model,
+            &train_images,
+            &validation_images,
+            &preprocess,
+            config,
+            &device,
+            observer,
+            checkpoint,
+        )
     };
-    let (model, device) = fresh();
-    let straight = train::train(
-        model,
-        &train_images,
-        &validation_images,
-        &preprocess,
-        &config,
-        &device,
-        &mut Silent,
-    )
-    .unwrap();
+    let straight = run(&config, &mut Silent, None).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = ml::checkpoint::Checkpoint::new(dir.path().join("run"));
@@ -303,18 +302,7 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
             self.0
         }
     }
-    let (model, device) = fresh();
-    let cut = train::train_with_checkpoints(
-        model,
-        &train_images,
-        &validation_images,
-        &preprocess,
-        &config,
-        &device,
-        &mut StopAfterFirstEpoch(false),
-        Some(&checkpoint),
-    )
-    .unwrap();
+    let cut = run(&config, &mut StopAfterFirstEpoch(false), Some(&checkpoint)).unwrap();
     assert_eq!(cut.history.len(), 1);
     assert_eq!(checkpoint.latest().unwrap().unwrap().state.epochs_done, 1);
 
@@ -326,18 +314,7 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
         }
     }
     let mut batches = CountBatches(Vec::new());
-    let (model, device) = fresh();
-    let resumed = train::train_with_checkpoints(
-        model,
-        &train_images,
-        &validation_images,
-        &preprocess,
-        &config,
-        &device,
-        &mut batches,
-        Some(&checkpoint),
-    )
-    .unwrap();
+    let resumed = run(&config, &mut batches, Some(&checkpoint)).unwrap();
     assert_eq!(batches.0, vec![2; train_images.len().div_ceil(8)]);
     assert_eq!(resumed.history.len(), 2);
     // Everything but the wall time, epoch by epoch (rounded: sums may run in another order).
@@ -354,22 +331,12 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
     assert_eq!(measured(&resumed), measured(&straight));
 
     // Another command on the same checkpoint is refused rather than mixed in.
-    let (model, device) = fresh();
     let other = TrainConfig {
         epochs: 3,
         ..config.clone()
     };
-    let error = train::train_with_checkpoints(
-        model,
-        &train_images,
-        &validation_images,
-        &preprocess,
-        &other,
-        &device,
-        &mut Silent,
-        Some(&checkpoint),
-    )
-    .err()
-    .expect("a different run");
+    let error = run(&other, &mut Silent, Some(&checkpoint))
+        .err()
+        .expect("a different run");
     assert!(error.to_string().contains("other settings"), "{error}");
 }

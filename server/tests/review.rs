@@ -75,7 +75,15 @@ async fn get_as(server: &TestServer, token: Option<&str>, path: &str) -> reqwest
         .expect("request")
 }
 
-async fn decide(server: &TestServer, token: &str, body: Value) -> (u16, Value) {
+/// `POST /retrain/review/decide` with `token`: `decision` on upload `id` (a relabel names a class).
+async fn decide(
+    server: &TestServer,
+    token: &str,
+    id: i64,
+    decision: &str,
+    class_name: Option<&str>,
+) -> (u16, Value) {
+    let body = serde_json::json!({"id": id, "decision": decision, "class_name": class_name});
     server
         .post_json_as(Some(token), "/retrain/review/decide", &body.to_string())
         .await
@@ -173,12 +181,7 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     );
 
     // Wrong requests are refused with the reason; nothing changes.
-    let (status, body) = decide(
-        &server,
-        &viewer,
-        serde_json::json!({"id": held_ids[0], "decision": "confirm"}),
-    )
-    .await;
+    let (status, body) = decide(&server, &viewer, held_ids[0], "confirm", None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (403, Some("forbidden")),
@@ -187,23 +190,22 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     let (status, body) = decide(
         &server,
         &annotator,
-        serde_json::json!({"id": held_ids[1], "decision": "relabel", "class_name": slices[1].least_likely}),
+        held_ids[1],
+        "relabel",
+        Some(slices[1].least_likely),
     )
     .await;
     assert_eq!(status, 400, "relabelling to the same class: {body}");
     let (status, body) = decide(
         &server,
         &annotator,
-        serde_json::json!({"id": held_ids[1], "decision": "relabel", "class_name": "astrocytoma"}),
+        held_ids[1],
+        "relabel",
+        Some("astrocytoma"),
     )
     .await;
     assert_eq!(status, 400, "unknown class: {body}");
-    let (status, body) = decide(
-        &server,
-        &annotator,
-        serde_json::json!({"id": 999_999, "decision": "confirm"}),
-    )
-    .await;
+    let (status, body) = decide(&server, &annotator, 999_999, "confirm", None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (404, Some("not_found")),
@@ -211,28 +213,20 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     );
 
     // Confirm, relabel, discard: the first two become pending with the label a person chose.
-    let (status, confirmed) = decide(
-        &server,
-        &annotator,
-        serde_json::json!({"id": held_ids[0], "decision": "confirm"}),
-    )
-    .await;
+    let (status, confirmed) = decide(&server, &annotator, held_ids[0], "confirm", None).await;
     assert_eq!(status, 200, "{confirmed}");
     assert_eq!(confirmed["class_name"], slices[0].least_likely);
     let (status, relabelled) = decide(
         &server,
         &annotator,
-        serde_json::json!({"id": held_ids[1], "decision": "relabel", "class_name": slices[1].predicted}),
+        held_ids[1],
+        "relabel",
+        Some(&slices[1].predicted),
     )
     .await;
     assert_eq!(status, 200, "{relabelled}");
     assert_eq!(relabelled["class_name"], slices[1].predicted.as_str());
-    let (status, discarded) = decide(
-        &server,
-        &annotator,
-        serde_json::json!({"id": held_ids[2], "decision": "discard"}),
-    )
-    .await;
+    let (status, discarded) = decide(&server, &annotator, held_ids[2], "discard", None).await;
     assert_eq!(status, 200, "{discarded}");
     assert_eq!(
         (
@@ -242,12 +236,7 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
         (Some(3), Some(0)),
         "{discarded}"
     );
-    let (status, body) = decide(
-        &server,
-        &annotator,
-        serde_json::json!({"id": held_ids[0], "decision": "discard"}),
-    )
-    .await;
+    let (status, body) = decide(&server, &annotator, held_ids[0], "discard", None).await;
     assert_eq!(status, 404, "a decision is final: {body}");
     assert_eq!(
         get_as(&server, Some(&annotator), &image_path)

@@ -30,38 +30,10 @@ pub async fn classify_many(
     images: Vec<Vec<u8>>,
     source: db::predictions::Source,
 ) -> Result<Vec<Result<PredictionResponse, AppError>>, AppError> {
-    let model = serving_model(state)?;
-    let started = Instant::now();
-    let predictions = infer_many(state, &model, images).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    state.latencies.record(seconds * 1000.0);
-    let mut results = Vec::with_capacity(predictions.len());
-    for outcome in predictions {
-        results.push(match outcome {
-            Ok(prediction) => {
-                record(state, &model, &prediction, seconds, source).await?;
-                Ok(response(&model, prediction, seconds))
-            }
-            Err(error) => Err(error),
-        });
-    }
-    Ok(results)
-}
-
-/// The model that answers now, or a 503 saying none is loaded.
-pub fn serving_model(state: &AppState) -> Result<Arc<ServingModel>, AppError> {
-    state.models.current().ok_or_else(|| {
+    let model = state.models.current().ok_or_else(|| {
         AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
-    })
-}
-
-/// `model`'s answer for each image, without recording anything: for checks made on the server's own
-/// behalf (the upload label check), which are not predictions anyone asked for.
-pub async fn infer_many(
-    state: &AppState,
-    model: &Arc<ServingModel>,
-    images: Vec<Vec<u8>>,
-) -> Result<Vec<Result<ml::Prediction, AppError>>, AppError> {
+    })?;
+    let started = Instant::now();
     let config = model.classifier.manifest().preprocess;
     let prepared = tokio::task::spawn_blocking(move || {
         images
@@ -78,20 +50,32 @@ pub async fn infer_many(
     let mut predictions = if inputs.is_empty() {
         Vec::new()
     } else {
-        forward(state, model, inputs).await?
+        forward(state, &model, inputs).await?
     }
     .into_iter();
-    Ok(prepared
-        .into_iter()
-        .map(|outcome| match outcome {
+    let seconds = started.elapsed().as_secs_f64();
+    state.latencies.record(seconds * 1000.0);
+
+    let mut results = Vec::with_capacity(prepared.len());
+    for outcome in prepared {
+        let result = match outcome {
             Err(error) => Err(image_error(error)),
-            Ok(_) => predictions.next().ok_or(AppError::Internal),
-        })
-        .collect())
+            Ok(_) => match predictions.next() {
+                Some(prediction) => {
+                    record(state, &model, &prediction, seconds, source).await?;
+                    Ok(response(&model, prediction, seconds))
+                }
+                None => Err(AppError::Internal),
+            },
+        };
+        results.push(result);
+    }
+    Ok(results)
 }
 
-/// Queues the forward pass on the inference thread and waits for its rows.
-async fn forward(
+/// Queues the forward pass on the inference thread and waits for its rows. Records nothing: the
+/// upload label check calls it directly, since its opinions are not predictions anyone asked for.
+pub async fn forward(
     state: &AppState,
     model: &Arc<ServingModel>,
     inputs: Vec<f32>,

@@ -20,35 +20,40 @@ pub async fn held(state: &AppState, limit: i64) -> Result<HeldUploadsResponse, A
     })
 }
 
-/// What the label check stored about a hold; missing fields read as unknown rather than failing
-/// the list.
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-struct HoldDetail {
-    #[serde(default)]
-    model_version: String,
-    #[serde(default)]
-    predicted_class: String,
-    #[serde(default)]
-    predicted_probability: f64,
-    #[serde(default)]
-    label_probability: f64,
+/// Why an upload is held: the serving model's confident disagreement with its label. Written into
+/// `review_detail` at upload, read back for the review list.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Hold {
+    pub model_version: String,
+    pub uploaded_label: String,
+    #[serde(flatten)]
+    pub contradiction: ml::label_check::Contradiction,
 }
 
 fn held_upload(row: db::uploads::HeldUpload) -> HeldUpload {
-    let detail: HoldDetail = row
+    // A detail that cannot be read shows as unknown rather than failing the whole list.
+    let hold: Option<Hold> = row
         .review_detail
         .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_default();
+        .and_then(|json| serde_json::from_str(json).ok());
+    let (model_version, predicted_class, predicted, label) = match hold {
+        Some(hold) => (
+            hold.model_version,
+            hold.contradiction.predicted_class,
+            hold.contradiction.predicted_probability,
+            hold.contradiction.label_probability,
+        ),
+        None => (String::new(), String::new(), 0.0, 0.0),
+    };
     HeldUpload {
         image_url: format!("/retrain/review/{}/image", row.id),
         id: row.id,
         filename: row.filename,
         class_name: row.class_name,
-        predicted_class: detail.predicted_class,
-        predicted_probability: detail.predicted_probability,
-        label_probability: detail.label_probability,
-        model_version: detail.model_version,
+        predicted_class,
+        predicted_probability: f64::from(predicted),
+        label_probability: f64::from(label),
+        model_version,
         uploaded_at: row.uploaded_at,
         uploaded_by: row.uploaded_by,
     }
@@ -155,12 +160,8 @@ pub async fn held_image(state: &AppState, id: i64) -> Result<(Vec<u8>, &'static 
         leptos::logging::error!("cannot read held upload {}: {error}", path.display());
         AppError::Internal
     })?;
-    let content_type = match relative.extension().and_then(|e| e.to_str()) {
-        Some("png") => "image/png",
-        Some("bmp") => "image/bmp",
-        Some("webp") => "image/webp",
-        Some("gif") => "image/gif",
-        _ => "image/jpeg",
-    };
+    // The extension is the format `inspect` detected from the bytes.
+    let content_type = image::ImageFormat::from_path(relative)
+        .map_or("application/octet-stream", |format| format.to_mime_type());
     Ok((bytes, content_type))
 }

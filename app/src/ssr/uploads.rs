@@ -7,7 +7,11 @@ use sha2::{Digest, Sha256};
 
 use crate::api::retrain::{UploadFileResult, UploadOutcome};
 use crate::error::AppError;
+use std::sync::Arc;
+
+use crate::ssr::models::ServingModel;
 use crate::ssr::multipart::UploadedFile;
+use crate::ssr::review::Hold;
 use crate::ssr::{predictions, AppState};
 
 /// Stores each file for `class_name`, answering stored, held, duplicate or rejected (with the
@@ -20,14 +24,20 @@ pub async fn store_all(
     uploaded_by: &str,
     files: Vec<UploadedFile>,
 ) -> Result<Vec<UploadFileResult>, AppError> {
-    let model = state.models.current();
-    let min_side = model.as_ref().map_or(DEFAULT_MIN_SIDE, |model| {
+    // The reference set is the admin's trusted ground truth, and with no model there is no second
+    // opinion to give: only training uploads to a serving model are checked.
+    let serving = state.models.current();
+    let min_side = serving.as_ref().map_or(DEFAULT_MIN_SIDE, |model| {
         model.classifier.manifest().preprocess.input_size as u32
     });
+    let judge = serving.filter(|_| purpose == db::uploads::Purpose::Training);
+    let model_config = judge
+        .as_ref()
+        .map(|model| model.classifier.manifest().preprocess);
     let mut inspected = Vec::with_capacity(files.len());
     for file in files {
         let bytes = file.bytes;
-        let checked = tokio::task::spawn_blocking(move || inspect(bytes, min_side))
+        let checked = tokio::task::spawn_blocking(move || inspect(bytes, min_side, model_config))
             .await
             .map_err(|error| {
                 leptos::logging::error!("upload inspection panicked: {error}");
@@ -35,25 +45,23 @@ pub async fn store_all(
             })?;
         inspected.push((file.filename, checked));
     }
-    let label_checks = match (&model, purpose) {
-        (Some(model), db::uploads::Purpose::Training) => {
-            let images = inspected
-                .iter()
-                .filter_map(|(_, checked)| checked.as_ref().ok())
-                .map(|image| image.bytes.clone())
+    let holds = match &judge {
+        Some(model) => {
+            let inputs = inspected
+                .iter_mut()
+                .filter_map(|(_, checked)| checked.as_mut().ok())
+                .map(|image| std::mem::take(&mut image.model_input))
                 .collect();
-            check_labels(state, model, class_name, images).await?
+            check_labels(state, model, class_name, inputs).await?
         }
-        // The reference set is the admin's trusted ground truth; with no model there is no
-        // second opinion to give.
-        _ => Vec::new(),
+        None => Vec::new(),
     };
-    let mut label_checks = label_checks.into_iter();
+    let mut holds = holds.into_iter();
     let mut results = Vec::with_capacity(inspected.len());
     for (filename, checked) in inspected {
         let result = match checked {
             Ok(image) => {
-                let hold = label_checks.next().flatten();
+                let hold = holds.next().flatten();
                 store_one(
                     state,
                     class_name,
@@ -77,41 +85,25 @@ pub async fn store_all(
     Ok(results)
 }
 
-/// Why an upload is held: the serving model's confident disagreement with its label.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Hold {
-    model_version: String,
-    uploaded_label: String,
-    #[serde(flatten)]
-    contradiction: ml::label_check::Contradiction,
-}
-
 /// One entry per image, in order: the hold when the serving model confidently contradicts
-/// `class_name`. Runs in model-sized batches; nothing is recorded as a prediction.
+/// `class_name`. `inputs` are the images' model inputs, made while they were decoded for
+/// inspection; they go through the inference thread in model-sized batches, and nothing is
+/// recorded as a prediction.
 async fn check_labels(
     state: &AppState,
-    model: &std::sync::Arc<crate::ssr::models::ServingModel>,
+    model: &Arc<ServingModel>,
     class_name: &str,
-    images: Vec<Vec<u8>>,
+    inputs: Vec<Vec<f32>>,
 ) -> Result<Vec<Option<Hold>>, AppError> {
     let Some(label) = ml::classes::class_index(class_name) else {
         return Ok(Vec::new());
     };
     let check = ml::label_check::LabelCheck::default();
-    let batch = state.inference.max_batch_images().max(1);
-    let mut holds = Vec::with_capacity(images.len());
-    let mut images = images.into_iter().peekable();
-    while images.peek().is_some() {
-        let chunk: Vec<Vec<u8>> = images.by_ref().take(batch).collect();
-        for prediction in predictions::infer_many(state, model, chunk).await? {
-            let probabilities: Vec<f32> = match prediction {
-                Ok(prediction) => prediction.probabilities.iter().map(|(_, p)| *p).collect(),
-                Err(error) => {
-                    // `inspect` decoded it, so this is ours, not the client's: store it unjudged.
-                    leptos::logging::error!("label check failed for an upload: {error}");
-                    Vec::new()
-                }
-            };
+    let mut holds = Vec::with_capacity(inputs.len());
+    for chunk in inputs.chunks(state.inference.max_batch_images().max(1)) {
+        for prediction in predictions::forward(state, model, chunk.concat()).await? {
+            let probabilities: Vec<f32> =
+                prediction.probabilities.iter().map(|(_, p)| *p).collect();
             holds.push(
                 check
                     .contradiction(&probabilities, label)
@@ -213,6 +205,9 @@ struct CheckedImage {
     extension: &'static str,
     /// Computed at upload so the insights never decode stored images again.
     features: ml::features::ImageFeatures,
+    /// What the serving model reads, when the label is to be checked (empty otherwise): made from
+    /// the decode done here, so the check decodes nothing again.
+    model_input: Vec<f32>,
 }
 
 /// The smallest side a training image may have when no model is loaded to say its input size.
@@ -222,8 +217,13 @@ const DEFAULT_MIN_SIDE: u32 = 112;
 const MIN_INTENSITY_STD: f64 = 4.0;
 
 /// Decodes the whole image (a truncated file fails here, not at training time) and hashes it;
-/// refuses images too small for the model's input or with nothing in them.
-fn inspect(bytes: Vec<u8>, min_side: u32) -> Result<CheckedImage, String> {
+/// refuses images too small for the model's input or with nothing in them. With `model_config`,
+/// also prepares the model's input for the label check.
+fn inspect(
+    bytes: Vec<u8>,
+    min_side: u32,
+    model_config: Option<ml::preprocess::PreprocessConfig>,
+) -> Result<CheckedImage, String> {
     let extension = match image::guess_format(&bytes) {
         Ok(image::ImageFormat::Jpeg) => "jpg",
         Ok(image::ImageFormat::Png) => "png",
@@ -249,7 +249,11 @@ fn inspect(bytes: Vec<u8>, min_side: u32) -> Result<CheckedImage, String> {
             features.std_intensity, features.mean_intensity
         ));
     }
+    let model_input = model_config
+        .map(|config| ml::preprocess::model_input(&decoded, &config))
+        .unwrap_or_default();
     Ok(CheckedImage {
+        model_input,
         features,
         width: decoded.width(),
         height: decoded.height(),
@@ -309,29 +313,41 @@ mod tests {
 
     #[test]
     fn non_images_and_empty_files_are_rejected_with_a_reason() {
-        assert!(inspect(Vec::new(), 112).unwrap_err().contains("empty"));
-        assert!(inspect(b"hello".to_vec(), 112)
+        assert!(inspect(Vec::new(), 112, None)
+            .unwrap_err()
+            .contains("empty"));
+        assert!(inspect(b"hello".to_vec(), 112, None)
             .unwrap_err()
             .contains("not an image"));
         let slice = png(textured(128));
-        let checked = inspect(slice.clone(), 112).unwrap();
+        let checked = inspect(slice.clone(), 112, None).unwrap();
         assert_eq!(
             (checked.width, checked.height, checked.extension),
             (128, 128, "png")
         );
         assert_eq!(checked.sha256.len(), 64);
-        assert!(inspect(slice[..slice.len() / 2].to_vec(), 112).is_err());
+        assert!(inspect(slice[..slice.len() / 2].to_vec(), 112, None).is_err());
+    }
+
+    #[test]
+    fn the_label_check_input_is_what_serving_would_compute_from_the_bytes() {
+        let slice = png(textured(160));
+        let config = ml::preprocess::PreprocessConfig::new(112);
+        let checked = inspect(slice.clone(), 112, Some(config)).unwrap();
+        let served = ml::preprocess::preprocess_bytes(&slice, &config).unwrap();
+        assert_eq!(checked.model_input, served);
+        assert!(inspect(slice, 112, None).unwrap().model_input.is_empty());
     }
 
     #[test]
     fn tiny_blank_and_uniform_images_are_useless_for_training() {
-        let tiny = inspect(png(textured(1)), 112).unwrap_err();
+        let tiny = inspect(png(textured(1)), 112, None).unwrap_err();
         assert!(tiny.contains("too small") && tiny.contains("1x1"), "{tiny}");
-        let small = inspect(png(textured(100)), 112).unwrap_err();
+        let small = inspect(png(textured(100)), 112, None).unwrap_err();
         assert!(small.contains("112x112"), "{small}");
         for (name, level) in [("black", 0u8), ("white", 255), ("grey", 128)] {
             let blank = image::GrayImage::from_pixel(256, 256, image::Luma([level]));
-            let reason = inspect(png(blank), 112).unwrap_err();
+            let reason = inspect(png(blank), 112, None).unwrap_err();
             assert!(reason.contains("nearly uniform"), "{name}: {reason}");
         }
     }

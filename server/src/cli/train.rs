@@ -117,6 +117,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "--validation-fraction must be between 0.01 and 0.9"
     );
     let architecture = Architecture::from(args.arch);
+    // Lite0 halves the input five times, and its "SAME" padding assumes an even side each time.
+    anyhow::ensure!(
+        architecture != Architecture::EfficientNetLite0 || args.input_size.is_multiple_of(32),
+        "--arch efficientnet-lite0 needs an --input-size that is a multiple of 32 (e.g. 128, 160)"
+    );
     anyhow::ensure!(
         args.init == InitArg::Random || architecture == Architecture::EfficientNetLite0,
         "--init imagenet needs --arch efficientnet-lite0 (the CNN has no ImageNet weights)"
@@ -227,7 +232,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "{spinner} epoch {msg} [{bar:30}] {pos}/{len} steps  elapsed {elapsed_precise}  ETA {eta_precise}",
         ),
     };
-    let outcome = train::train_with_checkpoints(
+    let outcome = train::train(
         model,
         &train_cache,
         &validation_cache,

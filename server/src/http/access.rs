@@ -58,8 +58,9 @@ pub fn required_access(method: &Method, path: &str) -> Access {
             Access::Public
         } else if ADMIN_READS.contains(&path) {
             Access::Role(Role::Admin)
-        } else if path == ANNOTATOR_READ_PREFIX
-            || path.starts_with(&format!("{ANNOTATOR_READ_PREFIX}/"))
+        } else if path
+            .strip_prefix(ANNOTATOR_READ_PREFIX)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         {
             Access::Role(Role::Annotator)
         } else {

@@ -62,7 +62,7 @@ async fn held_image(
         Ok((bytes, content_type)) => (
             [
                 (axum::http::header::CONTENT_TYPE, content_type),
-                // Uploaded content: never cached by shared caches, never sniffed as something else.
+                // Only for the annotator who asked: no shared cache may keep it.
                 (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
             ],
             bytes,

@@ -12,21 +12,16 @@ use crate::{class_label, CLASS_NAMES};
 /// action (browser `FormData`), and a suspended server render would drop it on another thread.
 #[component]
 pub fn ReviewQueue(uploads_changed: RwSignal<u32>) -> impl IntoView {
-    let decided = RwSignal::new(0u32);
-    let held = LocalResource::new(move || {
-        let _ = (uploads_changed.get(), decided.get());
-        held_uploads(Some(50))
-    });
     let decide = Action::new(
         |(id, decision, class_name): &(i64, ReviewDecision, Option<String>)| {
             let (id, decision, class_name) = (*id, *decision, class_name.clone());
             async move { review_upload(id, decision, class_name).await }
         },
     );
-    Effect::new(move |_| {
-        if decide.version().get() > 0 {
-            decided.update(|n| *n += 1);
-        }
+    // Reloaded after every upload and every decision.
+    let held = LocalResource::new(move || {
+        let _ = (uploads_changed.get(), decide.version().get());
+        held_uploads(Some(50))
     });
 
     view! {
