@@ -111,6 +111,9 @@ pub struct ImageCache {
     pub size: usize,
     pub pixels: Vec<u8>,
     pub labels: Vec<usize>,
+    /// A teacher model's logits for every image (row-major, one row of `CLASS_NAMES.len()` per
+    /// image) when the cache is used for distillation; empty otherwise.
+    pub teacher_logits: Vec<f32>,
 }
 
 impl ImageCache {
@@ -132,6 +135,17 @@ impl ImageCache {
         self.labels.push(label);
     }
 
+    /// The teacher's logits for the image at `index`, when the cache has them.
+    pub fn teacher_logits(&self, index: usize) -> Option<&[f32]> {
+        let classes = CLASS_NAMES.len();
+        self.teacher_logits
+            .get(index * classes..(index + 1) * classes)
+    }
+
+    pub fn has_teacher_logits(&self) -> bool {
+        !self.is_empty() && self.teacher_logits.len() == self.len() * CLASS_NAMES.len()
+    }
+
     /// A new cache with the images at `indices`, in that order.
     pub fn subset(&self, indices: &[usize]) -> ImageCache {
         let mut subset = ImageCache {
@@ -140,14 +154,24 @@ impl ImageCache {
         };
         for &index in indices {
             subset.push(self.image(index), self.labels[index]);
+            if let Some(logits) = self.teacher_logits(index) {
+                subset.teacher_logits.extend_from_slice(logits);
+            }
         }
         subset
     }
 
-    /// Appends every image of `other` (same size).
+    /// Appends every image of `other` (same size). Teacher logits survive only when both have
+    /// them: a partly distilled cache would silently train some images without their teacher.
     pub fn extend_from(&mut self, other: &ImageCache) {
+        let both_distilled = self.has_teacher_logits() && other.has_teacher_logits();
         self.pixels.extend_from_slice(&other.pixels);
         self.labels.extend_from_slice(&other.labels);
+        if both_distilled {
+            self.teacher_logits.extend_from_slice(&other.teacher_logits);
+        } else {
+            self.teacher_logits.clear();
+        }
     }
 
     pub fn class_counts(&self) -> Vec<usize> {
@@ -369,6 +393,37 @@ mod tests {
                 .save(dir.join(format!("{i}.png")))
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn teacher_logits_follow_their_images_through_subsets_and_merges() {
+        let mut cache = ImageCache {
+            size: 1,
+            ..Default::default()
+        };
+        for (pixel, label) in [(10u8, 0usize), (20, 1), (30, 2)] {
+            cache.push(&[pixel], label);
+            cache
+                .teacher_logits
+                .extend([pixel as f32, 0.0, 0.0, label as f32]);
+        }
+        assert!(cache.has_teacher_logits());
+        let subset = cache.subset(&[2, 0]);
+        assert_eq!(subset.teacher_logits(0), Some(&[30.0, 0.0, 0.0, 2.0][..]));
+        assert_eq!(subset.teacher_logits(1), Some(&[10.0, 0.0, 0.0, 0.0][..]));
+        let mut merged = subset.clone();
+        merged.extend_from(&cache);
+        assert!(merged.has_teacher_logits());
+        assert_eq!(merged.teacher_logits(3), Some(&[20.0, 0.0, 0.0, 1.0][..]));
+        // Images without a teacher's view make the whole cache undistilled, never misaligned.
+        let mut plain = ImageCache {
+            size: 1,
+            ..Default::default()
+        };
+        plain.push(&[40], 3);
+        merged.extend_from(&plain);
+        assert!(!merged.has_teacher_logits());
+        assert_eq!(merged.teacher_logits(0), None);
     }
 
     #[test]

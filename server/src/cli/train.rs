@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -8,7 +8,8 @@ use ml::dataset::{self, ImageCache};
 use ml::model::{Architecture, Model, ModelConfig};
 use ml::preprocess::PreprocessConfig;
 use ml::train::{
-    self, BatchProgress, EpochRecord, ProgressiveResize, TrainConfig, TrainingObserver,
+    self, BatchProgress, Distillation, EpochRecord, ProgressiveResize, TrainConfig,
+    TrainingObserver,
 };
 use ml::Backend;
 
@@ -72,6 +73,16 @@ pub struct TrainArgs {
     /// Continue the run saved in `--checkpoint` from its last finished epoch (same command).
     #[arg(long, requires = "checkpoint")]
     pub resume: bool,
+    /// A trained model folder (e.g. the EfficientNet-Lite0 teacher) whose outputs on the training
+    /// images the new model learns from as well as from the labels (knowledge distillation).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Share of the loss that comes from the teacher.
+    #[arg(long, default_value_t = 0.7, requires = "teacher")]
+    pub distill_weight: f32,
+    /// Temperature both models' logits are softened with.
+    #[arg(long, default_value_t = 4.0, requires = "teacher")]
+    pub distill_temperature: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -146,9 +157,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         args.seed
     );
 
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.distill_weight) && args.distill_temperature > 0.0,
+        "--distill-weight must be between 0 and 1 and --distill-temperature above 0"
+    );
     let mut preprocess = PreprocessConfig::new(args.input_size);
-    let (train_cache, validation_cache, skipped) =
+    let (mut train_cache, validation_cache, skipped) =
         preprocess_all(&train_items, &validation_items, &preprocess);
+    if let Some(teacher) = &args.teacher {
+        train_cache.teacher_logits =
+            teacher_logits(teacher, &train_items, train_cache.len(), args.backend)?;
+    }
     let (mean, std) = if args.init == InitArg::Imagenet {
         // The recipe the ImageNet weights were trained with: (x - 127) / 128.
         (127.0 / 255.0, 128.0 / 255.0)
@@ -190,6 +209,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         progressive_resize: (args.small_epochs > 0).then_some(ProgressiveResize {
             size: args.small_size,
             epochs: args.small_epochs,
+        }),
+        distillation: args.teacher.is_some().then_some(Distillation {
+            weight: args.distill_weight,
+            temperature: args.distill_temperature,
         }),
         ..TrainConfig::default()
     };
@@ -310,6 +333,51 @@ fn preprocess_all(
     let validation = caches.pop().unwrap_or_default();
     let train = caches.pop().unwrap_or_default();
     (train, validation, skipped_total)
+}
+
+/// The teacher's logits for every training image (in the order of `items`, which the training
+/// cache shares), each image preprocessed the way the teacher was trained.
+fn teacher_logits(
+    dir: &Path,
+    items: &[dataset::LabeledImage],
+    expected: usize,
+    backend: Backend,
+) -> anyhow::Result<Vec<f32>> {
+    let device = backend.device()?;
+    let (teacher, manifest) = ModelArtifact::load(dir, &device)
+        .with_context(|| format!("loading the teacher from {}", dir.display()))?;
+    let (cache, skipped) = dataset::build_cache(items, &manifest.preprocess, &|_| {});
+    anyhow::ensure!(
+        skipped.is_empty() && cache.len() == expected,
+        "the teacher's preprocessing skipped {} images the student keeps",
+        skipped.len()
+    );
+    let bar = progress::bar(
+        cache.len() as u64,
+        "teacher {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+    );
+    bar.set_message(manifest.version.clone());
+    let started = Instant::now();
+    let mut logits = Vec::with_capacity(cache.len() * ml::CLASS_NAMES.len());
+    let indices: Vec<usize> = (0..cache.len()).collect();
+    // Small batches keep the teacher's large early activations within a few tens of MB.
+    for chunk in indices.chunks(64) {
+        let part = cache.subset(chunk);
+        logits.extend(
+            train::evaluate(&teacher, &part, &manifest.preprocess, 1.0, 16, &device)?.logits,
+        );
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let agreement = ml::train::Evaluation::from_logits(logits.clone(), &cache.labels, 1.0, 0.0);
+    eprintln!(
+        "teacher {} ({}): {:.2}% of the training images right, {:.0}s",
+        manifest.version,
+        manifest.architecture,
+        agreement.report.accuracy * 100.0,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(logits)
 }
 
 struct CliObserver {
