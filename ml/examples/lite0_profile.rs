@@ -1,127 +1,112 @@
-//! Where a Lite0 training step spends its time on the CPU backend.
+//! Where EfficientNet-Lite0 spends its time on the CPU backend: inference at batch 1 and 32, and a
+//! training step (batch 32) with the first blocks frozen or not. `LAYERS=1` adds the depthwise and
+//! 1x1 convolutions of Lite0's shapes one by one. Run it with the release build:
+//! `cargo run --release -p ml --example lite0_profile`.
 use std::time::Instant;
 
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
+use burn::tensor::Distribution;
+use ml::efficientnet::EfficientNetLiteConfig;
 
-fn time<F: FnMut()>(label: &str, reps: usize, mut f: F) {
-    f();
-    let start = Instant::now();
-    for _ in 0..reps {
-        f();
+const BATCH: usize = 32;
+
+fn time(label: &str, repeats: usize, mut step: impl FnMut()) {
+    step();
+    let started = Instant::now();
+    for _ in 0..repeats {
+        step();
     }
-    println!(
-        "{label:<50} {:8.1} ms",
-        start.elapsed().as_secs_f64() * 1e3 / reps as f64
-    );
+    let milliseconds = started.elapsed().as_secs_f64() * 1e3 / repeats as f64;
+    println!("{label:<50} {milliseconds:8.1} ms");
 }
 
-fn main() {
-    let device = Device::flex().autodiff();
-    let batch = 32;
-    // Depthwise shapes of Lite0 at 160 px: (channels, size, kernel, stride)
-    for (channels, size, kernel, stride) in [(1usize, 1usize, 1usize, 1usize); 0]
-        .into_iter()
-        .chain([
-            (96, 80, 3, 2),
-            (144, 40, 3, 1),
-            (144, 40, 5, 2),
-            (480, 10, 5, 1),
-            (672, 10, 5, 2),
-            (1152, 5, 5, 1),
-        ])
-        .filter(|_| std::env::var("LAYERS").is_ok())
-    {
-        for asym in [true, false] {
-            let padding = if asym {
-                let total = kernel - stride.min(kernel);
+/// Depthwise convolutions of Lite0 at 160 px, `(channels, side, kernel, stride)`, each with and
+/// without TensorFlow's asymmetric "SAME" padding, and the 1x1 projection after it.
+fn layers(device: &Device) {
+    for (channels, side, kernel, stride) in [
+        (96, 80, 3, 2),
+        (144, 40, 5, 2),
+        (480, 10, 5, 1),
+        (1152, 5, 5, 1),
+    ] {
+        let total = kernel - stride;
+        for (name, padding) in [
+            (
+                "same",
                 PaddingConfig2d::Explicit(
                     total / 2,
                     total / 2,
                     total - total / 2,
                     total - total / 2,
-                )
-            } else {
-                PaddingConfig2d::Explicit(kernel / 2, kernel / 2, kernel / 2, kernel / 2)
-            };
+                ),
+            ),
+            (
+                "symmetric",
+                PaddingConfig2d::Explicit(kernel / 2, kernel / 2, kernel / 2, kernel / 2),
+            ),
+        ] {
             let conv = Conv2dConfig::new([channels, channels], [kernel, kernel])
                 .with_stride([stride, stride])
                 .with_padding(padding)
                 .with_groups(channels)
                 .with_bias(false)
-                .init(&device);
-            let x = Tensor::<4>::random(
-                [batch, channels, size, size],
-                burn::tensor::Distribution::Default,
-                &device,
-            )
-            .require_grad();
-            time(
-                &format!("dw c{channels} s{size} k{kernel} st{stride} asym={asym} fwd"),
-                3,
-                || {
-                    let y = conv.forward(x.clone());
-                    let _ = y.into_data();
-                },
-            );
-            time(
-                &format!("dw c{channels} s{size} k{kernel} st{stride} asym={asym} fwd+bwd"),
-                3,
-                || {
-                    let y = conv.forward(x.clone());
-                    let _ = y.sum().backward();
-                },
-            );
+                .init(device);
+            let x =
+                Tensor::<4>::random([BATCH, channels, side, side], Distribution::Default, device)
+                    .require_grad();
+            let label = format!("depthwise c{channels} {side}px k{kernel} s{stride} {name}");
+            time(&format!("{label} forward"), 3, || {
+                let _ = conv.forward(x.clone()).into_data();
+            });
+            time(&format!("{label} forward+backward"), 3, || {
+                let _ = conv.forward(x.clone()).sum().backward();
+            });
         }
+        let side = side / stride;
         let conv = Conv2dConfig::new([channels, channels / 6], [1, 1])
             .with_bias(false)
-            .init(&device);
-        let x = Tensor::<4>::random(
-            [batch, channels, size / stride, size / stride],
-            burn::tensor::Distribution::Default,
-            &device,
-        )
-        .require_grad();
+            .init(device);
+        let x = Tensor::<4>::random([BATCH, channels, side, side], Distribution::Default, device)
+            .require_grad();
         time(
             &format!(
-                "1x1 c{channels}->{} s{} fwd+bwd",
-                channels / 6,
-                size / stride
+                "1x1 c{channels}->{} {side}px forward+backward",
+                channels / 6
             ),
             3,
             || {
-                let y = conv.forward(x.clone());
-                let _ = y.sum().backward();
+                let _ = conv.forward(x.clone()).sum().backward();
             },
         );
     }
-    let model = ml::efficientnet::EfficientNetLiteConfig::new().init(&device);
-    let inner = model.valid();
+}
+
+fn main() {
+    let device = Device::flex().autodiff();
+    if std::env::var_os("LAYERS").is_some() {
+        layers(&device);
+    }
+    let model = EfficientNetLiteConfig::new().init(&device);
+    let inference = model.valid();
     let plain = Device::flex();
-    for (batch, size) in [(1, 128), (1, 160), (32, 160)] {
-        let x = Tensor::<4>::random(
-            [batch, 1, size, size],
-            burn::tensor::Distribution::Default,
-            &plain,
-        );
-        time(&format!("lite0 inference b{batch} {size} fwd"), 3, || {
-            let _ = inner.forward(x.clone()).into_data();
+    for (batch, side) in [(1, 128), (1, 160), (BATCH, 160)] {
+        let x = Tensor::<4>::random([batch, 1, side, side], Distribution::Default, &plain);
+        time(&format!("inference batch {batch} {side}px"), 3, || {
+            let _ = inference.forward(x.clone()).into_data();
         });
     }
-    for size in [128, 160] {
-        for frozen in [0, 1, 3, 5, 8] {
-            let x = Tensor::<4>::random(
-                [batch, 1, size, size],
-                burn::tensor::Distribution::Default,
-                &plain,
-            );
+    for side in [128, 160] {
+        let x = Tensor::<4>::random([BATCH, 1, side, side], Distribution::Default, &plain);
+        for frozen in [0, 3, 5, 8] {
             time(
-                &format!("lite0 b32 {size} frozen {frozen} fwd+bwd"),
+                &format!("training step batch {BATCH} {side}px, {frozen} blocks frozen"),
                 1,
                 || {
-                    let prefix = model.valid().forward_prefix(x.clone(), frozen);
-                    let prefix = Tensor::from_inner(prefix);
+                    // The frozen blocks run without autodiff, as fine-tuning with them frozen would.
+                    let prefix =
+                        Tensor::from_inner(model.valid().forward_prefix(x.clone(), frozen));
                     let _ = model.forward_suffix(prefix, frozen).sum().backward();
                 },
             );

@@ -27,6 +27,10 @@ pub struct EvaluateArgs {
     /// Print exactly one JSON object on stdout instead of the readable report.
     #[arg(long)]
     pub json: bool,
+    /// A second model folder: also print what a cascade would give, in which this model answers
+    /// when it is sure enough and the second one answers the rest.
+    #[arg(long)]
+    pub second_opinion: Option<PathBuf>,
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
@@ -84,7 +88,64 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         print_report(&report);
         print_label_checks(&probabilities, &cache.labels);
     }
+    if let Some(dir) = &args.second_opinion {
+        let second = ml::Classifier::load(dir, args.model.backend.device()?)?;
+        let (second_cache, _) =
+            dataset::build_cache(&items, &second.manifest().preprocess, &|_| {});
+        anyhow::ensure!(
+            second_cache.labels == cache.labels,
+            "the second model's preprocessing skipped other images than the first's"
+        );
+        let (second_report, second_probabilities) =
+            second.evaluate_with_probabilities(&second_cache, 16)?;
+        eprintln!(
+            "\nsecond opinion {} ({}): accuracy {:.2}%",
+            second.version(),
+            second.manifest().architecture,
+            second_report.accuracy * 100.0
+        );
+        print_cascade(&probabilities, &second_probabilities, &cache.labels);
+    }
     Ok(())
+}
+
+/// Accuracy, worst class recall and the share of images the second model sees, for cascades that
+/// hand it every image on which the first model's top probability is below a threshold.
+fn print_cascade(first: &[Vec<f32>], second: &[Vec<f32>], labels: &[usize]) {
+    eprintln!(
+        "{:>10} {:>14} {:>10} {:>18}",
+        "p(top) <", "second opinion", "accuracy", "worst class recall"
+    );
+    let classes = ml::CLASS_NAMES.len();
+    for threshold in [0.0f32, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.01] {
+        let (mut escalated, mut hits) = (0usize, vec![0usize; classes]);
+        let mut totals = vec![0usize; classes];
+        for ((first, second), &label) in first.iter().zip(second).zip(labels) {
+            let top = first.iter().copied().fold(0.0f32, f32::max);
+            let answer = if top < threshold {
+                escalated += 1;
+                second
+            } else {
+                first
+            };
+            totals[label] += 1;
+            if ml::train::argmax(answer) == label {
+                hits[label] += 1;
+            }
+        }
+        let worst = hits
+            .iter()
+            .zip(&totals)
+            .map(|(&hit, &total)| hit as f64 / total.max(1) as f64)
+            .fold(1.0f64, f64::min);
+        eprintln!(
+            "{:>10} {:>13.1}% {:>9.2}% {:>18.3}",
+            threshold,
+            escalated as f64 * 100.0 / labels.len().max(1) as f64,
+            hits.iter().sum::<usize>() as f64 * 100.0 / labels.len().max(1) as f64,
+            worst
+        );
+    }
 }
 
 /// `--json`: the evaluation report's fields, plus what the upload label check would do here.
