@@ -340,3 +340,58 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
         .expect("a different run");
     assert!(error.to_string().contains("other settings"), "{error}");
 }
+
+#[test]
+fn a_distilled_student_follows_its_teacher_over_the_labels() {
+    // A teacher that reads every empty slice as a bar and the reverse (a swap that horizontal
+    // flips cannot blur, unlike left and right blobs): with the whole loss on the teacher, the
+    // student must learn the teacher's view, not the training labels'. Validation is scored
+    // against the teacher's view, so the best epoch is the one that learned it.
+    let teacher_class = |label: usize| match label {
+        2 => 3,
+        3 => 2,
+        other => other,
+    };
+    let mut train_images = synthetic_cache(40, 1);
+    for &label in &train_images.labels.clone() {
+        let mut logits = [0.0f32; 4];
+        logits[teacher_class(label)] = 8.0;
+        train_images.teacher_logits.extend(logits);
+    }
+    let mut validation_images = synthetic_cache(12, 2);
+    for label in &mut validation_images.labels {
+        *label = teacher_class(*label);
+    }
+    let device = Backend::Cpu.device().unwrap().autodiff();
+    device.seed(7);
+    let model_config = ModelConfig::new()
+        .with_widths([8, 16, 16, 32])
+        .with_dropout(0.0);
+    let config = TrainConfig {
+        epochs: 6,
+        batch_size: 16,
+        patience: 10,
+        distillation: Some(train::Distillation {
+            weight: 1.0,
+            temperature: 1.0,
+        }),
+        ..TrainConfig::default()
+    };
+    let outcome = train::train(
+        Architecture::Cnn.init(&model_config, &device),
+        &train_images,
+        &validation_images,
+        &PreprocessConfig::new(SIZE),
+        &config,
+        &device,
+        &mut Silent,
+        None,
+    )
+    .unwrap();
+    let matrix = &outcome.validation.confusion_matrix.0;
+    let (as_teacher, as_label) = (matrix[2][2] + matrix[3][3], matrix[2][3] + matrix[3][2]);
+    assert!(
+        as_teacher >= 20 && as_label <= 2,
+        "empty and bar slices read the teacher's way {as_teacher} times, the labels' way {as_label}"
+    );
+}

@@ -265,3 +265,72 @@ fn extract_features_writes_one_csv_row_per_readable_image_and_logs_the_run() {
     });
     assert_eq!(logged, 1, "the run is recorded in preprocessing_logs");
 }
+
+#[test]
+fn a_student_trains_from_a_teacher_and_a_cascade_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("slices");
+    for (c, class) in CLASSES.iter().enumerate() {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..6 {
+            write_slice(
+                &data.join(class).join(format!("{i}.png")),
+                (c * 6 + i) as u32,
+            );
+        }
+    }
+    let student = dir.path().join("student");
+    let (data_arg, student_arg) = (data.to_str().unwrap(), student.to_str().unwrap());
+    let output = brainscan(&[
+        "train",
+        "--data",
+        data_arg,
+        "--epochs",
+        "1",
+        "--input-size",
+        "32",
+        "--validation-fraction",
+        "0.34",
+        "--out",
+        student_arg,
+        "--teacher",
+        &model_arg(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("teacher v"), "{}", stderr(&output));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(student.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["training"]["config"]["distillation"],
+        serde_json::json!({"weight": 0.7, "temperature": 4.0})
+    );
+
+    let output = brainscan(&[
+        "evaluate",
+        "--data",
+        data_arg,
+        "--model",
+        student_arg,
+        "--second-opinion",
+        &model_arg(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    let second: &str = text
+        .lines()
+        .find_map(|line| line.strip_prefix("second opinion "))
+        .unwrap_or_else(|| panic!("no second-opinion line: {text}"));
+    let second_accuracy = second.rsplit(' ').next().unwrap();
+    // Nobody escalated: the student's own accuracy; everybody: the second model's.
+    let row = |threshold: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(threshold))
+            .unwrap_or_else(|| panic!("no row for {threshold}: {text}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    assert_eq!(row("0")[1], "0.0%");
+    assert_eq!(row("1.01")[1], "100.0%");
+    assert_eq!(row("1.01")[2], second_accuracy);
+}
