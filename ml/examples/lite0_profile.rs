@@ -9,6 +9,7 @@ use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use ml::efficientnet::EfficientNetLiteConfig;
+use ml::model::Model;
 
 const BATCH: usize = 32;
 
@@ -89,13 +90,21 @@ fn main() {
         layers(&device);
     }
     let model = EfficientNetLiteConfig::new().init(&device);
-    let inference = model.valid();
+    let inference = Model::EfficientNetLite(model.valid());
+    let folded = inference.clone().fold_batch_norms();
     let plain = Device::flex();
     for (batch, side) in [(1, 128), (1, 160), (BATCH, 160)] {
         let x = Tensor::<4>::random([batch, 1, side, side], Distribution::Default, &plain);
-        time(&format!("inference batch {batch} {side}px"), 3, || {
+        time(&format!("inference batch {batch} {side}px"), 5, || {
             let _ = inference.forward(x.clone()).into_data();
         });
+        time(
+            &format!("inference batch {batch} {side}px, batch norm folded"),
+            5,
+            || {
+                let _ = folded.forward(x.clone()).into_data();
+            },
+        );
     }
     for side in [128, 160] {
         let x = Tensor::<4>::random([BATCH, 1, side, side], Distribution::Default, &plain);

@@ -19,6 +19,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 
+use crate::model::{conv_then_norm, fold_batch_norm};
 use crate::{MlError, MlResult};
 
 /// EfficientNet-B0's stages, which Lite0 keeps (width and depth multipliers 1.0), one row each:
@@ -88,7 +89,11 @@ impl ConvNorm {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.norm.forward(self.conv.forward(x))
+        conv_then_norm(&self.conv, &self.norm, x)
+    }
+
+    fn fold(&mut self) {
+        fold_batch_norm(&mut self.conv, &self.norm);
     }
 
     fn forward_relu6(&self, x: Tensor<4>) -> Tensor<4> {
@@ -200,6 +205,20 @@ impl EfficientNetLite {
         let x = self.head.forward_relu6(x);
         let features = self.pool.forward(x).flatten::<2>(1, 3);
         self.classifier.forward(self.dropout.forward(features))
+    }
+
+    /// See [`crate::model::Model::fold_batch_norms`].
+    pub(crate) fn fold_batch_norms(mut self) -> Self {
+        self.stem.fold();
+        for block in &mut self.blocks {
+            if let Some(expand) = &mut block.expand {
+                expand.fold();
+            }
+            block.depthwise.fold();
+            block.project.fold();
+        }
+        self.head.fold();
+        self
     }
 
     pub fn block_count(&self) -> usize {

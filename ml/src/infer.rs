@@ -31,16 +31,13 @@ pub struct Classifier {
 impl Classifier {
     pub fn load(dir: &Path, device: Device) -> MlResult<Self> {
         let (model, manifest) = ModelArtifact::load(dir, &device)?;
-        Ok(Self {
-            model,
-            manifest,
-            device,
-        })
+        Ok(Self::from_parts(model, manifest, device))
     }
 
+    /// Serves `model` in its inference form (batch norms folded into the convolutions).
     pub fn from_parts(model: Model, manifest: Manifest, device: Device) -> Self {
         Self {
-            model: model.valid(),
+            model: model.valid().fold_batch_norms(),
             manifest,
             device,
         }

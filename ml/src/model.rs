@@ -6,6 +6,7 @@
 //! stage is two 3x3 convolutions, optionally with a ResNet-style shortcut around them (a 1x1
 //! projection where the width changes), which trains faster and deeper for almost no extra compute.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -89,6 +90,15 @@ impl Model {
         }
     }
 
+    /// The inference form: every batch norm folded into its convolution (same outputs, fewer
+    /// passes over the activations). For serving only: it cannot be trained or saved as it is.
+    pub fn fold_batch_norms(self) -> Self {
+        match self {
+            Model::Cnn(model) => Model::Cnn(model.fold_batch_norms()),
+            Model::EfficientNetLite(model) => Model::EfficientNetLite(model.fold_batch_norms()),
+        }
+    }
+
     /// Writes the network's own weights (no enum wrapper), so a CNN's file is what it always was.
     pub fn save_weights(&self, path: &std::path::Path) -> Result<(), RecordError> {
         match self {
@@ -146,8 +156,35 @@ impl ConvBlock {
 
     /// Convolution and batch norm without the activation, for the end of a residual branch.
     fn normalised(&self, x: Tensor<4>) -> Tensor<4> {
-        self.norm.forward(self.conv.forward(x))
+        conv_then_norm(&self.conv, &self.norm, x)
     }
+}
+
+/// A convolution followed by its batch norm. A convolution with a bias has had its batch norm
+/// folded in ([`fold_batch_norm`]): every convolution the project trains has none, batch norm
+/// supplying it.
+pub(crate) fn conv_then_norm(conv: &Conv2d, norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let convolved = conv.forward(x);
+    if conv.bias.is_some() {
+        convolved
+    } else {
+        norm.forward(convolved)
+    }
+}
+
+/// Multiplies an inference-mode batch norm (a fixed per-channel scale and shift) into the
+/// convolution before it, once at load time, instead of paying for its several passes over every
+/// activation on every request. Only for inference: a folded model is never trained or saved.
+pub(crate) fn fold_batch_norm(conv: &mut Conv2d, norm: &BatchNorm) {
+    if conv.bias.is_some() {
+        return;
+    }
+    let scale = norm.gamma.val() / (norm.running_var.value() + norm.epsilon).sqrt();
+    let shift = norm.beta.val() - norm.running_mean.value() * scale.clone();
+    let [channels_out, ..] = conv.weight.dims();
+    let weight = conv.weight.val() * scale.reshape([channels_out, 1, 1, 1]);
+    conv.weight = Param::from_tensor(weight);
+    conv.bias = Some(Param::from_tensor(shift));
 }
 
 /// 1x1 convolution and batch norm that bring a shortcut to the branch's channel count.
@@ -168,7 +205,7 @@ impl Projection {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.norm.forward(self.conv.forward(x))
+        conv_then_norm(&self.conv, &self.norm, x)
     }
 }
 
@@ -229,7 +266,25 @@ impl ModelConfig {
     }
 }
 
+impl ConvBlock {
+    fn fold(&mut self) {
+        fold_batch_norm(&mut self.conv, &self.norm);
+    }
+}
+
 impl Cnn {
+    fn fold_batch_norms(mut self) -> Self {
+        self.stem.fold();
+        for stage in &mut self.stages {
+            stage.first.fold();
+            stage.second.fold();
+            if let Some(projection) = &mut stage.shortcut {
+                fold_batch_norm(&mut projection.conv, &projection.norm);
+            }
+        }
+        self
+    }
+
     /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
     /// Any size divisible by 16 works; the global pool makes the head size-independent.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
@@ -249,6 +304,34 @@ impl Cnn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn folded_batch_norms_give_the_same_logits() {
+        let device = Device::flex().autodiff();
+        let config = ModelConfig::new().with_residual(true);
+        for architecture in [Architecture::Cnn, Architecture::EfficientNetLite0] {
+            let model = architecture.init(&config, &device);
+            // Training-mode passes move the running statistics away from 0 and 1, so the fold
+            // has something to fold.
+            for _ in 0..3 {
+                let images =
+                    Tensor::<4>::random([4, 1, 64, 64], Distribution::Normal(0.5, 2.0), &device);
+                let _ = model.forward(images);
+            }
+            let model = model.valid();
+            let images =
+                Tensor::<4>::random([2, 1, 64, 64], Distribution::Default, &Device::flex());
+            let expected = model.forward(images.clone());
+            let folded = model.fold_batch_norms().forward(images);
+            let scale: f32 = expected.clone().abs().max().into_scalar();
+            let difference: f32 = (expected - folded).abs().max().into_scalar();
+            assert!(
+                difference <= 1e-4 * scale.max(1.0),
+                "{architecture}: {difference} (logits up to {scale})"
+            );
+        }
+    }
 
     #[test]
     fn forward_maps_images_to_one_logit_per_class() {
