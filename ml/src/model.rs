@@ -272,6 +272,12 @@ impl ConvBlock {
     }
 }
 
+impl Projection {
+    fn fold(&mut self) {
+        fold_batch_norm(&mut self.conv, &self.norm);
+    }
+}
+
 impl Cnn {
     fn fold_batch_norms(mut self) -> Self {
         self.stem.fold();
@@ -279,7 +285,7 @@ impl Cnn {
             stage.first.fold();
             stage.second.fold();
             if let Some(projection) = &mut stage.shortcut {
-                fold_batch_norm(&mut projection.conv, &projection.norm);
+                projection.fold();
             }
         }
         self
