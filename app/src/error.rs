@@ -39,6 +39,13 @@ pub enum AppError {
     /// The client took too long to send its request.
     #[error("{0}")]
     RequestTimeout(String),
+    /// The image is not a brain MRI slice: the model's out-of-distribution check refused it.
+    #[error("{detail}")]
+    NotBrainMri {
+        detail: String,
+        score: f64,
+        threshold: f64,
+    },
 }
 
 impl AppError {
@@ -51,6 +58,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::RetrainBusy { .. } => 409,
             AppError::PayloadTooLarge(_) => 413,
+            AppError::NotBrainMri { .. } => 422,
             AppError::Internal => 500,
             AppError::RequestTimeout(_) => 408,
             AppError::TooManyRequests(_) => 429,
@@ -71,6 +79,7 @@ impl AppError {
             AppError::Unavailable(_) => "unavailable",
             AppError::TooManyRequests(_) => "too_many_requests",
             AppError::RequestTimeout(_) => "request_timeout",
+            AppError::NotBrainMri { .. } => "not_brain_mri",
         }
     }
 }
@@ -83,6 +92,11 @@ pub struct ErrorBody {
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<i64>,
+    /// For `not_brain_mri`: the image's out-of-distribution score and the model's threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 impl From<AppError> for ErrorBody {
@@ -91,10 +105,18 @@ impl From<AppError> for ErrorBody {
             AppError::RetrainBusy { session_id } => Some(*session_id),
             _ => None,
         };
+        let (score, threshold) = match &error {
+            AppError::NotBrainMri {
+                score, threshold, ..
+            } => (Some(*score), Some(*threshold)),
+            _ => (None, None),
+        };
         ErrorBody {
             error: error.kind().to_owned(),
             detail: error.to_string(),
             session_id,
+            score,
+            threshold,
         }
     }
 }
@@ -103,6 +125,11 @@ impl From<ErrorBody> for AppError {
     fn from(body: ErrorBody) -> Self {
         match (body.error.as_str(), body.session_id) {
             ("retrain_busy", Some(session_id)) => AppError::RetrainBusy { session_id },
+            ("not_brain_mri", _) => AppError::NotBrainMri {
+                detail: body.detail,
+                score: body.score.unwrap_or(f64::NAN),
+                threshold: body.threshold.unwrap_or(f64::NAN),
+            },
             ("internal", _) => AppError::Internal,
             ("bad_request", _) => AppError::BadRequest(body.detail),
             ("unauthorized", _) => AppError::Unauthorized(body.detail),
@@ -147,6 +174,11 @@ mod tests {
             AppError::Forbidden("admins only".into()),
             AppError::TooManyRequests("slow down".into()),
             AppError::RequestTimeout("too slow".into()),
+            AppError::NotBrainMri {
+                detail: "not a brain MRI slice".into(),
+                score: 3.5,
+                threshold: 1.9,
+            },
             AppError::Internal,
         ] {
             let json = serde_json::to_value(&error).unwrap();
@@ -158,5 +190,15 @@ mod tests {
         assert_eq!(busy["error"], "retrain_busy");
         assert_eq!(busy["session_id"], 7);
         assert_eq!(AppError::RetrainBusy { session_id: 7 }.status(), 409);
+        let refused = AppError::NotBrainMri {
+            detail: "not a brain MRI slice".into(),
+            score: 3.5,
+            threshold: 1.9,
+        };
+        assert_eq!(refused.status(), 422);
+        let refused = serde_json::to_value(refused).unwrap();
+        assert_eq!(refused["error"], "not_brain_mri");
+        assert_eq!(refused["score"], 3.5);
+        assert_eq!(refused["threshold"], 1.9);
     }
 }

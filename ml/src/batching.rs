@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use crate::infer::{Classifier, Prediction};
 use crate::{MlError, MlResult};
 
-/// Called on the inference thread with the request's predictions, one per image it sent.
-pub type Reply = Box<dyn FnOnce(MlResult<Vec<Prediction>>) + Send>;
+/// Called on the inference thread with the request's predictions, one per image it sent (each an
+/// error of its own when that image is refused, e.g. as not a brain MRI slice).
+pub type Reply = Box<dyn FnOnce(MlResult<Vec<MlResult<Prediction>>>) + Send>;
 
 struct Job {
     classifier: Arc<Classifier>,
@@ -191,7 +192,7 @@ mod tests {
         queue: &BatchQueue,
         classifier: &Arc<Classifier>,
         input: Vec<f32>,
-    ) -> mpsc::Receiver<MlResult<Vec<Prediction>>> {
+    ) -> mpsc::Receiver<MlResult<Vec<MlResult<Prediction>>>> {
         let (sender, receiver) = mpsc::channel();
         queue
             .submit(
@@ -221,6 +222,7 @@ mod tests {
             let actual = receiver.recv().unwrap().unwrap();
             assert_eq!(actual.len(), expected.len());
             for (a, e) in actual.iter().zip(&expected) {
+                let (a, e) = (a.as_ref().unwrap(), e.as_ref().unwrap());
                 for ((_, pa), (_, pe)) in a.probabilities.iter().zip(&e.probabilities) {
                     assert!((pa - pe).abs() < 1e-4, "{pa} vs {pe}");
                 }

@@ -198,13 +198,24 @@ impl EfficientNetLite {
     /// The blocks from `first_block` on, the head and the classifier, applied to what
     /// [`EfficientNetLite::forward_prefix`] gave for `first_block` blocks.
     pub fn forward_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
+        self.classify(self.pooled_suffix(prefix, first_block))
+    }
+
+    pub(crate) fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        self.pooled_suffix(self.forward_prefix(images, 0), 0)
+    }
+
+    pub(crate) fn classify(&self, features: Tensor<2>) -> Tensor<2> {
+        self.classifier.forward(self.dropout.forward(features))
+    }
+
+    fn pooled_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
         let mut x = prefix;
         for block in self.blocks.iter().skip(first_block) {
             x = block.forward(x);
         }
         let x = self.head.forward_relu6(x);
-        let features = self.pool.forward(x).flatten::<2>(1, 3);
-        self.classifier.forward(self.dropout.forward(features))
+        self.pool.forward(x).flatten::<2>(1, 3)
     }
 
     /// See [`crate::model::Model::fold_batch_norms`].

@@ -10,6 +10,7 @@ use crate::artifact::{Manifest, ModelArtifact, TrainingSummary};
 use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
 use crate::train::{evaluate, train, EpochRecord, TrainConfig, TrainingObserver};
+use crate::trust::Trust;
 use crate::{MlError, MlResult};
 
 pub struct FineTuneRequest<'a> {
@@ -36,6 +37,10 @@ pub struct FineTuneOutcome {
     pub after: EvaluationReport,
     pub history: Vec<EpochRecord>,
     pub manifest: Manifest,
+    /// The new version's trust check: refitted on its own features, or the base model's when the
+    /// images cannot support a fit (e.g. a class missing), which `trust_note` then says.
+    pub trust: Option<Trust>,
+    pub trust_note: Option<String>,
 }
 
 impl FineTuneRequest<'_> {
@@ -119,12 +124,30 @@ pub fn fine_tune(
     });
     manifest.validation = Some(outcome.validation.clone());
     manifest.history = outcome.history.clone();
-    write_atomically(request.out_dir, &outcome.model, &manifest)?;
+    let (trust, trust_note) = match Trust::fit(
+        &outcome.model.valid(),
+        request.train_images,
+        request.validation_images,
+        &base_manifest.preprocess,
+        outcome.temperature,
+        device,
+    ) {
+        Ok(trust) => (Some(trust), None),
+        Err(error) => (
+            Trust::load(request.base_dir)?,
+            Some(format!(
+                "the trust check was not refitted ({error}); the base model's is kept"
+            )),
+        ),
+    };
+    write_atomically(request.out_dir, &outcome.model, &manifest, trust.as_ref())?;
     Ok(FineTuneOutcome {
         before,
         after: outcome.validation,
         history: outcome.history,
         manifest,
+        trust,
+        trust_note,
     })
 }
 
@@ -156,7 +179,12 @@ pub fn remove_partial_versions(store: &Path) -> MlResult<usize> {
 
 /// Writes into a sibling `.partial` directory and renames it into place, so a crash mid-write never
 /// leaves a directory that looks like a complete model.
-fn write_atomically(dir: &Path, model: &crate::model::Model, manifest: &Manifest) -> MlResult<()> {
+fn write_atomically(
+    dir: &Path,
+    model: &crate::model::Model,
+    manifest: &Manifest,
+    trust: Option<&Trust>,
+) -> MlResult<()> {
     if dir.exists() {
         return Err(MlError::Training(format!(
             "{} already exists; model versions are never overwritten",
@@ -168,5 +196,8 @@ fn write_atomically(dir: &Path, model: &crate::model::Model, manifest: &Manifest
         std::fs::remove_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
     }
     ModelArtifact::save(&partial, model, manifest)?;
+    if let Some(trust) = trust {
+        trust.save(&partial)?;
+    }
     std::fs::rename(&partial, dir).map_err(|e| MlError::io(dir, e))
 }

@@ -10,7 +10,8 @@ use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
 use crate::model::Model;
 use crate::preprocess::preprocess_bytes;
-use crate::train::{argmax, evaluate, predict_probabilities, softmax_row};
+use crate::train::{argmax, evaluate, softmax_row, to_f32_vec};
+use crate::trust::{features_and_logits, Trust};
 use crate::{MlError, MlResult};
 
 /// One image's answer: the most likely class and every class's calibrated probability.
@@ -20,18 +21,30 @@ pub struct Prediction {
     pub confidence: f32,
     /// `(class, probability)` in the model's class order.
     pub probabilities: Vec<(String, f32)>,
+    /// The top probability is below the model's review threshold: a radiologist should look.
+    #[serde(default)]
+    pub needs_review: bool,
+    /// The second most likely class, shown beside an answer that needs review.
+    #[serde(default)]
+    pub runner_up: Option<String>,
+    /// Distance of the slice's features from the training slices' (about 1 for a typical one);
+    /// absent for models without a trust check.
+    #[serde(default)]
+    pub ood_distance: Option<f32>,
 }
 
 pub struct Classifier {
     model: Model,
     manifest: Manifest,
+    trust: Option<Trust>,
     device: Device,
 }
 
 impl Classifier {
     pub fn load(dir: &Path, device: Device) -> MlResult<Self> {
         let (model, manifest) = ModelArtifact::load(dir, &device)?;
-        Ok(Self::from_parts(model, manifest, device))
+        let trust = Trust::load(dir)?;
+        Ok(Self::from_parts(model, manifest, device).with_trust(trust))
     }
 
     /// Serves `model` in its inference form (batch norms folded into the convolutions).
@@ -39,8 +52,47 @@ impl Classifier {
         Self {
             model: model.valid().fold_batch_norms(),
             manifest,
+            trust: None,
             device,
         }
+    }
+
+    pub fn with_trust(mut self, trust: Option<Trust>) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    pub fn trust(&self) -> Option<&Trust> {
+        self.trust.as_ref()
+    }
+
+    /// Fits the out-of-distribution check and the review threshold for this model (see
+    /// [`Trust::fit`]); the caller decides whether to keep it.
+    pub fn fit_trust(&self, train: &ImageCache, validation: &ImageCache) -> MlResult<Trust> {
+        Trust::fit(
+            &self.model,
+            train,
+            validation,
+            &self.manifest.preprocess,
+            self.manifest.temperature,
+            &self.device,
+        )
+    }
+
+    /// Each cached image's out-of-distribution distance under `trust`.
+    pub fn ood_distances(&self, images: &ImageCache, trust: &Trust) -> MlResult<Vec<f32>> {
+        let computed = features_and_logits(
+            &self.model,
+            images,
+            &self.manifest.preprocess,
+            32,
+            &self.device,
+        )?;
+        Ok(computed
+            .features
+            .chunks(computed.feature_width.max(1))
+            .map(|row| trust.ood.distance(row))
+            .collect())
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -51,27 +103,48 @@ impl Classifier {
         &self.manifest.version
     }
 
-    /// Decodes, preprocesses and classifies one encoded image.
+    /// Decodes, preprocesses and classifies one encoded image; refuses one that is not a brain MRI
+    /// slice ([`MlError::NotBrainMri`]) when the model has a trust check.
     pub fn predict_bytes(&self, bytes: &[u8]) -> MlResult<Prediction> {
         let input = preprocess_bytes(bytes, &self.manifest.preprocess)?;
         self.predict_inputs(input)?
             .pop()
-            .ok_or_else(|| MlError::Training("the model returned no prediction".into()))
+            .ok_or_else(|| MlError::Training("the model returned no prediction".into()))?
     }
 
     /// Classifies already-preprocessed inputs (concatenated `size*size` blocks) in one forward pass.
-    pub fn predict_inputs(&self, inputs: Vec<f32>) -> MlResult<Vec<Prediction>> {
+    /// Images outside the training distribution come back as [`MlError::NotBrainMri`] in their
+    /// place, so one such image does not sink a batch.
+    pub fn predict_inputs(&self, inputs: Vec<f32>) -> MlResult<Vec<MlResult<Prediction>>> {
         let size = self.manifest.preprocess.input_size;
-        let rows = predict_probabilities(
-            &self.model,
-            inputs,
-            size,
-            self.manifest.temperature,
+        let count = inputs.len() / (size * size);
+        let images = Tensor::<4>::from_data(
+            TensorData::new(inputs, [count, 1, size, size]),
             &self.device,
-        )?;
-        Ok(rows
-            .iter()
-            .map(|probabilities| self.to_prediction(probabilities))
+        );
+        let features = self.model.features(images);
+        let width = features.dims()[1];
+        let logits = to_f32_vec(self.model.classify(features.clone()))?;
+        let features = to_f32_vec(features)?;
+        Ok(logits
+            .chunks(self.manifest.classes.len().max(1))
+            .zip(features.chunks(width.max(1)))
+            .map(|(row, features)| {
+                let probabilities = softmax_row(row, self.manifest.temperature);
+                let mut prediction = self.to_prediction(&probabilities);
+                if let Some(trust) = &self.trust {
+                    let distance = trust.ood.distance(features);
+                    if !trust.ood.is_brain_mri(distance) {
+                        return Err(MlError::NotBrainMri {
+                            distance,
+                            threshold: trust.ood.threshold,
+                        });
+                    }
+                    prediction.ood_distance = Some(distance);
+                    prediction.needs_review = trust.needs_review(prediction.confidence);
+                }
+                Ok(prediction)
+            })
             .collect())
     }
 
@@ -106,7 +179,13 @@ impl Classifier {
 
     fn to_prediction(&self, probabilities: &[f32]) -> Prediction {
         let best = argmax(probabilities);
+        let runner_up = (0..probabilities.len())
+            .filter(|&i| i != best)
+            .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]));
         Prediction {
+            needs_review: false,
+            runner_up: runner_up.map(|i| self.manifest.classes[i].clone()),
+            ood_distance: None,
             predicted_class: self.manifest.classes[best].clone(),
             confidence: probabilities[best],
             probabilities: self

@@ -15,10 +15,12 @@ pub mod infer;
 pub mod label_check;
 pub mod metrics;
 pub mod model;
+pub mod non_mri;
 pub mod plots;
 pub mod preprocess;
 pub mod rng;
 pub mod train;
+pub mod trust;
 
 use std::path::PathBuf;
 
@@ -55,6 +57,11 @@ pub enum MlError {
     Pretrained(String),
     #[error("training failed: {0}")]
     Training(String),
+    #[error(
+        "this does not look like a brain MRI slice: its distance from the training slices is \
+         {distance:.2}, above the model's threshold of {threshold:.2}"
+    )]
+    NotBrainMri { distance: f32, threshold: f32 },
 }
 
 pub type MlResult<T> = Result<T, MlError>;

@@ -84,9 +84,23 @@ impl Model {
 
     /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.classify(self.features(images))
+    }
+
+    /// The globally pooled last feature map, `[batch, feature_width]`: what the head reads, and
+    /// what the out-of-distribution check measures distances in.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
-            Model::Cnn(model) => model.forward(images),
-            Model::EfficientNetLite(model) => model.forward(images),
+            Model::Cnn(model) => model.features(images),
+            Model::EfficientNetLite(model) => model.features(images),
+        }
+    }
+
+    /// The head alone: pooled features -> logits (dropout while training).
+    pub fn classify(&self, features: Tensor<2>) -> Tensor<2> {
+        match self {
+            Model::Cnn(model) => model.classify(features),
+            Model::EfficientNetLite(model) => model.classify(features),
         }
     }
 
@@ -294,6 +308,10 @@ impl Cnn {
     /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
     /// Any size divisible by 16 works; the global pool makes the head size-independent.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.classify(self.features(images))
+    }
+
+    fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = self.pool.forward(self.stem.forward(images));
         let last = self.stages.len().saturating_sub(1);
         for (index, stage) in self.stages.iter().enumerate() {
@@ -302,7 +320,10 @@ impl Cnn {
                 x = self.pool.forward(x);
             }
         }
-        let features = self.global_pool.forward(x).flatten::<2>(1, 3);
+        self.global_pool.forward(x).flatten::<2>(1, 3)
+    }
+
+    fn classify(&self, features: Tensor<2>) -> Tensor<2> {
         self.head.forward(self.dropout.forward(features))
     }
 }

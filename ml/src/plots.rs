@@ -41,6 +41,17 @@ fn render_png(
     height: u32,
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> MlResult<()>,
 ) -> MlResult<()> {
+    render_rgb(width, height, draw)?
+        .save(path)
+        .map_err(plot_error)
+}
+
+/// Draws into a white `width`x`height` canvas, with the embedded font registered.
+pub(crate) fn render_rgb(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> MlResult<()>,
+) -> MlResult<image::RgbImage> {
     ensure_font();
     let mut buffer = vec![0u8; (width * height * 3) as usize];
     {
@@ -49,10 +60,11 @@ fn render_png(
         draw(&root)?;
         root.present().map_err(plot_error)?;
     }
-    let image = image::RgbImage::from_raw(width, height, buffer)
-        .ok_or_else(|| plot_error("plot buffer has the wrong size"))?;
-    image.save(path).map_err(plot_error)
+    image::RgbImage::from_raw(width, height, buffer)
+        .ok_or_else(|| plot_error("plot buffer has the wrong size"))
 }
+
+pub(crate) const PLOT_FONT: &str = FONT_FAMILY;
 
 /// Two panels side by side: loss and accuracy per epoch, train against validation.
 pub fn training_curves_png(history: &[EpochRecord], path: &Path) -> MlResult<()> {

@@ -98,6 +98,7 @@ fn assert_predict_identically(expected: &Classifier, actual: &Classifier, images
     let actual = actual.predict_inputs(inputs).unwrap();
     assert_eq!(expected.len(), images);
     for (e, a) in expected.iter().zip(&actual) {
+        let (e, a) = (e.as_ref().unwrap(), a.as_ref().unwrap());
         assert_eq!(e.predicted_class, a.predicted_class);
         for ((_, pe), (_, pa)) in e.probabilities.iter().zip(&a.probabilities) {
             assert!((pe - pa).abs() < 1e-5, "{pe} vs {pa}");

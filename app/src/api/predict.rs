@@ -20,6 +20,17 @@ pub struct PredictionResponse {
     pub prediction_time_seconds: f64,
     pub timestamp: String,
     pub model_version: String,
+    /// The calibrated top probability is below the model's review threshold: a radiologist
+    /// should look before anyone relies on this answer.
+    #[serde(default)]
+    pub needs_review: bool,
+    /// The second most likely class.
+    #[serde(default)]
+    pub runner_up: Option<String>,
+    /// How far the slice's features lie from the training slices' (about 1 is typical; above the
+    /// model's threshold the image is refused as not a brain MRI).
+    #[serde(default)]
+    pub ood_score: Option<f64>,
 }
 
 /// One file of a batch: its prediction, or why it could not be classified.
@@ -34,7 +45,15 @@ pub enum BatchItem {
     },
     Failed {
         filename: String,
+        /// The reason (for unreadable files), or `not_brain_mri` with `detail`, `score` and
+        /// `threshold` for an image the model refuses.
         error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        score: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        threshold: Option<f64>,
     },
 }
 
@@ -76,6 +95,20 @@ pub async fn predict_batch(data: MultipartData) -> Result<BatchPredictionRespons
             Err(AppError::BadRequest(reason)) => BatchItem::Failed {
                 filename,
                 error: reason,
+                detail: None,
+                score: None,
+                threshold: None,
+            },
+            Err(AppError::NotBrainMri {
+                detail,
+                score,
+                threshold,
+            }) => BatchItem::Failed {
+                filename,
+                error: "not_brain_mri".into(),
+                detail: Some(detail),
+                score: Some(score),
+                threshold: Some(threshold),
             },
             Err(other) => return Err(other),
         });

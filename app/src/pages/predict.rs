@@ -5,6 +5,7 @@ use crate::api::predict::{predict, predict_batch, BatchItem, PredictionResponse}
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
 use crate::components::probability_bars::ProbabilityBars;
+use crate::error::AppError;
 
 /// What the last request returned: one prediction or a batch.
 #[derive(Clone)]
@@ -74,6 +75,10 @@ pub fn PredictPage() -> impl IntoView {
                         view! { <PredictionCard prediction title=None /> }.into_any()
                     }
                     Ok(Outcome::Batch(items)) => view! { <BatchResults items /> }.into_any(),
+                    Err(AppError::NotBrainMri { detail, score, threshold }) => {
+                        view! { <Refusal title=None detail score=Some(score) threshold=Some(threshold) /> }
+                            .into_any()
+                    }
                     Err(error) => {
                         view! {
                             <p class="error card" role="alert" data-testid="predict-error">
@@ -99,6 +104,24 @@ fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl
                     {format!("{:.1}% confidence", prediction.confidence * 100.0)}
                 </span>
             </p>
+            {prediction
+                .needs_review
+                .then(|| {
+                    let runner_up = prediction
+                        .runner_up
+                        .as_deref()
+                        .map(crate::class_label)
+                        .unwrap_or_default();
+                    view! {
+                        <p class="needs-review" role="status" data-testid="needs-review">
+                            <strong>"Needs review"</strong>
+                            {format!(
+                                " — the model is unsure; the runner-up is {runner_up}. \
+                                 Have a radiologist read this slice."
+                            )}
+                        </p>
+                    }
+                })}
             <ProbabilityBars probabilities=prediction.probabilities.clone() />
             <p class="muted small">
                 {format!(
@@ -121,17 +144,53 @@ fn BatchResults(items: Vec<BatchItem>) -> impl IntoView {
                     BatchItem::Predicted { filename, prediction } => {
                         view! { <PredictionCard prediction title=Some(filename) /> }.into_any()
                     }
-                    BatchItem::Failed { filename, error } => {
-                        view! {
-                            <section class="card result failed">
-                                <h2 class="filename">{filename}</h2>
-                                <p class="error">{error}</p>
-                            </section>
+                    BatchItem::Failed { filename, error, detail, score, threshold } => {
+                        match detail {
+                            Some(detail) if error == "not_brain_mri" => {
+                                view! { <Refusal title=Some(filename) detail score threshold /> }
+                                    .into_any()
+                            }
+                            _ => {
+                                view! {
+                                    <section class="card result failed">
+                                        <h2 class="filename">{filename}</h2>
+                                        <p class="error">{error}</p>
+                                    </section>
+                                }
+                                    .into_any()
+                            }
                         }
-                            .into_any()
                     }
                 })
                 .collect_view()}
         </div>
+    }
+}
+
+/// An image the model refused to classify because it is not a brain MRI slice.
+#[component]
+fn Refusal(
+    title: Option<String>,
+    detail: String,
+    score: Option<f64>,
+    threshold: Option<f64>,
+) -> impl IntoView {
+    view! {
+        <section class="card result refused" role="alert" data-testid="predict-refused">
+            {title.map(|title| view! { <h2 class="filename">{title}</h2> })}
+            <p class="verdict">
+                <span class="class-name">"Not a brain MRI slice"</span>
+            </p>
+            <p>{detail}</p>
+            {score
+                .zip(threshold)
+                .map(|(score, threshold)| {
+                    view! {
+                        <p class="muted small">
+                            {format!("distance {score:.2} · threshold {threshold:.2}")}
+                        </p>
+                    }
+                })}
+        </section>
     }
 }

@@ -24,7 +24,8 @@ pub async fn classify(
 }
 
 /// Classifies several images in one forward pass. The outer error fails the whole request (no
-/// model, server at capacity); an image that cannot be decoded fails alone, with a 400-kind error.
+/// model, server at capacity); an image that cannot be decoded (400) or is not a brain MRI slice
+/// (422) fails alone.
 pub async fn classify_many(
     state: &AppState,
     images: Vec<Vec<u8>>,
@@ -61,10 +62,11 @@ pub async fn classify_many(
         let result = match outcome {
             Err(error) => Err(image_error(error)),
             Ok(_) => match predictions.next() {
-                Some(prediction) => {
+                Some(Ok(prediction)) => {
                     record(state, &model, &prediction, seconds, source).await?;
                     Ok(response(&model, prediction, seconds))
                 }
+                Some(Err(refusal)) => Err(refusal),
                 None => Err(AppError::Internal),
             },
         };
@@ -73,13 +75,14 @@ pub async fn classify_many(
     Ok(results)
 }
 
-/// Queues the forward pass on the inference thread and waits for its rows. Records nothing: the
-/// upload label check calls it directly, since its opinions are not predictions anyone asked for.
+/// Queues the forward pass on the inference thread and waits for its rows, one result per image
+/// (refused images as errors of their own). Records nothing: the upload label check calls it
+/// directly, since its opinions are not predictions anyone asked for.
 pub async fn forward(
     state: &AppState,
     model: &Arc<ServingModel>,
     inputs: Vec<f32>,
-) -> Result<Vec<ml::Prediction>, AppError> {
+) -> Result<Vec<Result<ml::Prediction, AppError>>, AppError> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let reply: ml::batching::Reply = Box::new(move |result| {
         // The request may have been cancelled meanwhile; nobody is left to tell.
@@ -97,10 +100,13 @@ pub async fn forward(
                 AppError::Internal
             }
         })?;
-    receiver
+    Ok(receiver
         .await
         .map_err(|_| AppError::Internal)?
-        .map_err(image_error)
+        .map_err(image_error)?
+        .into_iter()
+        .map(|result| result.map_err(image_error))
+        .collect())
 }
 
 async fn record(
@@ -136,6 +142,9 @@ fn response(model: &ServingModel, prediction: ml::Prediction, seconds: f64) -> P
         prediction_time_seconds: seconds,
         timestamp: db::now_rfc3339(),
         model_version: model.version.clone(),
+        needs_review: prediction.needs_review,
+        runner_up: prediction.runner_up,
+        ood_score: prediction.ood_distance.map(f64::from),
     }
 }
 
@@ -146,6 +155,14 @@ pub fn image_error(error: ml::MlError) -> AppError {
             AppError::BadRequest(format!("the file is not a readable image: {reason}"))
         }
         ml::MlError::EmptyImage => AppError::BadRequest("the file is empty (0 bytes)".into()),
+        error @ ml::MlError::NotBrainMri {
+            distance,
+            threshold,
+        } => AppError::NotBrainMri {
+            detail: error.to_string(),
+            score: f64::from(distance),
+            threshold: f64::from(threshold),
+        },
         other => {
             leptos::logging::error!("prediction failed: {other}");
             AppError::Internal

@@ -315,6 +315,13 @@ async fn execute(
     .await
     .map_err(|e| JobError::Job(format!("training panicked: {e}")))??;
 
+    if let Some(trust_note) = &outcome.trust_note {
+        leptos::logging::warn!("retraining session {session_id}: {trust_note}");
+    }
+    let note = match &outcome.trust_note {
+        Some(trust_note) => format!("{note}; {trust_note}"),
+        None => note,
+    };
     state.retrain.update(|p| p.phase = "saving".into());
     let metrics_json = serde_json::to_string(&outcome.after)
         .map_err(|e| JobError::Job(format!("cannot encode metrics: {e}")))?;

@@ -59,9 +59,17 @@ pub async fn store_all(
     let mut holds = holds.into_iter();
     let mut results = Vec::with_capacity(inspected.len());
     for (filename, checked) in inspected {
+        let checked = match (checked, &judge) {
+            (Ok(image), Some(_)) => match holds.next() {
+                Some(Err(refusal)) => Err(refusal),
+                Some(Ok(hold)) => Ok((image, hold)),
+                None => Ok((image, None)),
+            },
+            (Ok(image), None) => Ok((image, None)),
+            (Err(reason), _) => Err(reason),
+        };
         let result = match checked {
-            Ok(image) => {
-                let hold = holds.next().flatten();
+            Ok((image, hold)) => {
                 store_one(
                     state,
                     class_name,
@@ -86,15 +94,15 @@ pub async fn store_all(
 }
 
 /// One entry per image, in order: the hold when the serving model confidently contradicts
-/// `class_name`. `inputs` are the images' model inputs, made while they were decoded for
-/// inspection; they go through the inference thread in model-sized batches, and nothing is
-/// recorded as a prediction.
+/// `class_name`, or the reason to reject an image that is not a brain MRI slice. `inputs` are
+/// the images' model inputs, made while they were decoded for inspection; they go through the
+/// inference thread in model-sized batches, and nothing is recorded as a prediction.
 async fn check_labels(
     state: &AppState,
     model: &Arc<ServingModel>,
     class_name: &str,
     inputs: Vec<Vec<f32>>,
-) -> Result<Vec<Option<Hold>>, AppError> {
+) -> Result<Vec<Result<Option<Hold>, String>>, AppError> {
     let Some(label) = ml::classes::class_index(class_name) else {
         return Ok(Vec::new());
     };
@@ -102,17 +110,23 @@ async fn check_labels(
     let mut holds = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(state.inference.max_batch_images().max(1)) {
         for prediction in predictions::forward(state, model, chunk.concat()).await? {
+            let prediction = match prediction {
+                Ok(prediction) => prediction,
+                Err(AppError::NotBrainMri { detail, .. }) => {
+                    holds.push(Err(detail));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
             let probabilities: Vec<f32> =
                 prediction.probabilities.iter().map(|(_, p)| *p).collect();
-            holds.push(
-                check
-                    .contradiction(&probabilities, label)
-                    .map(|contradiction| Hold {
-                        model_version: model.version.clone(),
-                        uploaded_label: class_name.to_owned(),
-                        contradiction,
-                    }),
-            );
+            holds.push(Ok(check.contradiction(&probabilities, label).map(
+                |contradiction| Hold {
+                    model_version: model.version.clone(),
+                    uploaded_label: class_name.to_owned(),
+                    contradiction,
+                },
+            )));
         }
     }
     Ok(holds)

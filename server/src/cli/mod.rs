@@ -9,6 +9,7 @@ mod predict;
 mod progress;
 mod report;
 mod train;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -24,6 +25,7 @@ pub use healthcheck::HealthcheckArgs;
 pub use predict::PredictArgs;
 pub use report::ReportArgs;
 pub use train::TrainArgs;
+pub use trust::TrustArgs;
 
 /// Brain-tumour MRI classification: web app, REST API and command-line tools.
 #[derive(Debug, Parser)]
@@ -54,6 +56,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Measure single-image prediction latency (decode + preprocess + forward).
     Bench(BenchArgs),
+    /// Fit a model's trust check (refusing what is not a brain MRI, flagging unsure answers) on
+    /// its training split and write it beside the weights.
+    Trust(TrustArgs),
     /// Print a model's recorded validation report and redraw its plots from its manifest.
     Report(ReportArgs),
     /// Compute intensity, gradient and texture features of every image into a CSV.
@@ -81,6 +86,7 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Report(args) => report::run(args),
+        Command::Trust(args) => trust::run(args),
         Command::ExtractFeatures(args) => features::run(args),
         Command::Healthcheck(args) => healthcheck::run(args),
         Command::User(args) => accounts::run_user(args),

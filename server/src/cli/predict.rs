@@ -24,6 +24,8 @@ enum Outcome {
         predicted_class: String,
         confidence: f32,
         probabilities: std::collections::BTreeMap<String, f32>,
+        needs_review: bool,
+        runner_up: Option<String>,
     },
     Failed {
         path: String,
@@ -45,6 +47,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                 predicted_class: prediction.predicted_class,
                 confidence: prediction.confidence,
                 probabilities: prediction.probabilities.into_iter().collect(),
+                needs_review: prediction.needs_review,
+                runner_up: prediction.runner_up,
             },
             Err(error) => Outcome::Failed { path: shown, error },
         });
@@ -59,13 +63,21 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                     predicted_class,
                     confidence,
                     probabilities,
+                    needs_review,
+                    runner_up,
                 } => {
                     let all: Vec<String> = probabilities
                         .iter()
                         .map(|(c, p)| format!("{c} {p:.3}"))
                         .collect();
+                    let review = match (needs_review, runner_up) {
+                        (true, Some(runner_up)) => {
+                            format!("  NEEDS REVIEW (runner-up {runner_up})")
+                        }
+                        _ => String::new(),
+                    };
                     println!(
-                        "{path}: {predicted_class} ({:.1}%)  [{}]",
+                        "{path}: {predicted_class} ({:.1}%)  [{}]{review}",
                         confidence * 100.0,
                         all.join(", ")
                     );
