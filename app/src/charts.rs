@@ -446,6 +446,75 @@ pub fn class_scores(
     root.present().ok()
 }
 
+/// Reliability diagram: each confidence bin's accuracy against its mean confidence, before and
+/// after temperature calibration, over the diagonal a perfectly calibrated model would follow.
+pub fn reliability(
+    canvas: &HtmlCanvasElement,
+    trust: &crate::api::model::TrustSummary,
+) -> Option<()> {
+    let (root, size) = blank_area(canvas, STANDARD)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Reliability on the validation split", (FONT, size + 5))
+        .margin(10)
+        .x_label_area_size(size * 3)
+        .y_label_area_size(size * 4)
+        .build_cartesian_2d(0.0..1.0f64, 0.0..1.0f64)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .x_desc("confidence")
+        .y_desc("accuracy")
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size))
+        .draw()
+        .ok()?;
+    let grey = RGBColor(150, 150, 150);
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, 0.0), (1.0, 1.0)],
+            grey.stroke_width(1),
+        ))
+        .ok()?
+        .label("perfectly calibrated")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], grey.stroke_width(1)));
+    for (name, bins, colour) in [
+        (
+            format!("raw (ECE {:.3})", trust.ece_uncalibrated),
+            &trust.reliability_uncalibrated,
+            RGBColor(213, 94, 0),
+        ),
+        (
+            format!("calibrated (ECE {:.3})", trust.ece_calibrated),
+            &trust.reliability_calibrated,
+            RGBColor(0, 114, 178),
+        ),
+    ] {
+        let points: Vec<(f64, f64)> = bins
+            .iter()
+            .filter(|bin| bin.count > 0)
+            .map(|bin| (bin.mean_confidence, bin.accuracy))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+            .ok()?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(3))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, colour.filled())),
+            )
+            .ok()?;
+    }
+    legend_at(&mut chart, size, SeriesLabelPosition::UpperLeft)?;
+    root.present().ok()
+}
+
 /// Which per-epoch figure a training-curve chart shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum CurveMetric {

@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
-import { sliceFile } from "./images";
+import { cartoonFile, sliceFile } from "./images";
 import { retrainCounts, triggerRetrain, uploadSlices, waitForJob } from "./api";
 
 /** How many sessions the Retrain page lists (`retrain_sessions(Some(10))` in pages/retrain.rs). */
@@ -37,6 +37,80 @@ test("predict one image and see its class and probability bars", async ({ page }
   const total = values.map((v) => parseFloat(v)).reduce((a, b) => a + b, 0);
   expect(Math.abs(total - 100)).toBeLessThan(0.5);
   await page.screenshot({ path: test.info().outputPath("prediction.png"), fullPage: true });
+});
+
+test("the heatmap shows where the model looked, and its slider and switch change it", async ({ page }) => {
+  await page.goto("/predict");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles(sliceFile(5));
+  await page.getByTestId("predict-submit").click();
+  const explanation = page.getByTestId("explanation");
+  await expect(explanation).toBeVisible();
+  await expect(explanation.locator("img")).toHaveAttribute("src", /^data:image\/png;base64,/);
+  const canvas = explanation.getByTestId("heatmap-canvas");
+  // Summed alpha of the heat layer, and how many of its pixels are tinted at all.
+  const heat = () =>
+    canvas.evaluate((c: HTMLCanvasElement) => {
+      const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      let alpha = 0;
+      let tinted = 0;
+      for (let i = 3; i < data.length; i += 4) {
+        alpha += data[i];
+        if (data[i] > 0) tinted += 1;
+      }
+      return { alpha, tinted, red: data[0] };
+    });
+  await expect.poll(async () => (await heat()).tinted).toBeGreaterThan(0);
+  const atDefault = await heat();
+  await explanation.getByTestId("heatmap-opacity").fill("100");
+  await expect.poll(async () => (await heat()).alpha).toBeGreaterThan(atDefault.alpha);
+  await explanation.getByTestId("heatmap-opacity").fill("20");
+  await expect.poll(async () => (await heat()).alpha).toBeLessThan(atDefault.alpha);
+  await explanation.getByTestId("heatmap-toggle").uncheck();
+  await expect.poll(async () => (await heat()).tinted).toBe(0);
+  await explanation.getByTestId("heatmap-toggle").check();
+  await expect.poll(async () => (await heat()).tinted).toBeGreaterThan(0);
+});
+
+test("a picture that is not an MRI slice is refused, not classified", async ({ page }) => {
+  await page.goto("/predict");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles(cartoonFile());
+  await expect(page.locator(".preview img")).toHaveCount(1);
+  await page.getByTestId("predict-submit").click();
+  const refusal = page.getByTestId("predict-refused");
+  await expect(refusal).toBeVisible();
+  await expect(refusal).toContainText("Not a brain MRI slice");
+  await expect(refusal).toContainText(/distance \d+\.\d+ · threshold \d+\.\d+/);
+  await expect(page.getByTestId("prediction")).toHaveCount(0);
+});
+
+test("an unsure answer is marked for review with the runner-up", async ({ page, request }) => {
+  // What the API says about the same file decides what the page must show.
+  const file = sliceFile(4);
+  const response = await request.post("/predict", {
+    multipart: { file: { name: file.name, mimeType: file.mimeType, buffer: file.buffer } },
+  });
+  expect(response.ok(), await response.text()).toBeTruthy();
+  const answer = await response.json();
+  await page.goto("/predict");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles(file);
+  await page.getByTestId("predict-submit").click();
+  await expect(page.getByTestId("prediction")).toBeVisible();
+  const flag = page.getByTestId("needs-review");
+  if (answer.needs_review) {
+    const labels: Record<string, string> = {
+      glioma: "Glioma",
+      meningioma: "Meningioma",
+      notumor: "No tumour",
+      pituitary: "Pituitary",
+    };
+    await expect(flag).toContainText("Needs review");
+    await expect(flag).toContainText(`runner-up is ${labels[answer.runner_up]}`);
+  } else {
+    await expect(flag).toHaveCount(0);
+  }
 });
 
 test("batch mode classifies several files at once", async ({ page }) => {

@@ -12,6 +12,12 @@ test("the model page shows the serving model's scores and training curves", asyn
     await expect(page.getByTestId(chart).locator(".interpretation")).not.toBeEmpty();
   }
   await expect(page.getByTestId("class-scores").locator("tbody tr")).toHaveCount(4);
+  // The reliability diagram and the trust figures come from the model's trust check.
+  expect(report.trust, "the shipped model has a trust check").toBeTruthy();
+  await expectDrawn(page, "chart-reliability");
+  await expect(page.getByTestId("trust-summary")).toContainText(
+    `${report.trust.ece_uncalibrated.toFixed(3)} before temperature calibration, ${report.trust.ece_calibrated.toFixed(3)}`,
+  );
   // One option per recorded training run; loss and accuracy are both drawn for the chosen one.
   const select = page.getByTestId("curve-select");
   await expect(select.locator("option")).toHaveCount(report.curves.length);

@@ -209,13 +209,22 @@ impl EfficientNetLite {
         self.classifier.forward(self.dropout.forward(features))
     }
 
+    pub(crate) fn feature_map(&self, images: Tensor<4>) -> Tensor<4> {
+        self.map_suffix(self.forward_prefix(images, 0), 0)
+    }
+
     fn pooled_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
+        self.pool
+            .forward(self.map_suffix(prefix, first_block))
+            .flatten::<2>(1, 3)
+    }
+
+    fn map_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<4> {
         let mut x = prefix;
         for block in self.blocks.iter().skip(first_block) {
             x = block.forward(x);
         }
-        let x = self.head.forward_relu6(x);
-        self.pool.forward(x).flatten::<2>(1, 3)
+        self.head.forward_relu6(x)
     }
 
     /// See [`crate::model::Model::fold_batch_norms`].

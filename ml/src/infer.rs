@@ -95,6 +95,14 @@ impl Classifier {
             .collect())
     }
 
+    pub(crate) fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
+    }
+
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }

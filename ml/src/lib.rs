@@ -9,6 +9,7 @@ pub mod classes;
 pub mod dataset;
 pub mod device;
 pub mod efficientnet;
+pub mod explain;
 pub mod features;
 pub mod finetune;
 pub mod infer;

@@ -96,6 +96,19 @@ impl Model {
         }
     }
 
+    /// The last convolutional feature map, `[batch, channels, h, w]`: what Grad-CAM weighs.
+    pub fn feature_map(&self, images: Tensor<4>) -> Tensor<4> {
+        match self {
+            Model::Cnn(model) => model.feature_map(images),
+            Model::EfficientNetLite(model) => model.feature_map(images),
+        }
+    }
+
+    /// Global average pooling of a [`Model::feature_map`]: the [`Model::features`] of it.
+    pub fn pool(feature_map: Tensor<4>) -> Tensor<2> {
+        feature_map.mean_dim(3).mean_dim(2).flatten::<2>(1, 3)
+    }
+
     /// The head alone: pooled features -> logits (dropout while training).
     pub fn classify(&self, features: Tensor<2>) -> Tensor<2> {
         match self {
@@ -312,6 +325,12 @@ impl Cnn {
     }
 
     fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        self.global_pool
+            .forward(self.feature_map(images))
+            .flatten::<2>(1, 3)
+    }
+
+    fn feature_map(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = self.pool.forward(self.stem.forward(images));
         let last = self.stages.len().saturating_sub(1);
         for (index, stage) in self.stages.iter().enumerate() {
@@ -320,7 +339,7 @@ impl Cnn {
                 x = self.pool.forward(x);
             }
         }
-        self.global_pool.forward(x).flatten::<2>(1, 3)
+        x
     }
 
     fn classify(&self, features: Tensor<2>) -> Tensor<2> {

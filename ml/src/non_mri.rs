@@ -53,7 +53,7 @@ pub fn generate(kind: &str, index: u64) -> MlResult<RgbImage> {
     match kind {
         "flat" => {
             // Half of them grey: a uniform grey frame must be refused as well as a coloured one.
-            let fill = if index % 2 == 0 {
+            let fill = if index.is_multiple_of(2) {
                 let v = (rng.next_f32() * 255.0) as u8;
                 Rgb([v, v, v])
             } else {
@@ -62,7 +62,7 @@ pub fn generate(kind: &str, index: u64) -> MlResult<RgbImage> {
             Ok(RgbImage::from_pixel(width, height, fill))
         }
         "noise" => {
-            let grey = index % 2 == 0;
+            let grey = index.is_multiple_of(2);
             let scale = 1 + rng.below(6) as u32;
             let mut coarse = RgbImage::new(width / scale + 1, height / scale + 1);
             for pixel in coarse.pixels_mut() {
@@ -79,7 +79,7 @@ pub fn generate(kind: &str, index: u64) -> MlResult<RgbImage> {
         }
         "gradient" => {
             let (from, to) = (colour(&mut rng), colour(&mut rng));
-            let radial = index % 3 == 0;
+            let radial = index.is_multiple_of(3);
             let angle = rng.uniform(0.0, std::f32::consts::TAU);
             let (cos, sin) = (angle.cos(), angle.sin());
             Ok(RgbImage::from_fn(width, height, |x, y| {
@@ -122,7 +122,7 @@ fn chart(rng: &mut Rng, width: u32, height: u32, index: u64) -> MlResult<RgbImag
             .label_style((PLOT_FONT, 12))
             .draw()
             .map_err(draw_error)?;
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             chart
                 .draw_series(values.iter().enumerate().map(|(i, &v)| {
                     Rectangle::new(
@@ -288,7 +288,7 @@ pub fn photo_crops(path: &Path, count: u64) -> MlResult<Vec<RgbImage>> {
             let x = rng.below((width - w + 1) as usize) as u32;
             let y = rng.below((height - h + 1) as usize) as u32;
             let crop = image::imageops::crop_imm(&photo, x, y, w, h).to_image();
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 image::imageops::flip_horizontal(&crop)
             } else {
                 crop

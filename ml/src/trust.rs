@@ -370,8 +370,9 @@ pub fn review_threshold(answers: &[(f32, bool)], target: f64) -> (f32, f64, f64)
             1.0 - kept as f64 / sorted.len() as f64,
             correct as f64 / kept as f64,
         ),
-        // Not even the most confident answer is reliable enough: flag everything.
-        None => (f32::INFINITY, 1.0, 0.0),
+        // Not even the most confident answer is reliable enough: flag everything (a probability
+        // never exceeds 1, and a finite threshold survives JSON).
+        None => (f32::from_bits(1.0f32.to_bits() + 1), 1.0, 0.0),
     }
 }
 
@@ -465,6 +466,10 @@ mod tests {
         let (threshold, flagged, _) = review_threshold(&answers, 0.8);
         assert_eq!(threshold, 0.6);
         assert!((flagged - 1.0 / 6.0).abs() < 1e-9);
+        // When no answer is good enough, every one is flagged, even at probability 1.
+        let (threshold, flagged, _) = review_threshold(&[(1.0, false), (0.9, true)], 0.995);
+        assert!(threshold > 1.0 && threshold.is_finite());
+        assert_eq!(flagged, 1.0);
     }
 
     #[test]

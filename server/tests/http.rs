@@ -85,6 +85,7 @@ async fn api_index_lists_the_endpoints() {
         "/api",
         "/predict",
         "/predict/batch",
+        "/predict/explain",
         "/retrain",
         "/retrain/trigger",
         "/retrain/status",

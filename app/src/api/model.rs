@@ -44,6 +44,38 @@ pub struct TrainingCurve {
     pub epochs: Vec<EpochPoint>,
 }
 
+/// One bin of a reliability diagram: validation answers whose confidence fell in
+/// `[lower, upper)`, their mean confidence and how many of them were right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: u64,
+    pub mean_confidence: f64,
+    pub accuracy: f64,
+}
+
+/// The serving model's trust check, measured on its validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrustSummary {
+    /// Images farther than this from the training slices' features are refused as not MRI.
+    pub ood_threshold: f64,
+    /// Share of validation MRI slices that pass the refusal.
+    pub mri_pass_rate: f64,
+    /// Answers below this calibrated confidence are flagged `needs_review`.
+    pub review_threshold: f64,
+    pub flagged_share: f64,
+    /// Accuracy of the validation answers that are not flagged.
+    pub unflagged_accuracy: f64,
+    /// Expected calibration error before and after temperature calibration.
+    pub ece_uncalibrated: f64,
+    pub ece_calibrated: f64,
+    pub reliability_uncalibrated: Vec<ReliabilityBin>,
+    pub reliability_calibrated: Vec<ReliabilityBin>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelReport {
@@ -64,6 +96,9 @@ pub struct ModelReport {
     pub confusion_matrix: Vec<Vec<u64>>,
     /// The serving model's own training first, then retraining sessions, newest first.
     pub curves: Vec<TrainingCurve>,
+    /// Absent for models saved before the trust check existed.
+    #[serde(default)]
+    pub trust: Option<TrustSummary>,
 }
 
 impl ModelReport {
@@ -111,6 +146,7 @@ mod tests {
             per_class: vec![],
             confusion_matrix,
             curves: vec![],
+            trust: None,
         }
     }
 

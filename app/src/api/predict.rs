@@ -65,6 +65,34 @@ pub struct BatchPredictionResponse {
     pub timestamp: String,
 }
 
+/// A prediction and where the model looked for it (Grad-CAM of the predicted class).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ExplanationResponse {
+    #[serde(flatten)]
+    pub prediction: PredictionResponse,
+    /// `grid_height` rows of `grid_width` cells, 0-1 (the hottest cell is 1), over `slice_png`.
+    pub heatmap: Vec<Vec<f32>>,
+    pub grid_width: usize,
+    pub grid_height: usize,
+    /// The slice as the model saw it (cropped to the head, square, `slice_size` pixels a side),
+    /// PNG, base64.
+    pub slice_png: String,
+    pub slice_size: u32,
+    /// The slice with the heatmap blended over it at 60% opacity, PNG, base64.
+    pub overlay_png: String,
+    pub explain_time_seconds: f64,
+}
+
+#[server(prefix = "", endpoint = "predict/explain", input = MultipartFormData)]
+pub async fn explain_prediction(data: MultipartData) -> Result<ExplanationResponse, AppError> {
+    use crate::ssr::{explanations, multipart};
+    let state = crate::ssr::state()?;
+    let form = multipart::read_form(data, &state.service.limits()).await?;
+    let file = form.single_file("file")?;
+    explanations::explain(&state, file.bytes).await
+}
+
 #[server(prefix = "", endpoint = "predict", input = MultipartFormData)]
 pub async fn predict(data: MultipartData) -> Result<PredictionResponse, AppError> {
     use crate::ssr::{multipart, predictions};

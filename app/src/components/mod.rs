@@ -1,6 +1,7 @@
 //! Reusable UI pieces.
 
 pub mod file_picker;
+pub mod heatmap;
 pub mod page_header;
 pub mod polling;
 pub mod probability_bars;

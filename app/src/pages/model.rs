@@ -59,7 +59,9 @@ fn ModelView(report: ModelReport) -> impl IntoView {
     let scores_canvas = NodeRef::<Canvas>::new();
     let loss_canvas = NodeRef::<Canvas>::new();
     let accuracy_canvas = NodeRef::<Canvas>::new();
+    let reliability_canvas = NodeRef::<Canvas>::new();
     let selected_curve = RwSignal::new(0usize);
+    let trust = report.trust.clone();
 
     let confusion_text = match report.most_common_confusion() {
         Some((truth, predicted, count)) => {
@@ -109,6 +111,9 @@ fn ModelView(report: ModelReport) -> impl IntoView {
             if let Some(canvas) = scores_canvas.get() {
                 charts::class_scores(&canvas, &report.per_class);
             }
+            if let (Some(canvas), Some(trust)) = (reliability_canvas.get(), &report.trust) {
+                charts::reliability(&canvas, trust);
+            }
             if let Some(curve) = report.curves.get(curve_index) {
                 if let Some(canvas) = loss_canvas.get() {
                     charts::training_curve(&canvas, curve, CurveMetric::Loss);
@@ -126,6 +131,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
             scores_canvas,
             loss_canvas,
             accuracy_canvas,
+            reliability_canvas,
         );
     });
     let curve_text = move || {
@@ -215,6 +221,34 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                 )}
             </p>
         </section>
+        {trust
+            .map(|trust| {
+                view! {
+                    <section class="card chart" data-testid="chart-reliability">
+                        <h2>"How far to trust an answer"</h2>
+                        <canvas
+                            node_ref=reliability_canvas
+                            aria-label="Reliability diagram: accuracy against confidence, raw and calibrated"
+                        ></canvas>
+                        <p class="interpretation" data-testid="trust-summary">
+                            {format!(
+                                "Expected calibration error {:.3} before temperature calibration, {:.3} \
+                                 after (the mean gap between confidence and accuracy). Answers below {} confidence are marked \"needs review\" ({} of \
+                                 validation answers); the others were {} right. Images farther than \
+                                 {:.2} from the training slices' features are refused as not a brain \
+                                 MRI ({} of validation slices pass).",
+                                trust.ece_uncalibrated,
+                                trust.ece_calibrated,
+                                percent(trust.review_threshold),
+                                percent(trust.flagged_share),
+                                percent(trust.unflagged_accuracy),
+                                trust.ood_threshold,
+                                percent(trust.mri_pass_rate),
+                            )}
+                        </p>
+                    </section>
+                }
+            })}
         <section class="card chart" data-testid="chart-training">
             <h2>"Training curves"</h2>
             {if has_curves {

@@ -1,16 +1,19 @@
 use leptos::prelude::*;
 use leptos::web_sys;
 
-use crate::api::predict::{predict, predict_batch, BatchItem, PredictionResponse};
+use crate::api::predict::{
+    explain_prediction, predict_batch, BatchItem, ExplanationResponse, PredictionResponse,
+};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
+use crate::components::heatmap::HeatmapOverlay;
 use crate::components::page_header::PageHeader;
 use crate::components::probability_bars::ProbabilityBars;
 use crate::error::AppError;
 
-/// What the last request returned: one prediction or a batch.
+/// What the last request returned: one explained prediction or a batch.
 #[derive(Clone)]
 enum Outcome {
-    Single(PredictionResponse),
+    Single(Box<ExplanationResponse>),
     Batch(Vec<BatchItem>),
 }
 
@@ -21,7 +24,9 @@ pub fn PredictPage() -> impl IntoView {
         let (form, count) = data.clone();
         async move {
             if count == 1 {
-                predict(form.into()).await.map(Outcome::Single)
+                explain_prediction(form.into())
+                    .await
+                    .map(|explained| Outcome::Single(Box::new(explained)))
             } else {
                 predict_batch(form.into())
                     .await
@@ -71,8 +76,21 @@ pub fn PredictPage() -> impl IntoView {
             run.value()
                 .get()
                 .map(|result| match result {
-                    Ok(Outcome::Single(prediction)) => {
-                        view! { <PredictionCard prediction title=None /> }.into_any()
+                    Ok(Outcome::Single(explained)) => {
+                        let prediction = explained.prediction.clone();
+                        view! {
+                            <PredictionCard prediction title=None />
+                            <section class="card" data-testid="explanation">
+                                <h2>"Where the model looked"</h2>
+                                <HeatmapOverlay explanation=*explained />
+                                <p class="muted small">
+                                    "Grad-CAM of the answer on the network's last feature map: \
+                                     brighter areas weighed more for this class. It shows what \
+                                     the model used, not where the tumour is."
+                                </p>
+                            </section>
+                        }
+                            .into_any()
                     }
                     Ok(Outcome::Batch(items)) => view! { <BatchResults items /> }.into_any(),
                     Err(AppError::NotBrainMri { detail, score, threshold }) => {

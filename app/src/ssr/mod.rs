@@ -1,6 +1,7 @@
 //! Server-only parts of the app: the shared state that server functions reach through context.
 
 pub mod auth;
+pub mod explanations;
 pub mod insights;
 pub mod model_report;
 pub mod models;

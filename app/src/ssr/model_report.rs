@@ -1,7 +1,9 @@
 //! The serving model's validation report and training curves, from its manifest and the sessions
 //! recorded in the database.
 
-use crate::api::model::{ClassScore, EpochPoint, ModelReport, TrainingCurve, MAX_CURVES};
+use crate::api::model::{
+    ClassScore, EpochPoint, ModelReport, ReliabilityBin, TrainingCurve, TrustSummary, MAX_CURVES,
+};
 use crate::error::AppError;
 use crate::ssr::AppState;
 
@@ -87,5 +89,32 @@ pub async fn active(state: &AppState) -> Result<ModelReport, AppError> {
             .collect(),
         confusion_matrix: validation.confusion_matrix.0.clone(),
         curves,
+        trust: serving.classifier.trust().map(trust_summary),
     })
+}
+
+fn trust_summary(trust: &ml::trust::Trust) -> TrustSummary {
+    let bins = |bins: &[ml::trust::ReliabilityBin]| {
+        bins.iter()
+            .map(|bin| ReliabilityBin {
+                lower: f64::from(bin.lower),
+                upper: f64::from(bin.upper),
+                count: bin.count as u64,
+                mean_confidence: f64::from(bin.mean_confidence),
+                accuracy: f64::from(bin.accuracy),
+            })
+            .collect()
+    };
+    let report = &trust.report;
+    TrustSummary {
+        ood_threshold: f64::from(trust.ood.threshold),
+        mri_pass_rate: report.mri_pass_rate,
+        review_threshold: f64::from(trust.review_threshold),
+        flagged_share: report.flagged_share,
+        unflagged_accuracy: report.unflagged_accuracy,
+        ece_uncalibrated: report.ece_uncalibrated,
+        ece_calibrated: report.ece_calibrated,
+        reliability_uncalibrated: bins(&report.reliability_uncalibrated),
+        reliability_calibrated: bins(&report.reliability_calibrated),
+    }
 }

@@ -109,7 +109,7 @@ pub async fn forward(
         .collect())
 }
 
-async fn record(
+pub(crate) async fn record(
     state: &AppState,
     model: &ServingModel,
     prediction: &ml::Prediction,
@@ -130,7 +130,11 @@ async fn record(
     Ok(())
 }
 
-fn response(model: &ServingModel, prediction: ml::Prediction, seconds: f64) -> PredictionResponse {
+pub(crate) fn response(
+    model: &ServingModel,
+    prediction: ml::Prediction,
+    seconds: f64,
+) -> PredictionResponse {
     PredictionResponse {
         predicted_class: prediction.predicted_class,
         confidence: f64::from(prediction.confidence),

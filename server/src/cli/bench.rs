@@ -125,11 +125,27 @@ fn print_stage_medians(
         forward_ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     println!(
-        "stage medians over {runs} runs: decode {:.2} ms  crop+resize+normalise {:.2} ms  forward {:.2} ms",
+        "stage medians over {runs} runs: decode {:.2} ms  crop+resize+normalise {:.2} ms  forward {:.2} ms (trust check included)",
         LatencySummary::new(decode_ms).p50,
         LatencySummary::new(prepare_ms).p50,
         LatencySummary::new(forward_ms).p50
     );
+    if let Some(trust) = classifier.trust() {
+        // The distance costs the same whatever the features' values.
+        let features = vec![0.5f32; trust.ood.feature_width];
+        let repeats = 1000;
+        let started = Instant::now();
+        let mut total = 0.0f32;
+        for _ in 0..repeats {
+            total += trust.ood.distance(std::hint::black_box(&features));
+        }
+        std::hint::black_box(total);
+        println!(
+            "trust check (not-an-MRI distance over {} features): {:.4} ms per image",
+            trust.ood.feature_width,
+            started.elapsed().as_secs_f64() * 1000.0 / f64::from(repeats)
+        );
+    }
     Ok(())
 }
 

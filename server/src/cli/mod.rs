@@ -3,6 +3,7 @@
 mod accounts;
 mod bench;
 mod evaluate;
+mod explain;
 mod features;
 mod healthcheck;
 mod predict;
@@ -20,6 +21,7 @@ use crate::config::ServeConfig;
 pub use accounts::{TokenArgs, UserArgs};
 pub use bench::BenchArgs;
 pub use evaluate::EvaluateArgs;
+pub use explain::ExplainArgs;
 pub use features::ExtractFeaturesArgs;
 pub use healthcheck::HealthcheckArgs;
 pub use predict::PredictArgs;
@@ -54,6 +56,8 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Classify images.
     Predict(PredictArgs),
+    /// Classify one image and write where the model looked (Grad-CAM heatmap over the slice).
+    Explain(ExplainArgs),
     /// Measure single-image prediction latency (decode + preprocess + forward).
     Bench(BenchArgs),
     /// Fit a model's trust check (refusing what is not a brain MRI, flagging unsure answers) on
@@ -84,6 +88,7 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Report(args) => report::run(args),
         Command::Trust(args) => trust::run(args),

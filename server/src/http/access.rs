@@ -37,7 +37,12 @@ const ADMIN_READS: [&str; 3] = ["/auth/users", "/auth/tokens", "/audit"];
 /// Changes anyone may attempt: logging in and out.
 const PUBLIC_WRITES: [&str; 2] = ["/auth/login", "/auth/logout"];
 /// Reads carried by POST: predictions, and a server function the status page polls.
-const READ_WRITES: [&str; 3] = ["/predict", "/predict/batch", "/api/server_status"];
+const READ_WRITES: [&str; 4] = [
+    "/predict",
+    "/predict/batch",
+    "/predict/explain",
+    "/api/server_status",
+];
 const ANNOTATOR_WRITES: [&str; 2] = ["/retrain", "/retrain/review/decide"];
 /// Reads that show held uploads (their images and who uploaded them): the annotators' work queue.
 const ANNOTATOR_READ_PREFIX: &str = "/retrain/review";

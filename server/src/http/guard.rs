@@ -16,7 +16,7 @@ use axum::Json;
 use super::access::{is_static, required_access};
 
 /// Endpoints that take `multipart/form-data`.
-const MULTIPART_PATHS: [&str; 3] = ["/predict", "/predict/batch", "/retrain"];
+const MULTIPART_PATHS: [&str; 4] = ["/predict", "/predict/batch", "/predict/explain", "/retrain"];
 /// Endpoints that take a JSON body: anything else would let a cross-site `text/plain` form reach them.
 const JSON_PATHS: [&str; 8] = [
     "/retrain/trigger",

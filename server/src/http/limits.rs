@@ -91,7 +91,9 @@ impl RateLimiter {
 /// the writes budget; reads (including reads sent as POST) are not rationed.
 fn budget_of(method: &Method, path: &str) -> Option<Budget> {
     match required_access(method, path) {
-        Access::Read if matches!(path, "/predict" | "/predict/batch") => Some(Budget::Predict),
+        Access::Read if matches!(path, "/predict" | "/predict/batch" | "/predict/explain") => {
+            Some(Budget::Predict)
+        }
         Access::Read => None,
         Access::Public | Access::Role(_) if *method != Method::GET && *method != Method::HEAD => {
             Some(Budget::Write)

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
     paths(
         paths::predict,
         paths::predict_batch,
+        paths::explain_prediction,
         paths::upload_training_images,
         paths::trigger_retrain,
         paths::retrain_status,
@@ -238,7 +239,7 @@ mod paths {
     use app::api::insights::VisualizationData;
     use app::api::model::ModelReport;
     use app::api::monitor::MetricsReport;
-    use app::api::predict::{BatchPredictionResponse, PredictionResponse};
+    use app::api::predict::{BatchPredictionResponse, ExplanationResponse, PredictionResponse};
     use app::api::retrain::{
         ActivateRequest, DatabaseStats, ModelsResponse, RetrainStatus, SessionsResponse,
         TriggerRequest, TriggerResponse, UploadResponse,
@@ -256,12 +257,17 @@ mod paths {
         post, path = "/predict", tag = "prediction",
         summary = "Classify one image",
         description = "Multipart field `file`. Answers the predicted class, its calibrated confidence \
-                       and every class's probability; the prediction is recorded.",
+                       and every class's probability; the prediction is recorded. `needs_review` \
+                       is true when the confidence is below the model's review threshold (chosen \
+                       so that the answers not flagged were 99.5% right on validation), with the \
+                       `runner_up` class. An image that is not a brain MRI slice is refused with \
+                       422 `not_brain_mri` and its `score` and the model's `threshold`.",
         request_body(content = PredictForm, content_type = "multipart/form-data"),
         responses(
             (status = 200, description = "The prediction", body = PredictionResponse),
             (status = 400, description = "No `file` field, not multipart, or not a decodable image", body = ErrorBody),
             (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+            (status = 422, description = "Not a brain MRI slice (`not_brain_mri`, with `score` and `threshold`)", body = ErrorBody),
             (status = 503, description = "No model is loaded", body = ErrorBody),
         )
     )]
@@ -271,7 +277,8 @@ mod paths {
         post, path = "/predict/batch", tag = "prediction",
         summary = "Classify several images",
         description = "Multipart field `files`, repeated. A file that cannot be classified gets its own \
-                       error entry; the others are still answered.",
+                       error entry (`error` `not_brain_mri` with `detail`, `score` and `threshold` \
+                       for an image that is not a brain MRI slice); the others are still answered.",
         request_body(content = BatchPredictForm, content_type = "multipart/form-data"),
         responses(
             (status = 200, description = "One result per file, in order", body = BatchPredictionResponse),
@@ -283,12 +290,33 @@ mod paths {
     fn predict_batch() {}
 
     #[utoipa::path(
+        post, path = "/predict/explain", tag = "prediction",
+        summary = "Classify one image and show where the model looked",
+        description = "Multipart field `file`. The prediction (as `/predict`) plus the Grad-CAM \
+                       heatmap of the predicted class on the last convolutional feature map, \
+                       computed with Burn's autodiff on the serving model: `heatmap` rows \
+                       (`grid_height` x `grid_width`, 0-1, the hottest cell 1) over the slice as \
+                       the model saw it (`slice_png`, cropped to the head), and the two blended \
+                       (`overlay_png`); both PNGs base64. Viewer role, like `/predict`.",
+        request_body(content = PredictForm, content_type = "multipart/form-data"),
+        responses(
+            (status = 200, description = "The prediction and its explanation", body = ExplanationResponse),
+            (status = 400, description = "No `file` field, not multipart, or not a decodable image", body = ErrorBody),
+            (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+            (status = 422, description = "Not a brain MRI slice (`not_brain_mri`)", body = ErrorBody),
+            (status = 503, description = "No model is loaded", body = ErrorBody),
+        )
+    )]
+    fn explain_prediction() {}
+
+    #[utoipa::path(
         post, path = "/retrain", tag = "retraining",
         summary = "Upload labelled images",
         description = "Multipart `files` (repeated) and `class_name`. Each file is decoded, checked \
                        and stored once (duplicates by SHA-256 are reported, not stored twice). A \
                        training upload whose label the serving model confidently contradicts is \
-                       `held` for an annotator (`GET /retrain/review`) instead of being queued.",
+                       `held` for an annotator (`GET /retrain/review`) instead of being queued; one \
+                       that is not a brain MRI slice is `rejected` with the reason.",
         request_body(content = UploadForm, content_type = "multipart/form-data"),
         responses(
             (status = 200, description = "Per-file outcome and totals", body = UploadResponse),

@@ -1,0 +1,70 @@
+//! `POST /predict/explain`: a prediction with its Grad-CAM heatmap. It runs on a blocking thread
+//! of its own rather than the batching inference thread, since its backward pass cannot share a
+//! batch; the prediction budget of the rate limiter bounds how many arrive.
+
+use std::io::Cursor;
+use std::time::Instant;
+
+use base64::Engine;
+
+use crate::api::predict::ExplanationResponse;
+use crate::error::AppError;
+use crate::ssr::predictions::{image_error, record, response};
+use crate::ssr::AppState;
+
+/// Opacity of the heatmap in the overlay PNG (the Predict page draws its own, with a slider).
+const OVERLAY_OPACITY: f32 = 0.6;
+
+pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResponse, AppError> {
+    let model = state.models.current().ok_or_else(|| {
+        AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
+    })?;
+    let started = Instant::now();
+    let classifier = model.classifier.clone();
+    let explanation = tokio::task::spawn_blocking(move || classifier.explain_bytes(&bytes))
+        .await
+        .map_err(|error| {
+            leptos::logging::error!("explanation task failed: {error}");
+            AppError::Internal
+        })?
+        .map_err(image_error)?;
+    let seconds = started.elapsed().as_secs_f64();
+    record(
+        state,
+        &model,
+        &explanation.prediction,
+        seconds,
+        db::predictions::Source::Api,
+    )
+    .await?;
+    let slice_png = png_base64(image::DynamicImage::ImageLuma8(explanation.slice.clone()))?;
+    let overlay_png = png_base64(image::DynamicImage::ImageRgb8(
+        explanation.overlay(OVERLAY_OPACITY),
+    ))?;
+    let heatmap = explanation
+        .heatmap
+        .chunks(explanation.grid_width.max(1))
+        .map(<[f32]>::to_vec)
+        .collect();
+    Ok(ExplanationResponse {
+        heatmap,
+        grid_width: explanation.grid_width,
+        grid_height: explanation.grid_height,
+        slice_png,
+        slice_size: explanation.slice.width(),
+        overlay_png,
+        explain_time_seconds: seconds,
+        prediction: response(&model, explanation.prediction, seconds),
+    })
+}
+
+fn png_base64(image: image::DynamicImage) -> Result<String, AppError> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|error| {
+            leptos::logging::error!("cannot encode an explanation PNG: {error}");
+            AppError::Internal
+        })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
