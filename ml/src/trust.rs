@@ -21,6 +21,10 @@ pub const MRI_PASS_RATE: f64 = 0.995;
 pub const UNFLAGGED_ACCURACY: f64 = 0.995;
 /// Bins of the reliability diagram and the expected calibration error.
 pub const RELIABILITY_BINS: usize = 10;
+/// Fewest images a fit may rest on: below these, a covariance of 192 or more features and a 99.5th
+/// percentile are noise (a retraining on a few dozen uploads keeps its base model's check instead).
+pub const MIN_FIT_IMAGES: usize = 200;
+pub const MIN_THRESHOLD_IMAGES: usize = 50;
 /// Covariance shrinkage towards its mean variance: pooled ReLU features have near-constant
 /// dimensions, and without it the inverse would magnify their noise.
 const SHRINKAGE: f64 = 0.05;
@@ -115,10 +119,13 @@ impl Trust {
         temperature: f32,
         device: &Device,
     ) -> MlResult<Self> {
-        if train.is_empty() || validation.is_empty() {
-            return Err(MlError::Training(
-                "the trust check needs training and validation images".into(),
-            ));
+        if train.len() < MIN_FIT_IMAGES || validation.len() < MIN_THRESHOLD_IMAGES {
+            return Err(MlError::Training(format!(
+                "too few images to fit the trust check on ({} training, {} validation; at least \
+                 {MIN_FIT_IMAGES} and {MIN_THRESHOLD_IMAGES} are needed)",
+                train.len(),
+                validation.len()
+            )));
         }
         let fitted = features_and_logits(model, train, preprocess, 32, device)?;
         let mut ood = OodDetector::fit(&fitted.features, fitted.feature_width, &train.labels)?;

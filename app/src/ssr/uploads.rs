@@ -24,13 +24,15 @@ pub async fn store_all(
     uploaded_by: &str,
     files: Vec<UploadedFile>,
 ) -> Result<Vec<UploadFileResult>, AppError> {
-    // The reference set is the admin's trusted ground truth, and with no model there is no second
-    // opinion to give: only training uploads to a serving model are checked.
+    // Every upload to a serving model must be a brain MRI slice; its label is second-guessed only
+    // for training uploads, since the reference set is the admins' trusted ground truth. With no
+    // model there is no check to run.
     let serving = state.models.current();
     let min_side = serving.as_ref().map_or(DEFAULT_MIN_SIDE, |model| {
         model.classifier.manifest().preprocess.input_size as u32
     });
-    let judge = serving.filter(|_| purpose == db::uploads::Purpose::Training);
+    let check_label = purpose == db::uploads::Purpose::Training;
+    let judge = serving;
     let model_config = judge
         .as_ref()
         .map(|model| model.classifier.manifest().preprocess);
@@ -52,7 +54,7 @@ pub async fn store_all(
                 .filter_map(|(_, checked)| checked.as_mut().ok())
                 .map(|image| std::mem::take(&mut image.model_input))
                 .collect();
-            check_labels(state, model, class_name, inputs).await?
+            check_labels(state, model, class_name, check_label, inputs).await?
         }
         None => Vec::new(),
     };
@@ -94,13 +96,15 @@ pub async fn store_all(
 }
 
 /// One entry per image, in order: the hold when the serving model confidently contradicts
-/// `class_name`, or the reason to reject an image that is not a brain MRI slice. `inputs` are
+/// `class_name` (only when `check_label`), or the reason to reject an image that is not a brain
+/// MRI slice. `inputs` are
 /// the images' model inputs, made while they were decoded for inspection; they go through the
 /// inference thread in model-sized batches, and nothing is recorded as a prediction.
 async fn check_labels(
     state: &AppState,
     model: &Arc<ServingModel>,
     class_name: &str,
+    check_label: bool,
     inputs: Vec<Vec<f32>>,
 ) -> Result<Vec<Result<Option<Hold>, String>>, AppError> {
     let Some(label) = ml::classes::class_index(class_name) else {
@@ -120,13 +124,14 @@ async fn check_labels(
             };
             let probabilities: Vec<f32> =
                 prediction.probabilities.iter().map(|(_, p)| *p).collect();
-            holds.push(Ok(check.contradiction(&probabilities, label).map(
-                |contradiction| Hold {
-                    model_version: model.version.clone(),
-                    uploaded_label: class_name.to_owned(),
-                    contradiction,
-                },
-            )));
+            let contradiction = check
+                .contradiction(&probabilities, label)
+                .filter(|_| check_label);
+            holds.push(Ok(contradiction.map(|contradiction| Hold {
+                model_version: model.version.clone(),
+                uploaded_label: class_name.to_owned(),
+                contradiction,
+            })));
         }
     }
     Ok(holds)

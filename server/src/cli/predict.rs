@@ -26,6 +26,8 @@ enum Outcome {
         probabilities: std::collections::BTreeMap<String, f32>,
         needs_review: bool,
         runner_up: Option<String>,
+        /// Distance from the training slices' features (refused above the model's threshold).
+        ood_distance: Option<f32>,
     },
     Failed {
         path: String,
@@ -49,6 +51,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                 probabilities: prediction.probabilities.into_iter().collect(),
                 needs_review: prediction.needs_review,
                 runner_up: prediction.runner_up,
+                ood_distance: prediction.ood_distance,
             },
             Err(error) => Outcome::Failed { path: shown, error },
         });
@@ -65,6 +68,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                     probabilities,
                     needs_review,
                     runner_up,
+                    ..
                 } => {
                     let all: Vec<String> = probabilities
                         .iter()

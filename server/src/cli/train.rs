@@ -287,9 +287,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     manifest.history = outcome.history.clone();
     ModelArtifact::save(&args.out, &outcome.model, &manifest)
         .with_context(|| format!("saving the model to {}", args.out.display()))?;
-    let trust = ml::Classifier::from_parts(outcome.model.clone(), manifest, args.backend.device()?)
-        .fit_trust(&train_cache, &validation_cache)?;
-    trust.save(&args.out)?;
+    let trust =
+        match ml::Classifier::from_parts(outcome.model.clone(), manifest, args.backend.device()?)
+            .fit_trust(&train_cache, &validation_cache)
+        {
+            Ok(trust) => {
+                trust.save(&args.out)?;
+                Some(trust)
+            }
+            // A model trained on a handful of images still serves, only without the trust check.
+            Err(error) => {
+                eprintln!("no trust check written: {error}");
+                None
+            }
+        };
 
     let curves = args.out.join("training_curves.png");
     let confusion = args.out.join("confusion_matrix.png");
@@ -308,7 +319,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         outcome.temperature
     );
     super::evaluate::print_report(&outcome.validation);
-    super::trust::print_trust(&trust);
+    if let Some(trust) = &trust {
+        super::trust::print_trust(trust);
+    }
     Ok(())
 }
 
