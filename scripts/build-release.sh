@@ -25,12 +25,12 @@ rm -rf "${DIST:?}/brainscan" "$DIST/site" "$DIST/models" "$DIST/data"
 install -m 0755 "$TARGET_DIR/release/brainscan" "$DIST/brainscan"
 cp -r target/site "$DIST/site"
 mkdir -p "$DIST/models" "$DIST/data/processed"
-cp models/manifest.json models/model.bpk "$DIST/models/"
+cp models/manifest.json models/model.bpk models/trust.json "$DIST/models/"
 cp data/processed/image_features_train.csv "$DIST/data/processed/"
 
 # The staged tree must be complete: a missing piece fails here, not in production.
 for required in brainscan site/pkg/brainscan.wasm site/pkg/brainscan.js site/pkg/brainscan.css \
-  site/swagger-ui/swagger-ui-bundle.js models/model.bpk models/manifest.json; do
+  site/swagger-ui/swagger-ui-bundle.js models/model.bpk models/manifest.json models/trust.json; do
   [ -s "$DIST/$required" ] || { echo "missing from the build: $required" >&2; exit 1; }
 done
 "$DIST/brainscan" --version
