@@ -63,12 +63,17 @@ $healthy || { echo "the staged server never became healthy"; exit 1; }
 for path in / /docs /swagger-ui/swagger-ui-bundle.js /pkg/brainscan.wasm /openapi.json /insights; do
   curl -fsS -o /dev/null "http://127.0.0.1:$port$path" || { echo "staged server: $path failed"; exit 1; }
 done
-curl -fsS -F file=@models/confusion_matrix.png "http://127.0.0.1:$port/predict" | grep -q '"predicted_class"' \
-  || { echo "staged server: /predict failed"; exit 1; }
+# A plot is not an MRI slice: the staged model must run and its trust check must refuse it (the
+# Playwright run below has the staged server classify MRI-like slices).
+refusal=$(curl -sS -o - -w ' %{http_code}' -F file=@models/confusion_matrix.png "http://127.0.0.1:$port/predict")
+case "$refusal" in
+  *'"not_brain_mri"'*' 422') ;;
+  *) echo "staged server: /predict did not refuse a plot: $refusal"; exit 1 ;;
+esac
 [ -f "$data_root/app.db" ] || { echo "DATA_ROOT was not used"; exit 1; }
 kill $staged
 wait $staged 2>/dev/null || true
-echo "staged server: healthy, pages, docs, WASM and /predict served; data under DATA_ROOT"
+echo "staged server: healthy, pages, docs, WASM and /predict (refusing a plot) served; data under DATA_ROOT"
 
 # Downloading the bundle proves nothing about whether it runs: the browser tests do, on the same
 # staged tree (hydration, navigation, charts drawn, uploads, retraining, no page error anywhere).
