@@ -127,6 +127,33 @@ pub fn class_distribution(
     root.present().ok()
 }
 
+/// A labelled line through `points` with a dot on each, as the legend shows it.
+fn line_with_points<X, Y>(
+    chart: &mut ChartContext<'_, CanvasBackend, Cartesian2d<X, Y>>,
+    name: impl Into<String>,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+    radius: i32,
+) -> Option<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+        .ok()?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(3)));
+    chart
+        .draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, radius, colour.filled())),
+        )
+        .ok()?;
+    Some(())
+}
+
 fn legend<X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'_, CanvasBackend, Cartesian2d<X, Y>>,
     size: u32,
@@ -496,20 +523,7 @@ pub fn reliability(
             .filter(|bin| bin.count > 0)
             .map(|bin| (bin.mean_confidence, bin.accuracy))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
-            .ok()?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(3))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, colour.filled())),
-            )
-            .ok()?;
+        line_with_points(&mut chart, name, points, colour, 4)?;
     }
     legend_at(&mut chart, size, SeriesLabelPosition::UpperLeft)?;
     root.present().ok()
@@ -592,20 +606,7 @@ pub fn training_curve(
         if points.is_empty() {
             continue;
         }
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
-            .ok()?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(3))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
-            )
-            .ok()?;
+        line_with_points(&mut chart, name, points, colour, 3)?;
     }
     legend(&mut chart, size)?;
     root.present().ok()

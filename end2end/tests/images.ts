@@ -7,18 +7,6 @@
  * over variants 1-30, 77, 300-310, 400-410, 500 and 999); a striped ellipse it refused.
  */
 export function sliceBmp(variant: number, size = 128): Buffer {
-  const rowBytes = Math.ceil((size * 3) / 4) * 4;
-  const pixelBytes = rowBytes * size;
-  const buffer = Buffer.alloc(54 + pixelBytes);
-  buffer.write("BM", 0, "ascii");
-  buffer.writeUInt32LE(54 + pixelBytes, 2);
-  buffer.writeUInt32LE(54, 10);
-  buffer.writeUInt32LE(40, 14);
-  buffer.writeInt32LE(size, 18);
-  buffer.writeInt32LE(size, 22);
-  buffer.writeUInt16LE(1, 26);
-  buffer.writeUInt16LE(24, 28);
-  buffer.writeUInt32LE(pixelBytes, 34);
   const fraction = (v: number) => v - Math.floor(v);
   const random = (k: number) => fraction(Math.sin(variant * 12.9898 + k * 78.233) * 43758.5453);
   const phase = Array.from({ length: 8 }, (_, i) => random(i) * 6.283);
@@ -47,28 +35,14 @@ export function sliceBmp(variant: number, size = 128): Buffer {
     value += fraction(Math.sin(x * 12.9898 + y * 78.233 + variant) * 43758.5453) * 16 - 8;
     return Math.max(0, Math.min(255, Math.trunc(value)));
   };
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const value = pixel(x, y);
-      const offset = 54 + y * rowBytes + x * 3;
-      buffer[offset] = value;
-      buffer[offset + 1] = value;
-      buffer[offset + 2] = value;
-    }
-  }
-  return buffer;
+  return bmp(size, (x, y) => {
+    const value = pixel(x, y);
+    return [value, value, value];
+  });
 }
 
-export function sliceFile(variant: number, name = `slice-${variant}.bmp`) {
-  return { name, mimeType: "image/bmp", buffer: sliceBmp(variant) };
-}
-
-/**
- * Something that is not an MRI slice: a yellow sun on a blue sky over green ground, as a 24-bit
- * BMP. The server must refuse it rather than classify it.
- */
-export function cartoonFile(name = "sun.bmp") {
-  const size = 160;
+/** A `size`x`size` 24-bit BMP (rows bottom-up, as the format stores them) of `rgb(x, y)`. */
+function bmp(size: number, rgb: (x: number, y: number) => number[]): Buffer {
   const rowBytes = Math.ceil((size * 3) / 4) * 4;
   const pixelBytes = rowBytes * size;
   const buffer = Buffer.alloc(54 + pixelBytes);
@@ -83,14 +57,29 @@ export function cartoonFile(name = "sun.bmp") {
   buffer.writeUInt32LE(pixelBytes, 34);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      // BMP rows run bottom-up: small y is the ground.
-      const sun = (x - 110) ** 2 + (y - 120) ** 2 < 22 ** 2;
-      const [r, g, b] = sun ? [250, 215, 40] : y < 50 ? [60, 170, 70] : [90, 150, 235];
+      const [r, g, b] = rgb(x, y);
       const offset = 54 + y * rowBytes + x * 3;
       buffer[offset] = b;
       buffer[offset + 1] = g;
       buffer[offset + 2] = r;
     }
   }
+  return buffer;
+}
+
+export function sliceFile(variant: number, name = `slice-${variant}.bmp`) {
+  return { name, mimeType: "image/bmp", buffer: sliceBmp(variant) };
+}
+
+/**
+ * Something that is not an MRI slice: a yellow sun on a blue sky over green ground, as a 24-bit
+ * BMP. The server must refuse it rather than classify it.
+ */
+export function cartoonFile(name = "sun.bmp") {
+  // Small y is the ground: BMP rows run bottom-up.
+  const buffer = bmp(160, (x, y) => {
+    const sun = (x - 110) ** 2 + (y - 120) ** 2 < 22 ** 2;
+    return sun ? [250, 215, 40] : y < 50 ? [60, 170, 70] : [90, 150, 235];
+  });
   return { name, mimeType: "image/bmp", buffer };
 }

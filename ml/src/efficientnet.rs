@@ -201,10 +201,6 @@ impl EfficientNetLite {
         self.classify(self.pooled_suffix(prefix, first_block))
     }
 
-    pub(crate) fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        self.pooled_suffix(self.forward_prefix(images, 0), 0)
-    }
-
     pub(crate) fn classify(&self, features: Tensor<2>) -> Tensor<2> {
         self.classifier.forward(self.dropout.forward(features))
     }
@@ -213,10 +209,16 @@ impl EfficientNetLite {
         self.map_suffix(self.forward_prefix(images, 0), 0)
     }
 
+    pub(crate) fn pool(&self, feature_map: Tensor<4>) -> Tensor<2> {
+        self.pool.forward(feature_map).flatten::<2>(1, 3)
+    }
+
+    pub(crate) fn feature_width(&self) -> usize {
+        self.classifier.weight.dims()[0]
+    }
+
     fn pooled_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
-        self.pool
-            .forward(self.map_suffix(prefix, first_block))
-            .flatten::<2>(1, 3)
+        self.pool(self.map_suffix(prefix, first_block))
     }
 
     fn map_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<4> {

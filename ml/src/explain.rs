@@ -34,11 +34,20 @@ pub fn grad_cam(
     device: &Device,
 ) -> MlResult<(Vec<f32>, usize, usize)> {
     let images = Tensor::<4>::from_data(TensorData::new(input, [1, 1, size, size]), device);
-    // Only the map needs a gradient: tracking starts there, so the convolutions below it run
-    // as in a plain prediction.
-    let map = model.feature_map(images).autodiff().require_grad();
+    grad_cam_of_map(model, model.feature_map(images), class)
+}
+
+/// Grad-CAM of `class` on an already computed last feature map, so a prediction and its
+/// explanation share one forward pass. Only the map is tracked by autodiff: the backward pass
+/// runs through the pooling and the head alone.
+fn grad_cam_of_map(
+    model: &Model,
+    feature_map: Tensor<4>,
+    class: usize,
+) -> MlResult<(Vec<f32>, usize, usize)> {
+    let map = feature_map.autodiff().require_grad();
     let [_, channels, height, width] = map.dims();
-    let logits = model.classify(Model::pool(map.clone()));
+    let logits = model.classify(model.pool(map.clone()));
     let score = logits.slice([0..1, class..class + 1]).sum();
     let gradients = score.backward();
     let gradient = map
@@ -56,26 +65,28 @@ pub fn grad_cam(
 }
 
 impl Classifier {
-    /// Classifies one encoded image and explains the answer. Refuses what the prediction refuses
-    /// (e.g. not a brain MRI slice).
+    /// Classifies one encoded image and explains the answer, from one forward pass. Refuses what
+    /// the prediction refuses (e.g. not a brain MRI slice) before any backward pass.
     pub fn explain_bytes(&self, bytes: &[u8]) -> MlResult<Explanation> {
         let config = self.manifest().preprocess;
+        let size = config.input_size;
         let pixels = prepare(&decode(bytes)?, &config);
         let mut input = vec![0.0; pixels.len()];
         normalise_into(&pixels, &config, &mut input);
-        let prediction = self
-            .predict_inputs(input.clone())?
-            .pop()
-            .ok_or_else(|| MlError::Training("the model returned no prediction".into()))??;
+        let images =
+            Tensor::<4>::from_data(TensorData::new(input, [1, 1, size, size]), self.device());
+        let model = self.model();
+        let feature_map = model.feature_map(images);
+        let features = model.pool(feature_map.clone());
+        let logits = to_f32_vec(model.classify(features.clone()))?;
+        let prediction = self.assess(&logits, &to_f32_vec(features)?)?;
         let class = self
             .manifest()
             .classes
             .iter()
             .position(|c| *c == prediction.predicted_class)
             .ok_or_else(|| MlError::Training("the answer is not one of the classes".into()))?;
-        let size = config.input_size;
-        let (mut heatmap, grid_width, grid_height) =
-            grad_cam(self.model(), input, size, class, self.device())?;
+        let (mut heatmap, grid_width, grid_height) = grad_cam_of_map(model, feature_map, class)?;
         let hottest = heatmap.iter().copied().fold(0.0f32, f32::max);
         if hottest > 0.0 {
             heatmap.iter_mut().for_each(|h| *h /= hottest);

@@ -37,9 +37,8 @@ pub struct FineTuneOutcome {
     pub after: EvaluationReport,
     pub history: Vec<EpochRecord>,
     pub manifest: Manifest,
-    /// The new version's trust check: refitted on its own features, or the base model's when the
-    /// images cannot support a fit (e.g. a class missing), which `trust_note` then says.
-    pub trust: Option<Trust>,
+    /// Set when the new version keeps its base model's trust check because its own images could
+    /// not support a fit (too few, or a class missing), saying why.
     pub trust_note: Option<String>,
 }
 
@@ -146,7 +145,6 @@ pub fn fine_tune(
         after: outcome.validation,
         history: outcome.history,
         manifest,
-        trust,
         trust_note,
     })
 }

@@ -11,7 +11,7 @@ use crate::metrics::EvaluationReport;
 use crate::model::Model;
 use crate::preprocess::preprocess_bytes;
 use crate::train::{argmax, evaluate, softmax_row, to_f32_vec};
-use crate::trust::{features_and_logits, Trust};
+use crate::trust::Trust;
 use crate::{MlError, MlResult};
 
 /// One image's answer: the most likely class and every class's calibrated probability.
@@ -44,6 +44,20 @@ impl Classifier {
     pub fn load(dir: &Path, device: Device) -> MlResult<Self> {
         let (model, manifest) = ModelArtifact::load(dir, &device)?;
         let trust = Trust::load(dir)?;
+        if let Some(trust) = &trust {
+            // A check fitted for another network would measure distances in the wrong space.
+            let width = model.feature_width();
+            if trust.ood.feature_width != width {
+                return Err(MlError::ModelMismatch {
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "{} describes {}-wide features but the network has {width}",
+                        crate::trust::TRUST_FILE,
+                        trust.ood.feature_width
+                    ),
+                });
+            }
+        }
         Ok(Self::from_parts(model, manifest, device).with_trust(trust))
     }
 
@@ -77,22 +91,6 @@ impl Classifier {
             self.manifest.temperature,
             &self.device,
         )
-    }
-
-    /// Each cached image's out-of-distribution distance under `trust`.
-    pub fn ood_distances(&self, images: &ImageCache, trust: &Trust) -> MlResult<Vec<f32>> {
-        let computed = features_and_logits(
-            &self.model,
-            images,
-            &self.manifest.preprocess,
-            32,
-            &self.device,
-        )?;
-        Ok(computed
-            .features
-            .chunks(computed.feature_width.max(1))
-            .map(|row| trust.ood.distance(row))
-            .collect())
     }
 
     pub(crate) fn model(&self) -> &Model {
@@ -131,29 +129,32 @@ impl Classifier {
             &self.device,
         );
         let features = self.model.features(images);
-        let width = features.dims()[1];
         let logits = to_f32_vec(self.model.classify(features.clone()))?;
         let features = to_f32_vec(features)?;
         Ok(logits
             .chunks(self.manifest.classes.len().max(1))
-            .zip(features.chunks(width.max(1)))
-            .map(|(row, features)| {
-                let probabilities = softmax_row(row, self.manifest.temperature);
-                let mut prediction = self.to_prediction(&probabilities);
-                if let Some(trust) = &self.trust {
-                    let distance = trust.ood.distance(features);
-                    if !trust.ood.is_brain_mri(distance) {
-                        return Err(MlError::NotBrainMri {
-                            distance,
-                            threshold: trust.ood.threshold,
-                        });
-                    }
-                    prediction.ood_distance = Some(distance);
-                    prediction.needs_review = trust.needs_review(prediction.confidence);
-                }
-                Ok(prediction)
-            })
+            .zip(features.chunks(self.model.feature_width().max(1)))
+            .map(|(logits, features)| self.assess(logits, features))
             .collect())
+    }
+
+    /// One image's answer from its logits and pooled features: refused when the trust check
+    /// says it is not a brain MRI slice, flagged when the answer is too unsure.
+    pub(crate) fn assess(&self, logits: &[f32], features: &[f32]) -> MlResult<Prediction> {
+        let probabilities = softmax_row(logits, self.manifest.temperature);
+        let mut prediction = self.to_prediction(&probabilities);
+        if let Some(trust) = &self.trust {
+            let distance = trust.ood.distance(features);
+            if !trust.ood.is_brain_mri(distance) {
+                return Err(MlError::NotBrainMri {
+                    distance,
+                    threshold: trust.ood.threshold,
+                });
+            }
+            prediction.ood_distance = Some(distance);
+            prediction.needs_review = trust.needs_review(prediction.confidence);
+        }
+        Ok(prediction)
     }
 
     /// Scores the model on preprocessed, labelled images.

@@ -90,10 +90,7 @@ impl Model {
     /// The globally pooled last feature map, `[batch, feature_width]`: what the head reads, and
     /// what the out-of-distribution check measures distances in.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        match self {
-            Model::Cnn(model) => model.features(images),
-            Model::EfficientNetLite(model) => model.features(images),
-        }
+        self.pool(self.feature_map(images))
     }
 
     /// The last convolutional feature map, `[batch, channels, h, w]`: what Grad-CAM weighs.
@@ -104,9 +101,20 @@ impl Model {
         }
     }
 
-    /// Global average pooling of a [`Model::feature_map`]: the [`Model::features`] of it.
-    pub fn pool(feature_map: Tensor<4>) -> Tensor<2> {
-        feature_map.mean_dim(3).mean_dim(2).flatten::<2>(1, 3)
+    /// The network's own global pooling of a [`Model::feature_map`]: its [`Model::features`].
+    pub fn pool(&self, feature_map: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Cnn(model) => model.pool(feature_map),
+            Model::EfficientNetLite(model) => model.pool(feature_map),
+        }
+    }
+
+    /// Width of [`Model::features`]: what the head reads.
+    pub fn feature_width(&self) -> usize {
+        match self {
+            Model::Cnn(model) => model.head.weight.dims()[0],
+            Model::EfficientNetLite(model) => model.feature_width(),
+        }
     }
 
     /// The head alone: pooled features -> logits (dropout while training).
@@ -321,13 +329,11 @@ impl Cnn {
     /// `images`: `[batch, 1, size, size]` normalised pixels -> `[batch, num_classes]` logits.
     /// Any size divisible by 16 works; the global pool makes the head size-independent.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.classify(self.features(images))
+        self.classify(self.pool(self.feature_map(images)))
     }
 
-    fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        self.global_pool
-            .forward(self.feature_map(images))
-            .flatten::<2>(1, 3)
+    fn pool(&self, feature_map: Tensor<4>) -> Tensor<2> {
+        self.global_pool.forward(feature_map).flatten::<2>(1, 3)
     }
 
     fn feature_map(&self, images: Tensor<4>) -> Tensor<4> {

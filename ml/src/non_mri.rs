@@ -9,7 +9,7 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 use plotters::prelude::*;
 
-use crate::plots::{render_rgb, PLOT_FONT};
+use crate::plots::{render_rgb, FONT_FAMILY as PLOT_FONT};
 use crate::rng::Rng;
 use crate::{MlError, MlResult};
 

@@ -13,7 +13,7 @@ use crate::metrics::EvaluationReport;
 use crate::train::EpochRecord;
 use crate::{MlError, MlResult};
 
-const FONT_FAMILY: &str = "sans-serif";
+pub(crate) const FONT_FAMILY: &str = "sans-serif";
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER_FONT: Once = Once::new();
 
@@ -63,8 +63,6 @@ pub(crate) fn render_rgb(
     image::RgbImage::from_raw(width, height, buffer)
         .ok_or_else(|| plot_error("plot buffer has the wrong size"))
 }
-
-pub(crate) const PLOT_FONT: &str = FONT_FAMILY;
 
 /// Two panels side by side: loss and accuracy per epoch, train against validation.
 pub fn training_curves_png(history: &[EpochRecord], path: &Path) -> MlResult<()> {

@@ -408,18 +408,45 @@ pub fn evaluate(
     device: &Device,
 ) -> MlResult<Evaluation> {
     let started = Instant::now();
-    let mut logits_all = Vec::with_capacity(images.len() * CLASS_NAMES.len());
-    let indices: Vec<usize> = (0..images.len()).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let (inputs, _) = batch_tensors(images, chunk, preprocess, None, device);
-        logits_all.extend(to_f32_vec(model.forward(inputs))?);
-    }
+    let computed = features_and_logits(model, images, preprocess, batch_size, device)?;
     Ok(Evaluation::from_logits(
-        logits_all,
+        computed.logits,
         &images.labels,
         temperature,
         started.elapsed().as_secs_f64(),
     ))
+}
+
+/// Pooled features and logits of an inference-mode model on cached images, row-major.
+pub struct FeaturesAndLogits {
+    pub features: Vec<f32>,
+    pub feature_width: usize,
+    pub logits: Vec<f32>,
+}
+
+/// Runs cached images through `model` in batches, without augmentation, keeping what the head
+/// read as well as what it answered.
+pub fn features_and_logits(
+    model: &Model,
+    images: &ImageCache,
+    preprocess: &PreprocessConfig,
+    batch_size: usize,
+    device: &Device,
+) -> MlResult<FeaturesAndLogits> {
+    let mut features = Vec::new();
+    let mut logits = Vec::with_capacity(images.len() * CLASS_NAMES.len());
+    let indices: Vec<usize> = (0..images.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let (inputs, _) = batch_tensors(images, chunk, preprocess, None, device);
+        let pooled = model.features(inputs);
+        logits.extend(to_f32_vec(model.classify(pooled.clone()))?);
+        features.extend(to_f32_vec(pooled)?);
+    }
+    Ok(FeaturesAndLogits {
+        features,
+        feature_width: model.feature_width(),
+        logits,
+    })
 }
 
 impl Evaluation {
@@ -488,23 +515,6 @@ pub fn fit_temperature(logits: &[f32], labels: &[usize]) -> f32 {
         }
     }
     (low + high) / 2.0
-}
-
-/// Runs `model` on already-normalised inputs and returns softmax probabilities per image.
-pub fn predict_probabilities(
-    model: &Model,
-    inputs: Vec<f32>,
-    size: usize,
-    temperature: f32,
-    device: &Device,
-) -> MlResult<Vec<Vec<f32>>> {
-    let count = inputs.len() / (size * size);
-    let images = Tensor::<4>::from_data(TensorData::new(inputs, [count, 1, size, size]), device);
-    let probabilities = to_f32_vec(softmax(model.forward(images) / temperature, 1))?;
-    Ok(probabilities
-        .chunks(CLASS_NAMES.len())
-        .map(<[f32]>::to_vec)
-        .collect())
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use std::path::Path;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{batch_tensors, ImageCache};
+use crate::dataset::ImageCache;
 use crate::model::Model;
 use crate::preprocess::PreprocessConfig;
-use crate::train::{argmax, softmax_row, to_f32_vec};
+use crate::train::{argmax, features_and_logits, softmax_row};
 use crate::{MlError, MlResult, CLASS_NAMES};
 
 pub const TRUST_FILE: &str = "trust.json";
@@ -29,8 +29,8 @@ pub const MIN_THRESHOLD_IMAGES: usize = 50;
 /// dimensions, and without it the inverse would magnify their noise.
 const SHRINKAGE: f64 = 0.05;
 
-/// Squared Mahalanobis distances to the nearest class mean under one shared covariance
-/// (Lee et al. 2018), stored as a whitening matrix so scoring is one triangular product.
+/// Mahalanobis distance to the nearest class mean under one shared covariance (Lee et al. 2018),
+/// stored as a whitening matrix so scoring is one triangular product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OodDetector {
     pub feature_width: usize,
@@ -76,38 +76,6 @@ pub struct Trust {
     pub report: TrustReport,
 }
 
-/// Pooled features and logits of an inference-mode model on cached images, row-major.
-pub struct FeaturesAndLogits {
-    pub features: Vec<f32>,
-    pub feature_width: usize,
-    pub logits: Vec<f32>,
-}
-
-pub fn features_and_logits(
-    model: &Model,
-    images: &ImageCache,
-    preprocess: &PreprocessConfig,
-    batch_size: usize,
-    device: &Device,
-) -> MlResult<FeaturesAndLogits> {
-    let mut features = Vec::new();
-    let mut logits = Vec::with_capacity(images.len() * CLASS_NAMES.len());
-    let mut feature_width = 0;
-    let indices: Vec<usize> = (0..images.len()).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let (inputs, _) = batch_tensors(images, chunk, preprocess, None, device);
-        let pooled = model.features(inputs);
-        feature_width = pooled.dims()[1];
-        logits.extend(to_f32_vec(model.classify(pooled.clone()))?);
-        features.extend(to_f32_vec(pooled)?);
-    }
-    Ok(FeaturesAndLogits {
-        features,
-        feature_width,
-        logits,
-    })
-}
-
 impl Trust {
     /// Fits the detector on the training images' features and chooses both thresholds on the
     /// validation images'. `model` must be in inference mode.
@@ -120,7 +88,7 @@ impl Trust {
         device: &Device,
     ) -> MlResult<Self> {
         if train.len() < MIN_FIT_IMAGES || validation.len() < MIN_THRESHOLD_IMAGES {
-            return Err(MlError::Training(format!(
+            return Err(MlError::Dataset(format!(
                 "too few images to fit the trust check on ({} training, {} validation; at least \
                  {MIN_FIT_IMAGES} and {MIN_THRESHOLD_IMAGES} are needed)",
                 train.len(),
@@ -230,7 +198,7 @@ impl OodDetector {
             }
         }
         if let Some(missing) = counts.iter().position(|&n| n == 0) {
-            return Err(MlError::Training(format!(
+            return Err(MlError::Dataset(format!(
                 "no training images of class {} to fit the trust check on",
                 CLASS_NAMES[missing]
             )));

@@ -150,6 +150,49 @@ fn missing_model_is_a_clear_error() {
 }
 
 #[test]
+fn a_trust_check_fitted_for_another_network_is_refused_at_load() {
+    let device = Backend::Cpu.device().unwrap();
+    let config = ModelConfig::new().with_widths([4, 8, 8, 16]);
+    let model = Architecture::Cnn.init(&config, &device);
+    let parameters = model.parameter_count();
+    let manifest = Manifest::new(
+        "t",
+        PreprocessConfig::new(32),
+        Architecture::Cnn,
+        config,
+        parameters,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    ModelArtifact::save(dir.path(), &model, &manifest).unwrap();
+    // A consistent check of 3-wide features, beside a network whose head reads 16.
+    let labels: Vec<usize> = (0..40).map(|i| i % 4).collect();
+    let features: Vec<f32> = (0..40 * 3)
+        .map(|i| (i % 7) as f32 + (i % 3) as f32 * 0.1)
+        .collect();
+    let mut ood = ml::trust::OodDetector::fit(&features, 3, &labels).unwrap();
+    ood.threshold = 1.5;
+    let (bins, ece) = ml::trust::reliability(&[]);
+    let trust = ml::trust::Trust {
+        ood,
+        review_threshold: 0.9,
+        report: ml::trust::TrustReport {
+            validation_images: 0,
+            mri_pass_rate: 1.0,
+            flagged_share: 0.0,
+            unflagged_accuracy: 1.0,
+            ece_uncalibrated: ece,
+            ece_calibrated: ece,
+            reliability_uncalibrated: bins.clone(),
+            reliability_calibrated: bins,
+        },
+    };
+    trust.save(dir.path()).unwrap();
+    let error = Classifier::load(dir.path(), device).err().unwrap();
+    assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
+    assert!(error.to_string().contains("3-wide features"), "{error}");
+}
+
+#[test]
 fn fine_tuning_writes_a_new_version_scored_before_and_after() {
     let (model, manifest, _) = train_tiny();
     let root = tempfile::tempdir().unwrap();

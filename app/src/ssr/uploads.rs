@@ -32,8 +32,7 @@ pub async fn store_all(
         model.classifier.manifest().preprocess.input_size as u32
     });
     let check_label = purpose == db::uploads::Purpose::Training;
-    let judge = serving;
-    let model_config = judge
+    let model_config = serving
         .as_ref()
         .map(|model| model.classifier.manifest().preprocess);
     let mut inspected = Vec::with_capacity(files.len());
@@ -47,29 +46,25 @@ pub async fn store_all(
             })?;
         inspected.push((file.filename, checked));
     }
-    let holds = match &judge {
+    let opinions = match &serving {
         Some(model) => {
             let inputs = inspected
                 .iter_mut()
                 .filter_map(|(_, checked)| checked.as_mut().ok())
                 .map(|image| std::mem::take(&mut image.model_input))
                 .collect();
-            check_labels(state, model, class_name, check_label, inputs).await?
+            second_opinions(state, model, class_name, check_label, inputs).await?
         }
         None => Vec::new(),
     };
-    let mut holds = holds.into_iter();
+    // One opinion per readable image, in order; none at all without a serving model.
+    let mut opinions = opinions.into_iter();
     let mut results = Vec::with_capacity(inspected.len());
     for (filename, checked) in inspected {
-        let checked = match (checked, &judge) {
-            (Ok(image), Some(_)) => match holds.next() {
-                Some(Err(refusal)) => Err(refusal),
-                Some(Ok(hold)) => Ok((image, hold)),
-                None => Ok((image, None)),
-            },
-            (Ok(image), None) => Ok((image, None)),
-            (Err(reason), _) => Err(reason),
-        };
+        let checked = checked.and_then(|image| match opinions.next() {
+            Some(opinion) => opinion.map(|hold| (image, hold)),
+            None => Ok((image, None)),
+        });
         let result = match checked {
             Ok((image, hold)) => {
                 store_one(
@@ -95,12 +90,12 @@ pub async fn store_all(
     Ok(results)
 }
 
-/// One entry per image, in order: the hold when the serving model confidently contradicts
-/// `class_name` (only when `check_label`), or the reason to reject an image that is not a brain
-/// MRI slice. `inputs` are
-/// the images' model inputs, made while they were decoded for inspection; they go through the
-/// inference thread in model-sized batches, and nothing is recorded as a prediction.
-async fn check_labels(
+/// The serving model's opinion of each image, in order: the reason to reject one that is not a
+/// brain MRI slice, else the hold when the model confidently contradicts `class_name` (only when
+/// `check_label`). `inputs` are the images' model inputs, made while they were decoded for
+/// inspection; they go through the inference thread in model-sized batches, and nothing is
+/// recorded as a prediction.
+async fn second_opinions(
     state: &AppState,
     model: &Arc<ServingModel>,
     class_name: &str,
@@ -111,13 +106,13 @@ async fn check_labels(
         return Ok(Vec::new());
     };
     let check = ml::label_check::LabelCheck::default();
-    let mut holds = Vec::with_capacity(inputs.len());
+    let mut opinions = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(state.inference.max_batch_images().max(1)) {
         for prediction in predictions::forward(state, model, chunk.concat()).await? {
             let prediction = match prediction {
                 Ok(prediction) => prediction,
                 Err(AppError::NotBrainMri { detail, .. }) => {
-                    holds.push(Err(detail));
+                    opinions.push(Err(detail));
                     continue;
                 }
                 Err(other) => return Err(other),
@@ -127,14 +122,14 @@ async fn check_labels(
             let contradiction = check
                 .contradiction(&probabilities, label)
                 .filter(|_| check_label);
-            holds.push(Ok(contradiction.map(|contradiction| Hold {
+            opinions.push(Ok(contradiction.map(|contradiction| Hold {
                 model_version: model.version.clone(),
                 uploaded_label: class_name.to_owned(),
                 contradiction,
             })));
         }
     }
-    Ok(holds)
+    Ok(opinions)
 }
 
 async fn store_one(

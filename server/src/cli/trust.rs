@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::Context;
 use ml::dataset;
 use ml::trust::Trust;
-use serde::Serialize;
 
 use super::{progress, ModelArgs};
 
@@ -29,7 +28,7 @@ pub struct TrustArgs {
 }
 
 /// The refusal measured on one kind of non-MRI image.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct KindRefusal {
     pub kind: String,
     pub images: usize,
