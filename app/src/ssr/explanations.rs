@@ -1,6 +1,7 @@
 //! `POST /predict/explain`: a prediction with its Grad-CAM heatmap. It runs on a blocking thread
 //! of its own rather than the batching inference thread, since its backward pass cannot share a
-//! batch; the prediction budget of the rate limiter bounds how many arrive.
+//! batch. The rate limiter's prediction budget bounds each client; a small pool of permits bounds
+//! them all, so a crowd of explanations cannot take every core from plain predictions.
 
 use std::io::Cursor;
 use std::time::Instant;
@@ -14,10 +15,17 @@ use crate::ssr::AppState;
 
 /// Opacity of the heatmap in the overlay PNG (the Predict page draws its own, with a slider).
 const OVERLAY_OPACITY: f32 = 0.6;
+/// Explanations computed at once, at most (the machine this was sized on has two cores).
+static EXPLAIN_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResponse, AppError> {
     let model = state.models.current().ok_or_else(|| {
         AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
+    })?;
+    let _permit = EXPLAIN_PERMITS.try_acquire().map_err(|_| {
+        AppError::Unavailable(
+            "the server is at capacity (too many explanations in progress); retry shortly".into(),
+        )
     })?;
     let started = Instant::now();
     let classifier = model.classifier.clone();

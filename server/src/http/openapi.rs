@@ -304,7 +304,7 @@ mod paths {
             (status = 400, description = "No `file` field, not multipart, or not a decodable image", body = ErrorBody),
             (status = 413, description = "Larger than the upload limit", body = ErrorBody),
             (status = 422, description = "Not a brain MRI slice (`not_brain_mri`)", body = ErrorBody),
-            (status = 503, description = "No model is loaded", body = ErrorBody),
+            (status = 503, description = "No model is loaded, or two explanations are already running", body = ErrorBody),
         )
     )]
     fn explain_prediction() {}
