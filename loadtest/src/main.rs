@@ -9,7 +9,6 @@
 //! - `LOADTEST_BATCH_SIZE`: images per batch request (default 4);
 //! - `LOADTEST_SUMMARY`: where to write a JSON summary (throughput, percentiles, server memory).
 
-mod phantom;
 mod summary;
 
 use std::path::Path;
@@ -66,7 +65,8 @@ fn load_images() -> Vec<(String, Vec<u8>)> {
         .map(|variant| {
             (
                 format!("phantom-{variant}.jpg"),
-                phantom::slice_jpeg(variant, 512),
+                ml::phantom::slice_jpeg(variant, 512)
+                    .expect("encoding an in-memory image cannot fail"),
             )
         })
         .collect()

@@ -192,6 +192,38 @@ impl Explanation {
     }
 }
 
+impl Explanation {
+    /// The best [`Explanation::share_in_head`] a map on this grid can reach while covering the
+    /// whole head: the share of a heatmap whose cells hold the fraction of their pixels inside
+    /// the head. Cells straddling the skull's edge are partly hot by construction, so on a
+    /// coarse grid this ceiling sits well below 1 and an honest map cannot beat it by much.
+    pub fn head_share_ceiling(&self, threshold: u8) -> f32 {
+        let mask = head_mask(&self.slice, threshold);
+        let (width, height) = (self.slice.width() as usize, self.slice.height() as usize);
+        let mut inside = vec![0.0f32; self.grid_width * self.grid_height];
+        let mut pixels = vec![0.0f32; self.grid_width * self.grid_height];
+        for y in 0..height {
+            for x in 0..width {
+                let cell =
+                    (y * self.grid_height / height) * self.grid_width + x * self.grid_width / width;
+                pixels[cell] += 1.0;
+                if mask[y * width + x] {
+                    inside[cell] += 1.0;
+                }
+            }
+        }
+        let coverage = Explanation {
+            heatmap: inside
+                .iter()
+                .zip(&pixels)
+                .map(|(i, p)| if *p > 0.0 { i / p } else { 0.0 })
+                .collect(),
+            ..self.clone()
+        };
+        coverage.share_in_head(threshold)
+    }
+}
+
 /// Pixels between the first and last bright pixel of both their row and their column.
 fn head_mask(slice: &GrayImage, threshold: u8) -> Vec<bool> {
     let (width, height) = (slice.width() as usize, slice.height() as usize);
@@ -313,5 +345,41 @@ mod tests {
             .overlay(0.0)
             .pixels()
             .all(|pixel| pixel.0 == [100, 100, 100]));
+    }
+
+    #[test]
+    fn a_coarse_grid_caps_the_share_a_whole_head_map_can_reach() {
+        let disc = GrayImage::from_fn(64, 64, |x, y| {
+            let r = ((x as f32 - 31.5).powi(2) + (y as f32 - 31.5).powi(2)).sqrt();
+            image::Luma([if r < 26.0 { 150 } else { 0 }])
+        });
+        let with_heat = |heatmap: Vec<f32>| Explanation {
+            prediction: Prediction {
+                predicted_class: "glioma".into(),
+                confidence: 1.0,
+                probabilities: vec![],
+                needs_review: false,
+                runner_up: None,
+                ood_distance: None,
+            },
+            heatmap,
+            grid_width: 4,
+            grid_height: 4,
+            slice: disc.clone(),
+        };
+        let uniform = with_heat(vec![1.0; 16]);
+        let ceiling = uniform.head_share_ceiling(20);
+        let mut centre = vec![0.0; 16];
+        for cell in [5, 6, 9, 10] {
+            centre[cell] = 1.0;
+        }
+        let centre_share = with_heat(centre).share_in_head(20);
+        let area_share = uniform.share_in_head(20);
+        assert!(
+            (area_share - 0.52).abs() < 0.03,
+            "the disc is ~52% of the slice: {area_share}"
+        );
+        assert!(ceiling > area_share && ceiling < 1.0, "ceiling {ceiling}");
+        assert!(centre_share > ceiling, "{centre_share} vs {ceiling}");
     }
 }

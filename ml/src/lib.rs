@@ -17,6 +17,7 @@ pub mod label_check;
 pub mod metrics;
 pub mod model;
 pub mod non_mri;
+pub mod phantom;
 pub mod plots;
 pub mod preprocess;
 pub mod rng;
@@ -52,6 +53,8 @@ pub enum MlError {
     Manifest { path: PathBuf, reason: String },
     #[error("backend {0} is not available in this build (enable its cargo feature)")]
     BackendUnavailable(String),
+    #[error("cannot encode image: {0}")]
+    Encode(String),
     #[error("cannot draw plot: {0}")]
     Plot(String),
     #[error("pretrained weights: {0}")]

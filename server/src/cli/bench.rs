@@ -1,4 +1,3 @@
-use std::io::Cursor;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -25,7 +24,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let classifier = args.model.load()?;
     let bytes = match &args.image {
         Some(path) => std::fs::read(path)?,
-        None => synthetic_slice_jpeg()?,
+        None => ml::phantom::slice_jpeg(0, 512)?,
     };
     for _ in 0..5 {
         classifier.predict_bytes(&bytes)?;
@@ -147,18 +146,4 @@ fn print_stage_medians(
         );
     }
     Ok(())
-}
-
-/// A 512x512 JPEG with a bright textured ellipse on black, like the dataset's slices.
-fn synthetic_slice_jpeg() -> anyhow::Result<Vec<u8>> {
-    let image = image::GrayImage::from_fn(512, 512, |x, y| {
-        let (dx, dy) = ((x as f32 - 256.0) / 200.0, (y as f32 - 256.0) / 230.0);
-        let inside = dx * dx + dy * dy < 1.0;
-        let texture = ((x * 7 + y * 13) % 40) as u8;
-        image::Luma([if inside { 90 + texture } else { 2 }])
-    });
-    let mut bytes = Vec::new();
-    image::DynamicImage::ImageLuma8(image)
-        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)?;
-    Ok(bytes)
 }

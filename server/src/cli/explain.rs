@@ -82,7 +82,9 @@ fn sanity(classifier: &ml::Classifier, data: &std::path::Path, limit: usize) -> 
     let threshold = manifest.preprocess.crop_threshold;
     let random = classifier.with_random_weights(7);
     let mut correlations = Vec::new();
-    let (mut shares, mut explain_ms, mut predict_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut shares, mut ceilings) = (Vec::new(), Vec::new());
+    let (mut explain_ms, mut predict_ms) = (Vec::new(), Vec::new());
+    let mut grid = (0, 0);
     for item in &tumours {
         let bytes = std::fs::read(&item.path)?;
         let started = Instant::now();
@@ -93,6 +95,8 @@ fn sanity(classifier: &ml::Classifier, data: &std::path::Path, limit: usize) -> 
             Ok(explanation) => {
                 explain_ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 shares.push(f64::from(explanation.share_in_head(threshold)));
+                ceilings.push(f64::from(explanation.head_share_ceiling(threshold)));
+                grid = (explanation.grid_width, explanation.grid_height);
                 let baseline = random.explain_bytes(&bytes)?;
                 correlations.push(f64::from(ml::explain::heatmap_correlation(
                     &explanation.heatmap,
@@ -119,6 +123,12 @@ fn sanity(classifier: &ml::Classifier, data: &std::path::Path, limit: usize) -> 
         explain,
         predict,
         explain / predict
+    );
+    println!(
+        "the {}x{} grid's ceiling: a map as hot as the head itself would put {:.1}% inside it",
+        grid.0,
+        grid.1,
+        ceilings.iter().sum::<f64>() / ceilings.len().max(1) as f64 * 100.0
     );
     println!(
         "against the same network with random weights: mean correlation of the heatmaps {:.3} \
