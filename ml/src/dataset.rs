@@ -11,7 +11,24 @@ use crate::preprocess::{self, PreprocessConfig};
 use crate::rng::Rng;
 use crate::{MlError, MlResult};
 
-const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "bmp", "webp", "gif", "tif"];
+const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "webp", "gif", "tif", "dcm"];
+
+/// An image by its extension, or a DICOM file by its preamble whatever its name (scanners
+/// often name files by UID, `1.2.840.113619.2.55.3`, or with no extension at all).
+fn is_image_file(path: &Path) -> bool {
+    use std::io::Read;
+    let known = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .is_some_and(|ext| IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
+    let mut head = [0u8; 132];
+    known
+        || (path.is_file()
+            && std::fs::File::open(path)
+                .and_then(|mut file| file.read_exact(&mut head))
+                .is_ok()
+            && crate::dicom::is_dicom(&head))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabeledImage {
@@ -53,13 +70,7 @@ pub fn scan_class_folders(root: &Path) -> MlResult<Vec<LabeledImage>> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| MlError::io(&dir, e))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| {
-                path.extension()
-                    .and_then(|ext| ext.to_str())
-                    .is_some_and(|ext| {
-                        IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
-                    })
-            })
+            .filter(|path| is_image_file(path))
             .collect();
         if paths.is_empty() {
             return Err(MlError::Dataset(format!(
@@ -433,9 +444,17 @@ mod tests {
             touch_images(dir.path(), class, 3);
         }
         std::fs::write(dir.path().join("glioma/notes.txt"), "ignored").unwrap();
+        std::fs::write(dir.path().join("glioma/README"), "no extension, not DICOM").unwrap();
+        let dicom = crate::dicom_writer::DicomWriter::default()
+            .write(&[vec![100; 64]], 8, 8)
+            .unwrap();
+        // Scanners name files by UID, without an extension; the preamble tells them apart.
+        std::fs::write(dir.path().join("notumor/1.2.840.99"), &dicom).unwrap();
+        std::fs::write(dir.path().join("notumor/slice.DCM"), &dicom).unwrap();
         let items = scan_class_folders(dir.path()).unwrap();
-        assert_eq!(items.len(), 12);
-        assert_eq!(items.iter().filter(|i| i.label == 2).count(), 3);
+        assert_eq!(items.len(), 14);
+        assert_eq!(items.iter().filter(|i| i.label == 0).count(), 3);
+        assert_eq!(items.iter().filter(|i| i.label == 2).count(), 5);
 
         std::fs::create_dir(dir.path().join("banana")).unwrap();
         let error = scan_class_folders(dir.path()).unwrap_err().to_string();

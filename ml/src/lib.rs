@@ -8,6 +8,8 @@ pub mod checkpoint;
 pub mod classes;
 pub mod dataset;
 pub mod device;
+pub mod dicom;
+pub mod dicom_writer;
 pub mod efficientnet;
 pub mod explain;
 pub mod features;
@@ -53,6 +55,16 @@ pub enum MlError {
     Manifest { path: PathBuf, reason: String },
     #[error("backend {0} is not available in this build (enable its cargo feature)")]
     BackendUnavailable(String),
+    #[error(
+        "this DICOM file's modality is {modality}, not MR: only brain MRI slices are classified"
+    )]
+    NotMrModality { modality: String },
+    #[error(
+        "this DICOM file's transfer syntax {name} ({uid}) cannot be decoded here; decodable: \
+         uncompressed (implicit/explicit VR, little or big endian), deflated, RLE lossless, JPEG \
+         baseline/extended/lossless and JPEG 2000"
+    )]
+    UnsupportedTransferSyntax { uid: String, name: String },
     #[error("cannot encode image: {0}")]
     Encode(String),
     #[error("cannot draw plot: {0}")]

@@ -13,6 +13,7 @@ use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use crate::dicom::{self, DicomSummary};
 use crate::{MlError, MlResult};
 
 /// Largest accepted width or height; MRI slices are far smaller.
@@ -29,21 +30,21 @@ pub const MAX_PIXELS_IN_FLIGHT: u64 = MAX_PIXELS;
 
 /// A counting semaphore over pixels for blocking threads (decoding runs on them, never on async
 /// workers).
-struct DecodePermits {
+pub(crate) struct DecodePermits {
     in_use: std::sync::Mutex<u64>,
     freed: std::sync::Condvar,
 }
 
-static DECODE_PERMITS: DecodePermits = DecodePermits {
+pub(crate) static DECODE_PERMITS: DecodePermits = DecodePermits {
     in_use: std::sync::Mutex::new(0),
     freed: std::sync::Condvar::new(),
 };
 
-struct DecodePermit(u64);
+pub(crate) struct DecodePermit(u64);
 
 impl DecodePermits {
     /// Waits until `pixels` more may decode; callers never ask for more than the budget.
-    fn acquire(&'static self, pixels: u64) -> DecodePermit {
+    pub(crate) fn acquire(&'static self, pixels: u64) -> DecodePermit {
         let pixels = pixels.min(MAX_PIXELS_IN_FLIGHT);
         let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
         while *in_use + pixels > MAX_PIXELS_IN_FLIGHT {
@@ -66,7 +67,7 @@ impl Drop for DecodePermit {
 }
 
 /// Refuses an image whose header claims more pixels than [`MAX_PIXELS`].
-fn check_pixel_budget(width: u64, height: u64) -> MlResult<()> {
+pub(crate) fn check_pixel_budget(width: u64, height: u64) -> MlResult<()> {
     let pixels = width * height;
     if pixels > MAX_PIXELS {
         return Err(MlError::Decode(format!(
@@ -104,8 +105,52 @@ impl PreprocessConfig {
     }
 }
 
-/// Decodes JPEG, PNG, BMP, WebP or GIF bytes of any size and colour type into 8-bit grayscale.
+/// An upload decoded: its grey image, or one per frame of a DICOM file with the file's summary.
+#[derive(Debug, Clone)]
+pub struct DecodedInput {
+    /// Never empty.
+    pub frames: Vec<GrayImage>,
+    pub dicom: Option<DicomSummary>,
+}
+
+impl DecodedInput {
+    /// The frame a single prediction reads: the middle one of a multi-frame file (0-based).
+    pub fn middle_index(&self) -> usize {
+        self.frames.len() / 2
+    }
+
+    pub fn into_middle_frame(mut self) -> GrayImage {
+        let middle = self.middle_index();
+        self.frames.swap_remove(middle)
+    }
+}
+
+/// Decodes an upload: a DICOM Part 10 file (recognised by its `DICM` preamble, whatever its name)
+/// into its windowed frames, anything else as [`decode`] does.
+pub fn decode_input(bytes: &[u8]) -> MlResult<DecodedInput> {
+    if dicom::is_dicom(bytes) {
+        let image = dicom::read(bytes)?;
+        if image.frames.is_empty() {
+            return Err(MlError::Decode("the DICOM file has no frames".into()));
+        }
+        return Ok(DecodedInput {
+            frames: image.frames,
+            dicom: Some(image.summary),
+        });
+    }
+    Ok(DecodedInput {
+        frames: vec![decode_image(bytes)?],
+        dicom: None,
+    })
+}
+
+/// Decodes JPEG, PNG, BMP, WebP, GIF or DICOM bytes of any size and colour type into 8-bit
+/// grayscale; of a multi-frame DICOM file, its middle frame.
 pub fn decode(bytes: &[u8]) -> MlResult<GrayImage> {
+    decode_input(bytes).map(DecodedInput::into_middle_frame)
+}
+
+fn decode_image(bytes: &[u8]) -> MlResult<GrayImage> {
     if bytes.is_empty() {
         return Err(MlError::EmptyImage);
     }

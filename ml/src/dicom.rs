@@ -1,0 +1,296 @@
+//! DICOM Part 10 input: a scanner's file becomes the same 8-bit grey slices a JPEG would, with the
+//! radiologist's window, and a summary that carries no patient-identifying attribute.
+//!
+//! dicom-rs parses the file and decompresses the pixel data; the pixel pipeline (rescale, window,
+//! MONOCHROME1 inversion) is ours, so each step is explicit and tested:
+//! stored value -> Rescale Slope/Intercept (signed values honoured) -> the file's first window
+//! (Window Center/Width, DICOM's linear function) or the whole file's min-max -> 0-255 -> inverted
+//! for MONOCHROME1, where the smallest value is white.
+//!
+//! Only the attributes in [`DicomSummary`] are read out of the parsed object, which is dropped
+//! before this module returns: names, IDs, dates, accession numbers, institutions and physicians
+//! never leave it, and no error message quotes a value from the file.
+
+use std::io::Cursor;
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::file::{OpenFileOptions, ReadPreamble};
+use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use image::GrayImage;
+use serde::{Deserialize, Serialize};
+
+use crate::preprocess::{check_pixel_budget, DECODE_PERMITS, MAX_DECODE_BYTES};
+use crate::{MlError, MlResult};
+
+const PREAMBLE_LEN: usize = 128;
+
+/// Whether `bytes` are a DICOM Part 10 file: a 128-byte preamble, then `DICM`.
+pub fn is_dicom(bytes: &[u8]) -> bool {
+    bytes.get(PREAMBLE_LEN..PREAMBLE_LEN + 4) == Some(b"DICM".as_slice())
+}
+
+/// What a prediction may say about its DICOM input: acquisition facts, nothing about the patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DicomSummary {
+    pub modality: String,
+    pub manufacturer: Option<String>,
+    /// Tesla.
+    pub magnetic_field_strength: Option<f32>,
+    pub series_description: Option<String>,
+    /// Millimetres.
+    pub slice_thickness: Option<f32>,
+    pub rows: u32,
+    pub columns: u32,
+    pub frames: u32,
+    pub bits_stored: u16,
+    pub photometric_interpretation: String,
+    /// The transfer syntax's name, e.g. "Explicit VR Little Endian" or "JPEG Baseline (Process 1)".
+    pub transfer_syntax: String,
+    pub window: WindowUsed,
+}
+
+/// The window that mapped the file's values to grey levels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowUsed {
+    pub center: f32,
+    pub width: f32,
+    /// `true`: the file's own Window Center/Width (its first one); `false`: the file's min-max.
+    pub from_file: bool,
+}
+
+/// A decoded DICOM file: one 8-bit grey image per frame, and its summary.
+#[derive(Debug, Clone)]
+pub struct DicomImage {
+    pub frames: Vec<GrayImage>,
+    pub summary: DicomSummary,
+}
+
+/// Parses, checks and decodes a DICOM Part 10 file. Refuses a modality other than MR before
+/// touching the pixel data, and a transfer syntax this build cannot decode by name.
+pub fn read(bytes: &[u8]) -> MlResult<DicomImage> {
+    if !is_dicom(bytes) {
+        return Err(MlError::Decode("not a DICOM file (no DICM preamble)".into()));
+    }
+    // A third-party parser on untrusted bytes: a panic in it is a bad file, not a dead worker.
+    std::panic::catch_unwind(|| read_checked(bytes)).unwrap_or_else(|_| {
+        Err(MlError::Decode(
+            "the DICOM file is malformed (its parser gave up)".into(),
+        ))
+    })
+}
+
+fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
+    let object = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .from_reader(Cursor::new(&bytes[PREAMBLE_LEN..]))
+        .map_err(|e| MlError::Decode(format!("not a readable DICOM file: {e}")))?;
+    let transfer_syntax = check_transfer_syntax(&object)?;
+    let modality = text(&object, tags::MODALITY).unwrap_or_default();
+    if modality != "MR" {
+        return Err(MlError::NotMrModality {
+            modality: if modality.is_empty() {
+                "none".into()
+            } else {
+                modality
+            },
+        });
+    }
+    let rows = number(&object, tags::ROWS).unwrap_or(0.0) as u32;
+    let columns = number(&object, tags::COLUMNS).unwrap_or(0.0) as u32;
+    let frames = number(&object, tags::NUMBER_OF_FRAMES).unwrap_or(1.0).max(1.0) as u32;
+    let bits_allocated = number(&object, tags::BITS_ALLOCATED).unwrap_or(16.0) as u64;
+    let samples = number(&object, tags::SAMPLES_PER_PIXEL).unwrap_or(1.0) as u64;
+    if rows == 0 || columns == 0 {
+        return Err(MlError::Decode("the DICOM file has no Rows/Columns".into()));
+    }
+    check_pixel_budget(u64::from(columns), u64::from(rows))?;
+    let pixels = u64::from(rows) * u64::from(columns) * u64::from(frames);
+    let decoded_bytes = pixels * samples.max(1) * bits_allocated.div_ceil(8).max(1);
+    if decoded_bytes > MAX_DECODE_BYTES {
+        return Err(MlError::Decode(format!(
+            "the DICOM file's {frames} frame(s) of {columns}x{rows} would take {} MiB to decode; \
+             the limit is {} MiB",
+            decoded_bytes / (1024 * 1024),
+            MAX_DECODE_BYTES / (1024 * 1024)
+        )));
+    }
+    let photometric = text(&object, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    let inverted = match photometric.as_str() {
+        "MONOCHROME2" => false,
+        "MONOCHROME1" => true,
+        other => {
+            return Err(MlError::Decode(format!(
+                "DICOM photometric interpretation {other:?} is not supported: MR slices are \
+                 MONOCHROME1 or MONOCHROME2"
+            )))
+        }
+    };
+    let _permit = DECODE_PERMITS.acquire(pixels);
+    let decoded = object.decode_pixel_data().map_err(|e| {
+        MlError::Decode(format!(
+            "the DICOM pixel data ({transfer_syntax}) did not decode: {e}"
+        ))
+    })?;
+    let frame_values = (0..decoded.number_of_frames())
+        .map(|frame| {
+            decoded
+                .to_vec_frame::<f32>(frame)
+                .map_err(|e| MlError::Decode(format!("DICOM frame {}: {e}", frame + 1)))
+        })
+        .collect::<MlResult<Vec<_>>>()?;
+    let window = match decoded.window().ok().flatten().and_then(|w| w.first()) {
+        Some(first) if first.width >= 1.0 => WindowUsed {
+            center: first.center as f32,
+            width: first.width as f32,
+            from_file: true,
+        },
+        _ => min_max_window(&frame_values),
+    };
+    let (width, height) = (decoded.columns(), decoded.rows());
+    let images = frame_values
+        .iter()
+        .map(|values| {
+            let grey = values
+                .iter()
+                .map(|&value| {
+                    let level = apply_window(value, &window);
+                    if inverted {
+                        255 - level
+                    } else {
+                        level
+                    }
+                })
+                .collect();
+            GrayImage::from_raw(width, height, grey)
+                .ok_or_else(|| MlError::Decode("DICOM frame size does not match Rows x Columns".into()))
+        })
+        .collect::<MlResult<Vec<_>>>()?;
+    Ok(DicomImage {
+        summary: DicomSummary {
+            modality,
+            manufacturer: text(&object, tags::MANUFACTURER),
+            magnetic_field_strength: number(&object, tags::MAGNETIC_FIELD_STRENGTH)
+                .map(|v| v as f32),
+            series_description: text(&object, tags::SERIES_DESCRIPTION),
+            slice_thickness: number(&object, tags::SLICE_THICKNESS).map(|v| v as f32),
+            rows,
+            columns,
+            frames: images.len() as u32,
+            bits_stored: number(&object, tags::BITS_STORED).unwrap_or(0.0) as u16,
+            photometric_interpretation: photometric,
+            transfer_syntax,
+            window,
+        },
+        frames: images,
+    })
+}
+
+/// The transfer syntax's name when this build can decode its pixel data; 415-worthy otherwise.
+fn check_transfer_syntax(object: &DefaultDicomObject) -> MlResult<String> {
+    let uid = object
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches(['\0', ' '])
+        .to_owned();
+    match TransferSyntaxRegistry.get(&uid) {
+        Some(syntax) if syntax.can_decode_all() => Ok(syntax.name().to_owned()),
+        Some(syntax) => Err(MlError::UnsupportedTransferSyntax {
+            uid,
+            name: syntax.name().to_owned(),
+        }),
+        None => Err(MlError::UnsupportedTransferSyntax {
+            uid,
+            name: "unknown".into(),
+        }),
+    }
+}
+
+fn text(object: &DefaultDicomObject, tag: Tag) -> Option<String> {
+    let element = object.element_opt(tag).ok().flatten()?;
+    let value = element.to_str().ok()?;
+    let value = value.trim_matches(['\0', ' ']);
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn number(object: &DefaultDicomObject, tag: Tag) -> Option<f64> {
+    object
+        .element_opt(tag)
+        .ok()
+        .flatten()?
+        .to_float64()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+/// The window spanning all frames' values, so every frame of a file shares one grey scale.
+fn min_max_window(frames: &[Vec<f32>]) -> WindowUsed {
+    let (low, high) = frames
+        .iter()
+        .flatten()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !low.is_finite() || !high.is_finite() {
+        return WindowUsed {
+            center: 0.0,
+            width: 1.0,
+            from_file: false,
+        };
+    }
+    // With DICOM's linear function below, width w maps [c - w/2, c + w/2] onto 0-255.
+    WindowUsed {
+        center: (low + high) / 2.0 + 0.5,
+        width: (high - low) + 1.0,
+        from_file: false,
+    }
+}
+
+/// DICOM PS3.3 C.11.2.1.2.1, the LINEAR VOI function, to 8 bits.
+fn apply_window(value: f32, window: &WindowUsed) -> u8 {
+    let (center, width) = (window.center - 0.5, (window.width - 1.0).max(f32::EPSILON));
+    let level = ((value - center) / width + 0.5) * 255.0;
+    level.round().clamp(0.0, 255.0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_linear_window_maps_its_edges_to_black_and_white() {
+        let window = WindowUsed {
+            center: 40.0,
+            width: 80.0,
+            from_file: true,
+        };
+        assert_eq!(apply_window(-1000.0, &window), 0);
+        assert_eq!(apply_window(0.0, &window), 0);
+        // (40 - 39.5) / 79 + 0.5 of 255.
+        assert_eq!(apply_window(40.0, &window), 129);
+        assert_eq!(apply_window(80.0, &window), 255);
+        assert_eq!(apply_window(3000.0, &window), 255);
+    }
+
+    #[test]
+    fn min_max_spans_every_frame() {
+        let window = min_max_window(&[vec![100.0, 200.0], vec![150.0, 1100.0]]);
+        assert!(!window.from_file);
+        assert_eq!(apply_window(100.0, &window), 0);
+        assert_eq!(apply_window(1100.0, &window), 255);
+        assert_eq!(apply_window(600.0, &window), 128);
+    }
+
+    #[test]
+    fn only_a_dicm_preamble_is_dicom() {
+        let mut bytes = vec![0u8; 132];
+        assert!(!is_dicom(&bytes));
+        bytes[128..132].copy_from_slice(b"DICM");
+        assert!(is_dicom(&bytes));
+        assert!(!is_dicom(b"DICM"));
+        assert!(matches!(read(&bytes), Err(MlError::Decode(_))));
+    }
+}
