@@ -39,13 +39,17 @@ pub enum AppError {
     /// The client took too long to send its request.
     #[error("{0}")]
     RequestTimeout(String),
-    /// The image is not a brain MRI slice: the model's out-of-distribution check refused it.
+    /// The image is not a brain MRI slice: the model's out-of-distribution check refused it
+    /// (with its score and threshold), or a DICOM file's modality is not MR (without).
     #[error("{detail}")]
     NotBrainMri {
         detail: String,
-        score: f64,
-        threshold: f64,
+        score: Option<f64>,
+        threshold: Option<f64>,
     },
+    /// The file's encoding cannot be decoded here (e.g. a DICOM transfer syntax without a codec).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 impl AppError {
@@ -59,6 +63,7 @@ impl AppError {
             AppError::RetrainBusy { .. } => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::NotBrainMri { .. } => 422,
+            AppError::UnsupportedMediaType(_) => 415,
             AppError::Internal => 500,
             AppError::RequestTimeout(_) => 408,
             AppError::TooManyRequests(_) => 429,
@@ -80,6 +85,7 @@ impl AppError {
             AppError::TooManyRequests(_) => "too_many_requests",
             AppError::RequestTimeout(_) => "request_timeout",
             AppError::NotBrainMri { .. } => "not_brain_mri",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
         }
     }
 }
@@ -108,7 +114,7 @@ impl From<AppError> for ErrorBody {
         let (score, threshold) = match &error {
             AppError::NotBrainMri {
                 score, threshold, ..
-            } => (Some(*score), Some(*threshold)),
+            } => (*score, *threshold),
             _ => (None, None),
         };
         ErrorBody {
@@ -127,9 +133,10 @@ impl From<ErrorBody> for AppError {
             ("retrain_busy", Some(session_id)) => AppError::RetrainBusy { session_id },
             ("not_brain_mri", _) => AppError::NotBrainMri {
                 detail: body.detail,
-                score: body.score.unwrap_or(f64::NAN),
-                threshold: body.threshold.unwrap_or(f64::NAN),
+                score: body.score,
+                threshold: body.threshold,
             },
+            ("unsupported_media_type", _) => AppError::UnsupportedMediaType(body.detail),
             ("internal", _) => AppError::Internal,
             ("bad_request", _) => AppError::BadRequest(body.detail),
             ("unauthorized", _) => AppError::Unauthorized(body.detail),
@@ -176,9 +183,15 @@ mod tests {
             AppError::RequestTimeout("too slow".into()),
             AppError::NotBrainMri {
                 detail: "not a brain MRI slice".into(),
-                score: 3.5,
-                threshold: 1.9,
+                score: Some(3.5),
+                threshold: Some(1.9),
             },
+            AppError::NotBrainMri {
+                detail: "modality CT".into(),
+                score: None,
+                threshold: None,
+            },
+            AppError::UnsupportedMediaType("JPEG-LS".into()),
             AppError::Internal,
         ] {
             let json = serde_json::to_value(&error).unwrap();

@@ -62,6 +62,14 @@ pub struct WindowUsed {
     pub from_file: bool,
 }
 
+/// Which DICOM file and frame an answer read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DicomFrame {
+    pub summary: DicomSummary,
+    /// 0-based.
+    pub index: usize,
+}
+
 /// A decoded DICOM file: one 8-bit grey image per frame, and its summary.
 #[derive(Debug, Clone)]
 pub struct DicomImage {
@@ -73,7 +81,9 @@ pub struct DicomImage {
 /// touching the pixel data, and a transfer syntax this build cannot decode by name.
 pub fn read(bytes: &[u8]) -> MlResult<DicomImage> {
     if !is_dicom(bytes) {
-        return Err(MlError::Decode("not a DICOM file (no DICM preamble)".into()));
+        return Err(MlError::Decode(
+            "not a DICOM file (no DICM preamble)".into(),
+        ));
     }
     // A third-party parser on untrusted bytes: a panic in it is a bad file, not a dead worker.
     std::panic::catch_unwind(|| read_checked(bytes)).unwrap_or_else(|_| {
@@ -101,7 +111,9 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
     }
     let rows = number(&object, tags::ROWS).unwrap_or(0.0) as u32;
     let columns = number(&object, tags::COLUMNS).unwrap_or(0.0) as u32;
-    let frames = number(&object, tags::NUMBER_OF_FRAMES).unwrap_or(1.0).max(1.0) as u32;
+    let frames = number(&object, tags::NUMBER_OF_FRAMES)
+        .unwrap_or(1.0)
+        .max(1.0) as u32;
     let bits_allocated = number(&object, tags::BITS_ALLOCATED).unwrap_or(16.0) as u64;
     let samples = number(&object, tags::SAMPLES_PER_PIXEL).unwrap_or(1.0) as u64;
     if rows == 0 || columns == 0 {
@@ -165,8 +177,9 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
                     }
                 })
                 .collect();
-            GrayImage::from_raw(width, height, grey)
-                .ok_or_else(|| MlError::Decode("DICOM frame size does not match Rows x Columns".into()))
+            GrayImage::from_raw(width, height, grey).ok_or_else(|| {
+                MlError::Decode("DICOM frame size does not match Rows x Columns".into())
+            })
         })
         .collect::<MlResult<Vec<_>>>()?;
     Ok(DicomImage {

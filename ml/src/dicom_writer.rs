@@ -69,13 +69,18 @@ impl DicomWriter {
 
     /// A Part 10 file of `frames` (stored values, row-major, `columns` x `rows` each).
     pub fn write(&self, frames: &[Vec<i32>], columns: u16, rows: u16) -> MlResult<Vec<u8>> {
-        let encode = |what: &str, e: &dyn std::fmt::Display| MlError::Encode(format!("{what}: {e}"));
+        let encode =
+            |what: &str, e: &dyn std::fmt::Display| MlError::Encode(format!("{what}: {e}"));
         let mut object = InMemDicomObject::new_empty();
         let mut put_str = |tag, vr, value: &str| {
             object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
         };
         put_str(tags::SOP_CLASS_UID, VR::UI, uids::MR_IMAGE_STORAGE);
-        put_str(tags::SOP_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.2.1125.7734.1");
+        put_str(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.7734.1",
+        );
         put_str(tags::MODALITY, VR::CS, &self.modality);
         put_str(tags::MANUFACTURER, VR::LO, "SynthScan");
         put_str(tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "3");
@@ -99,8 +104,16 @@ impl DicomWriter {
         }
         if let Some((center, width)) = self.window {
             // Two windows: readers must take the first.
-            put_str(tags::WINDOW_CENTER, VR::DS, &format!("{center}\\{}", center * 3.0));
-            put_str(tags::WINDOW_WIDTH, VR::DS, &format!("{width}\\{}", width * 5.0));
+            put_str(
+                tags::WINDOW_CENTER,
+                VR::DS,
+                &format!("{center}\\{}", center * 3.0),
+            );
+            put_str(
+                tags::WINDOW_WIDTH,
+                VR::DS,
+                &format!("{width}\\{}", width * 5.0),
+            );
         }
         if self.patient {
             put_str(tags::PATIENT_NAME, VR::PN, PATIENT_NAME);

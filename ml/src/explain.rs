@@ -5,9 +5,10 @@
 use burn::prelude::*;
 use image::{GrayImage, Rgb, RgbImage};
 
+use crate::dicom::DicomFrame;
 use crate::infer::{Classifier, Prediction};
 use crate::model::Model;
-use crate::preprocess::{decode, normalise_into, prepare};
+use crate::preprocess::{decode_input, normalise_into, prepare};
 use crate::train::to_f32_vec;
 use crate::{MlError, MlResult};
 
@@ -22,6 +23,8 @@ pub struct Explanation {
     pub grid_height: usize,
     /// The slice as the model saw it: cropped to the head, square, `input_size` pixels.
     pub slice: GrayImage,
+    /// For a DICOM input, its summary and the frame explained (the middle one).
+    pub dicom: Option<DicomFrame>,
 }
 
 /// Grad-CAM of `class` for one preprocessed image (`size`x`size` normalised pixels): the raw,
@@ -70,7 +73,13 @@ impl Classifier {
     pub fn explain_bytes(&self, bytes: &[u8]) -> MlResult<Explanation> {
         let config = self.manifest().preprocess;
         let size = config.input_size;
-        let pixels = prepare(&decode(bytes)?, &config);
+        let input = decode_input(bytes)?;
+        let index = input.middle_index();
+        let dicom = input
+            .dicom
+            .clone()
+            .map(|summary| DicomFrame { summary, index });
+        let pixels = prepare(&input.into_middle_frame(), &config);
         let mut input = vec![0.0; pixels.len()];
         normalise_into(&pixels, &config, &mut input);
         let images =
@@ -99,6 +108,7 @@ impl Classifier {
             grid_width,
             grid_height,
             slice,
+            dicom,
         })
     }
 }
@@ -324,6 +334,7 @@ mod tests {
             grid_width: 2,
             grid_height: 2,
             slice: GrayImage::from_pixel(64, 64, image::Luma([100])),
+            dicom: None,
         };
         let overlay = explanation.overlay(0.8);
         let cold = overlay.get_pixel(5, 5).0;
@@ -366,6 +377,7 @@ mod tests {
             grid_width: 4,
             grid_height: 4,
             slice: disc.clone(),
+            dicom: None,
         };
         let uniform = with_heat(vec![1.0; 16]);
         let ceiling = uniform.head_share_ceiling(20);

@@ -26,12 +26,20 @@ fn sixteen_bit_monochrome2_uses_the_files_first_window() {
         window: Some((1000.0, 1001.0)),
         ..Default::default()
     };
-    let image = read(&writer, &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]), 4, 2);
+    let image = read(
+        &writer,
+        &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]),
+        4,
+        2,
+    );
     // The linear function: center - 0.5 - (width - 1) / 2 = 499.5 is black, 1500.5 white.
     assert_eq!(grey(&image, 0), [0, 0, 0, 128, 255, 255, 255, 255]);
     let summary = &image.summary;
     assert!(summary.window.from_file);
-    assert_eq!((summary.window.center, summary.window.width), (1000.0, 1001.0));
+    assert_eq!(
+        (summary.window.center, summary.window.width),
+        (1000.0, 1001.0)
+    );
     assert_eq!(summary.bits_stored, 16);
     assert_eq!((summary.rows, summary.columns, summary.frames), (2, 4, 1));
     assert_eq!(summary.modality, "MR");
@@ -135,7 +143,12 @@ fn implicit_vr_files_read_too() {
         window: Some((1000.0, 1001.0)),
         ..Default::default()
     };
-    let image = read(&writer, &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]), 4, 2);
+    let image = read(
+        &writer,
+        &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]),
+        4,
+        2,
+    );
     assert_eq!(grey(&image, 0), [0, 0, 0, 128, 255, 255, 255, 255]);
 }
 
@@ -176,7 +189,10 @@ fn truncated_and_garbage_files_are_errors_not_panics() {
         .unwrap();
     for cut in [140, 300, bytes.len() / 2, bytes.len() - 7] {
         let error = dicom::read(&bytes[..cut]).unwrap_err();
-        assert!(matches!(error, MlError::Decode(_)), "cut at {cut}: {error:?}");
+        assert!(
+            matches!(error, MlError::Decode(_)),
+            "cut at {cut}: {error:?}"
+        );
     }
     let mut garbage = vec![0u8; 128];
     garbage.extend_from_slice(b"DICM");
@@ -184,14 +200,19 @@ fn truncated_and_garbage_files_are_errors_not_panics() {
     assert!(matches!(dicom::read(&garbage), Err(MlError::Decode(_))));
     // Headers claiming a 4-gigapixel frame, or 700 frames of 512x512, are refused from the
     // header alone (the files hold a few bytes of pixels).
-    let huge_frame = DicomWriter::default().write(&ramp([0; 8]), 65_000, 65_000).unwrap();
+    let huge_frame = DicomWriter::default()
+        .write(&ramp([0; 8]), 65_000, 65_000)
+        .unwrap();
     let error = dicom::read(&huge_frame).unwrap_err().to_string();
     assert!(error.contains("limit"), "{error}");
     let many_frames = DicomWriter::default()
         .write(&vec![Vec::new(); 700], 512, 512)
         .unwrap();
     let error = dicom::read(&many_frames).unwrap_err().to_string();
-    assert!(error.contains("700 frame(s)") && error.contains("limit"), "{error}");
+    assert!(
+        error.contains("700 frame(s)") && error.contains("limit"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -201,7 +222,10 @@ fn nothing_identifying_comes_out_of_a_file_that_has_it() {
         .write(&[dicom_writer::phantom_frame(1, 64)], 64, 64)
         .unwrap();
     let raw = String::from_utf8_lossy(&bytes);
-    assert!(raw.contains(dicom_writer::PATIENT_NAME), "the file carries it");
+    assert!(
+        raw.contains(dicom_writer::PATIENT_NAME),
+        "the file carries it"
+    );
     let image = dicom::read(&bytes).unwrap();
     let summary = serde_json::to_string(&image.summary).unwrap();
     for secret in [

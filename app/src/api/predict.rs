@@ -31,6 +31,36 @@ pub struct PredictionResponse {
     /// model's threshold the image is refused as not a brain MRI).
     #[serde(default)]
     pub ood_score: Option<f64>,
+    /// For a DICOM input: what the file says about the acquisition (never about the patient)
+    /// and which frame this answer read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dicom: Option<Box<DicomInfo>>,
+}
+
+/// A DICOM input's de-identified summary. A single prediction reads the middle frame of a
+/// multi-frame file; a batch answers every frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DicomInfo {
+    /// The frame this answer read, 1-based as DICOM numbers them, of `frames`.
+    pub frame: u32,
+    pub frames: u32,
+    pub modality: String,
+    pub manufacturer: Option<String>,
+    /// Tesla.
+    pub magnetic_field_strength: Option<f32>,
+    pub series_description: Option<String>,
+    /// Millimetres.
+    pub slice_thickness: Option<f32>,
+    pub rows: u32,
+    pub columns: u32,
+    pub bits_stored: u16,
+    pub photometric_interpretation: String,
+    pub transfer_syntax: String,
+    pub window_center: f32,
+    pub window_width: f32,
+    /// `true`: the file's own (first) window; `false`: its min-max.
+    pub window_from_file: bool,
 }
 
 /// One file of a batch: its prediction, or why it could not be classified.
@@ -60,7 +90,9 @@ pub enum BatchItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BatchPredictionResponse {
+    /// One entry per file, or per frame of a multi-frame DICOM file (its `dicom.frame` says which).
     pub results: Vec<BatchItem>,
+    /// Files received.
     pub total_images: usize,
     pub timestamp: String,
 }
@@ -111,10 +143,16 @@ pub async fn predict_batch(data: MultipartData) -> Result<BatchPredictionRespons
     let total_images = files.len();
     let (filenames, images): (Vec<String>, Vec<Vec<u8>>) =
         files.into_iter().map(|f| (f.filename, f.bytes)).unzip();
-    let outcomes =
-        predictions::classify_many(&state, images, db::predictions::Source::Batch).await?;
-    let mut results = Vec::with_capacity(total_images);
-    for (filename, outcome) in filenames.into_iter().zip(outcomes) {
+    let outcomes = predictions::classify_many(
+        &state,
+        images,
+        db::predictions::Source::Batch,
+        predictions::Frames::Every,
+    )
+    .await?;
+    let mut results = Vec::with_capacity(outcomes.len());
+    for (file, outcome) in outcomes {
+        let filename = filenames.get(file).cloned().unwrap_or_default();
         results.push(match outcome {
             Ok(prediction) => BatchItem::Predicted {
                 filename,
@@ -135,8 +173,15 @@ pub async fn predict_batch(data: MultipartData) -> Result<BatchPredictionRespons
                 filename,
                 error: "not_brain_mri".into(),
                 detail: Some(detail),
-                score: Some(score),
-                threshold: Some(threshold),
+                score,
+                threshold,
+            },
+            Err(AppError::UnsupportedMediaType(reason)) => BatchItem::Failed {
+                filename,
+                error: reason,
+                detail: None,
+                score: None,
+                threshold: None,
             },
             Err(other) => return Err(other),
         });

@@ -8,8 +8,15 @@ use wasm_bindgen::JsCast;
 pub struct FilePreview {
     pub name: String,
     pub size: f64,
-    /// An object URL for an `<img>`; released when the selection changes.
+    /// An object URL for an `<img>`; released when the selection changes. Empty for a DICOM
+    /// file, which a browser cannot draw (the server decodes it).
     pub url: String,
+}
+
+/// A DICOM file by its name or type (a browser cannot read the preamble without reading the file).
+fn looks_like_dicom(file: &web_sys::File) -> bool {
+    let name = file.name().to_ascii_lowercase();
+    name.ends_with(".dcm") || name.ends_with(".dicom") || file.type_() == "application/dicom"
 }
 
 /// The current selection: the browser `File`s (which never leave the browser thread) and what the
@@ -44,14 +51,20 @@ impl SelectedFiles {
 
     fn set(&self, files: Vec<web_sys::File>) {
         for old in self.previews.get_untracked() {
-            let _ = web_sys::Url::revoke_object_url(&old.url);
+            if !old.url.is_empty() {
+                let _ = web_sys::Url::revoke_object_url(&old.url);
+            }
         }
         let previews = files
             .iter()
             .map(|file| FilePreview {
                 name: file.name(),
                 size: file.size(),
-                url: web_sys::Url::create_object_url_with_blob(file).unwrap_or_default(),
+                url: if looks_like_dicom(file) {
+                    String::new()
+                } else {
+                    web_sys::Url::create_object_url_with_blob(file).unwrap_or_default()
+                },
             })
             .collect();
         self.files.set(files);
@@ -126,14 +139,14 @@ pub fn FilePicker(files: SelectedFiles, label: &'static str, multiple: bool) -> 
             <span class="drop-title">{label}</span>
             <span class="muted">
                 {if multiple {
-                    "Drop images here or choose files (JPEG, PNG, BMP, WebP)"
+                    "Drop images here or choose files (JPEG, PNG, BMP, WebP, DICOM)"
                 } else {
-                    "Drop an image here or choose a file (JPEG, PNG, BMP, WebP)"
+                    "Drop an image here or choose a file (JPEG, PNG, BMP, WebP, DICOM)"
                 }}
             </span>
             <input
                 type="file"
-                accept="image/*"
+                accept="image/*,.dcm,.dicom,application/dicom"
                 multiple=multiple
                 data-testid="file-input"
                 node_ref=files.input
@@ -143,11 +156,20 @@ pub fn FilePicker(files: SelectedFiles, label: &'static str, multiple: bool) -> 
         <ul class="previews" data-testid="previews">
             <For
                 each=move || files.previews.get()
-                key=|preview| preview.url.clone()
+                key=|preview| (preview.name.clone(), preview.url.clone())
                 children=move |preview| {
+                    let picture = if preview.url.is_empty() {
+                        view! { <span class="dicom-badge" aria-label="DICOM file">"DICOM"</span> }
+                            .into_any()
+                    } else {
+                        view! {
+                            <img src=preview.url.clone() alt=format!("Preview of {}", preview.name) />
+                        }
+                            .into_any()
+                    };
                     view! {
                         <li class="preview">
-                            <img src=preview.url.clone() alt=format!("Preview of {}", preview.name) />
+                            {picture}
                             <span class="name">{preview.name.clone()}</span>
                             <span class="muted small">{format_size(preview.size)}</span>
                         </li>

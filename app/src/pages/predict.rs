@@ -2,7 +2,8 @@ use leptos::prelude::*;
 use leptos::web_sys;
 
 use crate::api::predict::{
-    explain_prediction, predict_batch, BatchItem, ExplanationResponse, PredictionResponse,
+    explain_prediction, predict_batch, BatchItem, DicomInfo, ExplanationResponse,
+    PredictionResponse,
 };
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::heatmap::HeatmapOverlay;
@@ -94,7 +95,7 @@ pub fn PredictPage() -> impl IntoView {
                     }
                     Ok(Outcome::Batch(items)) => view! { <BatchResults items /> }.into_any(),
                     Err(AppError::NotBrainMri { detail, score, threshold }) => {
-                        view! { <Refusal title=None detail score=Some(score) threshold=Some(threshold) /> }
+                        view! { <Refusal title=None detail score threshold /> }
                             .into_any()
                     }
                     Err(error) => {
@@ -141,6 +142,7 @@ fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl
                     }
                 })}
             <ProbabilityBars probabilities=prediction.probabilities.clone() />
+            {prediction.dicom.clone().map(|dicom| view! { <DicomDetails dicom=*dicom /> })}
             <p class="muted small">
                 {format!(
                     "model {} · {:.1} ms",
@@ -149,6 +151,63 @@ fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl
                 )}
             </p>
         </section>
+    }
+}
+
+/// What a DICOM input's file says about the acquisition (the server keeps nothing about the
+/// patient, so there is nothing of the kind to show).
+#[component]
+fn DicomDetails(dicom: DicomInfo) -> impl IntoView {
+    let optional = |value: Option<String>| value.unwrap_or_else(|| "—".into());
+    let rows = [
+        (
+            "Frame",
+            if dicom.frames > 1 {
+                format!("{} of {} (the middle one)", dicom.frame, dicom.frames)
+            } else {
+                "1 of 1".into()
+            },
+        ),
+        ("Modality", dicom.modality),
+        ("Manufacturer", optional(dicom.manufacturer)),
+        (
+            "Field strength",
+            optional(dicom.magnetic_field_strength.map(|t| format!("{t} T"))),
+        ),
+        ("Series", optional(dicom.series_description)),
+        (
+            "Slice thickness",
+            optional(dicom.slice_thickness.map(|mm| format!("{mm} mm"))),
+        ),
+        (
+            "Matrix",
+            format!(
+                "{} x {}, {}-bit {}",
+                dicom.columns, dicom.rows, dicom.bits_stored, dicom.photometric_interpretation
+            ),
+        ),
+        (
+            "Window",
+            format!(
+                "center {}, width {} ({})",
+                dicom.window_center,
+                dicom.window_width,
+                if dicom.window_from_file {
+                    "from the file"
+                } else {
+                    "min-max; the file sets none"
+                }
+            ),
+        ),
+        ("Transfer syntax", dicom.transfer_syntax),
+    ];
+    view! {
+        <dl class="dicom-details" data-testid="dicom-details">
+            {rows
+                .into_iter()
+                .map(|(name, value)| view! { <dt>{name}</dt> <dd>{value}</dd> })
+                .collect_view()}
+        </dl>
     }
 }
 

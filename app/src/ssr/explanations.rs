@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use base64::Engine;
 
-use crate::api::predict::ExplanationResponse;
+use crate::api::predict::{ExplanationResponse, PredictionResponse};
 use crate::error::AppError;
-use crate::ssr::predictions::{image_error, record, response};
+use crate::ssr::predictions::{dicom_info, image_error, record, response};
 use crate::ssr::AppState;
 
 /// Opacity of the heatmap in the overlay PNG (the Predict page draws its own, with a slider).
@@ -62,7 +62,13 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         slice_size: explanation.slice.width(),
         overlay_png,
         explain_time_seconds: seconds,
-        prediction: response(&model, explanation.prediction, seconds),
+        prediction: PredictionResponse {
+            dicom: explanation
+                .dicom
+                .as_ref()
+                .map(|frame| Box::new(dicom_info(frame))),
+            ..response(&model, explanation.prediction, seconds)
+        },
     })
 }
 

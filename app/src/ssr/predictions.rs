@@ -6,31 +6,48 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::predict::PredictionResponse;
+use crate::api::predict::{DicomInfo, PredictionResponse};
 use crate::error::AppError;
 use crate::ssr::models::ServingModel;
 use crate::ssr::AppState;
 
-/// Classifies one image.
+/// Frames one request may send through the model: a batch's files and their DICOM frames.
+pub const MAX_FRAMES_PER_REQUEST: usize = 64;
+
+/// Which frames of a multi-frame DICOM file to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frames {
+    /// The middle one: a single prediction.
+    Middle,
+    /// Each one: a batch.
+    Every,
+}
+
+/// One answer: the index of the file it belongs to, and its prediction or why there is none.
+pub type Answer = (usize, Result<PredictionResponse, AppError>);
+
+/// Classifies one image (of a DICOM file, its middle frame).
 pub async fn classify(
     state: &AppState,
     bytes: Vec<u8>,
     source: db::predictions::Source,
 ) -> Result<PredictionResponse, AppError> {
-    classify_many(state, vec![bytes], source)
+    classify_many(state, vec![bytes], source, Frames::Middle)
         .await?
         .pop()
-        .unwrap_or(Err(AppError::Internal))
+        .map_or(Err(AppError::Internal), |(_, answer)| answer)
 }
 
-/// Classifies several images in one forward pass. The outer error fails the whole request (no
-/// model, server at capacity); an image that cannot be decoded (400) or is not a brain MRI slice
-/// (422) fails alone.
+/// Classifies several images in one forward pass, one answer per image or per DICOM frame (in
+/// order). The outer error fails the whole request (no model, server at capacity, too many
+/// frames); an image that cannot be decoded (400), is not a brain MRI slice (422) or is encoded
+/// in a way this build cannot decode (415) fails alone.
 pub async fn classify_many(
     state: &AppState,
     images: Vec<Vec<u8>>,
     source: db::predictions::Source,
-) -> Result<Vec<Result<PredictionResponse, AppError>>, AppError> {
+    frames: Frames,
+) -> Result<Vec<Answer>, AppError> {
     let model = state.models.current().ok_or_else(|| {
         AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
     })?;
@@ -39,7 +56,8 @@ pub async fn classify_many(
     let prepared = tokio::task::spawn_blocking(move || {
         images
             .iter()
-            .map(|bytes| ml::preprocess::preprocess_bytes(bytes, &config))
+            .enumerate()
+            .flat_map(|(file, bytes)| prepare_frames(file, bytes, &config, frames))
             .collect::<Vec<_>>()
     })
     .await
@@ -47,7 +65,17 @@ pub async fn classify_many(
         leptos::logging::error!("preprocessing task failed: {error}");
         AppError::Internal
     })?;
-    let inputs: Vec<f32> = prepared.iter().flatten().flatten().copied().collect();
+    if prepared.len() > MAX_FRAMES_PER_REQUEST {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the request holds {} images and DICOM frames; the limit is {MAX_FRAMES_PER_REQUEST}",
+            prepared.len()
+        )));
+    }
+    let inputs: Vec<f32> = prepared
+        .iter()
+        .filter_map(|(_, outcome)| outcome.as_ref().ok())
+        .flat_map(|(input, _)| input.iter().copied())
+        .collect();
     let mut predictions = if inputs.is_empty() {
         Vec::new()
     } else {
@@ -58,21 +86,80 @@ pub async fn classify_many(
     state.latencies.record(seconds * 1000.0);
 
     let mut results = Vec::with_capacity(prepared.len());
-    for outcome in prepared {
+    for (file, outcome) in prepared {
         let result = match outcome {
             Err(error) => Err(image_error(error)),
-            Ok(_) => match predictions.next() {
+            Ok((_, dicom)) => match predictions.next() {
                 Some(Ok(prediction)) => {
                     record(state, &model, &prediction, seconds, source).await?;
-                    Ok(response(&model, prediction, seconds))
+                    let mut answer = response(&model, prediction, seconds);
+                    answer.dicom = dicom;
+                    Ok(answer)
                 }
                 Some(Err(refusal)) => Err(refusal),
                 None => Err(AppError::Internal),
             },
         };
-        results.push(result);
+        results.push((file, result));
     }
     Ok(results)
+}
+
+type Prepared = (
+    usize,
+    Result<(Vec<f32>, Option<Box<DicomInfo>>), ml::MlError>,
+);
+
+/// Decodes one file into the model's input for each frame asked for (one for an ordinary image).
+fn prepare_frames(
+    file: usize,
+    bytes: &[u8],
+    config: &ml::preprocess::PreprocessConfig,
+    frames: Frames,
+) -> Vec<Prepared> {
+    let input = match ml::preprocess::decode_input(bytes) {
+        Ok(input) => input,
+        Err(error) => return vec![(file, Err(error))],
+    };
+    let chosen: Vec<usize> = match frames {
+        Frames::Middle => vec![input.middle_index()],
+        Frames::Every => (0..input.frames.len()).collect(),
+    };
+    chosen
+        .into_iter()
+        .map(|index| {
+            let pixels = ml::preprocess::model_input(&input.frames[index], config);
+            let dicom = input.dicom.as_ref().map(|summary| {
+                Box::new(dicom_info(&ml::dicom::DicomFrame {
+                    summary: summary.clone(),
+                    index,
+                }))
+            });
+            (file, Ok((pixels, dicom)))
+        })
+        .collect()
+}
+
+/// The API's view of a DICOM input: the de-identified summary and the frame read.
+pub fn dicom_info(frame: &ml::dicom::DicomFrame) -> DicomInfo {
+    let summary = &frame.summary;
+    DicomInfo {
+        frame: frame.index as u32 + 1,
+        frames: summary.frames,
+        modality: summary.modality.clone(),
+        manufacturer: summary.manufacturer.clone(),
+        magnetic_field_strength: summary.magnetic_field_strength,
+        series_description: summary.series_description.clone(),
+        slice_thickness: summary.slice_thickness,
+        rows: summary.rows,
+        columns: summary.columns,
+        bits_stored: summary.bits_stored,
+        photometric_interpretation: summary.photometric_interpretation.clone(),
+        transfer_syntax: summary.transfer_syntax.clone(),
+        window_center: summary.window.center,
+        window_width: summary.window.width,
+        window_from_file: summary.window.from_file,
+    }
 }
 
 /// Queues the forward pass on the inference thread and waits for its rows, one result per image
@@ -149,6 +236,7 @@ pub(crate) fn response(
         needs_review: prediction.needs_review,
         runner_up: prediction.runner_up,
         ood_score: prediction.ood_distance.map(f64::from),
+        dicom: None,
     }
 }
 
@@ -164,9 +252,17 @@ pub fn image_error(error: ml::MlError) -> AppError {
             threshold,
         } => AppError::NotBrainMri {
             detail: error.to_string(),
-            score: f64::from(distance),
-            threshold: f64::from(threshold),
+            score: Some(f64::from(distance)),
+            threshold: Some(f64::from(threshold)),
         },
+        error @ ml::MlError::NotMrModality { .. } => AppError::NotBrainMri {
+            detail: error.to_string(),
+            score: None,
+            threshold: None,
+        },
+        error @ ml::MlError::UnsupportedTransferSyntax { .. } => {
+            AppError::UnsupportedMediaType(error.to_string())
+        }
         other => {
             leptos::logging::error!("prediction failed: {other}");
             AppError::Internal

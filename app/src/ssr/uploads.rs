@@ -166,8 +166,9 @@ async fn store_one(
             width: i64::from(image.width),
             height: i64::from(image.height),
             metadata: &serde_json::json!({
-                "format": image.extension,
+                "format": if image.dicom.is_some() { "dicom" } else { image.extension },
                 "features": image.features,
+                "dicom": image.dicom,
             })
             .to_string(),
             purpose,
@@ -222,6 +223,8 @@ struct CheckedImage {
     /// What the serving model reads, when the label is to be checked (empty otherwise): made from
     /// the decode done here, so the check decodes nothing again.
     model_input: Vec<f32>,
+    /// A DICOM upload's de-identified summary (its `bytes` are then the decoded slice as PNG).
+    dicom: Option<ml::dicom::DicomSummary>,
 }
 
 /// The smallest side a training image may have when no model is loaded to say its input size.
@@ -238,6 +241,9 @@ fn inspect(
     min_side: u32,
     model_config: Option<ml::preprocess::PreprocessConfig>,
 ) -> Result<CheckedImage, String> {
+    if ml::dicom::is_dicom(&bytes) {
+        return inspect_dicom(&bytes, min_side, model_config);
+    }
     let extension = match image::guess_format(&bytes) {
         Ok(image::ImageFormat::Jpeg) => "jpg",
         Ok(image::ImageFormat::Png) => "png",
@@ -245,10 +251,60 @@ fn inspect(
         Ok(image::ImageFormat::WebP) => "webp",
         Ok(image::ImageFormat::Gif) => "gif",
         _ if bytes.is_empty() => return Err("the file is empty (0 bytes)".into()),
-        _ => return Err("not an image: expected JPEG, PNG, BMP, WebP or GIF".into()),
+        _ => return Err("not an image: expected JPEG, PNG, BMP, WebP, GIF or DICOM".into()),
     };
     let decoded = ml::preprocess::decode(&bytes).map_err(|error| error.to_string())?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
+    check_decoded(
+        bytes,
+        sha256,
+        extension,
+        decoded,
+        None,
+        min_side,
+        model_config,
+    )
+}
+
+/// A DICOM slice is kept as the windowed 8-bit PNG that training reads, never as the file (whose
+/// other tags may name the patient), and hashed by its pixels, so the same slice exported twice is
+/// one image. One slice per file: a volume's frames do not share one label.
+fn inspect_dicom(
+    bytes: &[u8],
+    min_side: u32,
+    model_config: Option<ml::preprocess::PreprocessConfig>,
+) -> Result<CheckedImage, String> {
+    let input = ml::preprocess::decode_input(bytes).map_err(|error| error.to_string())?;
+    let summary = input.dicom.clone();
+    if input.frames.len() > 1 {
+        return Err(format!(
+            "a multi-frame DICOM file ({} frames): upload one slice per file, since a volume's \
+             slices do not all show what its label says",
+            input.frames.len()
+        ));
+    }
+    let decoded = input.into_middle_frame();
+    let mut hasher = Sha256::new();
+    hasher.update(decoded.width().to_le_bytes());
+    hasher.update(decoded.height().to_le_bytes());
+    hasher.update(decoded.as_raw());
+    let sha256 = hex::encode(hasher.finalize());
+    let mut png = Vec::new();
+    image::DynamicImage::ImageLuma8(decoded.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|error| format!("cannot re-encode the slice as PNG: {error}"))?;
+    check_decoded(png, sha256, "png", decoded, summary, min_side, model_config)
+}
+
+fn check_decoded(
+    bytes: Vec<u8>,
+    sha256: String,
+    extension: &'static str,
+    decoded: image::GrayImage,
+    dicom: Option<ml::dicom::DicomSummary>,
+    min_side: u32,
+    model_config: Option<ml::preprocess::PreprocessConfig>,
+) -> Result<CheckedImage, String> {
     if decoded.width() < min_side || decoded.height() < min_side {
         return Err(format!(
             "too small to train on: {}x{} pixels; the model's input is {min_side}x{min_side}",
@@ -274,6 +330,7 @@ fn inspect(
         bytes,
         sha256,
         extension,
+        dicom,
     })
 }
 

@@ -261,13 +261,21 @@ mod paths {
                        is true when the confidence is below the model's review threshold (chosen \
                        so that the answers not flagged were 99.5% right on validation), with the \
                        `runner_up` class. An image that is not a brain MRI slice is refused with \
-                       422 `not_brain_mri` and its `score` and the model's `threshold`.",
+                       422 `not_brain_mri` and its `score` and the model's `threshold`. \
+                       JPEG, PNG, BMP, WebP, GIF or DICOM Part 10 (recognised by its `DICM` \
+                       preamble, any file name): a DICOM file is windowed with its first Window \
+                       Center/Width (else its min-max), MONOCHROME1 inverted; of a multi-frame \
+                       file the middle frame is read; the answer's `dicom` says which frame and \
+                       what the file says about the acquisition, never about the patient. A DICOM \
+                       file whose Modality is not MR is refused with 422 `not_brain_mri` (no \
+                       `score`) before the model runs.",
         request_body(content = PredictForm, content_type = "multipart/form-data"),
         responses(
             (status = 200, description = "The prediction", body = PredictionResponse),
             (status = 400, description = "No `file` field, not multipart, or not a decodable image", body = ErrorBody),
             (status = 413, description = "Larger than the upload limit", body = ErrorBody),
-            (status = 422, description = "Not a brain MRI slice (`not_brain_mri`, with `score` and `threshold`)", body = ErrorBody),
+            (status = 415, description = "A DICOM transfer syntax this build cannot decode (`unsupported_media_type`, naming it)", body = ErrorBody),
+            (status = 422, description = "Not a brain MRI slice (`not_brain_mri`, with `score` and `threshold`), or a DICOM modality other than MR", body = ErrorBody),
             (status = 503, description = "No model is loaded", body = ErrorBody),
         )
     )]
@@ -278,10 +286,12 @@ mod paths {
         summary = "Classify several images",
         description = "Multipart field `files`, repeated. A file that cannot be classified gets its own \
                        error entry (`error` `not_brain_mri` with `detail`, `score` and `threshold` \
-                       for an image that is not a brain MRI slice); the others are still answered.",
+                       for an image that is not a brain MRI slice); the others are still answered. \
+                       A multi-frame DICOM file gets one entry per frame (`dicom.frame`); at most \
+                       64 images and frames per request (413 beyond).",
         request_body(content = BatchPredictForm, content_type = "multipart/form-data"),
         responses(
-            (status = 200, description = "One result per file, in order", body = BatchPredictionResponse),
+            (status = 200, description = "One result per file (per frame for multi-frame DICOM), in order", body = BatchPredictionResponse),
             (status = 400, description = "No `files` field or not multipart", body = ErrorBody),
             (status = 413, description = "Larger than the upload limit", body = ErrorBody),
             (status = 503, description = "No model is loaded", body = ErrorBody),
@@ -316,7 +326,10 @@ mod paths {
                        and stored once (duplicates by SHA-256 are reported, not stored twice). A \
                        training upload whose label the serving model confidently contradicts is \
                        `held` for an annotator (`GET /retrain/review`) instead of being queued; one \
-                       that is not a brain MRI slice is `rejected` with the reason.",
+                       that is not a brain MRI slice is `rejected` with the reason. A DICOM \
+                       slice is stored as its windowed 8-bit PNG (never the file), deduplicated by \
+                       its decoded pixels, with a de-identified summary; a multi-frame file is \
+                       rejected (one slice per file).",
         request_body(content = UploadForm, content_type = "multipart/form-data"),
         responses(
             (status = 200, description = "Per-file outcome and totals", body = UploadResponse),

@@ -1,0 +1,342 @@
+//! DICOM through real HTTP with the shipped model: an MR slice gets the same answer as the same
+//! slice exported as PNG with the same window; other modalities and undecodable encodings are
+//! refused by name; a multi-frame file is answered frame by frame in a batch; and a file carrying
+//! a patient's name, ID, birth date, accession number, institution and physician leaves none of
+//! them in the database, the stored uploads or the server's log.
+
+mod common;
+
+use std::io::Cursor;
+use std::process::{Child, Command, Stdio};
+
+use common::{file_part, slice_jpeg, with_token, TestServer};
+use ml::dicom_writer::{self, DicomWriter};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+const SIDE: u16 = 512;
+/// The window the radiologist chose: stored values 0-4000 spread over the grey levels.
+const WINDOW: (f64, f64) = (2000.0, 4001.0);
+
+fn windowed_writer() -> DicomWriter {
+    DicomWriter {
+        window: Some(WINDOW),
+        ..Default::default()
+    }
+}
+
+fn dicom_part(bytes: Vec<u8>, name: &str) -> Part {
+    Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str("application/dicom")
+        .unwrap()
+}
+
+/// The slice a viewer shows for `stored` with [`WINDOW`] (DICOM's linear function), as a PNG:
+/// computed here, independently of the server's decoder.
+fn png_with_window(stored: &[i32]) -> Vec<u8> {
+    let (center, width) = (WINDOW.0 - 0.5, WINDOW.1 - 1.0);
+    let grey = stored
+        .iter()
+        .map(|&v| {
+            ((((f64::from(v) - center) / width) + 0.5) * 255.0)
+                .round()
+                .clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let image = image::GrayImage::from_raw(u32::from(SIDE), u32::from(SIDE), grey).unwrap();
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageLuma8(image)
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn an_mr_slice_answers_as_its_png_export_and_says_what_it_read() {
+    let server = TestServer::start().await;
+    let stored = dicom_writer::phantom_frame(3, u32::from(SIDE));
+    let dicom = windowed_writer()
+        .write(&[stored.clone()], SIDE, SIDE)
+        .unwrap();
+    let form = Form::new().part("file", dicom_part(dicom, "1.2.840.113619.2.55"));
+    let (status, from_dicom) = server.post_form("/predict", form).await;
+    assert_eq!(status, 200, "{from_dicom}");
+    let form = Form::new().part("file", file_part(png_with_window(&stored), "export.png"));
+    let (status, from_png) = server.post_form("/predict", form).await;
+    assert_eq!(status, 200, "{from_png}");
+    assert_eq!(from_dicom["predicted_class"], from_png["predicted_class"]);
+    assert_eq!(from_dicom["probabilities"], from_png["probabilities"]);
+    assert_eq!(from_dicom["ood_score"], from_png["ood_score"]);
+    let info = &from_dicom["dicom"];
+    assert_eq!(info["frame"], 1, "{info}");
+    assert_eq!(info["frames"], 1);
+    assert_eq!(info["modality"], "MR");
+    assert_eq!(info["manufacturer"], "SynthScan");
+    assert_eq!(info["magnetic_field_strength"], 3.0);
+    assert_eq!(info["window_center"], 2000.0);
+    assert_eq!(info["window_from_file"], true);
+    assert_eq!(info["transfer_syntax"], "Explicit VR Little Endian");
+    assert!(from_png.get("dicom").is_none(), "{from_png}");
+
+    // The explanation reads the same frame and says so.
+    let dicom = windowed_writer().write(&[stored], SIDE, SIDE).unwrap();
+    let form = Form::new().part("file", dicom_part(dicom, "slice.dcm"));
+    let (status, explained) = server.post_form("/predict/explain", form).await;
+    assert_eq!(status, 200, "{}", explained["detail"]);
+    assert_eq!(explained["predicted_class"], from_png["predicted_class"]);
+    assert_eq!(explained["dicom"]["modality"], "MR");
+}
+
+#[tokio::test]
+async fn ct_and_undecodable_files_are_refused_by_name_and_nothing_is_recorded() {
+    let server = TestServer::start().await;
+    let (_, before) = server.get_json("/database/stats").await;
+    let stored = dicom_writer::phantom_frame(3, 128);
+    for modality in ["CT", "CR"] {
+        let ct = DicomWriter {
+            modality: modality.into(),
+            ..windowed_writer()
+        }
+        .write(&[stored.clone()], 128, 128)
+        .unwrap();
+        let form = Form::new().part("file", dicom_part(ct, "ct.dcm"));
+        let (status, body) = server.post_form("/predict", form).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"], "not_brain_mri");
+        assert!(
+            body["detail"].as_str().unwrap().contains(modality),
+            "{body}"
+        );
+        assert!(body.get("score").is_none(), "the model did not run: {body}");
+    }
+    let jpeg_ls = DicomWriter {
+        transfer_syntax_override: Some("1.2.840.10008.1.2.4.80".into()),
+        ..windowed_writer()
+    }
+    .write(&[stored.clone()], 128, 128)
+    .unwrap();
+    let form = Form::new().part("file", dicom_part(jpeg_ls, "ls.dcm"));
+    let (status, body) = server.post_form("/predict", form).await;
+    assert_eq!(status, 415, "{body}");
+    assert_eq!(body["error"], "unsupported_media_type");
+    assert!(
+        body["detail"].as_str().unwrap().contains("JPEG-LS"),
+        "{body}"
+    );
+
+    let whole = windowed_writer().write(&[stored], 128, 128).unwrap();
+    let mut garbage = vec![0u8; 128];
+    garbage.extend_from_slice(b"DICM");
+    garbage.extend((0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
+    for (name, bytes) in [
+        ("truncated.dcm", whole[..whole.len() * 2 / 3].to_vec()),
+        ("garbage.dcm", garbage),
+    ] {
+        let form = Form::new().part("file", dicom_part(bytes, name));
+        let (status, body) = server.post_form("/predict", form).await;
+        assert_eq!(status, 400, "{name}: {body}");
+    }
+    let (_, after) = server.get_json("/database/stats").await;
+    assert_eq!(before["total_predictions"], after["total_predictions"]);
+    // The server is still serving.
+    let (status, _) = server.get_json("/health").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_batch_answers_every_frame_of_a_multi_frame_file() {
+    let server = TestServer::start().await;
+    let frames: Vec<Vec<i32>> = [1, 3, 5]
+        .iter()
+        .map(|&variant| dicom_writer::phantom_frame(variant, u32::from(SIDE)))
+        .collect();
+    let volume = windowed_writer().write(&frames, SIDE, SIDE).unwrap();
+    let form = Form::new()
+        .part("files", dicom_part(volume.clone(), "volume.dcm"))
+        .part("files", file_part(slice_jpeg(2), "plain.jpg"));
+    let (status, body) = server.post_form("/predict/batch", form).await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(body["total_images"], 2);
+    assert_eq!(results.len(), 4, "{body}");
+    for (index, result) in results[..3].iter().enumerate() {
+        assert_eq!(result["filename"], "volume.dcm");
+        assert_eq!(result["dicom"]["frame"], index + 1, "{result}");
+        assert_eq!(result["dicom"]["frames"], 3);
+    }
+    assert_eq!(results[3]["filename"], "plain.jpg");
+    // A single prediction reads the middle frame: the batch's second answer.
+    let form = Form::new().part("file", dicom_part(volume, "volume.dcm"));
+    let (status, single) = server.post_form("/predict", form).await;
+    assert_eq!(status, 200, "{single}");
+    assert_eq!(single["dicom"]["frame"], 2);
+    assert_eq!(single["probabilities"], results[1]["probabilities"]);
+}
+
+/// The release binary (as tests build it) as a child process logging at debug level into a file.
+struct LoggedServer {
+    child: Child,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn logged_server(server: &TestServer) -> LoggedServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = server.dir.path();
+    let log = dir.join("server.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_brainscan"))
+        .args(["serve", "--port", &port.to_string()])
+        .args(["--database-url", &server.database_url])
+        .args([
+            "--model-dir",
+            &common::shipped_model_dir().to_string_lossy(),
+        ])
+        .args(["--upload-dir", &dir.join("uploads").to_string_lossy()])
+        .args(["--model-store", &dir.join("models").to_string_lossy()])
+        .env("RUST_LOG", "debug")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{url}/health")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    LoggedServer { child, url, log }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
+    let server = TestServer::start().await;
+    let logged = logged_server(&server).await;
+    let token = server.admin_token.clone();
+    let client = reqwest::Client::new();
+    let post = |path: &str, form: Form| {
+        with_token(client.post(format!("{}{path}", logged.url)), Some(&token))
+            .multipart(form)
+            .send()
+    };
+    let stored = dicom_writer::phantom_frame(1, u32::from(SIDE));
+    let identified = windowed_writer().with_patient();
+    let dicom = identified.write(&[stored.clone()], SIDE, SIDE).unwrap();
+    assert!(String::from_utf8_lossy(&dicom).contains(dicom_writer::PATIENT_ID));
+
+    let form = Form::new()
+        .text("class_name", "notumor")
+        .part("files", dicom_part(dicom.clone(), "slice.dcm"));
+    let (status, upload) = common::json_of(post("/retrain", form).await.unwrap()).await;
+    assert_eq!(status, 200, "{upload}");
+    let outcome = &upload["results"][0];
+    assert!(
+        ["stored", "held"].contains(&outcome["outcome"].as_str().unwrap()),
+        "{upload}"
+    );
+    // The same slice exported again (another transfer syntax, same pixels) is one image.
+    let again = DicomWriter {
+        encoding: dicom_writer::Encoding::ImplicitLittleEndian,
+        ..identified.clone()
+    }
+    .write(&[stored.clone()], SIDE, SIDE)
+    .unwrap();
+    assert_ne!(again, dicom);
+    let form = Form::new()
+        .text("class_name", "notumor")
+        .part("files", dicom_part(again, "slice-again.dcm"));
+    let (_, upload) = common::json_of(post("/retrain", form).await.unwrap()).await;
+    assert_eq!(upload["results"][0]["outcome"], "duplicate", "{upload}");
+    // Predictions, explanations and a refused CT file with the same tags.
+    for path in ["/predict", "/predict/explain"] {
+        let form = Form::new().part("file", dicom_part(dicom.clone(), "slice.dcm"));
+        let response = post(path, form).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let ct = DicomWriter {
+        modality: "CT".into(),
+        ..identified
+    }
+    .write(&[stored], SIDE, SIDE)
+    .unwrap();
+    let form = Form::new().part("file", dicom_part(ct, "ct.dcm"));
+    assert_eq!(post("/predict", form).await.unwrap().status(), 422);
+
+    let metadata: String =
+        sqlx::query_scalar("SELECT metadata FROM uploaded_images ORDER BY id LIMIT 1")
+            .fetch_one(&server.state.db)
+            .await
+            .unwrap();
+    let metadata: Value = serde_json::from_str(&metadata).unwrap();
+    assert_eq!(metadata["format"], "dicom", "{metadata}");
+    assert_eq!(metadata["dicom"]["manufacturer"], "SynthScan");
+    assert_eq!(metadata["dicom"]["series_description"], "AX T1 POST");
+    let log_path = logged.log.clone();
+    // Dropping it stops the server, so the log is complete.
+    drop(logged);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("/predict"),
+        "the log records the requests: {log}"
+    );
+    let mut places = vec![log_path.clone()];
+    places.extend(files_under(server.dir.path()));
+    let mut stored_pngs = 0;
+    for path in &places {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        if bytes.starts_with(b"\x89PNG") {
+            stored_pngs += 1;
+        }
+        assert!(
+            !ml::dicom::is_dicom(&bytes),
+            "a DICOM file was kept: {}",
+            path.display()
+        );
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [
+            dicom_writer::PATIENT_NAME,
+            dicom_writer::PATIENT_ID,
+            dicom_writer::PATIENT_BIRTH_DATE,
+            dicom_writer::ACCESSION_NUMBER,
+            dicom_writer::INSTITUTION_NAME,
+            dicom_writer::PHYSICIAN_NAME,
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{secret} found in {}",
+                path.display()
+            );
+        }
+    }
+    assert_eq!(
+        stored_pngs, 1,
+        "the slice is stored once, as a PNG: {places:?}"
+    );
+}
