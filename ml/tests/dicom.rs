@@ -117,7 +117,7 @@ fn every_frame_decodes_and_a_single_answer_reads_the_middle_one() {
 
 #[test]
 fn jpeg_baseline_frames_decode_close_to_their_source() {
-    let source: Vec<i32> = (0..64 * 64).map(|i| ((i % 64) * 4) as i32).collect();
+    let source: Vec<i32> = (0..64 * 64).map(|i| (i % 64) * 4).collect();
     let writer = DicomWriter {
         bits: 8,
         encoding: Encoding::JpegBaseline,
