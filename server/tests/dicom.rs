@@ -57,7 +57,7 @@ async fn an_mr_slice_answers_as_its_png_export_and_says_what_it_read() {
     let server = TestServer::start().await;
     let stored = dicom_writer::phantom_frame(3, u32::from(SIDE));
     let dicom = windowed_writer()
-        .write(&[stored.clone()], SIDE, SIDE)
+        .write(std::slice::from_ref(&stored), SIDE, SIDE)
         .unwrap();
     let form = Form::new().part("file", dicom_part(dicom, "1.2.840.113619.2.55"));
     let (status, from_dicom) = server.post_form("/predict", form).await;
@@ -98,7 +98,7 @@ async fn ct_and_undecodable_files_are_refused_by_name_and_nothing_is_recorded() 
             modality: modality.into(),
             ..windowed_writer()
         }
-        .write(&[stored.clone()], 128, 128)
+        .write(std::slice::from_ref(&stored), 128, 128)
         .unwrap();
         let form = Form::new().part("file", dicom_part(ct, "ct.dcm"));
         let (status, body) = server.post_form("/predict", form).await;
@@ -114,7 +114,7 @@ async fn ct_and_undecodable_files_are_refused_by_name_and_nothing_is_recorded() 
         transfer_syntax_override: Some("1.2.840.10008.1.2.4.80".into()),
         ..windowed_writer()
     }
-    .write(&[stored.clone()], 128, 128)
+    .write(std::slice::from_ref(&stored), 128, 128)
     .unwrap();
     let form = Form::new().part("file", dicom_part(jpeg_ls, "ls.dcm"));
     let (status, body) = server.post_form("/predict", form).await;
@@ -248,7 +248,9 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     };
     let stored = dicom_writer::phantom_frame(1, u32::from(SIDE));
     let identified = windowed_writer().with_patient();
-    let dicom = identified.write(&[stored.clone()], SIDE, SIDE).unwrap();
+    let dicom = identified
+        .write(std::slice::from_ref(&stored), SIDE, SIDE)
+        .unwrap();
     assert!(String::from_utf8_lossy(&dicom).contains(dicom_writer::PATIENT_ID));
 
     let form = Form::new()
@@ -266,7 +268,7 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
         encoding: dicom_writer::Encoding::ImplicitLittleEndian,
         ..identified.clone()
     }
-    .write(&[stored.clone()], SIDE, SIDE)
+    .write(std::slice::from_ref(&stored), SIDE, SIDE)
     .unwrap();
     assert_ne!(again, dicom);
     let form = Form::new()
