@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
-import { cartoonFile, sliceFile } from "./images";
+import { cartoonFile, dicomFile, DICOM_PATIENT, sliceFile } from "./images";
 import { retrainCounts, triggerRetrain, uploadSlices, waitForJob } from "./api";
 
 /** How many sessions the Retrain page lists (`retrain_sessions(Some(10))` in pages/retrain.rs). */
@@ -37,6 +37,43 @@ test("predict one image and see its class and probability bars", async ({ page }
   const total = values.map((v) => parseFloat(v)).reduce((a, b) => a + b, 0);
   expect(Math.abs(total - 100)).toBeLessThan(0.5);
   await page.screenshot({ path: test.info().outputPath("prediction.png"), fullPage: true });
+});
+
+test("a DICOM slice is read with its window and answered as the same slice exported as an image", async ({
+  page,
+  request,
+}) => {
+  // The same slice as a BMP: what the API answers for it is what the page must show for the DICOM.
+  const plain = sliceFile(5);
+  const response = await request.post("/predict", {
+    multipart: { file: { name: plain.name, mimeType: plain.mimeType, buffer: plain.buffer } },
+  });
+  expect(response.ok(), await response.text()).toBeTruthy();
+  const answer = await response.json();
+  await page.goto("/predict");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles(dicomFile(5));
+  // A browser cannot draw a DICOM file: the picker says what it is instead of a broken image.
+  await expect(page.locator(".preview .dicom-badge")).toHaveText("DICOM");
+  await page.getByTestId("predict-submit").click();
+  const result = page.getByTestId("prediction");
+  await expect(result).toBeVisible();
+  const labels: Record<string, string> = {
+    glioma: "Glioma",
+    meningioma: "Meningioma",
+    notumor: "No tumour",
+    pituitary: "Pituitary",
+  };
+  await expect(result.getByTestId("predicted-class")).toHaveText(labels[answer.predicted_class]);
+  const details = result.getByTestId("dicom-details");
+  await expect(details).toContainText("MR");
+  await expect(details).toContainText("PlaywrightScan");
+  await expect(details).toContainText("1.5 T");
+  await expect(details).toContainText("center 2040, width 4081 (from the file)");
+  await expect(details).toContainText("Explicit VR Little Endian");
+  await expect(result).not.toContainText(DICOM_PATIENT.name);
+  await expect(result).not.toContainText(DICOM_PATIENT.id);
+  await expect(page.getByTestId("heatmap")).toBeVisible();
 });
 
 test("the heatmap shows where the model looked, and its slider and switch change it", async ({ page }) => {

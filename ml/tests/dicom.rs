@@ -239,3 +239,35 @@ fn nothing_identifying_comes_out_of_a_file_that_has_it() {
         assert!(!summary.contains(secret), "{secret} in {summary}");
     }
 }
+
+#[test]
+fn the_readme_list_of_decodable_transfer_syntaxes_is_what_this_build_decodes() {
+    use dicom_encoding::TransferSyntaxIndex;
+    use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+    let decodes = |uid: &str| {
+        TransferSyntaxRegistry
+            .get(uid)
+            .is_some_and(|syntax| syntax.can_decode_all())
+    };
+    for uid in [
+        "1.2.840.10008.1.2",      // Implicit VR Little Endian
+        "1.2.840.10008.1.2.1",    // Explicit VR Little Endian
+        "1.2.840.10008.1.2.2",    // Explicit VR Big Endian
+        "1.2.840.10008.1.2.1.99", // Deflated Explicit VR Little Endian
+        "1.2.840.10008.1.2.5",    // RLE Lossless
+        "1.2.840.10008.1.2.4.50", // JPEG Baseline
+        "1.2.840.10008.1.2.4.51", // JPEG Extended
+        "1.2.840.10008.1.2.4.57", // JPEG Lossless
+        "1.2.840.10008.1.2.4.70", // JPEG Lossless SV1
+        "1.2.840.10008.1.2.4.90", // JPEG 2000 Lossless
+        "1.2.840.10008.1.2.4.91", // JPEG 2000
+    ] {
+        assert!(decodes(uid), "{uid} should decode");
+    }
+    for uid in ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"] {
+        assert!(
+            !decodes(uid),
+            "{uid} (JPEG-LS) needs CharLS, which is not built"
+        );
+    }
+}
