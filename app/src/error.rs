@@ -205,13 +205,25 @@ mod tests {
         assert_eq!(AppError::RetrainBusy { session_id: 7 }.status(), 409);
         let refused = AppError::NotBrainMri {
             detail: "not a brain MRI slice".into(),
-            score: 3.5,
-            threshold: 1.9,
+            score: Some(3.5),
+            threshold: Some(1.9),
         };
         assert_eq!(refused.status(), 422);
         let refused = serde_json::to_value(refused).unwrap();
         assert_eq!(refused["error"], "not_brain_mri");
         assert_eq!(refused["score"], 3.5);
         assert_eq!(refused["threshold"], 1.9);
+        // A DICOM file of another modality is refused before the model runs: no score to give.
+        let other_modality = serde_json::to_value(AppError::NotBrainMri {
+            detail: "modality CT".into(),
+            score: None,
+            threshold: None,
+        })
+        .unwrap();
+        assert!(other_modality.get("score").is_none(), "{other_modality}");
+        assert_eq!(
+            AppError::UnsupportedMediaType("JPEG-LS".into()).status(),
+            415
+        );
     }
 }
