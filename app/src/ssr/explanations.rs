@@ -66,7 +66,7 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
             dicom: explanation
                 .dicom
                 .as_ref()
-                .map(|frame| Box::new(dicom_info(frame))),
+                .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
             ..response(&model, explanation.prediction, seconds)
         },
     })

@@ -129,22 +129,19 @@ fn prepare_frames(
         .into_iter()
         .map(|index| {
             let pixels = ml::preprocess::model_input(&input.frames[index], config);
-            let dicom = input.dicom.as_ref().map(|summary| {
-                Box::new(dicom_info(&ml::dicom::DicomFrame {
-                    summary: summary.clone(),
-                    index,
-                }))
-            });
+            let dicom = input
+                .dicom
+                .as_ref()
+                .map(|summary| Box::new(dicom_info(summary, index)));
             (file, Ok((pixels, dicom)))
         })
         .collect()
 }
 
 /// The API's view of a DICOM input: the de-identified summary and the frame read.
-pub fn dicom_info(frame: &ml::dicom::DicomFrame) -> DicomInfo {
-    let summary = &frame.summary;
+pub fn dicom_info(summary: &ml::dicom::DicomSummary, index: usize) -> DicomInfo {
     DicomInfo {
-        frame: frame.index as u32 + 1,
+        frame: index as u32 + 1,
         frames: summary.frames,
         modality: summary.modality.clone(),
         manufacturer: summary.manufacturer.clone(),

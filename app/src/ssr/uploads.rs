@@ -290,9 +290,14 @@ fn inspect_dicom(
     hasher.update(decoded.as_raw());
     let sha256 = hex::encode(hasher.finalize());
     let mut png = Vec::new();
-    image::DynamicImage::ImageLuma8(decoded.clone())
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|error| format!("cannot re-encode the slice as PNG: {error}"))?;
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        decoded.as_raw(),
+        decoded.width(),
+        decoded.height(),
+        image::ExtendedColorType::L8,
+    )
+    .map_err(|error| format!("cannot re-encode the slice as PNG: {error}"))?;
     check_decoded(png, sha256, "png", decoded, summary, min_side, model_config)
 }
 
