@@ -162,7 +162,7 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<db::DbError> for AppError {
     fn from(error: db::DbError) -> Self {
-        leptos::logging::error!("database error in a server function: {error}");
+        tracing::error!(%error, "database error in a server function");
         AppError::Internal
     }
 }

@@ -27,8 +27,7 @@ use pages::{
 /// Product name shown in the UI and reported by the API.
 pub const PRODUCT_NAME: &str = "BrainScan MRI";
 
-/// The classes in the model's output order, as the API names them.
-pub const CLASS_NAMES: [&str; 4] = ["glioma", "meningioma", "notumor", "pituitary"];
+pub use domain::{class_label, CLASS_NAMES};
 
 /// A count of zero for every class, so reports list classes that have none yet.
 pub fn zero_per_class<T: Default>() -> std::collections::BTreeMap<String, T> {
@@ -36,18 +35,6 @@ pub fn zero_per_class<T: Default>() -> std::collections::BTreeMap<String, T> {
         .iter()
         .map(|class| (class.to_string(), T::default()))
         .collect()
-}
-
-/// How the UI names a class.
-pub fn class_label(class: &str) -> String {
-    match class {
-        "glioma" => "Glioma",
-        "meningioma" => "Meningioma",
-        "notumor" => "No tumour",
-        "pituitary" => "Pituitary",
-        other => other,
-    }
-    .to_owned()
 }
 
 /// The HTML document the server renders around [`App`].

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use sqlx::{SqliteExecutor, SqlitePool};
 
+pub use domain::ModelStatus;
+
 use crate::DbResult;
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -15,7 +17,7 @@ pub struct ModelVersion {
     pub activated_at: Option<String>,
     /// JSON object: the validation report of this version.
     pub metrics: String,
-    pub status: String,
+    pub status: ModelStatus,
     pub parent_version: Option<String>,
 }
 
@@ -37,12 +39,13 @@ pub async fn insert_candidate(
 ) -> DbResult<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO model_versions (version, path, created_at, metrics, status, parent_version)
-         VALUES (?, ?, ?, ?, 'candidate', ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(row.version)
     .bind(row.path)
     .bind(crate::now_rfc3339())
     .bind(row.metrics_json)
+    .bind(ModelStatus::Candidate)
     .bind(row.parent_version)
     .fetch_one(db)
     .await?)
@@ -59,13 +62,14 @@ pub async fn activate(db: &SqlitePool, version: &str) -> DbResult<bool> {
     if exists.is_none() {
         return Ok(false);
     }
-    sqlx::query(
-        "UPDATE model_versions SET status = 'archived' WHERE status = 'active' AND version != ?",
-    )
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE model_versions SET status = 'active', activated_at = ? WHERE version = ?")
+    sqlx::query("UPDATE model_versions SET status = ? WHERE status = ? AND version != ?")
+        .bind(ModelStatus::Archived)
+        .bind(ModelStatus::Active)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE model_versions SET status = ?, activated_at = ? WHERE version = ?")
+        .bind(ModelStatus::Active)
         .bind(crate::now_rfc3339())
         .bind(version)
         .execute(&mut *tx)
@@ -85,8 +89,9 @@ pub async fn find(db: impl SqliteExecutor<'_>, version: &str) -> DbResult<Option
 
 pub async fn active(db: impl SqliteExecutor<'_>) -> DbResult<Option<ModelVersion>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM model_versions WHERE status = 'active'"
+        "SELECT {COLUMNS} FROM model_versions WHERE status = ?"
     ))
+    .bind(ModelStatus::Active)
     .fetch_optional(db)
     .await?)
 }

@@ -5,56 +5,12 @@ use sqlx::SqliteExecutor;
 
 use crate::DbResult;
 
-/// A job's life: queued -> running -> completed (new model active), rejected (new model kept as a
-/// candidate because it scored worse) or failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SessionStatus {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-    Rejected,
-}
-
-impl SessionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Queued => "queued",
-            SessionStatus::Running => "running",
-            SessionStatus::Completed => "completed",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Rejected => "rejected",
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Rejected
-        )
-    }
-}
-
-impl std::str::FromStr for SessionStatus {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Ok(match value {
-            "queued" => SessionStatus::Queued,
-            "running" => SessionStatus::Running,
-            "completed" => SessionStatus::Completed,
-            "failed" => SessionStatus::Failed,
-            "rejected" => SessionStatus::Rejected,
-            other => return Err(format!("unknown session status {other:?}")),
-        })
-    }
-}
+pub use domain::SessionStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct TrainingSession {
     pub id: i64,
-    pub status: String,
+    pub status: SessionStatus,
     pub epochs: i64,
     pub fine_tune_epochs: i64,
     pub images_used: i64,
@@ -108,8 +64,9 @@ pub async fn create(
 ) -> DbResult<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO training_sessions (status, epochs, fine_tune_epochs, created_at)
-         VALUES ('queued', ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?) RETURNING id",
     )
+    .bind(SessionStatus::Queued)
     .bind(epochs)
     .bind(fine_tune_epochs)
     .bind(crate::now_rfc3339())
@@ -118,7 +75,8 @@ pub async fn create(
 }
 
 pub async fn mark_running(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
-    sqlx::query("UPDATE training_sessions SET status = 'running', started_at = ? WHERE id = ?")
+    sqlx::query("UPDATE training_sessions SET status = ?, started_at = ? WHERE id = ?")
+        .bind(SessionStatus::Running)
         .bind(crate::now_rfc3339())
         .bind(id)
         .execute(db)
@@ -134,7 +92,7 @@ pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) ->
              history = ?, model_version = ?, message = ?, finished_at = ?
          WHERE id = ?",
     )
-    .bind(end.status.as_str())
+    .bind(end.status)
     .bind(end.images_used)
     .bind(end.before.accuracy)
     .bind(end.after.accuracy)
@@ -155,14 +113,13 @@ pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) ->
 }
 
 pub async fn fail(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE training_sessions SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-    )
-    .bind(error)
-    .bind(crate::now_rfc3339())
-    .bind(id)
-    .execute(db)
-    .await?;
+    sqlx::query("UPDATE training_sessions SET status = ?, error = ?, finished_at = ? WHERE id = ?")
+        .bind(SessionStatus::Failed)
+        .bind(error)
+        .bind(crate::now_rfc3339())
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -170,11 +127,14 @@ pub async fn fail(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> DbResult
 pub async fn fail_interrupted(db: impl SqliteExecutor<'_>) -> DbResult<u64> {
     let result = sqlx::query(
         "UPDATE training_sessions
-         SET status = 'failed', error = 'interrupted: the server stopped before the job finished',
+         SET status = ?, error = 'interrupted: the server stopped before the job finished',
              finished_at = ?
-         WHERE status IN ('queued', 'running')",
+         WHERE status IN (?, ?)",
     )
+    .bind(SessionStatus::Failed)
     .bind(crate::now_rfc3339())
+    .bind(SessionStatus::Queued)
+    .bind(SessionStatus::Running)
     .execute(db)
     .await?;
     Ok(result.rows_affected())
@@ -208,19 +168,21 @@ pub async fn recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Vec<Tra
 
 /// `(all sessions, completed sessions)`.
 pub async fn counts(db: impl SqliteExecutor<'_>) -> DbResult<(i64, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(status = 'completed'), 0) FROM training_sessions",
+    Ok(
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = ?), 0) FROM training_sessions")
+            .bind(SessionStatus::Completed)
+            .fetch_one(db)
+            .await?,
     )
-    .fetch_one(db)
-    .await?)
 }
 
 /// Whether the session that produced `version` left it rejected by the activation gate.
 pub async fn rejected_by_gate(db: impl SqliteExecutor<'_>, version: &str) -> DbResult<bool> {
     Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM training_sessions WHERE model_version = ? AND status = 'rejected')",
+        "SELECT EXISTS (SELECT 1 FROM training_sessions WHERE model_version = ? AND status = ?)",
     )
     .bind(version)
+    .bind(SessionStatus::Rejected)
     .fetch_one(db)
     .await?)
 }
@@ -229,8 +191,9 @@ pub async fn rejected_by_gate(db: impl SqliteExecutor<'_>, version: &str) -> DbR
 pub async fn gate_rejected_versions(db: impl SqliteExecutor<'_>) -> DbResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT DISTINCT model_version FROM training_sessions
-         WHERE status = 'rejected' AND model_version IS NOT NULL",
+         WHERE status = ? AND model_version IS NOT NULL",
     )
+    .bind(SessionStatus::Rejected)
     .fetch_all(db)
     .await?)
 }

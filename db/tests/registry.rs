@@ -132,13 +132,13 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones() 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, SessionStatus::Failed);
     assert!(row.error.unwrap().contains("interrupted"));
     let row = training_sessions::find(&pool, finished)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.status, "completed");
+    assert_eq!(row.status, SessionStatus::Completed);
     assert_eq!(row.accuracy_after, Some(0.95));
     assert_eq!(training_sessions::counts(&pool).await.unwrap(), (2, 1));
     let recent = training_sessions::recent(&pool, 1).await.unwrap();

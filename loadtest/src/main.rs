@@ -24,7 +24,6 @@ static IMAGES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
 /// Spreads requests over the images in turn.
 static NEXT_IMAGE: AtomicUsize = AtomicUsize::new(0);
 
-const CLASSES: [&str; 4] = ["glioma", "meningioma", "notumor", "pituitary"];
 const IMAGES_PER_CLASS: usize = 12;
 
 fn load_images() -> Vec<(String, Vec<u8>)> {
@@ -36,7 +35,7 @@ fn load_images() -> Vec<(String, Vec<u8>)> {
             root.to_path_buf()
         };
         let mut images = Vec::new();
-        for class in CLASSES {
+        for class in domain::CLASS_NAMES {
             let Ok(entries) = std::fs::read_dir(root.join(class)) else {
                 continue;
             };

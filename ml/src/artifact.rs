@@ -7,10 +7,12 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classes::CLASS_NAMES;
+use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
 use crate::model::{Architecture, Model, ModelConfig};
 use crate::preprocess::PreprocessConfig;
-use crate::train::{EpochRecord, TrainConfig};
+use crate::train::{EpochRecord, TrainConfig, TrainingOutcome};
+use crate::trust::Trust;
 use crate::{MlError, MlResult};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -33,6 +35,40 @@ pub struct TrainingSummary {
     pub images_per_second: f64,
 }
 
+/// How the original dataset was split into training and validation images. Every version that
+/// descends from a model is judged on that model's validation images, so the split travels with the
+/// lineage instead of being repeated as constants.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DataSplit {
+    pub validation_fraction: f64,
+    pub seed: u64,
+}
+
+/// The parts of a manifest that come from the network, not from training it.
+#[derive(Debug, Clone)]
+pub struct ModelShape {
+    pub preprocess: PreprocessConfig,
+    pub architecture: Architecture,
+    pub model: ModelConfig,
+    pub parameters: usize,
+}
+
+/// What a training run was given, for its manifest.
+pub struct TrainingRecord<'a> {
+    pub version: &'a str,
+    /// Where the images came from (a folder, or a description of uploads and replayed images).
+    pub data_description: String,
+    pub train_images: &'a ImageCache,
+    pub validation_images: &'a ImageCache,
+    /// The part of this run's data held out for validation (0 when validation came from elsewhere).
+    pub validation_fraction: f64,
+    /// The original dataset's split this version is judged on.
+    pub split: Option<DataSplit>,
+    pub skipped_images: usize,
+    pub config: TrainConfig,
+    pub backend: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
@@ -53,6 +89,10 @@ pub struct Manifest {
     pub validation: Option<EvaluationReport>,
     #[serde(default)]
     pub history: Vec<EpochRecord>,
+    /// The original dataset's split (absent in manifests written before it was recorded: see
+    /// [`Manifest::dataset_split`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<DataSplit>,
 }
 
 impl Manifest {
@@ -76,7 +116,66 @@ impl Manifest {
             training: None,
             validation: None,
             history: Vec::new(),
+            split: None,
         }
+    }
+
+    /// The manifest of a model a training run produced: the one place `brainscan train` and
+    /// fine-tuning assemble it.
+    pub fn after_training(
+        shape: ModelShape,
+        record: TrainingRecord<'_>,
+        outcome: &TrainingOutcome,
+    ) -> Self {
+        let mut manifest = Self::new(
+            record.version,
+            shape.preprocess,
+            shape.architecture,
+            shape.model,
+            shape.parameters,
+        );
+        manifest.temperature = outcome.temperature;
+        manifest.training = Some(TrainingSummary {
+            data_dir: record.data_description,
+            train_images: record.train_images.len(),
+            validation_images: record.validation_images.len(),
+            validation_fraction: record.validation_fraction,
+            class_counts: record.train_images.class_counts(),
+            skipped_images: record.skipped_images,
+            config: record.config,
+            backend: record.backend,
+            best_epoch: outcome.best_epoch,
+            seconds: outcome.seconds,
+            images_per_second: outcome.images_per_second,
+        });
+        manifest.validation = Some(outcome.validation.clone());
+        manifest.history = outcome.history.clone();
+        manifest.split = record.split;
+        manifest
+    }
+
+    /// The network's shape, for a model trained further from this one.
+    pub fn shape(&self) -> ModelShape {
+        ModelShape {
+            preprocess: self.preprocess,
+            architecture: self.architecture,
+            model: self.model.clone(),
+            parameters: self.parameters,
+        }
+    }
+
+    /// The split of the original dataset this model was validated on: recorded, or for a manifest
+    /// written by `brainscan train` before it was recorded, the fraction and seed it trained with.
+    pub fn dataset_split(&self) -> Option<DataSplit> {
+        self.split.or_else(|| {
+            self.training
+                .as_ref()
+                .filter(|training| training.validation_fraction > 0.0)
+                .map(|training| DataSplit {
+                    validation_fraction: training.validation_fraction,
+                    seed: training.config.seed,
+                })
+        })
     }
 }
 
@@ -173,6 +272,63 @@ impl ModelArtifact {
             )));
         }
         Ok((model, manifest))
+    }
+}
+
+/// Extension of a model directory still being written; see [`write_version`].
+pub(crate) const PARTIAL_EXTENSION: &str = "partial";
+
+/// What [`write_version`] does when the directory already holds a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Model versions in the store are write-once.
+    Refuse,
+    /// `brainscan train --out models` replaces the model there, but only once the new one is complete.
+    Replace,
+}
+
+/// Writes a complete model (weights, manifest, trust check) into a sibling `.partial` directory and
+/// renames it into place, so a crash mid-write never leaves a directory that looks like a complete
+/// model, and a replaced model stays in place until its successor is whole.
+pub fn write_version(
+    dir: &Path,
+    model: &Model,
+    manifest: &Manifest,
+    trust: Option<&Trust>,
+    existing: Existing,
+) -> MlResult<()> {
+    if existing == Existing::Refuse && dir.exists() {
+        return Err(MlError::Training(format!(
+            "{} already exists; model versions are never overwritten",
+            dir.display()
+        )));
+    }
+    let partial = dir.with_extension(PARTIAL_EXTENSION);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
+    }
+    ModelArtifact::save(&partial, model, manifest)?;
+    if let Some(trust) = trust {
+        trust.save(&partial)?;
+    }
+    if dir.exists() {
+        // Only the files a model consists of are replaced: `--out` may be a folder with other
+        // things in it (the shipped `models/` holds plots and reports too).
+        for entry in std::fs::read_dir(&partial).map_err(|e| MlError::io(&partial, e))? {
+            let from = entry.map_err(|e| MlError::io(&partial, e))?.path();
+            if let Some(name) = from.file_name() {
+                rename(&from, &dir.join(name))?;
+            }
+        }
+        if trust.is_none() {
+            let stale = dir.join(crate::trust::TRUST_FILE);
+            if stale.exists() {
+                std::fs::remove_file(&stale).map_err(|e| MlError::io(&stale, e))?;
+            }
+        }
+        std::fs::remove_dir(&partial).map_err(|e| MlError::io(&partial, e))
+    } else {
+        rename(&partial, dir)
     }
 }
 

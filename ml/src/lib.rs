@@ -5,7 +5,6 @@
 pub mod artifact;
 pub mod batching;
 pub mod checkpoint;
-pub mod classes;
 pub mod dataset;
 pub mod device;
 pub mod dicom;
@@ -29,8 +28,9 @@ pub mod trust;
 use std::path::PathBuf;
 
 pub use artifact::{Manifest, ModelArtifact};
-pub use classes::CLASS_NAMES;
 pub use device::Backend;
+/// The classes are the workspace's shared vocabulary, defined once in `domain`.
+pub use domain::{classes, CLASS_NAMES, NUM_CLASSES};
 pub use infer::{Classifier, Prediction};
 pub use metrics::EvaluationReport;
 

@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
+pub use domain::{JobPhase, ModelStatus, RetrainState, SessionStatus};
+
 use crate::error::AppError;
 
 /// Epoch limits for a retraining request.
@@ -76,16 +78,15 @@ pub struct TriggerRequest {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TriggerResponse {
     pub session_id: i64,
-    pub status: String,
+    pub status: SessionStatus,
     pub message: String,
 }
 
 /// Live progress of the running job (absent when none runs).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LiveProgress {
-    /// `preprocessing`, `evaluating`, `training`, `fine_tuning` or `saving`.
-    pub phase: String,
+    pub phase: JobPhase,
     pub epoch: usize,
     pub epochs: usize,
     pub batch: usize,
@@ -97,11 +98,28 @@ pub struct LiveProgress {
     pub fraction: f64,
 }
 
+impl LiveProgress {
+    /// A job in `phase` that has not reached its first batch.
+    pub fn new(phase: JobPhase, epochs: usize) -> Self {
+        Self {
+            phase,
+            epoch: 0,
+            epochs,
+            batch: 0,
+            batches: 0,
+            loss: None,
+            accuracy: None,
+            eta_seconds: None,
+            fraction: 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionSummary {
     pub id: i64,
-    pub status: String,
+    pub status: SessionStatus,
     pub epochs: i64,
     pub fine_tune_epochs: i64,
     pub images_used: i64,
@@ -126,7 +144,7 @@ pub struct SessionSummary {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RetrainStatus {
     /// `idle` when no session exists yet; otherwise the latest session's status.
-    pub status: String,
+    pub status: RetrainState,
     pub session: Option<SessionSummary>,
     pub progress: Option<LiveProgress>,
     pub message: String,
@@ -161,7 +179,7 @@ pub struct DatabaseStats {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelVersionInfo {
     pub version: String,
-    pub status: String,
+    pub status: ModelStatus,
     pub created_at: String,
     pub activated_at: Option<String>,
     pub parent_version: Option<String>,
@@ -182,12 +200,12 @@ pub struct ModelsResponse {
 
 #[server(prefix = "", endpoint = "retrain", input = MultipartFormData)]
 pub async fn upload_training_images(data: MultipartData) -> Result<UploadResponse, AppError> {
-    use crate::ssr::{multipart, retrain, uploads};
+    use crate::ssr::{multipart, uploads};
     let state = crate::ssr::state()?;
     let caller = crate::ssr::auth::require(crate::api::auth::Role::Annotator)?;
     let form = multipart::read_form(data, &state.service.limits()).await?;
-    let class_name = retrain::parse_class_name(form.text("class_name"))?;
-    let purpose = retrain::parse_purpose(form.text("purpose"))?;
+    let class_name = uploads::parse_class_name(form.text("class_name"))?;
+    let purpose = uploads::parse_purpose(form.text("purpose"))?;
     if purpose == db::uploads::Purpose::Reference {
         // The reference set is what the gate trusts; only admins may add to it.
         crate::ssr::auth::check(&caller, crate::api::auth::Role::Admin)?;
@@ -293,13 +311,13 @@ pub async fn retrain_sessions(
 #[server(prefix = "", endpoint = "database/stats", input = GetUrl)]
 pub async fn get_database_stats() -> Result<DatabaseStats, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::retrain::database_stats(&state).await
+    crate::ssr::stats::database_stats(&state).await
 }
 
 #[server(prefix = "", endpoint = "models", input = GetUrl)]
 pub async fn list_models() -> Result<ModelsResponse, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::retrain::list_models(&state).await
+    crate::ssr::models::list(&state).await
 }
 
 /// The UI's way to activate a version; REST clients use `POST /models/{version}/activate`.
@@ -312,5 +330,5 @@ pub async fn activate_model(
     let state = crate::ssr::state()?;
     let caller = crate::ssr::auth::require(crate::api::auth::Role::Admin)?;
     crate::ssr::models::activate_as(&state, &caller, &version, force, reason.as_deref()).await?;
-    crate::ssr::retrain::list_models(&state).await
+    crate::ssr::models::list(&state).await
 }

@@ -6,9 +6,7 @@ use crate::components::page_header::PageHeader;
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(axum::http::StatusCode::NOT_FOUND);
-    }
+    crate::ssr::set_status(axum::http::StatusCode::NOT_FOUND);
     view! {
         <PageHeader title="Page not found" subtitle="There is no page at this address." />
         <p>

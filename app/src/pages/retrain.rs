@@ -6,7 +6,8 @@ use leptos::web_sys;
 use crate::api::auth::Role;
 use crate::api::retrain::{
     activate_model, get_database_stats, get_retrain_status, list_models, retrain_sessions,
-    trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionSummary, MAX_EPOCHS,
+    trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionStatus, SessionSummary,
+    MAX_EPOCHS,
 };
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
@@ -16,8 +17,8 @@ use crate::components::session::{use_session, RequireRole};
 const POLL_RUNNING: Duration = Duration::from_secs(1);
 
 /// What tells two snapshots of a session apart for the page: its id and its state.
-fn session_key(session: &SessionSummary) -> (i64, String) {
-    (session.id, session.status.clone())
+fn session_key(session: &SessionSummary) -> (i64, SessionStatus) {
+    (session.id, session.status)
 }
 
 fn percent(value: Option<f64>) -> String {
@@ -220,7 +221,7 @@ fn JobStatus(status: RetrainStatus) -> impl IntoView {
     let progress = status.progress.clone();
     view! {
         <p data-testid="job-state">
-            <span class=format!("badge {}", status.status)>{status.status.clone()}</span>
+            <span class=format!("badge {}", status.status)>{status.status.as_str()}</span>
             " "
             {status.message.clone()}
         </p>
@@ -275,7 +276,7 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>{s.id}</td>
-                                    <td><span class=format!("badge {}", s.status)>{s.status.clone()}</span></td>
+                                    <td><span class=format!("badge {}", s.status)>{s.status.as_str()}</span></td>
                                     <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
                                     <td>{s.images_used}</td>
                                     <td>{format!("{} → {}", percent(s.accuracy_before), percent(s.accuracy_after))}</td>
@@ -324,7 +325,7 @@ fn ModelsTable(
                             view! {
                                 <tr class:serving=model.serving>
                                     <td>{model.version.clone()}</td>
-                                    <td><span class=format!("badge {}", model.status)>{model.status.clone()}</span></td>
+                                    <td><span class=format!("badge {}", model.status)>{model.status.as_str()}</span></td>
                                     <td>{percent(model.accuracy)}</td>
                                     <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
                                     <td>{model.created_at.clone()}</td>

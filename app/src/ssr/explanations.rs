@@ -32,7 +32,7 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
     let explanation = tokio::task::spawn_blocking(move || classifier.explain_bytes(&bytes))
         .await
         .map_err(|error| {
-            leptos::logging::error!("explanation task failed: {error}");
+            tracing::error!("explanation task failed: {error}");
             AppError::Internal
         })?
         .map_err(image_error)?;
@@ -77,7 +77,7 @@ fn png_base64(image: image::DynamicImage) -> Result<String, AppError> {
     image
         .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
         .map_err(|error| {
-            leptos::logging::error!("cannot encode an explanation PNG: {error}");
+            tracing::error!("cannot encode an explanation PNG: {error}");
             AppError::Internal
         })?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))

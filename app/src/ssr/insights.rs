@@ -208,11 +208,11 @@ pub async fn visualization_data(state: &AppState) -> Result<VisualizationData, A
     let table = tokio::task::spawn_blocking(move || cache.get_or_load(&path))
         .await
         .map_err(|error| {
-            leptos::logging::error!("loading features panicked: {error}");
+            tracing::error!("loading features panicked: {error}");
             AppError::Internal
         })?
         .map_err(|reason| {
-            leptos::logging::error!("{reason}");
+            tracing::error!("{reason}");
             AppError::Unavailable(
                 "the training images' feature table cannot be read; run \
                  `brainscan extract-features` to create it"

@@ -11,16 +11,25 @@ pub mod predictions;
 pub mod retrain;
 pub mod review;
 mod state;
+pub mod stats;
 pub mod uploads;
 
 pub use state::{AppState, LatencyWindow, RequestCounter, ServiceConfig};
 
 use crate::error::AppError;
 
+/// Sets this response's status when it is not 200 and not an error (errors get theirs from their
+/// kind, in the server's error layer): 202 for accepted jobs, 404 for the not-found page.
+pub fn set_status(status: axum::http::StatusCode) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+}
+
 /// The [`AppState`] the server provided to this request's context.
 pub fn state() -> Result<AppState, AppError> {
     leptos::prelude::use_context::<AppState>().ok_or_else(|| {
-        leptos::logging::error!("AppState missing from the server-function context");
+        tracing::error!("AppState missing from the server-function context");
         AppError::Internal
     })
 }

@@ -53,7 +53,7 @@ pub async fn active(state: &AppState) -> Result<ModelReport, AppError> {
         let outcome = session
             .model_version
             .as_deref()
-            .map_or(session.status.clone(), |v| {
+            .map_or(session.status.to_string(), |v| {
                 format!("{}, {v}", session.status)
             });
         curves.push(TrainingCurve {

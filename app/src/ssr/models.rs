@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::api::retrain::{ModelVersionInfo, ModelsResponse};
 use crate::error::AppError;
 
 /// A loaded classifier and the version it is registered under.
@@ -116,11 +117,11 @@ pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppE
     let model = tokio::task::spawn_blocking(move || load(&path, Some(&version_owned)))
         .await
         .map_err(|error| {
-            leptos::logging::error!("loading a model panicked: {error}");
+            tracing::error!("loading a model panicked: {error}");
             AppError::Internal
         })?
         .map_err(|error| {
-            leptos::logging::error!("cannot load model {version}: {error}");
+            tracing::error!("cannot load model {version}: {error}");
             AppError::Unavailable(format!(
                 "model {version} cannot be loaded; the reason is in the server log"
             ))
@@ -147,11 +148,11 @@ pub async fn load_serving(state: &super::AppState) -> Result<String, String> {
                 state.models.replace(model);
                 return Ok(version);
             }
-            Ok(Err(error)) => leptos::logging::error!(
+            Ok(Err(error)) => tracing::error!(
                 "active model {} cannot be loaded ({error}); falling back to the shipped model",
                 active.version
             ),
-            Err(error) => leptos::logging::error!("loading the active model panicked: {error}"),
+            Err(error) => tracing::error!("loading the active model panicked: {error}"),
         }
     }
     let shipped = state.service.shipped_model_dir.clone();
@@ -188,4 +189,34 @@ pub async fn load_serving(state: &super::AppState) -> Result<String, String> {
     let version = model.version.clone();
     state.models.replace(model);
     Ok(version)
+}
+
+/// `GET /models`: every registered version, newest first, with its validation scores.
+pub async fn list(state: &super::AppState) -> Result<ModelsResponse, AppError> {
+    let serving = state.models.current().map(|model| model.version.clone());
+    let rows = db::model_versions::list(&state.db).await?;
+    let rejected = db::training_sessions::gate_rejected_versions(&state.db).await?;
+    let models = rows
+        .into_iter()
+        .map(|row| {
+            let metrics: serde_json::Value =
+                serde_json::from_str(&row.metrics).unwrap_or(serde_json::Value::Null);
+            ModelVersionInfo {
+                accuracy: metrics.get("accuracy").and_then(serde_json::Value::as_f64),
+                macro_f1: metrics.get("macro_f1").and_then(serde_json::Value::as_f64),
+                serving: serving.as_deref() == Some(row.version.as_str()),
+                gate_rejected: rejected.contains(&row.version),
+                version: row.version,
+                status: row.status,
+                created_at: row.created_at,
+                activated_at: row.activated_at,
+                parent_version: row.parent_version,
+                metrics,
+            }
+        })
+        .collect();
+    Ok(ModelsResponse {
+        models,
+        active_version: serving,
+    })
 }

@@ -62,7 +62,7 @@ pub async fn classify_many(
     })
     .await
     .map_err(|error| {
-        leptos::logging::error!("preprocessing task failed: {error}");
+        tracing::error!("preprocessing task failed: {error}");
         AppError::Internal
     })?;
     if prepared.len() > MAX_FRAMES_PER_REQUEST {
@@ -180,7 +180,7 @@ pub async fn forward(
                 "the server is at capacity (too many predictions waiting); retry shortly".into(),
             ),
             ml::batching::SubmitError::Stopped => {
-                leptos::logging::error!("the inference thread has stopped");
+                tracing::error!("the inference thread has stopped");
                 AppError::Internal
             }
         })?;
@@ -261,7 +261,7 @@ pub fn image_error(error: ml::MlError) -> AppError {
             AppError::UnsupportedMediaType(error.to_string())
         }
         other => {
-            leptos::logging::error!("prediction failed: {other}");
+            tracing::error!("prediction failed: {other}");
             AppError::Internal
         }
     }

@@ -101,7 +101,7 @@ async fn record_decision(
         ReviewDecision::Confirm => (db::uploads::Review::Confirmed, row.class_name.clone()),
         ReviewDecision::Discard => (db::uploads::Review::Discarded, row.class_name.clone()),
         ReviewDecision::Relabel => {
-            let label = crate::ssr::retrain::parse_class_name(class_name)?;
+            let label = crate::ssr::uploads::parse_class_name(class_name)?;
             if label == row.class_name {
                 return Err(AppError::BadRequest(format!(
                     "upload {id} is already labelled {label}; use decision \"confirm\" to keep it"
@@ -152,12 +152,12 @@ pub async fn held_image(state: &AppState, id: i64) -> Result<(Vec<u8>, &'static 
         .components()
         .any(|part| !matches!(part, std::path::Component::Normal(_)))
     {
-        leptos::logging::error!("upload {id} has an unsafe stored path");
+        tracing::error!("upload {id} has an unsafe stored path");
         return Err(AppError::Internal);
     }
     let path = state.service.upload_dir.join(relative);
     let bytes = tokio::fs::read(&path).await.map_err(|error| {
-        leptos::logging::error!("cannot read held upload {}: {error}", path.display());
+        tracing::error!("cannot read held upload {}: {error}", path.display());
         AppError::Internal
     })?;
     // The extension is the format `inspect` detected from the bytes.

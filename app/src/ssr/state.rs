@@ -216,7 +216,7 @@ impl AppState {
     pub async fn server_status(&self) -> ServerStatus {
         let predictions = db::predictions::count(&self.db).await;
         if let Err(error) = &predictions {
-            leptos::logging::error!("status check could not read the database: {error}");
+            tracing::error!("status check could not read the database: {error}");
         }
         ServerStatus {
             health: self.health(),

@@ -3,7 +3,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
-use ml::artifact::{Manifest, ModelArtifact, TrainingSummary};
+use ml::artifact::{
+    write_version, DataSplit, Existing, Manifest, ModelArtifact, ModelShape, TrainingRecord,
+};
 use ml::dataset::{self, ImageCache};
 use ml::model::{Architecture, Model, ModelConfig};
 use ml::preprocess::PreprocessConfig;
@@ -268,39 +270,51 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     observer.bar.finish_and_clear();
 
     let version = format!("v{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    let mut manifest = Manifest::new(&version, preprocess, architecture, model_config, parameters);
-    manifest.temperature = outcome.temperature;
-    manifest.training = Some(TrainingSummary {
-        data_dir: args.data.display().to_string(),
-        train_images: train_cache.len(),
-        validation_images: validation_cache.len(),
-        validation_fraction: args.validation_fraction,
-        class_counts: train_cache.class_counts(),
-        skipped_images: skipped,
-        config,
-        backend: args.backend.to_string(),
-        best_epoch: outcome.best_epoch,
-        seconds: outcome.seconds,
-        images_per_second: outcome.images_per_second,
-    });
-    manifest.validation = Some(outcome.validation.clone());
-    manifest.history = outcome.history.clone();
-    ModelArtifact::save(&args.out, &outcome.model, &manifest)
-        .with_context(|| format!("saving the model to {}", args.out.display()))?;
-    let trust =
-        match ml::Classifier::from_parts(outcome.model.clone(), manifest, args.backend.device()?)
-            .fit_trust(&train_cache, &validation_cache)
-        {
-            Ok(trust) => {
-                trust.save(&args.out)?;
-                Some(trust)
-            }
-            // A model trained on a handful of images still serves, only without the trust check.
-            Err(error) => {
-                eprintln!("no trust check written: {error}");
-                None
-            }
-        };
+    let manifest = Manifest::after_training(
+        ModelShape {
+            preprocess,
+            architecture,
+            model: model_config,
+            parameters,
+        },
+        TrainingRecord {
+            version: &version,
+            data_description: args.data.display().to_string(),
+            train_images: &train_cache,
+            validation_images: &validation_cache,
+            validation_fraction: args.validation_fraction,
+            split: Some(DataSplit {
+                validation_fraction: args.validation_fraction,
+                seed: args.seed,
+            }),
+            skipped_images: skipped,
+            config,
+            backend: args.backend.to_string(),
+        },
+        &outcome,
+    );
+    let trust = match ml::Classifier::from_parts(
+        outcome.model.clone(),
+        manifest.clone(),
+        args.backend.device()?,
+    )
+    .fit_trust(&train_cache, &validation_cache)
+    {
+        Ok(trust) => Some(trust),
+        // A model trained on a handful of images still serves, only without the trust check.
+        Err(error) => {
+            eprintln!("no trust check written: {error}");
+            None
+        }
+    };
+    write_version(
+        &args.out,
+        &outcome.model,
+        &manifest,
+        trust.as_ref(),
+        Existing::Replace,
+    )
+    .with_context(|| format!("saving the model to {}", args.out.display()))?;
 
     let curves = args.out.join("training_curves.png");
     let confusion = args.out.join("confusion_matrix.png");

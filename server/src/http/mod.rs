@@ -86,7 +86,10 @@ async fn server_fn_handler(State(state): State<AppState>, request: Request) -> R
 /// server functions' own routes (`/predict`, `/retrain/status`, ...) itself.
 async fn server_fn_error_status(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    if !response.headers().contains_key("serverfnerror") {
+    if !response
+        .headers()
+        .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();

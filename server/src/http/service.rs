@@ -104,7 +104,7 @@ async fn activate_model(
     )
     .await;
     let result = match activated {
-        Ok(()) => app::ssr::retrain::list_models(&state).await,
+        Ok(()) => app::ssr::models::list(&state).await,
         Err(error) => Err(error),
     };
     match result {

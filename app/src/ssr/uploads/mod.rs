@@ -3,16 +3,48 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::api::retrain::{UploadFileResult, UploadOutcome};
 use crate::error::AppError;
-use std::sync::Arc;
 
 use crate::ssr::models::ServingModel;
 use crate::ssr::multipart::UploadedFile;
 use crate::ssr::review::Hold;
 use crate::ssr::{predictions, AppState};
+
+mod inspect;
+
+use inspect::{inspect, CheckedImage, DEFAULT_MIN_SIDE};
+
+/// The `class_name` field of an upload or a review decision: one of the model's classes.
+pub fn parse_class_name(value: Option<&str>) -> Result<String, AppError> {
+    let value = value.map(str::trim).unwrap_or_default();
+    let expected = domain::CLASS_NAMES.join(", ");
+    if value.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "class_name is required: one of {expected}"
+        )));
+    }
+    domain::class_index(value)
+        .map(|index| domain::CLASS_NAMES[index].to_owned())
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "unknown class_name {value:?}: expected one of {expected}"
+            ))
+        })
+}
+
+/// The optional `purpose` field of an upload: `training` (the default) or `reference`.
+pub fn parse_purpose(value: Option<&str>) -> Result<db::uploads::Purpose, AppError> {
+    match value.map(str::trim).unwrap_or_default() {
+        "" | "training" => Ok(db::uploads::Purpose::Training),
+        "reference" => Ok(db::uploads::Purpose::Reference),
+        other => Err(AppError::BadRequest(format!(
+            "purpose must be training or reference (got {other:?})"
+        ))),
+    }
+}
 
 /// Stores each file for `class_name`, answering stored, held, duplicate or rejected (with the
 /// reason) per file. Training uploads whose label the serving model confidently contradicts are
@@ -41,7 +73,7 @@ pub async fn store_all(
         let checked = tokio::task::spawn_blocking(move || inspect(bytes, min_side, model_config))
             .await
             .map_err(|error| {
-                leptos::logging::error!("upload inspection panicked: {error}");
+                tracing::error!("upload inspection panicked: {error}");
                 AppError::Internal
             })?;
         inspected.push((file.filename, checked));
@@ -144,7 +176,7 @@ async fn store_one(
     let relative = content_path(&image.sha256, image.extension);
     let absolute = state.service.upload_dir.join(&relative);
     write_once(&absolute, &image.bytes).await.map_err(|error| {
-        leptos::logging::error!("cannot store upload at {}: {error}", absolute.display());
+        tracing::error!("cannot store upload at {}: {error}", absolute.display());
         AppError::Internal
     })?;
     let hold_detail = hold
@@ -152,7 +184,7 @@ async fn store_one(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|error| {
-            leptos::logging::error!("cannot encode a label hold: {error}");
+            tracing::error!("cannot encode a label hold: {error}");
             AppError::Internal
         })?;
     let outcome = db::uploads::insert(
@@ -211,134 +243,6 @@ async fn store_one(
     })
 }
 
-#[derive(Debug)]
-struct CheckedImage {
-    bytes: Vec<u8>,
-    sha256: String,
-    width: u32,
-    height: u32,
-    extension: &'static str,
-    /// Computed at upload so the insights never decode stored images again.
-    features: ml::features::ImageFeatures,
-    /// What the serving model reads, when the label is to be checked (empty otherwise): made from
-    /// the decode done here, so the check decodes nothing again.
-    model_input: Vec<f32>,
-    /// A DICOM upload's de-identified summary (its `bytes` are then the decoded slice as PNG).
-    dicom: Option<ml::dicom::DicomSummary>,
-}
-
-/// The smallest side a training image may have when no model is loaded to say its input size.
-const DEFAULT_MIN_SIDE: u32 = 112;
-/// Below this standard deviation of grey levels (0-255) an image is blank or nearly uniform: nothing
-/// to learn from. Real slices measure 30-80; a JPEG of a flat colour, under 1.
-const MIN_INTENSITY_STD: f64 = 4.0;
-
-/// Decodes the whole image (a truncated file fails here, not at training time) and hashes it;
-/// refuses images too small for the model's input or with nothing in them. With `model_config`,
-/// also prepares the model's input for the label check.
-fn inspect(
-    bytes: Vec<u8>,
-    min_side: u32,
-    model_config: Option<ml::preprocess::PreprocessConfig>,
-) -> Result<CheckedImage, String> {
-    if ml::dicom::is_dicom(&bytes) {
-        return inspect_dicom(&bytes, min_side, model_config);
-    }
-    let extension = match image::guess_format(&bytes) {
-        Ok(image::ImageFormat::Jpeg) => "jpg",
-        Ok(image::ImageFormat::Png) => "png",
-        Ok(image::ImageFormat::Bmp) => "bmp",
-        Ok(image::ImageFormat::WebP) => "webp",
-        Ok(image::ImageFormat::Gif) => "gif",
-        _ if bytes.is_empty() => return Err("the file is empty (0 bytes)".into()),
-        _ => return Err("not an image: expected JPEG, PNG, BMP, WebP, GIF or DICOM".into()),
-    };
-    let decoded = ml::preprocess::decode(&bytes).map_err(|error| error.to_string())?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    check_decoded(
-        bytes,
-        sha256,
-        extension,
-        decoded,
-        None,
-        min_side,
-        model_config,
-    )
-}
-
-/// A DICOM slice is kept as the windowed 8-bit PNG that training reads, never as the file (whose
-/// other tags may name the patient), and hashed by its pixels, so the same slice exported twice is
-/// one image. One slice per file: a volume's frames do not share one label.
-fn inspect_dicom(
-    bytes: &[u8],
-    min_side: u32,
-    model_config: Option<ml::preprocess::PreprocessConfig>,
-) -> Result<CheckedImage, String> {
-    let input = ml::preprocess::decode_input(bytes).map_err(|error| error.to_string())?;
-    let summary = input.dicom.clone();
-    if input.frames.len() > 1 {
-        return Err(format!(
-            "a multi-frame DICOM file ({} frames): upload one slice per file, since a volume's \
-             slices do not all show what its label says",
-            input.frames.len()
-        ));
-    }
-    let decoded = input.into_middle_frame();
-    let mut hasher = Sha256::new();
-    hasher.update(decoded.width().to_le_bytes());
-    hasher.update(decoded.height().to_le_bytes());
-    hasher.update(decoded.as_raw());
-    let sha256 = hex::encode(hasher.finalize());
-    let mut png = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut png),
-        decoded.as_raw(),
-        decoded.width(),
-        decoded.height(),
-        image::ExtendedColorType::L8,
-    )
-    .map_err(|error| format!("cannot re-encode the slice as PNG: {error}"))?;
-    check_decoded(png, sha256, "png", decoded, summary, min_side, model_config)
-}
-
-fn check_decoded(
-    bytes: Vec<u8>,
-    sha256: String,
-    extension: &'static str,
-    decoded: image::GrayImage,
-    dicom: Option<ml::dicom::DicomSummary>,
-    min_side: u32,
-    model_config: Option<ml::preprocess::PreprocessConfig>,
-) -> Result<CheckedImage, String> {
-    if decoded.width() < min_side || decoded.height() < min_side {
-        return Err(format!(
-            "too small to train on: {}x{} pixels; the model's input is {min_side}x{min_side}",
-            decoded.width(),
-            decoded.height()
-        ));
-    }
-    let features = ml::features::extract(&decoded);
-    if features.std_intensity < MIN_INTENSITY_STD {
-        return Err(format!(
-            "blank or nearly uniform (grey-level spread {:.1}, mean {:.0}): nothing to learn from",
-            features.std_intensity, features.mean_intensity
-        ));
-    }
-    let model_input = model_config
-        .map(|config| ml::preprocess::model_input(&decoded, &config))
-        .unwrap_or_default();
-    Ok(CheckedImage {
-        model_input,
-        features,
-        width: decoded.width(),
-        height: decoded.height(),
-        bytes,
-        sha256,
-        extension,
-        dicom,
-    })
-}
-
 /// `ab/abcdef....jpg`: two-level fan-out keeps directories small.
 fn content_path(sha256: &str, extension: &str) -> PathBuf {
     Path::new(&sha256[..2]).join(format!("{sha256}.{extension}"))
@@ -367,64 +271,5 @@ mod tests {
         let hash = "ab".repeat(32);
         let path = content_path(&hash, "png");
         assert_eq!(path, Path::new("ab").join(format!("{hash}.png")));
-    }
-
-    fn png(image: image::GrayImage) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        image::DynamicImage::ImageLuma8(image)
-            .write_to(
-                &mut std::io::Cursor::new(&mut bytes),
-                image::ImageFormat::Png,
-            )
-            .unwrap();
-        bytes
-    }
-
-    /// A textured 128 x 128 slice: large enough, and with something in it.
-    fn textured(side: u32) -> image::GrayImage {
-        image::GrayImage::from_fn(side, side, |x, y| {
-            image::Luma([((x * 7 + y * 13) % 200) as u8])
-        })
-    }
-
-    #[test]
-    fn non_images_and_empty_files_are_rejected_with_a_reason() {
-        assert!(inspect(Vec::new(), 112, None)
-            .unwrap_err()
-            .contains("empty"));
-        assert!(inspect(b"hello".to_vec(), 112, None)
-            .unwrap_err()
-            .contains("not an image"));
-        let slice = png(textured(128));
-        let checked = inspect(slice.clone(), 112, None).unwrap();
-        assert_eq!(
-            (checked.width, checked.height, checked.extension),
-            (128, 128, "png")
-        );
-        assert_eq!(checked.sha256.len(), 64);
-        assert!(inspect(slice[..slice.len() / 2].to_vec(), 112, None).is_err());
-    }
-
-    #[test]
-    fn the_label_check_input_is_what_serving_would_compute_from_the_bytes() {
-        let slice = png(textured(160));
-        let config = ml::preprocess::PreprocessConfig::new(112);
-        let checked = inspect(slice.clone(), 112, Some(config)).unwrap();
-        let served = ml::preprocess::preprocess_bytes(&slice, &config).unwrap();
-        assert_eq!(checked.model_input, served);
-        assert!(inspect(slice, 112, None).unwrap().model_input.is_empty());
-    }
-
-    #[test]
-    fn tiny_blank_and_uniform_images_are_useless_for_training() {
-        let tiny = inspect(png(textured(1)), 112, None).unwrap_err();
-        assert!(tiny.contains("too small") && tiny.contains("1x1"), "{tiny}");
-        let small = inspect(png(textured(100)), 112, None).unwrap_err();
-        assert!(small.contains("112x112"), "{small}");
-        for (name, level) in [("black", 0u8), ("white", 255), ("grey", 128)] {
-            let blank = image::GrayImage::from_pixel(256, 256, image::Luma([level]));
-            let reason = inspect(png(blank), 112, None).unwrap_err();
-            assert!(reason.contains("nearly uniform"), "{name}: {reason}");
-        }
     }
 }

@@ -6,7 +6,11 @@ use std::path::Path;
 
 use burn::prelude::*;
 
-use crate::artifact::{Manifest, ModelArtifact, TrainingSummary};
+pub mod data;
+
+use crate::artifact::{
+    write_version, Existing, Manifest, ModelArtifact, TrainingRecord, PARTIAL_EXTENSION,
+};
 use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
 use crate::train::{evaluate, train, EpochRecord, TrainConfig, TrainingObserver};
@@ -19,7 +23,7 @@ pub struct FineTuneRequest<'a> {
     /// Where the new version is written; it appears there complete or not at all.
     pub out_dir: &'a Path,
     pub version: &'a str,
-    /// Preprocessed with the base model's preprocessing ([`Self::preprocess_of`]).
+    /// Preprocessed with the base model's preprocessing (its manifest's `preprocess`).
     pub train_images: &'a ImageCache,
     pub validation_images: &'a ImageCache,
     /// Epochs at the full fine-tuning learning rate, then `fine_tune_epochs` more as the cosine
@@ -40,13 +44,6 @@ pub struct FineTuneOutcome {
     /// Set when the new version keeps its base model's trust check because its own images could
     /// not support a fit (too few, or a class missing), saying why.
     pub trust_note: Option<String>,
-}
-
-impl FineTuneRequest<'_> {
-    /// The preprocessing the training and validation images must go through for `base_dir`'s model.
-    pub fn preprocess_of(base_dir: &Path) -> MlResult<crate::preprocess::PreprocessConfig> {
-        Ok(ModelArtifact::read_manifest(base_dir)?.preprocess)
-    }
 }
 
 /// Runs the whole retraining on `device` (a CPU or GPU device; autodiff is added here).
@@ -100,29 +97,21 @@ pub fn fine_tune(
         None,
     )?;
 
-    let mut manifest = Manifest::new(
-        request.version,
-        base_manifest.preprocess,
-        base_manifest.architecture,
-        base_manifest.model.clone(),
-        base_manifest.parameters,
+    let manifest = Manifest::after_training(
+        base_manifest.shape(),
+        TrainingRecord {
+            version: request.version,
+            data_description: request.data_description.clone(),
+            train_images: request.train_images,
+            validation_images: request.validation_images,
+            validation_fraction: 0.0,
+            split: base_manifest.dataset_split(),
+            skipped_images: 0,
+            config,
+            backend: format!("{device:?}"),
+        },
+        &outcome,
     );
-    manifest.temperature = outcome.temperature;
-    manifest.training = Some(TrainingSummary {
-        data_dir: request.data_description.clone(),
-        train_images: request.train_images.len(),
-        validation_images: request.validation_images.len(),
-        validation_fraction: 0.0,
-        class_counts: request.train_images.class_counts(),
-        skipped_images: 0,
-        config,
-        backend: device_name(device),
-        best_epoch: outcome.best_epoch,
-        seconds: outcome.seconds,
-        images_per_second: outcome.images_per_second,
-    });
-    manifest.validation = Some(outcome.validation.clone());
-    manifest.history = outcome.history.clone();
     let (trust, trust_note) = match Trust::fit(
         &outcome.model.valid(),
         request.train_images,
@@ -139,7 +128,13 @@ pub fn fine_tune(
             )),
         ),
     };
-    write_atomically(request.out_dir, &outcome.model, &manifest, trust.as_ref())?;
+    write_version(
+        request.out_dir,
+        &outcome.model,
+        &manifest,
+        trust.as_ref(),
+        Existing::Refuse,
+    )?;
     Ok(FineTuneOutcome {
         before,
         after: outcome.validation,
@@ -149,14 +144,7 @@ pub fn fine_tune(
     })
 }
 
-fn device_name(device: &Device) -> String {
-    format!("{device:?}")
-}
-
-/// Extension of a model version still being written; see [`write_atomically`].
-const PARTIAL_EXTENSION: &str = "partial";
-
-/// Removes the `.partial` directories that [`write_atomically`] leaves behind when the process dies
+/// Removes the `.partial` directories that [`write_version`] leaves behind when the process dies
 /// mid-write (never complete models); answers how many were removed. A missing store is empty.
 pub fn remove_partial_versions(store: &Path) -> MlResult<usize> {
     let entries = match std::fs::read_dir(store) {
@@ -173,29 +161,4 @@ pub fn remove_partial_versions(store: &Path) -> MlResult<usize> {
         }
     }
     Ok(removed)
-}
-
-/// Writes into a sibling `.partial` directory and renames it into place, so a crash mid-write never
-/// leaves a directory that looks like a complete model.
-fn write_atomically(
-    dir: &Path,
-    model: &crate::model::Model,
-    manifest: &Manifest,
-    trust: Option<&Trust>,
-) -> MlResult<()> {
-    if dir.exists() {
-        return Err(MlError::Training(format!(
-            "{} already exists; model versions are never overwritten",
-            dir.display()
-        )));
-    }
-    let partial = dir.with_extension(PARTIAL_EXTENSION);
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(|e| MlError::io(&partial, e))?;
-    }
-    ModelArtifact::save(&partial, model, manifest)?;
-    if let Some(trust) = trust {
-        trust.save(&partial)?;
-    }
-    std::fs::rename(&partial, dir).map_err(|e| MlError::io(dir, e))
 }

@@ -1,0 +1,113 @@
+//! Resolving credentials to callers, and logging in and out of browser sessions.
+
+use super::audit::audit;
+use super::secrets::{digest, new_secret, verify_password, DUMMY_HASH};
+use super::{principal, Principal, SESSION_COOKIE, SESSION_HOURS};
+use crate::api::auth::{CurrentUser, Role};
+use crate::error::AppError;
+use crate::ssr::AppState;
+
+/// Resolves an `Authorization: Bearer` token; `None` if unknown or revoked.
+pub async fn token_caller(
+    db: &db::SqlitePool,
+    token: &str,
+) -> Result<Option<(String, Role)>, AppError> {
+    credential(db::accounts::token_credential(db, &digest(token)).await?)
+}
+
+/// Resolves a session cookie's value; `None` if unknown or expired.
+pub async fn session_caller(
+    db: &db::SqlitePool,
+    session_digest: &str,
+) -> Result<Option<(String, Role)>, AppError> {
+    credential(db::accounts::session_credential(db, session_digest).await?)
+}
+
+fn credential(found: Option<db::accounts::Credential>) -> Result<Option<(String, Role)>, AppError> {
+    found
+        .map(|credential| Ok((credential.subject, credential.role.parse()?)))
+        .transpose()
+}
+
+/// Checks the password, opens a session and sets its cookie. Unknown names take as long as wrong
+/// passwords, so the answer's timing does not tell which names exist.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<CurrentUser, AppError> {
+    let caller = principal();
+    let user = db::accounts::find_user(&state.db, username).await?;
+    let stored = user.as_ref().map(|user| user.password_hash.clone());
+    let password_owned = password.to_owned();
+    let verified = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => verify_password(&hash, &password_owned),
+        None => {
+            verify_password(DUMMY_HASH, &password_owned);
+            false
+        }
+    })
+    .await
+    .map_err(|_| AppError::Internal)?;
+    let user = match (user, verified) {
+        (Some(user), true) => user,
+        _ => {
+            audit(
+                &state.db,
+                &caller,
+                "login",
+                Some(username),
+                "refused",
+                Some("wrong user name or password"),
+            )
+            .await;
+            return Err(AppError::Unauthorized(
+                "wrong user name or password".to_owned(),
+            ));
+        }
+    };
+    let role: Role = user.role.parse()?;
+    let (secret, digest) = new_secret("");
+    let expires = chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS);
+    let expires_at = expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db::accounts::insert_session(&state.db, &digest, user.id, &expires_at).await?;
+    set_cookie(&session_cookie(&secret, SESSION_HOURS * 3600, caller.https));
+    let actor = Principal {
+        subject: user.username.clone(),
+        role: Some(role),
+        ..caller
+    };
+    audit(&state.db, &actor, "login", Some(&user.username), "ok", None).await;
+    Ok(CurrentUser {
+        username: user.username,
+        role,
+    })
+}
+
+pub async fn logout(state: &AppState) -> Result<(), AppError> {
+    let caller = principal();
+    if let Some(digest) = &caller.session_digest {
+        db::accounts::delete_session(&state.db, digest).await?;
+        audit(&state.db, &caller, "logout", None, "ok", None).await;
+    }
+    set_cookie(&session_cookie("", 0, caller.https));
+    Ok(())
+}
+
+/// `HttpOnly` keeps scripts away from it, `SameSite=Strict` keeps other sites' requests from
+/// carrying it, `Secure` (over https) keeps it off plain connections.
+fn session_cookie(value: &str, max_age_seconds: i64, https: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{}",
+        if https { "; Secure" } else { "" }
+    )
+}
+
+fn set_cookie(cookie: &str) {
+    if let (Some(response), Ok(value)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(cookie),
+    ) {
+        response.append_header(axum::http::header::SET_COOKIE, value);
+    }
+}

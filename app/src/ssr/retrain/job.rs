@@ -1,0 +1,281 @@
+//! One retraining run, start to end: prepare the images, fine-tune the serving model into a new
+//! version, let the activation gate decide, and record the outcome.
+
+use std::path::Path;
+use std::time::Instant;
+
+use domain::JobPhase;
+use ml::dataset::LabeledImage;
+use ml::finetune::data::{FineTuneSources, OriginalData, PreparedData, ValidationSet};
+use ml::finetune::{self, FineTuneOutcome, FineTuneRequest};
+
+use super::activation::{decide, Evidence};
+use super::tracker::ProgressObserver;
+use crate::api::retrain::TriggerRequest;
+use crate::error::AppError;
+use crate::ssr::models::ServingModel;
+use crate::ssr::AppState;
+
+/// Fine-tuning starts from trained weights: a tenth of the from-scratch peak rate. At 1e-3 a 3+1
+/// epoch run on 100 uploads cost 0.7 points of validation accuracy (96.27% -> 95.57%).
+const FINE_TUNE_LEARNING_RATE: f64 = 3e-4;
+
+#[derive(Debug, thiserror::Error)]
+pub(super) enum JobError {
+    #[error("{0}")]
+    Db(#[from] db::DbError),
+    #[error("{0}")]
+    Ml(#[from] ml::MlError),
+    #[error("{0}")]
+    Job(String),
+}
+
+impl JobError {
+    /// What the session's record shows: database and model errors can name files and SQL, so
+    /// those stay in the server log.
+    pub(super) fn public_message(&self) -> String {
+        match self {
+            JobError::Db(_) => {
+                "a database error stopped the job; the details are in the server log".to_owned()
+            }
+            JobError::Ml(_) => {
+                "a model error stopped the job; the details are in the server log".to_owned()
+            }
+            JobError::Job(message) => message.clone(),
+        }
+    }
+}
+
+impl From<AppError> for JobError {
+    fn from(error: AppError) -> Self {
+        JobError::Job(error.to_string())
+    }
+}
+
+pub(super) async fn execute(
+    state: &AppState,
+    session_id: i64,
+    request: TriggerRequest,
+) -> Result<(), JobError> {
+    db::training_sessions::mark_running(&state.db, session_id).await?;
+    let serving = state
+        .models
+        .current()
+        .ok_or_else(|| JobError::Job("no model is loaded to retrain".into()))?;
+    let uploads = db::uploads::pending(&state.db).await?;
+    if uploads.is_empty() {
+        return Err(JobError::Job("no new uploaded images".into()));
+    }
+    state.retrain.set_phase(JobPhase::Preprocessing);
+    let prepared = prepare(state, session_id, &serving, &uploads).await?;
+
+    let version = format!(
+        "v{}-s{session_id}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let out_dir = state.service.model_store.join(&version);
+    std::fs::create_dir_all(&state.service.model_store).map_err(|error| {
+        tracing::error!(store = %state.service.model_store.display(), %error, "cannot create the model store");
+        JobError::Job("cannot create the model store; the reason is in the server log".to_owned())
+    })?;
+    let validation_set = prepared.validation_set;
+    let images_used = prepared.train.len() as i64;
+    let outcome = fine_tune(
+        state, &serving, prepared, &out_dir, &version, session_id, request,
+    )
+    .await?;
+
+    state.retrain.set_phase(JobPhase::Saving);
+    let metrics_json = serde_json::to_string(&outcome.after)
+        .map_err(|e| JobError::Job(format!("cannot encode metrics: {e}")))?;
+    db::model_versions::insert_candidate(
+        &state.db,
+        &db::model_versions::NewModelVersion {
+            version: &version,
+            path: &out_dir.to_string_lossy(),
+            metrics_json: &metrics_json,
+            parent_version: Some(&serving.version),
+        },
+    )
+    .await?;
+
+    let evidence = Evidence {
+        before: outcome.before.accuracy,
+        after: outcome.after.accuracy,
+        validation_images: outcome.after.images,
+        trusted: validation_set.is_trusted(),
+        tolerance: state.service.activation_tolerance,
+    };
+    let decision = decide(&evidence);
+    if decision == super::Decision::Activate {
+        crate::ssr::models::activate(state, &version).await?;
+    }
+    let mut note = validation_note(validation_set, outcome.after.images);
+    if let Some(trust_note) = &outcome.trust_note {
+        tracing::warn!(
+            session_id,
+            trust_note,
+            "retraining kept the base model's trust check"
+        );
+        note = format!("{note}; {trust_note}");
+    }
+    let message = decision.message(&version, &evidence, &note);
+    let history_json = serde_json::to_string(&outcome.history)
+        .map_err(|e| JobError::Job(format!("cannot encode history: {e}")))?;
+    let upload_ids: Vec<i64> = uploads.iter().map(|row| row.id).collect();
+    let mut tx = state.db.begin().await.map_err(db::DbError::from)?;
+    db::uploads::mark_used(&mut tx, &upload_ids, session_id).await?;
+    db::training_sessions::finish(
+        &mut *tx,
+        session_id,
+        &db::training_sessions::Finished {
+            status: decision.session_status(),
+            images_used,
+            before: scores(&outcome.before),
+            after: scores(&outcome.after),
+            history_json: &history_json,
+            model_version: &version,
+            message: &message,
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(db::DbError::from)?;
+    Ok(())
+}
+
+/// How validation was done, said in the session message when it is weaker than the original split.
+fn validation_note(set: ValidationSet, images: u64) -> String {
+    match set {
+        ValidationSet::OriginalSplit => String::new(),
+        ValidationSet::ReferenceSet => format!("; judged on the {images}-image reference set"),
+        ValidationSet::HeldOutUploads => "; validated on held-out uploads (start the server with \
+            --data-dir to validate on the original split)"
+            .to_owned(),
+        ValidationSet::TrainingUploads => "; too few uploads to hold any out, so validation \
+            reused the training uploads"
+            .to_owned(),
+    }
+}
+
+/// Decodes the images off the async threads and records the preprocessing log either way.
+async fn prepare(
+    state: &AppState,
+    session_id: i64,
+    serving: &ServingModel,
+    uploads: &[db::uploads::UploadedImage],
+) -> Result<PreparedData, JobError> {
+    let manifest = serving.classifier.manifest();
+    let preprocess = manifest.preprocess;
+    let upload_dir = &state.service.upload_dir;
+    let upload_items = labeled_images(uploads, upload_dir);
+    let reference_items = labeled_images(&db::uploads::reference(&state.db).await?, upload_dir);
+    let split = manifest.dataset_split();
+    let data_dir = state.service.data_dir.clone();
+    if data_dir.is_some() && split.is_none() {
+        tracing::warn!(
+            version = %serving.version,
+            "the serving model's manifest records no dataset split, so its original validation \
+             images are unknown; judging on the reference set or held-out uploads instead"
+        );
+    }
+    let started = Instant::now();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let original = data_dir
+            .as_deref()
+            .zip(split)
+            .map(|(dir, split)| OriginalData { dir, split });
+        ml::finetune::data::prepare(
+            &FineTuneSources {
+                uploads: &upload_items,
+                reference: &reference_items,
+                original,
+                seed: session_id as u64,
+            },
+            &preprocess,
+        )
+    })
+    .await
+    .map_err(|e| JobError::Job(format!("preprocessing panicked: {e}")))?;
+    let (status, processed, error) = match &prepared {
+        Ok(prepared) => ("completed", prepared.images_processed as i64, None),
+        Err(error) => ("failed", 0, Some(error.to_string())),
+    };
+    db::preprocessing_logs::insert(
+        &state.db,
+        &db::preprocessing_logs::NewPreprocessingLog {
+            training_session_id: Some(session_id),
+            images_processed: processed,
+            features_extracted: 0,
+            seconds: started.elapsed().as_secs_f64(),
+            status,
+            error: error.as_deref(),
+        },
+    )
+    .await?;
+    Ok(prepared?)
+}
+
+/// Trains the new version off the async threads, reporting progress to the tracker.
+async fn fine_tune(
+    state: &AppState,
+    serving: &ServingModel,
+    prepared: PreparedData,
+    out_dir: &Path,
+    version: &str,
+    session_id: i64,
+    request: TriggerRequest,
+) -> Result<FineTuneOutcome, JobError> {
+    let tracker = state.retrain.clone();
+    let base_dir = serving.path.clone();
+    let out_dir = out_dir.to_path_buf();
+    let version = version.to_owned();
+    let outcome = tokio::task::spawn_blocking(move || {
+        tracker.set_phase(JobPhase::Training);
+        let mut observer = ProgressObserver {
+            tracker,
+            started: Instant::now(),
+            regular_epochs: request.epochs as usize,
+        };
+        let device = ml::Backend::Cpu.device()?;
+        finetune::fine_tune(
+            &FineTuneRequest {
+                base_dir: &base_dir,
+                out_dir: &out_dir,
+                version: &version,
+                train_images: &prepared.train,
+                validation_images: &prepared.validation,
+                epochs: request.epochs as usize,
+                fine_tune_epochs: request.fine_tune_epochs as usize,
+                learning_rate: FINE_TUNE_LEARNING_RATE,
+                seed: session_id as u64,
+                data_description: prepared.description.clone(),
+            },
+            &device,
+            &mut observer,
+        )
+    })
+    .await
+    .map_err(|e| JobError::Job(format!("training panicked: {e}")))??;
+    Ok(outcome)
+}
+
+/// Stored uploads as the training code's labelled image paths.
+fn labeled_images(rows: &[db::uploads::UploadedImage], upload_dir: &Path) -> Vec<LabeledImage> {
+    rows.iter()
+        .filter_map(|row| {
+            domain::class_index(&row.class_name).map(|label| LabeledImage {
+                path: upload_dir.join(&row.stored_path),
+                label,
+            })
+        })
+        .collect()
+}
+
+fn scores(report: &ml::EvaluationReport) -> db::training_sessions::Scores {
+    db::training_sessions::Scores {
+        accuracy: report.accuracy,
+        precision: report.macro_avg.precision,
+        recall: report.macro_avg.recall,
+        f1: report.macro_avg.f1,
+    }
+}

@@ -1,0 +1,76 @@
+//! `GET /retrain/status` and `GET /retrain/sessions`: the newest session with live progress, and
+//! the history.
+
+use domain::RetrainState;
+
+use crate::api::retrain::{RetrainStatus, SessionSummary, SessionsResponse};
+use crate::error::AppError;
+use crate::ssr::AppState;
+
+fn summary(row: db::training_sessions::TrainingSession) -> SessionSummary {
+    SessionSummary {
+        history: serde_json::from_str(&row.history).unwrap_or(serde_json::Value::Null),
+        id: row.id,
+        status: row.status,
+        epochs: row.epochs,
+        fine_tune_epochs: row.fine_tune_epochs,
+        images_used: row.images_used,
+        accuracy_before: row.accuracy_before,
+        accuracy_after: row.accuracy_after,
+        precision_before: row.precision_before,
+        precision_after: row.precision_after,
+        recall_before: row.recall_before,
+        recall_after: row.recall_after,
+        f1_before: row.f1_before,
+        f1_after: row.f1_after,
+        model_version: row.model_version,
+        message: row.message,
+        error: row.error,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+    }
+}
+
+pub async fn status(state: &AppState) -> Result<RetrainStatus, AppError> {
+    let latest = db::training_sessions::latest(&state.db).await?;
+    let progress = state.retrain.progress();
+    let Some(row) = latest else {
+        return Ok(RetrainStatus {
+            status: RetrainState::Idle,
+            session: None,
+            progress: None,
+            message: "no retraining session yet".into(),
+        });
+    };
+    let session = summary(row);
+    let message = match (&progress, &session.error, &session.message) {
+        (Some(live), _, _) => format!(
+            "session {} {}: epoch {}/{}, batch {}/{}",
+            session.id, live.phase, live.epoch, live.epochs, live.batch, live.batches
+        ),
+        (None, Some(error), _) => format!("session {} failed: {error}", session.id),
+        (None, None, Some(message)) => message.clone(),
+        (None, None, None) => format!("session {} is {}", session.id, session.status),
+    };
+    Ok(RetrainStatus {
+        status: session.status.into(),
+        progress,
+        session: Some(session),
+        message,
+    })
+}
+
+pub async fn sessions(state: &AppState, limit: i64) -> Result<SessionsResponse, AppError> {
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "limit must be between 1 and 100 (got {limit})"
+        )));
+    }
+    let rows = db::training_sessions::recent(&state.db, limit).await?;
+    let (total, _) = db::training_sessions::counts(&state.db).await?;
+    Ok(SessionsResponse {
+        sessions: rows.into_iter().map(summary).collect(),
+        total,
+    })
+}

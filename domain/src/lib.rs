@@ -1,0 +1,10 @@
+//! The vocabulary shared by the database, the ML code, the server and the browser: the four classes
+//! in the model's output order, and the states a retraining job and a model version move through.
+//! One definition each, so a new state or class is added in one place and every layer (SQL column,
+//! JSON field, OpenAPI enum, UI badge) follows.
+
+pub mod classes;
+pub mod states;
+
+pub use classes::{class_index, class_label, CLASS_NAMES, NUM_CLASSES};
+pub use states::{JobPhase, ModelStatus, RetrainState, SessionStatus};
