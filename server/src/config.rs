@@ -168,37 +168,46 @@ mod tests {
         }
     }
 
-    #[test]
-    fn defaults_match_the_documented_ones() {
-        // Only asserted when the variables are unset, so a developer's environment cannot break it.
-        if [
-            "PORT",
-            "HOST",
-            "DATA_ROOT",
-            "DATABASE_URL",
-            "MODEL_DIR",
-            "UPLOAD_DIR",
-            "MODEL_STORE",
-            "TRAINING_DATA_DIR",
-            "MAX_UPLOAD_MB",
-            "MAX_REQUEST_MB",
-            "LEPTOS_SITE_ROOT",
-        ]
-        .iter()
-        .any(|key| std::env::var_os(key).is_some())
-        {
+    /// Set in the child processes [`in_clean_environment`] starts.
+    const CLEAN_ENVIRONMENT: &str = "BRAINSCAN_CONFIG_TEST_CLEAN_ENVIRONMENT";
+
+    /// Runs `check` where no variable can change the configuration: every option has an environment
+    /// variable, and a developer's or CI's environment may set some. Clearing them in this process
+    /// would race the other tests, so the test (`config::tests::<test>`) reruns itself in a child
+    /// test process that starts with an empty environment, and `check` runs there.
+    fn in_clean_environment(test: &str, check: impl FnOnce()) {
+        if std::env::var_os(CLEAN_ENVIRONMENT).is_some() {
+            check();
             return;
         }
-        let config = serve_config(&[]);
-        assert_eq!(config.port, 8000);
-        assert_eq!(config.host.to_string(), "127.0.0.1");
-        assert_eq!(config.database_url(), "sqlite://data/app.db");
-        assert_eq!(config.model_dir.to_str(), Some("models"));
-        assert_eq!(config.upload_dir().to_str(), Some("data/uploads"));
-        assert_eq!(config.model_store().to_str(), Some("data/models"));
-        assert_eq!(config.service().max_upload_bytes, 20 * 1024 * 1024);
-        assert_eq!(config.service().max_request_bytes, 100 * 1024 * 1024);
-        assert_eq!(config.data_dir, None);
+        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", &format!("config::tests::{test}"), "--nocapture"])
+            .env_clear()
+            .env(CLEAN_ENVIRONMENT, "1")
+            .output()
+            .expect("the test binary runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{test} failed in a clean environment:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        in_clean_environment("defaults_match_the_documented_ones", || {
+            let config = serve_config(&[]);
+            assert_eq!(config.port, 8000);
+            assert_eq!(config.host.to_string(), "127.0.0.1");
+            assert_eq!(config.database_url(), "sqlite://data/app.db");
+            assert_eq!(config.model_dir.to_str(), Some("models"));
+            assert_eq!(config.upload_dir().to_str(), Some("data/uploads"));
+            assert_eq!(config.model_store().to_str(), Some("data/models"));
+            assert_eq!(config.service().max_upload_bytes, 20 * 1024 * 1024);
+            assert_eq!(config.service().max_request_bytes, 100 * 1024 * 1024);
+            assert_eq!(config.data_dir, None);
+        });
     }
 
     #[test]
@@ -222,19 +231,24 @@ mod tests {
 
     #[test]
     fn one_data_root_holds_everything_written_unless_overridden() {
-        let config = serve_config(&["--data-root", "/var/lib/brainscan"]);
-        assert_eq!(config.database_url(), "sqlite:///var/lib/brainscan/app.db");
-        assert_eq!(
-            config.upload_dir().to_str(),
-            Some("/var/lib/brainscan/uploads")
+        in_clean_environment(
+            "one_data_root_holds_everything_written_unless_overridden",
+            || {
+                let config = serve_config(&["--data-root", "/var/lib/brainscan"]);
+                assert_eq!(config.database_url(), "sqlite:///var/lib/brainscan/app.db");
+                assert_eq!(
+                    config.upload_dir().to_str(),
+                    Some("/var/lib/brainscan/uploads")
+                );
+                assert_eq!(
+                    config.model_store().to_str(),
+                    Some("/var/lib/brainscan/models")
+                );
+                let overridden = serve_config(&["--data-root", "/v", "--upload-dir", "/elsewhere"]);
+                assert_eq!(overridden.upload_dir().to_str(), Some("/elsewhere"));
+                assert_eq!(overridden.database_url(), "sqlite:///v/app.db");
+            },
         );
-        assert_eq!(
-            config.model_store().to_str(),
-            Some("/var/lib/brainscan/models")
-        );
-        let overridden = serve_config(&["--data-root", "/v", "--upload-dir", "/elsewhere"]);
-        assert_eq!(overridden.upload_dir().to_str(), Some("/elsewhere"));
-        assert_eq!(overridden.database_url(), "sqlite:///v/app.db");
     }
 
     #[test]

@@ -14,20 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
 use super::access::{is_static, required_access};
-
-/// Endpoints that take `multipart/form-data`.
-const MULTIPART_PATHS: [&str; 4] = ["/predict", "/predict/batch", "/predict/explain", "/retrain"];
-/// Endpoints that take a JSON body: anything else would let a cross-site `text/plain` form reach them.
-const JSON_PATHS: [&str; 8] = [
-    "/retrain/trigger",
-    "/retrain/review/decide",
-    "/auth/login",
-    "/auth/logout",
-    "/auth/users/add",
-    "/auth/users/remove",
-    "/auth/tokens/create",
-    "/auth/tokens/revoke",
-];
+use super::openapi::BodyKind;
 
 pub fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -236,15 +223,15 @@ fn check_content_type(path: &str, headers: &HeaderMap) -> Result<(), AppError> {
     } else {
         content_type
     };
-    if MULTIPART_PATHS.contains(&path)
+    let kind = super::openapi::post_body_kind(path);
+    if kind == Some(BodyKind::Multipart)
         && !(content_type.starts_with("multipart/form-data") && content_type.contains("boundary="))
     {
         return Err(AppError::BadRequest(format!(
             "expected a multipart/form-data body (got {shown:?}); send images as form fields"
         )));
     }
-    let json_path =
-        JSON_PATHS.contains(&path) || (path.starts_with("/models/") && path.ends_with("/activate"));
+    let json_path = kind == Some(BodyKind::Json);
     let has_body = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

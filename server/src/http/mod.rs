@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
     let shell_options = state.leptos_options.clone();
 
     Router::new()
-        .merge(service::router())
+        .merge(service::routes().router)
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
