@@ -8,8 +8,10 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # Debian packages the build needs. Node runs two pinned npm packages: Swagger UI's files and
 # Binaryen's wasm-opt (Debian's binaryen 108 breaks the WASM bundle, so it is not installed).
+# pkg-config lets the compression -sys crates (bzip2, lzma, zstd) find system libraries before
+# building their own; no crate in the tree, cargo-leptos or wasm-bindgen-cli links OpenSSL (rustls).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libssl-dev nodejs npm ca-certificates \
+ && apt-get install -y --no-install-recommends pkg-config nodejs npm ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash scripts/build-release.sh /dist

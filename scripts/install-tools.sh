@@ -21,7 +21,7 @@ as_root() {
 
 install_debian_packages() {
   local missing=()
-  local wanted=(pkg-config libssl-dev)
+  local wanted=(pkg-config)
   $BUILD_ONLY || wanted+=(chromium fonts-liberation)
   for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -9,7 +9,6 @@ use leptos_router::{
 };
 
 pub mod api;
-#[cfg(feature = "hydrate")]
 pub mod charts;
 pub mod components;
 pub mod error;

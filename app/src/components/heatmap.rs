@@ -1,5 +1,6 @@
-use leptos::html::Canvas;
 use leptos::prelude::*;
+
+use crate::components::chart_canvas::ChartCanvas;
 
 use crate::api::predict::ExplanationResponse;
 
@@ -8,7 +9,6 @@ use crate::api::predict::ExplanationResponse;
 /// slice's own resolution, interpolated between cells, as red to yellow with the heat as alpha.
 #[component]
 pub fn HeatmapOverlay(explanation: ExplanationResponse) -> impl IntoView {
-    let canvas = NodeRef::<Canvas>::new();
     let opacity = RwSignal::new(60u32);
     let shown = RwSignal::new(true);
     let grid = StoredValue::new((
@@ -17,33 +17,27 @@ pub fn HeatmapOverlay(explanation: ExplanationResponse) -> impl IntoView {
         explanation.grid_height,
     ));
     let side = explanation.slice_size;
-    Effect::new(move |_| {
+    let draw = move |canvas: &web_sys::HtmlCanvasElement| {
         let alpha = if shown.get() {
             f64::from(opacity.get()) / 100.0
         } else {
             0.0
         };
-        #[cfg(feature = "hydrate")]
-        if let Some(canvas) = canvas.get() {
-            grid.with_value(|(heat, width, height)| {
-                draw_heat(&canvas, heat, *width, *height, side, alpha)
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (canvas, grid, alpha, side);
-    });
+        grid.with_value(|(heat, width, height)| {
+            draw_heat(canvas, heat, *width, *height, side, alpha)
+        })
+    };
     let source = format!("data:image/png;base64,{}", explanation.slice_png);
     view! {
         <figure class="heatmap" data-testid="heatmap">
             <div class="heatmap-stack">
                 <img src=source alt="The slice as the model saw it" width=side height=side />
-                <canvas
-                    node_ref=canvas
-                    width=side
-                    height=side
-                    data-testid="heatmap-canvas"
-                    aria-label="Where the model looked: red to yellow is more important"
-                ></canvas>
+                <ChartCanvas
+                    label="Where the model looked: red to yellow is more important"
+                    testid="heatmap-canvas"
+                    side=side
+                    draw=draw
+                />
             </div>
             <figcaption class="heatmap-controls">
                 <label>
@@ -75,25 +69,24 @@ pub fn HeatmapOverlay(explanation: ExplanationResponse) -> impl IntoView {
     }
 }
 
-#[cfg(feature = "hydrate")]
 fn draw_heat(
-    canvas: &leptos::web_sys::HtmlCanvasElement,
+    canvas: &web_sys::HtmlCanvasElement,
     heat: &[Vec<f32>],
     width: usize,
     height: usize,
     side: u32,
     opacity: f64,
-) {
+) -> Option<()> {
     use wasm_bindgen::JsCast;
-    let Some(context) = canvas.get_context("2d").ok().flatten().and_then(|c| {
-        c.dyn_into::<leptos::web_sys::CanvasRenderingContext2d>()
-            .ok()
-    }) else {
-        return;
-    };
+    let context = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()?
+        .dyn_into::<web_sys::CanvasRenderingContext2d>()
+        .ok()?;
     context.clear_rect(0.0, 0.0, f64::from(side), f64::from(side));
     if width == 0 || height == 0 || opacity <= 0.0 {
-        return;
+        return Some(());
     }
     let cell = |x: usize, y: usize| {
         heat.get(y)
@@ -128,4 +121,5 @@ fn draw_heat(
             );
         }
     }
+    Some(())
 }

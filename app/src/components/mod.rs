@@ -1,7 +1,9 @@
 //! Reusable UI pieces.
 
+pub mod chart_canvas;
 pub mod file_picker;
 pub mod heatmap;
+pub mod loaded;
 pub mod page_header;
 pub mod polling;
 pub mod probability_bars;

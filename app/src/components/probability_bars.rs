@@ -1,7 +1,8 @@
 use std::collections::BTreeMap;
 
-use leptos::html::Canvas;
 use leptos::prelude::*;
+
+use crate::components::chart_canvas::ChartCanvas;
 
 /// The class probabilities as a bar chart drawn in the browser, with the exact values listed under
 /// it (for screen readers, and for the server-rendered page before the chart exists).
@@ -11,19 +12,13 @@ pub fn ProbabilityBars(probabilities: BTreeMap<String, f64>) -> impl IntoView {
         .iter()
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map(|(class, _)| class.clone());
-    let canvas = NodeRef::<Canvas>::new();
     let stored = StoredValue::new(probabilities.clone());
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(canvas) = canvas.get() {
-            stored.with_value(|probabilities| crate::charts::probabilities(&canvas, probabilities));
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (canvas, stored);
-    });
     view! {
         <figure class="probability-chart" data-testid="probability-bars">
-            <canvas node_ref=canvas aria-label="Bar chart of the probability of each class"></canvas>
+            <ChartCanvas
+                label="Bar chart of the probability of each class"
+                draw=move |canvas| stored.with_value(|p| crate::charts::probabilities(canvas, p))
+            />
             <ul class="bar-values">
                 {probabilities
                     .into_iter()

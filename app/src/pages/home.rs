@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::status::{get_server_status, ServerStatus};
+use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 
@@ -52,21 +53,7 @@ pub fn HomePage() -> impl IntoView {
                     "Refresh"
                 </button>
             </div>
-            <Transition fallback=|| view! { <p class="muted">"Checking the server…"</p> }>
-                {move || Suspend::new(async move {
-                    match status.await {
-                        Ok(status) => view! { <StatusCards status /> }.into_any(),
-                        Err(error) => {
-                            view! {
-                                <p class="error" role="alert">
-                                    "Status unavailable: " {error.to_string()}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                    }
-                })}
-            </Transition>
+            <Loaded resource=status loading="Checking the server…" render=move |status| view! { <StatusCards status /> } />
         </section>
     }
 }

@@ -1,8 +1,9 @@
-use leptos::html::Canvas;
+use crate::components::chart_canvas::ChartCanvas;
 use leptos::prelude::*;
 
 use crate::api::insights::{get_visualization_data, Distribution, Scatter, VisualizationData};
 use crate::class_label;
+use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 
 #[component]
@@ -10,16 +11,7 @@ pub fn InsightsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_visualization_data());
     view! {
         <PageHeader title="Insights" subtitle="What the data looks like and how the model behaves on it." />
-        <Transition fallback=|| view! { <p class="muted">"Loading the feature summaries…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(data) => view! { <Charts data /> }.into_any(),
-                    Err(error) => {
-                        view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <Loaded resource=data loading="Loading the feature summaries…" render=move |data| view! { <Charts data /> } />
     }
 }
 
@@ -61,11 +53,6 @@ fn correlation(scatter: &Scatter) -> f64 {
 
 #[component]
 fn Charts(data: VisualizationData) -> impl IntoView {
-    let classes_canvas = NodeRef::<Canvas>::new();
-    let mean_canvas = NodeRef::<Canvas>::new();
-    let std_canvas = NodeRef::<Canvas>::new();
-    let scatter_canvas = NodeRef::<Canvas>::new();
-
     let training_total: usize = data.class_distribution.values().sum();
     let uploads_total: i64 = data.upload_class_distribution.values().sum();
     let (largest, smallest) = {
@@ -82,52 +69,24 @@ fn Charts(data: VisualizationData) -> impl IntoView {
     let sampled = data.gradient_data.points.len();
     let sampled_from = data.gradient_data.sampled_from;
 
-    // Charts are drawn in the browser once the canvases exist; the server sends them blank.
+    // Charts are drawn in the browser; the server sends their canvases blank.
     let stored = StoredValue::new(data);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        stored.with_value(|data| {
-            if let Some(canvas) = classes_canvas.get() {
-                crate::charts::class_distribution(
-                    &canvas,
-                    &data.class_distribution,
-                    &data.upload_class_distribution,
-                );
-            }
-            if let Some(canvas) = mean_canvas.get() {
-                crate::charts::distribution(
-                    &canvas,
-                    "Mean intensity per image",
-                    "mean intensity (0-255)",
-                    &data.mean_intensity_data,
-                );
-            }
-            if let Some(canvas) = std_canvas.get() {
-                crate::charts::distribution(
-                    &canvas,
-                    "Contrast (intensity spread) per image",
-                    "standard deviation of intensity",
-                    &data.std_intensity_data,
-                );
-            }
-            if let Some(canvas) = scatter_canvas.get() {
-                crate::charts::scatter(&canvas, &data.gradient_data);
-            }
-        });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (
-            stored,
-            classes_canvas,
-            mean_canvas,
-            std_canvas,
-            scatter_canvas,
-        );
-    });
 
     view! {
         <section class="card chart" data-testid="chart-classes">
             <h2>"Class balance"</h2>
-            <canvas node_ref=classes_canvas aria-label="Bar chart of images per class, training and uploads"></canvas>
+            <ChartCanvas
+                label="Bar chart of images per class, training and uploads"
+                draw=move |canvas| {
+                    stored.with_value(|data| {
+                        crate::charts::class_distribution(
+                            canvas,
+                            &data.class_distribution,
+                            &data.upload_class_distribution,
+                        )
+                    })
+                }
+            />
             <p class="interpretation">
                 {format!(
                     "{training_total} training images: the largest class is {largest}, the smallest {smallest}, \
@@ -138,7 +97,19 @@ fn Charts(data: VisualizationData) -> impl IntoView {
         </section>
         <section class="card chart" data-testid="chart-mean-intensity">
             <h2>"Brightness"</h2>
-            <canvas node_ref=mean_canvas aria-label="Per-class distributions of mean intensity"></canvas>
+            <ChartCanvas
+                label="Per-class distributions of mean intensity"
+                draw=move |canvas| {
+                    stored.with_value(|data| {
+                        crate::charts::distribution(
+                            canvas,
+                            "Mean intensity per image",
+                            "mean intensity (0-255)",
+                            &data.mean_intensity_data,
+                        )
+                    })
+                }
+            />
             <p class="interpretation">
                 {format!(
                     "Median mean intensity: {mean_medians}. {brightest} slices are the brightest on average, \
@@ -149,7 +120,19 @@ fn Charts(data: VisualizationData) -> impl IntoView {
         </section>
         <section class="card chart" data-testid="chart-std-intensity">
             <h2>"Contrast"</h2>
-            <canvas node_ref=std_canvas aria-label="Per-class distributions of intensity standard deviation"></canvas>
+            <ChartCanvas
+                label="Per-class distributions of intensity standard deviation"
+                draw=move |canvas| {
+                    stored.with_value(|data| {
+                        crate::charts::distribution(
+                            canvas,
+                            "Contrast (intensity spread) per image",
+                            "standard deviation of intensity",
+                            &data.std_intensity_data,
+                        )
+                    })
+                }
+            />
             <p class="interpretation">
                 {format!(
                     "Median standard deviation of intensity: {std_medians}. {most_varied} images spread \
@@ -160,7 +143,12 @@ fn Charts(data: VisualizationData) -> impl IntoView {
         </section>
         <section class="card chart" data-testid="chart-gradient">
             <h2>"Edges against brightness"</h2>
-            <canvas node_ref=scatter_canvas aria-label="Scatter of mean gradient against mean intensity by class"></canvas>
+            <ChartCanvas
+                label="Scatter of mean gradient against mean intensity by class"
+                draw=move |canvas| {
+                    stored.with_value(|data| crate::charts::scatter(canvas, &data.gradient_data))
+                }
+            />
             <p class="interpretation">
                 {format!(
                     "Each dot is a training image ({sampled} sampled evenly from {sampled_from}). Edge strength \

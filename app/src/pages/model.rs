@@ -1,8 +1,9 @@
-use leptos::html::Canvas;
+use crate::components::chart_canvas::ChartCanvas;
 use leptos::prelude::*;
 
 use crate::api::model::{get_model_report, ModelReport, TrainingCurve};
 use crate::class_label;
+use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 
 #[component]
@@ -10,16 +11,7 @@ pub fn ModelPage() -> impl IntoView {
     let report = Resource::new(|| (), |_| get_model_report());
     view! {
         <PageHeader title="Model" subtitle="How the serving model scores and how its training went." />
-        <Transition fallback=|| view! { <p class="muted">"Loading the model report…"</p> }>
-            {move || Suspend::new(async move {
-                match report.await {
-                    Ok(report) => view! { <ModelView report /> }.into_any(),
-                    Err(error) => {
-                        view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <Loaded resource=report loading="Loading the model report…" render=move |report| view! { <ModelView report /> } />
     }
 }
 
@@ -55,11 +47,6 @@ fn describe_curve(curve: &TrainingCurve) -> String {
 
 #[component]
 fn ModelView(report: ModelReport) -> impl IntoView {
-    let confusion_canvas = NodeRef::<Canvas>::new();
-    let scores_canvas = NodeRef::<Canvas>::new();
-    let loss_canvas = NodeRef::<Canvas>::new();
-    let accuracy_canvas = NodeRef::<Canvas>::new();
-    let reliability_canvas = NodeRef::<Canvas>::new();
     let selected_curve = RwSignal::new(0usize);
     let trust = report.trust.clone();
 
@@ -100,40 +87,12 @@ fn ModelView(report: ModelReport) -> impl IntoView {
     let has_curves = !curve_labels.is_empty();
 
     let stored = StoredValue::new(report.clone());
-    Effect::new(move |_| {
+    let draw_curve = move |canvas: &web_sys::HtmlCanvasElement, metric| {
         let curve_index = selected_curve.get();
-        #[cfg(feature = "hydrate")]
         stored.with_value(|report| {
-            use crate::charts::{self, CurveMetric};
-            if let Some(canvas) = confusion_canvas.get() {
-                charts::confusion_matrix(&canvas, &report.classes, &report.confusion_matrix);
-            }
-            if let Some(canvas) = scores_canvas.get() {
-                charts::class_scores(&canvas, &report.per_class);
-            }
-            if let (Some(canvas), Some(trust)) = (reliability_canvas.get(), &report.trust) {
-                charts::reliability(&canvas, trust);
-            }
-            if let Some(curve) = report.curves.get(curve_index) {
-                if let Some(canvas) = loss_canvas.get() {
-                    charts::training_curve(&canvas, curve, CurveMetric::Loss);
-                }
-                if let Some(canvas) = accuracy_canvas.get() {
-                    charts::training_curve(&canvas, curve, CurveMetric::Accuracy);
-                }
-            }
-        });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (
-            stored,
-            curve_index,
-            confusion_canvas,
-            scores_canvas,
-            loss_canvas,
-            accuracy_canvas,
-            reliability_canvas,
-        );
-    });
+            crate::charts::training_curve(canvas, report.curves.get(curve_index)?, metric)
+        })
+    };
     let curve_text = move || {
         stored.with_value(|report| {
             report
@@ -177,12 +136,28 @@ fn ModelView(report: ModelReport) -> impl IntoView {
         </section>
         <section class="card chart" data-testid="chart-confusion">
             <h2>"Where it goes wrong"</h2>
-            <canvas node_ref=confusion_canvas aria-label="Confusion matrix heatmap"></canvas>
+            <ChartCanvas
+                label="Confusion matrix heatmap"
+                draw=move |canvas| {
+                    stored.with_value(|report| {
+                        crate::charts::confusion_matrix(
+                            canvas,
+                            &report.classes,
+                            &report.confusion_matrix,
+                        )
+                    })
+                }
+            />
             <p class="interpretation">{confusion_text}</p>
         </section>
         <section class="card chart" data-testid="chart-class-scores">
             <h2>"Per-class precision, recall and F1"</h2>
-            <canvas node_ref=scores_canvas aria-label="Bar chart of precision, recall and F1 per class"></canvas>
+            <ChartCanvas
+                label="Bar chart of precision, recall and F1 per class"
+                draw=move |canvas| {
+                    stored.with_value(|report| crate::charts::class_scores(canvas, &report.per_class))
+                }
+            />
             <div class="table-scroll">
                 <table data-testid="class-scores">
                     <thead>
@@ -226,10 +201,14 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                 view! {
                     <section class="card chart" data-testid="chart-reliability">
                         <h2>"How far to trust an answer"</h2>
-                        <canvas
-                            node_ref=reliability_canvas
-                            aria-label="Reliability diagram: accuracy against confidence, raw and calibrated"
-                        ></canvas>
+                        <ChartCanvas
+                            label="Reliability diagram: accuracy against confidence, raw and calibrated"
+                            draw=move |canvas| {
+                                stored.with_value(|report| {
+                                    crate::charts::reliability(canvas, report.trust.as_ref()?)
+                                })
+                            }
+                        />
                         <p class="interpretation" data-testid="trust-summary">
                             {format!(
                                 "Expected calibration error {:.3} before temperature calibration, {:.3} \
@@ -270,8 +249,14 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                         </select>
                     </label>
                     <div class="chart-pair">
-                        <canvas node_ref=loss_canvas aria-label="Loss per epoch, train and validation"></canvas>
-                        <canvas node_ref=accuracy_canvas aria-label="Accuracy per epoch, train and validation"></canvas>
+                        <ChartCanvas
+                            label="Loss per epoch, train and validation"
+                            draw=move |canvas| draw_curve(canvas, crate::charts::CurveMetric::Loss)
+                        />
+                        <ChartCanvas
+                            label="Accuracy per epoch, train and validation"
+                            draw=move |canvas| draw_curve(canvas, crate::charts::CurveMetric::Accuracy)
+                        />
                     </div>
                     <p class="interpretation">{curve_text}</p>
                 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use leptos::html::Canvas;
+use crate::components::chart_canvas::ChartCanvas;
 use leptos::prelude::*;
 
 use crate::api::monitor::{get_metrics, MetricsReport, HISTORY_MINUTES};
@@ -37,18 +37,7 @@ fn megabytes(bytes: Option<u64>) -> String {
 #[component]
 fn MetricsView(report: MetricsReport) -> impl IntoView {
     let latency = report.prediction_latency.clone();
-    let per_minute_canvas = NodeRef::<Canvas>::new();
     let per_minute = StoredValue::new(report.predictions_per_minute.clone());
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(canvas) = per_minute_canvas.get() {
-            per_minute.with_value(|counts| {
-                crate::charts::predictions_per_minute(&canvas, counts, HISTORY_MINUTES)
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (per_minute_canvas, per_minute);
-    });
     let minutes: Vec<String> = {
         let mut minutes: Vec<String> = report
             .predictions_per_minute
@@ -125,7 +114,14 @@ fn MetricsView(report: MetricsReport) -> impl IntoView {
         </section>
         <section class="card chart" data-testid="chart-predictions-per-minute">
             <h2>{format!("Predictions per class, last {HISTORY_MINUTES} minutes")}</h2>
-            <canvas node_ref=per_minute_canvas aria-label="Stacked bar chart of predictions per minute by class"></canvas>
+            <ChartCanvas
+                label="Stacked bar chart of predictions per minute by class"
+                draw=move |canvas| {
+                    per_minute.with_value(|counts| {
+                        crate::charts::predictions_per_minute(canvas, counts, HISTORY_MINUTES)
+                    })
+                }
+            />
             {if rows.is_empty() {
                 view! { <p class="muted">"No predictions in this window."</p> }.into_any()
             } else {

@@ -9,6 +9,7 @@ use crate::api::retrain::{
     trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionStatus, SessionSummary,
     MAX_EPOCHS,
 };
+use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::session::{use_session, RequireRole};
@@ -78,14 +79,7 @@ pub fn RetrainPage() -> impl IntoView {
             title="Retrain"
             subtitle="Fine-tune the model on uploaded images and activate the result if it is at least as good."
         />
-        <Transition fallback=|| view! { <p class="muted">"Loading statistics…"</p> }>
-            {move || Suspend::new(async move {
-                match stats.await {
-                    Ok(stats) => view! { <StatsCards stats /> }.into_any(),
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=stats loading="Loading statistics…" render=move |stats| view! { <StatsCards stats /> } />
 
         <RequireRole role=Role::Admin action="start retraining or activate versions">
         <section class="card stack" data-testid="retrain-controls">
@@ -124,14 +118,7 @@ pub fn RetrainPage() -> impl IntoView {
 
         <section class="card">
             <h2>"Recent sessions"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading sessions…"</p> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => view! { <SessionsTable sessions=list.sessions /> }.into_any(),
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded resource=sessions loading="Loading sessions…" render=move |list| view! { <SessionsTable sessions=list.sessions /> } />
         </section>
 
         <section class="card">
@@ -141,16 +128,11 @@ pub fn RetrainPage() -> impl IntoView {
                     view! { <p class="error" role="alert">{error.to_string()}</p> }
                 })
             }}
-            <Transition fallback=|| view! { <p class="muted">"Loading models…"</p> }>
-                {move || Suspend::new(async move {
-                    match models.await {
-                        Ok(list) => {
-                            view! { <ModelsTable models=list.models activate admin /> }.into_any()
-                        }
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded
+                resource=models
+                loading="Loading models…"
+                render=move |list| view! { <ModelsTable models=list.models activate admin /> }
+            />
         </section>
     }
 }

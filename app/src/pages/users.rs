@@ -5,6 +5,7 @@ use crate::api::auth::{
     add_user, audit_log, create_token, list_tokens, list_users, remove_user, revoke_token,
     CreatedToken, Role,
 };
+use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::session::RequireRole;
 
@@ -109,10 +110,7 @@ fn AccountsAdmin() -> impl IntoView {
         {action_error}
         <section class="card stack">
             <h2>"Users"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(users) => view! {
+            <Loaded resource=users loading="Loading users…" render=move |users| view! {
                             <div class="table-scroll">
                                 <table data-testid="users-table">
                                     <thead><tr><th>"User"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
@@ -136,11 +134,7 @@ fn AccountsAdmin() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
-                        }.into_any(),
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        } />
             <form class="inline-form" on:submit=add_submit data-testid="add-user-form">
                 <input type="text" placeholder="user name" required data-testid="new-username"
                     on:input=move |e| new_name.set(event_target_value(&e)) prop:value=move || new_name.get() />
@@ -161,10 +155,7 @@ fn AccountsAdmin() -> impl IntoView {
                     <code class="secret">{created.token}</code>
                 </p>
             })}
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(tokens) => view! {
+            <Loaded resource=tokens render=move |tokens| view! {
                             <div class="table-scroll">
                                 <table data-testid="tokens-table">
                                     <thead><tr><th>"Id"</th><th>"Name"</th><th>"Role"</th><th>"Created by"</th><th>"Last used"</th><th></th></tr></thead>
@@ -197,11 +188,7 @@ fn AccountsAdmin() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
-                        }.into_any(),
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        } />
             <form class="inline-form" on:submit=token_submit data-testid="create-token-form">
                 <input type="text" placeholder="token name, e.g. pacs-sync" required data-testid="token-name"
                     on:input=move |e| token_name.set(event_target_value(&e)) prop:value=move || token_name.get() />
@@ -212,10 +199,7 @@ fn AccountsAdmin() -> impl IntoView {
 
         <section class="card">
             <h2>"Audit trail"</h2>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Ok(events) => view! {
+            <Loaded resource=events render=move |events| view! {
                             <div class="table-scroll">
                                 <table data-testid="audit-table">
                                     <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Outcome"</th><th>"Client"</th><th>"Detail"</th></tr></thead>
@@ -234,11 +218,7 @@ fn AccountsAdmin() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
-                        }.into_any(),
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        } />
         </section>
     }
 }

@@ -149,7 +149,7 @@ fn validation_note(set: ValidationSet, images: u64) -> String {
         ValidationSet::OriginalSplit => String::new(),
         ValidationSet::ReferenceSet => format!("; judged on the {images}-image reference set"),
         ValidationSet::HeldOutUploads => "; validated on held-out uploads (start the server with \
-            --data-dir to validate on the original split)"
+            --data-dir / TRAINING_DATA_DIR to validate on the original split)"
             .to_owned(),
         ValidationSet::TrainingUploads => "; too few uploads to hold any out, so validation \
             reused the training uploads"
