@@ -1,6 +1,5 @@
 //! The `audit_events` table: who did what to the system, when, from where, and whether it was allowed.
 
-use serde::Serialize;
 use sqlx::SqlitePool;
 
 use crate::DbResult;
@@ -16,17 +15,7 @@ pub struct NewAuditEvent<'a> {
     pub detail: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct AuditEvent {
-    pub id: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: String,
-    pub client: Option<String>,
-    pub detail: Option<String>,
-}
+pub use domain::AuditEntry;
 
 pub async fn record(db: &SqlitePool, event: &NewAuditEvent<'_>) -> DbResult<()> {
     sqlx::query(
@@ -46,7 +35,7 @@ pub async fn record(db: &SqlitePool, event: &NewAuditEvent<'_>) -> DbResult<()> 
 }
 
 /// The newest `limit` events, newest first.
-pub async fn recent(db: &SqlitePool, limit: i64) -> DbResult<Vec<AuditEvent>> {
+pub async fn recent(db: &SqlitePool, limit: i64) -> DbResult<Vec<AuditEntry>> {
     Ok(sqlx::query_as(
         "SELECT id, at, actor, action, target, outcome, client, detail
          FROM audit_events ORDER BY id DESC LIMIT ?",

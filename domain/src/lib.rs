@@ -4,7 +4,10 @@
 //! JSON field, OpenAPI enum, UI badge) follows.
 
 pub mod classes;
+pub mod dicom;
+pub mod records;
 pub mod states;
 
 pub use classes::{class_index, class_label, CLASS_NAMES, NUM_CLASSES};
+pub use records::AuditEntry;
 pub use states::{JobPhase, ModelStatus, RetrainState, SessionStatus};

@@ -21,7 +21,6 @@ use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use image::GrayImage;
-use serde::{Deserialize, Serialize};
 
 use crate::preprocess::{check_pixel_budget, DECODE_PERMITS, MAX_DECODE_BYTES};
 use crate::{MlError, MlResult};
@@ -33,34 +32,7 @@ pub fn is_dicom(bytes: &[u8]) -> bool {
     bytes.get(PREAMBLE_LEN..PREAMBLE_LEN + 4) == Some(b"DICM".as_slice())
 }
 
-/// What a prediction may say about its DICOM input: acquisition facts, nothing about the patient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DicomSummary {
-    pub modality: String,
-    pub manufacturer: Option<String>,
-    /// Tesla.
-    pub magnetic_field_strength: Option<f32>,
-    pub series_description: Option<String>,
-    /// Millimetres.
-    pub slice_thickness: Option<f32>,
-    pub rows: u32,
-    pub columns: u32,
-    pub frames: u32,
-    pub bits_stored: u16,
-    pub photometric_interpretation: String,
-    /// The transfer syntax's name, e.g. "Explicit VR Little Endian" or "JPEG Baseline (Process 1)".
-    pub transfer_syntax: String,
-    pub window: WindowUsed,
-}
-
-/// The window that mapped the file's values to grey levels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct WindowUsed {
-    pub center: f32,
-    pub width: f32,
-    /// `true`: the file's own Window Center/Width (its first one); `false`: the file's min-max.
-    pub from_file: bool,
-}
+pub use domain::dicom::{DicomSummary, WindowUsed};
 
 /// Which DICOM file and frame an answer read.
 #[derive(Debug, Clone, PartialEq)]

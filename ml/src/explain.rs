@@ -319,17 +319,21 @@ mod tests {
         }
     }
 
+    fn certain_glioma() -> Prediction {
+        Prediction {
+            predicted_class: "glioma".into(),
+            confidence: 1.0,
+            probabilities: vec![],
+            needs_review: false,
+            runner_up: None,
+            ood_distance: None,
+        }
+    }
+
     #[test]
     fn the_overlay_is_hot_where_the_heat_is() {
         let explanation = Explanation {
-            prediction: Prediction {
-                predicted_class: "glioma".into(),
-                confidence: 1.0,
-                probabilities: vec![],
-                needs_review: false,
-                runner_up: None,
-                ood_distance: None,
-            },
+            prediction: certain_glioma(),
             heatmap: vec![0.0, 0.0, 0.0, 1.0],
             grid_width: 2,
             grid_height: 2,
@@ -365,14 +369,7 @@ mod tests {
             image::Luma([if r < 26.0 { 150 } else { 0 }])
         });
         let with_heat = |heatmap: Vec<f32>| Explanation {
-            prediction: Prediction {
-                predicted_class: "glioma".into(),
-                confidence: 1.0,
-                probabilities: vec![],
-                needs_review: false,
-                runner_up: None,
-                ood_distance: None,
-            },
+            prediction: certain_glioma(),
             heatmap,
             grid_width: 4,
             grid_height: 4,

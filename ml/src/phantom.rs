@@ -84,6 +84,40 @@ pub fn slice_jpeg(variant: u32, size: u32) -> MlResult<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A PNG whose valid header claims `width` x `height` RGBA pixels and whose data is empty: the
+/// decompression bomb's shape, for tests that the claim alone gets an image refused.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut header = b"IHDR".to_vec();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d".to_vec();
+    png.extend_from_slice(&header);
+    png.extend_from_slice(&crc32(&header).to_be_bytes());
+    for empty in [b"IDAT", b"IEND"] {
+        png.extend_from_slice(&0u32.to_be_bytes());
+        png.extend_from_slice(empty);
+        png.extend_from_slice(&crc32(empty).to_be_bytes());
+    }
+    png
+}
+
+/// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320), so a forged header is otherwise valid.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -522,32 +522,7 @@ mod tests {
     fn images_over_the_pixel_budget_are_refused_from_their_header() {
         // 8192 x 8192 is within the per-side limit but four times the pixel budget. A valid header
         // (its checksum included) and empty data: the claim alone must get it refused.
-        fn crc32(bytes: &[u8]) -> u32 {
-            let mut crc = !0u32;
-            for byte in bytes {
-                crc ^= u32::from(*byte);
-                for _ in 0..8 {
-                    crc = if crc & 1 == 1 {
-                        (crc >> 1) ^ 0xEDB8_8320
-                    } else {
-                        crc >> 1
-                    };
-                }
-            }
-            !crc
-        }
-        let mut ihdr = b"IHDR".to_vec();
-        ihdr.extend_from_slice(&8_192u32.to_be_bytes());
-        ihdr.extend_from_slice(&8_192u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-        let mut header = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d".to_vec();
-        header.extend_from_slice(&ihdr);
-        header.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-        for empty in [b"IDAT", b"IEND"] {
-            header.extend_from_slice(&0u32.to_be_bytes());
-            header.extend_from_slice(empty);
-            header.extend_from_slice(&crc32(empty).to_be_bytes());
-        }
+        let header = crate::phantom::png_claiming(8_192, 8_192);
         let error = decode(&header).unwrap_err().to_string();
         assert!(
             error.contains("67.1 MP") && error.contains("16.8 MP"),

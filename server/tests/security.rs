@@ -762,18 +762,7 @@ async fn useless_and_oversized_images_are_refused_with_the_reason() {
         assert!(detail.contains(reason), "{name}: {detail}");
     }
     // A header claiming 8192 x 8192 RGBA (256 MB decoded) is refused before any pixel is decoded.
-    let mut chunk = b"IHDR".to_vec();
-    chunk.extend_from_slice(&8_192u32.to_be_bytes());
-    chunk.extend_from_slice(&8_192u32.to_be_bytes());
-    chunk.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut bomb = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d".to_vec();
-    bomb.extend_from_slice(&chunk);
-    bomb.extend_from_slice(&crc32(&chunk).to_be_bytes());
-    for empty in [b"IDAT", b"IEND"] {
-        bomb.extend_from_slice(&0u32.to_be_bytes());
-        bomb.extend_from_slice(empty);
-        bomb.extend_from_slice(&crc32(empty).to_be_bytes());
-    }
+    let bomb = ml::phantom::png_claiming(8_192, 8_192);
     let form = Form::new().part("file", file_part(bomb, "bomb.png"));
     let (status, body) = server.post_form("/predict", form).await;
     assert_refused(status, &body, 400, "bad_request");
@@ -786,20 +775,4 @@ async fn useless_and_oversized_images_are_refused_with_the_reason() {
         stats["total_uploaded_images"], 0,
         "nothing useless was stored"
     );
-}
-
-/// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320), so the forged header is otherwise valid.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

@@ -118,19 +118,7 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    /// `ok`, `refused` or `failed`.
-    pub outcome: String,
-    pub client: Option<String>,
-    pub detail: Option<String>,
-}
+pub use domain::AuditEntry;
 
 #[server(prefix = "", endpoint = "auth/me", input = GetUrl)]
 pub async fn get_session_info() -> Result<SessionInfo, AppError> {

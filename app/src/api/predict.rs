@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
+pub use domain::dicom::{DicomSummary, WindowUsed};
+
 use crate::error::AppError;
 
 /// One image's answer, field for field as the original service returned it.
@@ -44,23 +46,8 @@ pub struct PredictionResponse {
 pub struct DicomInfo {
     /// The frame this answer read, 1-based as DICOM numbers them, of `frames`.
     pub frame: u32,
-    pub frames: u32,
-    pub modality: String,
-    pub manufacturer: Option<String>,
-    /// Tesla.
-    pub magnetic_field_strength: Option<f32>,
-    pub series_description: Option<String>,
-    /// Millimetres.
-    pub slice_thickness: Option<f32>,
-    pub rows: u32,
-    pub columns: u32,
-    pub bits_stored: u16,
-    pub photometric_interpretation: String,
-    pub transfer_syntax: String,
-    pub window_center: f32,
-    pub window_width: f32,
-    /// `true`: the file's own (first) window; `false`: its min-max.
-    pub window_from_file: bool,
+    #[serde(flatten)]
+    pub summary: DicomSummary,
 }
 
 /// One file of a batch: its prediction, or why it could not be classified.

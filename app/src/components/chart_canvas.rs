@@ -29,3 +29,31 @@ pub fn ChartCanvas(
         <canvas node_ref=canvas aria-label=label data-testid=testid width=side height=side></canvas>
     }
 }
+
+/// `draw` applied to the value in `data`, as [`ChartCanvas`] wants it.
+pub fn drawing<T: Send + Sync + 'static>(
+    data: StoredValue<T>,
+    draw: impl Fn(&HtmlCanvasElement, &T) -> Option<()> + 'static,
+) -> impl Fn(&HtmlCanvasElement) -> Option<()> + 'static {
+    move |canvas| data.with_value(|data| draw(canvas, data))
+}
+
+/// A page's chart section: a title, the chart, and what follows it (the reading of the chart).
+#[component]
+pub fn ChartCard(
+    #[prop(into)] testid: String,
+    title: &'static str,
+    /// What the chart shows, for screen readers.
+    #[prop(into)]
+    label: String,
+    draw: impl Fn(&HtmlCanvasElement) -> Option<()> + 'static,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section class="card chart" data-testid=testid>
+            <h2>{title}</h2>
+            <ChartCanvas label draw />
+            {children()}
+        </section>
+    }
+}

@@ -1,4 +1,5 @@
-use crate::components::chart_canvas::ChartCanvas;
+use crate::charts;
+use crate::components::chart_canvas::{drawing, ChartCard};
 use leptos::prelude::*;
 
 use crate::api::insights::{get_visualization_data, Distribution, Scatter, VisualizationData};
@@ -13,6 +14,17 @@ pub fn InsightsPage() -> impl IntoView {
         <PageHeader title="Insights" subtitle="What the data looks like and how the model behaves on it." />
         <Loaded resource=data loading="Loading the feature summaries…" render=move |data| view! { <Charts data /> } />
     }
+}
+
+/// One per-class feature distribution and what it says.
+struct FeatureChart {
+    testid: &'static str,
+    title: &'static str,
+    label: &'static str,
+    chart_title: &'static str,
+    axis: &'static str,
+    of: fn(&VisualizationData) -> &Distribution,
+    reading: String,
 }
 
 /// Medians per class, as "Glioma 41.2 · Meningioma ..." and the class with the highest one.
@@ -69,24 +81,50 @@ fn Charts(data: VisualizationData) -> impl IntoView {
     let sampled = data.gradient_data.points.len();
     let sampled_from = data.gradient_data.sampled_from;
 
+    let features = [
+        FeatureChart {
+            testid: "chart-mean-intensity",
+            title: "Brightness",
+            label: "Per-class distributions of mean intensity",
+            chart_title: "Mean intensity per image",
+            axis: "mean intensity (0-255)",
+            of: |data| &data.mean_intensity_data,
+            reading: format!(
+                "Median mean intensity: {mean_medians}. {brightest} slices are the brightest on \
+                 average, but the curves overlap widely: brightness alone cannot tell the classes \
+                 apart, which is why the model looks at shape and texture."
+            ),
+        },
+        FeatureChart {
+            testid: "chart-std-intensity",
+            title: "Contrast",
+            label: "Per-class distributions of intensity standard deviation",
+            chart_title: "Contrast (intensity spread) per image",
+            axis: "standard deviation of intensity",
+            of: |data| &data.std_intensity_data,
+            reading: format!(
+                "Median standard deviation of intensity: {std_medians}. {most_varied} images spread \
+                 their grey levels the most; scanner settings vary within every class, one reason \
+                 the training augments brightness and contrast."
+            ),
+        },
+    ];
     // Charts are drawn in the browser; the server sends their canvases blank.
     let stored = StoredValue::new(data);
 
     view! {
-        <section class="card chart" data-testid="chart-classes">
-            <h2>"Class balance"</h2>
-            <ChartCanvas
-                label="Bar chart of images per class, training and uploads"
-                draw=move |canvas| {
-                    stored.with_value(|data| {
-                        crate::charts::class_distribution(
-                            canvas,
-                            &data.class_distribution,
-                            &data.upload_class_distribution,
-                        )
-                    })
-                }
-            />
+        <ChartCard
+            testid="chart-classes"
+            title="Class balance"
+            label="Bar chart of images per class, training and uploads"
+            draw=drawing(stored, |canvas, data| {
+                charts::class_distribution(
+                    canvas,
+                    &data.class_distribution,
+                    &data.upload_class_distribution,
+                )
+            })
+        >
             <p class="interpretation">
                 {format!(
                     "{training_total} training images: the largest class is {largest}, the smallest {smallest}, \
@@ -94,61 +132,35 @@ fn Charts(data: VisualizationData) -> impl IntoView {
                      wait in the retraining pool or have been used."
                 )}
             </p>
-        </section>
-        <section class="card chart" data-testid="chart-mean-intensity">
-            <h2>"Brightness"</h2>
-            <ChartCanvas
-                label="Per-class distributions of mean intensity"
-                draw=move |canvas| {
-                    stored.with_value(|data| {
-                        crate::charts::distribution(
-                            canvas,
-                            "Mean intensity per image",
-                            "mean intensity (0-255)",
-                            &data.mean_intensity_data,
-                        )
-                    })
+        </ChartCard>
+        {features
+            .into_iter()
+            .map(|feature| {
+                view! {
+                    <ChartCard
+                        testid=feature.testid
+                        title=feature.title
+                        label=feature.label
+                        draw=drawing(stored, move |canvas, data| {
+                            charts::distribution(
+                                canvas,
+                                feature.chart_title,
+                                feature.axis,
+                                (feature.of)(data),
+                            )
+                        })
+                    >
+                        <p class="interpretation">{feature.reading}</p>
+                    </ChartCard>
                 }
-            />
-            <p class="interpretation">
-                {format!(
-                    "Median mean intensity: {mean_medians}. {brightest} slices are the brightest on average, \
-                     but the curves overlap widely: brightness alone cannot tell the classes apart, which is \
-                     why the model looks at shape and texture."
-                )}
-            </p>
-        </section>
-        <section class="card chart" data-testid="chart-std-intensity">
-            <h2>"Contrast"</h2>
-            <ChartCanvas
-                label="Per-class distributions of intensity standard deviation"
-                draw=move |canvas| {
-                    stored.with_value(|data| {
-                        crate::charts::distribution(
-                            canvas,
-                            "Contrast (intensity spread) per image",
-                            "standard deviation of intensity",
-                            &data.std_intensity_data,
-                        )
-                    })
-                }
-            />
-            <p class="interpretation">
-                {format!(
-                    "Median standard deviation of intensity: {std_medians}. {most_varied} images spread \
-                     their grey levels the most; scanner settings vary within every class, one reason the \
-                     training augments brightness and contrast."
-                )}
-            </p>
-        </section>
-        <section class="card chart" data-testid="chart-gradient">
-            <h2>"Edges against brightness"</h2>
-            <ChartCanvas
-                label="Scatter of mean gradient against mean intensity by class"
-                draw=move |canvas| {
-                    stored.with_value(|data| crate::charts::scatter(canvas, &data.gradient_data))
-                }
-            />
+            })
+            .collect_view()}
+        <ChartCard
+            testid="chart-gradient"
+            title="Edges against brightness"
+            label="Scatter of mean gradient against mean intensity by class"
+            draw=drawing(stored, |canvas, data| crate::charts::scatter(canvas, &data.gradient_data))
+        >
             <p class="interpretation">
                 {format!(
                     "Each dot is a training image ({sampled} sampled evenly from {sampled_from}). Edge strength \
@@ -156,6 +168,6 @@ fn Charts(data: VisualizationData) -> impl IntoView {
                      The classes form overlapping clouds, so these hand-made features are context, not a classifier."
                 )}
             </p>
-        </section>
+        </ChartCard>
     }
 }

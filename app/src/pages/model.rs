@@ -1,4 +1,5 @@
-use crate::components::chart_canvas::ChartCanvas;
+use crate::charts::{self, CurveMetric};
+use crate::components::chart_canvas::{drawing, ChartCanvas, ChartCard};
 use leptos::prelude::*;
 
 use crate::api::model::{get_model_report, ModelReport, TrainingCurve};
@@ -90,7 +91,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
     let draw_curve = move |canvas: &web_sys::HtmlCanvasElement, metric| {
         let curve_index = selected_curve.get();
         stored.with_value(|report| {
-            crate::charts::training_curve(canvas, report.curves.get(curve_index)?, metric)
+            charts::training_curve(canvas, report.curves.get(curve_index)?, metric)
         })
     };
     let curve_text = move || {
@@ -134,30 +135,22 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                 </p>
             </article>
         </section>
-        <section class="card chart" data-testid="chart-confusion">
-            <h2>"Where it goes wrong"</h2>
-            <ChartCanvas
-                label="Confusion matrix heatmap"
-                draw=move |canvas| {
-                    stored.with_value(|report| {
-                        crate::charts::confusion_matrix(
-                            canvas,
-                            &report.classes,
-                            &report.confusion_matrix,
-                        )
-                    })
-                }
-            />
+        <ChartCard
+            testid="chart-confusion"
+            title="Where it goes wrong"
+            label="Confusion matrix heatmap"
+            draw=drawing(stored, |canvas, report| {
+                charts::confusion_matrix(canvas, &report.classes, &report.confusion_matrix)
+            })
+        >
             <p class="interpretation">{confusion_text}</p>
-        </section>
-        <section class="card chart" data-testid="chart-class-scores">
-            <h2>"Per-class precision, recall and F1"</h2>
-            <ChartCanvas
-                label="Bar chart of precision, recall and F1 per class"
-                draw=move |canvas| {
-                    stored.with_value(|report| crate::charts::class_scores(canvas, &report.per_class))
-                }
-            />
+        </ChartCard>
+        <ChartCard
+            testid="chart-class-scores"
+            title="Per-class precision, recall and F1"
+            label="Bar chart of precision, recall and F1 per class"
+            draw=drawing(stored, |canvas, report| charts::class_scores(canvas, &report.per_class))
+        >
             <div class="table-scroll">
                 <table data-testid="class-scores">
                     <thead>
@@ -195,20 +188,18 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                      radiologist should look twice when the model is unsure between it and another class."
                 )}
             </p>
-        </section>
+        </ChartCard>
         {trust
             .map(|trust| {
                 view! {
-                    <section class="card chart" data-testid="chart-reliability">
-                        <h2>"How far to trust an answer"</h2>
-                        <ChartCanvas
-                            label="Reliability diagram: accuracy against confidence, raw and calibrated"
-                            draw=move |canvas| {
-                                stored.with_value(|report| {
-                                    crate::charts::reliability(canvas, report.trust.as_ref()?)
-                                })
-                            }
-                        />
+                    <ChartCard
+                        testid="chart-reliability"
+                        title="How far to trust an answer"
+                        label="Reliability diagram: accuracy against confidence, raw and calibrated"
+                        draw=drawing(stored, |canvas, report| {
+                            charts::reliability(canvas, report.trust.as_ref()?)
+                        })
+                    >
                         <p class="interpretation" data-testid="trust-summary">
                             {format!(
                                 "Expected calibration error {:.3} before temperature calibration, {:.3} \
@@ -225,7 +216,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                                 percent(trust.mri_pass_rate),
                             )}
                         </p>
-                    </section>
+                    </ChartCard>
                 }
             })}
         <section class="card chart" data-testid="chart-training">
@@ -251,11 +242,11 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                     <div class="chart-pair">
                         <ChartCanvas
                             label="Loss per epoch, train and validation"
-                            draw=move |canvas| draw_curve(canvas, crate::charts::CurveMetric::Loss)
+                            draw=move |canvas| draw_curve(canvas, CurveMetric::Loss)
                         />
                         <ChartCanvas
                             label="Accuracy per epoch, train and validation"
-                            draw=move |canvas| draw_curve(canvas, crate::charts::CurveMetric::Accuracy)
+                            draw=move |canvas| draw_curve(canvas, CurveMetric::Accuracy)
                         />
                     </div>
                     <p class="interpretation">{curve_text}</p>

@@ -158,12 +158,14 @@ fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl
 /// patient, so there is nothing of the kind to show).
 #[component]
 fn DicomDetails(dicom: DicomInfo) -> impl IntoView {
+    let frame = dicom.frame;
+    let dicom = dicom.summary;
     let optional = |value: Option<String>| value.unwrap_or_else(|| "—".into());
     let rows = [
         (
             "Frame",
             if dicom.frames > 1 {
-                format!("{} of {} (the middle one)", dicom.frame, dicom.frames)
+                format!("{frame} of {} (the middle one)", dicom.frames)
             } else {
                 "1 of 1".into()
             },
@@ -190,9 +192,9 @@ fn DicomDetails(dicom: DicomInfo) -> impl IntoView {
             "Window",
             format!(
                 "center {}, width {} ({})",
-                dicom.window_center,
-                dicom.window_width,
-                if dicom.window_from_file {
+                dicom.window.center,
+                dicom.window.width,
+                if dicom.window.from_file {
                     "from the file"
                 } else {
                     "min-max; the file sets none"

@@ -142,20 +142,7 @@ fn prepare_frames(
 pub fn dicom_info(summary: &ml::dicom::DicomSummary, index: usize) -> DicomInfo {
     DicomInfo {
         frame: index as u32 + 1,
-        frames: summary.frames,
-        modality: summary.modality.clone(),
-        manufacturer: summary.manufacturer.clone(),
-        magnetic_field_strength: summary.magnetic_field_strength,
-        series_description: summary.series_description.clone(),
-        slice_thickness: summary.slice_thickness,
-        rows: summary.rows,
-        columns: summary.columns,
-        bits_stored: summary.bits_stored,
-        photometric_interpretation: summary.photometric_interpretation.clone(),
-        transfer_syntax: summary.transfer_syntax.clone(),
-        window_center: summary.window.center,
-        window_width: summary.window.width,
-        window_from_file: summary.window.from_file,
+        summary: summary.clone(),
     }
 }
 

@@ -51,18 +51,5 @@ pub async fn audit_result<T>(
 }
 
 pub async fn audit_log(db: &db::SqlitePool, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
-    Ok(db::audit::recent(db, limit.clamp(1, 1000))
-        .await?
-        .into_iter()
-        .map(|event| AuditEntry {
-            id: event.id,
-            at: event.at,
-            actor: event.actor,
-            action: event.action,
-            target: event.target,
-            outcome: event.outcome,
-            client: event.client,
-            detail: event.detail,
-        })
-        .collect())
+    Ok(db::audit::recent(db, limit.clamp(1, 1000)).await?)
 }
