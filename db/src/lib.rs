@@ -41,6 +41,9 @@ pub enum DbError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database allows one queued or running retraining job; this one is.
+    #[error("retraining session {session_id} has not finished")]
+    JobUnfinished { session_id: i64 },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }

@@ -1,9 +1,9 @@
 //! The `training_sessions` table: one row per retraining job, from queued to its final state.
 
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteExecutor;
+use sqlx::{SqliteExecutor, SqlitePool};
 
-use crate::DbResult;
+use crate::{DbError, DbResult};
 
 pub use domain::SessionStatus;
 
@@ -30,6 +30,8 @@ pub struct TrainingSession {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// JSON: the running job's live progress, as its worker last reported it.
+    pub progress: Option<String>,
 }
 
 /// Macro-averaged scores of one model on the validation set.
@@ -55,14 +57,13 @@ pub struct Finished<'a> {
 
 const COLUMNS: &str = "id, status, epochs, fine_tune_epochs, images_used, accuracy_before, \
     accuracy_after, precision_before, precision_after, recall_before, recall_after, f1_before, \
-    f1_after, history, model_version, message, error, created_at, started_at, finished_at";
+    f1_after, history, model_version, message, error, created_at, started_at, finished_at, \
+    progress";
 
-pub async fn create(
-    db: impl SqliteExecutor<'_>,
-    epochs: i64,
-    fine_tune_epochs: i64,
-) -> DbResult<i64> {
-    Ok(sqlx::query_scalar(
+/// Queues a job. The database holds at most one queued or running job: while one is unfinished this
+/// answers [`DbError::JobUnfinished`] with its id, whichever process asks.
+pub async fn create(db: &SqlitePool, epochs: i64, fine_tune_epochs: i64) -> DbResult<i64> {
+    let inserted = sqlx::query_scalar(
         "INSERT INTO training_sessions (status, epochs, fine_tune_epochs, created_at)
          VALUES (?, ?, ?, ?) RETURNING id",
     )
@@ -71,17 +72,81 @@ pub async fn create(
     .bind(fine_tune_epochs)
     .bind(crate::now_rfc3339())
     .fetch_one(db)
+    .await;
+    match inserted {
+        Ok(id) => Ok(id),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            match unfinished(db).await? {
+                Some(session_id) => Err(DbError::JobUnfinished { session_id }),
+                // It finished in between: the caller may try again.
+                None => Err(sqlx::Error::Database(error).into()),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The queued or running job, if any.
+pub async fn unfinished(db: impl SqliteExecutor<'_>) -> DbResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM training_sessions WHERE status IN (?, ?) ORDER BY id DESC LIMIT 1",
+    )
+    .bind(SessionStatus::Queued)
+    .bind(SessionStatus::Running)
+    .fetch_optional(db)
     .await?)
 }
 
-pub async fn mark_running(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
-    sqlx::query("UPDATE training_sessions SET status = ?, started_at = ? WHERE id = ?")
-        .bind(SessionStatus::Running)
-        .bind(crate::now_rfc3339())
-        .bind(id)
-        .execute(db)
-        .await?;
+/// Claims the queued job for `worker`, if there is one: it is then running, and only this worker's
+/// heartbeats keep it so.
+pub async fn claim_next(db: impl SqliteExecutor<'_>, worker: &str) -> DbResult<Option<i64>> {
+    let now = crate::now_rfc3339();
+    Ok(sqlx::query_scalar(
+        "UPDATE training_sessions SET status = ?, started_at = ?, worker = ?, heartbeat_at = ?
+         WHERE id = (SELECT id FROM training_sessions WHERE status = ? ORDER BY id LIMIT 1)
+           AND status = ?
+         RETURNING id",
+    )
+    .bind(SessionStatus::Running)
+    .bind(&now)
+    .bind(worker)
+    .bind(&now)
+    .bind(SessionStatus::Queued)
+    .bind(SessionStatus::Queued)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Records a running job's live progress (JSON) and that its worker is alive.
+pub async fn heartbeat(db: impl SqliteExecutor<'_>, id: i64, progress_json: &str) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE training_sessions SET progress = ?, heartbeat_at = ? WHERE id = ? AND status = ?",
+    )
+    .bind(progress_json)
+    .bind(crate::now_rfc3339())
+    .bind(id)
+    .bind(SessionStatus::Running)
+    .execute(db)
+    .await?;
     Ok(())
+}
+
+/// Fails running jobs whose worker has not been heard from since `stale_before` (RFC 3339), so a
+/// new job can start; answers how many.
+pub async fn fail_silent(db: impl SqliteExecutor<'_>, stale_before: &str) -> DbResult<u64> {
+    let result = sqlx::query(
+        "UPDATE training_sessions
+         SET status = ?, progress = NULL, finished_at = ?,
+             error = 'the worker running it stopped sending heartbeats'
+         WHERE status = ? AND heartbeat_at < ?",
+    )
+    .bind(SessionStatus::Failed)
+    .bind(crate::now_rfc3339())
+    .bind(SessionStatus::Running)
+    .bind(stale_before)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) -> DbResult<()> {
@@ -89,7 +154,7 @@ pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) ->
         "UPDATE training_sessions SET status = ?, images_used = ?,
              accuracy_before = ?, accuracy_after = ?, precision_before = ?, precision_after = ?,
              recall_before = ?, recall_after = ?, f1_before = ?, f1_after = ?,
-             history = ?, model_version = ?, message = ?, finished_at = ?
+             history = ?, model_version = ?, message = ?, finished_at = ?, progress = NULL
          WHERE id = ?",
     )
     .bind(end.status)
@@ -128,7 +193,7 @@ pub async fn fail_interrupted(db: impl SqliteExecutor<'_>) -> DbResult<u64> {
     let result = sqlx::query(
         "UPDATE training_sessions
          SET status = ?, error = 'interrupted: the server stopped before the job finished',
-             finished_at = ?
+             finished_at = ?, progress = NULL
          WHERE status IN (?, ?)",
     )
     .bind(SessionStatus::Failed)

@@ -84,9 +84,12 @@ async fn unknown_classes_and_bad_hashes_are_refused_by_the_schema() {
 async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones() {
     let (_dir, pool) = fresh_database().await;
     let finished = training_sessions::create(&pool, 3, 1).await.unwrap();
-    training_sessions::mark_running(&pool, finished)
-        .await
-        .unwrap();
+    assert_eq!(
+        training_sessions::claim_next(&pool, "worker-a")
+            .await
+            .unwrap(),
+        Some(finished)
+    );
     model_versions::insert_candidate(
         &pool,
         &NewModelVersion {
@@ -123,9 +126,12 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones() 
     .await
     .unwrap();
     let interrupted = training_sessions::create(&pool, 2, 0).await.unwrap();
-    training_sessions::mark_running(&pool, interrupted)
-        .await
-        .unwrap();
+    assert_eq!(
+        training_sessions::claim_next(&pool, "worker-a")
+            .await
+            .unwrap(),
+        Some(interrupted)
+    );
 
     assert_eq!(training_sessions::fail_interrupted(&pool).await.unwrap(), 1);
     let row = training_sessions::find(&pool, interrupted)
@@ -274,4 +280,63 @@ async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending() 
     assert_eq!(kept, vec![(ids[0], "pituitary"), (ids[1], "glioma")]);
     let stats = uploads::stats(&pool).await.unwrap();
     assert_eq!((stats.held, stats.pending, stats.total), (0, 2, 3));
+}
+
+#[tokio::test]
+async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent() {
+    let (_dir, pool) = fresh_database().await;
+    let first = training_sessions::create(&pool, 1, 0).await.unwrap();
+    // A second trigger, from this process or any other, is refused and told which job runs.
+    match training_sessions::create(&pool, 1, 0).await {
+        Err(db::DbError::JobUnfinished { session_id }) => assert_eq!(session_id, first),
+        other => panic!("expected JobUnfinished, got {other:?}"),
+    }
+    // One worker claims it; there is nothing left for a second.
+    assert_eq!(
+        training_sessions::claim_next(&pool, "worker-a")
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        training_sessions::claim_next(&pool, "worker-b")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        training_sessions::create(&pool, 1, 0).await,
+        Err(db::DbError::JobUnfinished { .. })
+    ));
+    training_sessions::heartbeat(&pool, first, r#"{"phase":"training"}"#)
+        .await
+        .unwrap();
+    let row = training_sessions::find(&pool, first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.progress.as_deref(), Some(r#"{"phase":"training"}"#));
+    // A heartbeat newer than the cut-off keeps it running; once the worker is silent past it, the
+    // job is failed with that reason and a new one may be queued.
+    assert_eq!(
+        training_sessions::fail_silent(&pool, "2000-01-01T00:00:00.000Z")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        training_sessions::fail_silent(&pool, "2999-01-01T00:00:00.000Z")
+            .await
+            .unwrap(),
+        1
+    );
+    let row = training_sessions::find(&pool, first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, SessionStatus::Failed);
+    assert!(row.error.unwrap().contains("heartbeats"));
+    assert_eq!(row.progress, None);
+    let second = training_sessions::create(&pool, 1, 0).await.unwrap();
+    assert!(second > first);
 }

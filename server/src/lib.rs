@@ -59,6 +59,8 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         // The site, uploads and history stay useful without a model; /health reports it.
         Err(error) => tracing::error!(%error, "no model loaded; predictions are unavailable"),
     }
+    // The embedded worker: jobs queued in this database run in this process.
+    app::ssr::retrain::spawn_worker(state.clone());
     Ok(state)
 }
 

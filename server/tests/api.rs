@@ -450,9 +450,12 @@ async fn a_restart_marks_an_interrupted_session_failed_cleans_partial_versions_a
     let url = format!("sqlite://{}/app.db", dir.path().display());
     let pool = db::connect(&url).await.unwrap();
     let session = db::training_sessions::create(&pool, 3, 1).await.unwrap();
-    db::training_sessions::mark_running(&pool, session)
-        .await
-        .unwrap();
+    assert_eq!(
+        db::training_sessions::claim_next(&pool, "killed-server")
+            .await
+            .unwrap(),
+        Some(session)
+    );
     pool.close().await;
     // A version killed mid-write, beside a complete one.
     let store = dir.path().join("models");

@@ -11,7 +11,7 @@ use crate::api::status::{format_uptime, HealthReport, ServerStatus, UptimeReport
 use crate::ssr::insights::FeatureCache;
 use crate::ssr::models::ModelSlot;
 use crate::ssr::multipart::UploadLimits;
-use crate::ssr::retrain::RetrainTracker;
+use crate::ssr::retrain::RetrainWorker;
 
 /// Forward passes that may run at once. Measured at 50 users: two threads gave the same throughput
 /// (170 predictions/s, the cores are saturated) with 20% more memory, so one.
@@ -143,7 +143,7 @@ pub struct AppState {
     pub requests: RequestCounter,
     pub models: ModelSlot,
     pub service: Arc<ServiceConfig>,
-    pub retrain: RetrainTracker,
+    pub retrain: RetrainWorker,
     pub insights: FeatureCache,
     pub latencies: LatencyWindow,
     /// The inference thread every prediction's forward pass goes through, batched.
@@ -170,7 +170,7 @@ impl AppState {
             requests: RequestCounter::default(),
             models: ModelSlot::default(),
             service: Arc::new(service),
-            retrain: RetrainTracker::default(),
+            retrain: RetrainWorker::default(),
             insights: FeatureCache::default(),
             latencies: LatencyWindow::default(),
             inference,

@@ -10,7 +10,7 @@ use ml::finetune::data::{FineTuneSources, OriginalData, PreparedData, Validation
 use ml::finetune::{self, FineTuneOutcome, FineTuneRequest};
 
 use super::activation::{decide, Evidence};
-use super::tracker::ProgressObserver;
+use super::tracker::{ProgressObserver, ProgressReporter};
 use crate::api::retrain::TriggerRequest;
 use crate::error::AppError;
 use crate::ssr::models::ServingModel;
@@ -56,8 +56,8 @@ pub(super) async fn execute(
     state: &AppState,
     session_id: i64,
     request: TriggerRequest,
+    reporter: ProgressReporter,
 ) -> Result<(), JobError> {
-    db::training_sessions::mark_running(&state.db, session_id).await?;
     let serving = state
         .models
         .current()
@@ -66,7 +66,7 @@ pub(super) async fn execute(
     if uploads.is_empty() {
         return Err(JobError::Job("no new uploaded images".into()));
     }
-    state.retrain.set_phase(JobPhase::Preprocessing);
+    reporter.set_phase(JobPhase::Preprocessing);
     let prepared = prepare(state, session_id, &serving, &uploads).await?;
 
     let version = format!(
@@ -81,11 +81,17 @@ pub(super) async fn execute(
     let validation_set = prepared.validation_set;
     let images_used = prepared.train.len() as i64;
     let outcome = fine_tune(
-        state, &serving, prepared, &out_dir, &version, session_id, request,
+        &serving,
+        prepared,
+        &out_dir,
+        &version,
+        session_id,
+        request,
+        reporter.clone(),
     )
     .await?;
 
-    state.retrain.set_phase(JobPhase::Saving);
+    reporter.set_phase(JobPhase::Saving);
     let metrics_json = serde_json::to_string(&outcome.after)
         .map_err(|e| JobError::Job(format!("cannot encode metrics: {e}")))?;
     db::model_versions::insert_candidate(
@@ -217,22 +223,21 @@ async fn prepare(
 
 /// Trains the new version off the async threads, reporting progress to the tracker.
 async fn fine_tune(
-    state: &AppState,
     serving: &ServingModel,
     prepared: PreparedData,
     out_dir: &Path,
     version: &str,
     session_id: i64,
     request: TriggerRequest,
+    reporter: ProgressReporter,
 ) -> Result<FineTuneOutcome, JobError> {
-    let tracker = state.retrain.clone();
     let base_dir = serving.path.clone();
     let out_dir = out_dir.to_path_buf();
     let version = version.to_owned();
     let outcome = tokio::task::spawn_blocking(move || {
-        tracker.set_phase(JobPhase::Training);
+        reporter.set_phase(JobPhase::Training);
         let mut observer = ProgressObserver {
-            tracker,
+            reporter,
             started: Instant::now(),
             regular_epochs: request.epochs as usize,
         };

@@ -6,10 +6,11 @@ mod activation;
 mod job;
 mod status;
 mod tracker;
+mod worker;
 
 pub use activation::{decide, Decision, Evidence, MIN_VALIDATION_IMAGES};
 pub use status::{sessions, status};
-pub use tracker::RetrainTracker;
+pub use worker::{spawn as spawn_worker, RetrainWorker, HEARTBEAT, SILENCE_LIMIT};
 
 use domain::SessionStatus;
 
@@ -17,7 +18,8 @@ use crate::api::retrain::{TriggerRequest, TriggerResponse, MAX_EPOCHS};
 use crate::error::AppError;
 use crate::ssr::AppState;
 
-/// Validates the request, records a queued session and starts the job; answers at once.
+/// Validates the request and queues a session for a worker (this process's, or another's); answers
+/// at once. The database, not this process, allows one unfinished job.
 pub async fn trigger(
     state: &AppState,
     request: TriggerRequest,
@@ -28,10 +30,6 @@ pub async fn trigger(
              {MAX_EPOCHS} (got {} and {})",
             request.epochs, request.fine_tune_epochs
         )));
-    }
-    let _trigger = state.retrain.trigger.lock().await;
-    if let Some(session_id) = state.retrain.running_session() {
-        return Err(AppError::RetrainBusy { session_id });
     }
     let pending = db::uploads::count_pending(&state.db).await?;
     if pending == 0 {
@@ -46,16 +44,20 @@ pub async fn trigger(
             "no model is loaded to retrain".into(),
         ));
     }
-    let session_id = db::training_sessions::create(
+    let session_id = match db::training_sessions::create(
         &state.db,
         i64::from(request.epochs),
         i64::from(request.fine_tune_epochs),
     )
-    .await?;
-    let total_epochs = (request.epochs + request.fine_tune_epochs) as usize;
-    state.retrain.start(session_id, total_epochs);
-    let job_state = state.clone();
-    tokio::spawn(async move { run(job_state, session_id, request).await });
+    .await
+    {
+        Ok(session_id) => session_id,
+        Err(db::DbError::JobUnfinished { session_id }) => {
+            return Err(AppError::RetrainBusy { session_id })
+        }
+        Err(error) => return Err(error.into()),
+    };
+    state.retrain.wake();
     crate::ssr::set_status(axum::http::StatusCode::ACCEPTED);
     Ok(TriggerResponse {
         session_id,
@@ -64,18 +66,4 @@ pub async fn trigger(
             "retraining on {pending} new image(s) started; follow it at GET /retrain/status"
         ),
     })
-}
-
-/// The job: never panics the server, always leaves the session in a final state and the tracker
-/// empty.
-async fn run(state: AppState, session_id: i64, request: TriggerRequest) {
-    if let Err(error) = job::execute(&state, session_id, request).await {
-        tracing::error!(session_id, %error, "retraining session failed");
-        if let Err(db_error) =
-            db::training_sessions::fail(&state.db, session_id, &error.public_message()).await
-        {
-            tracing::error!(session_id, error = %db_error, "cannot record the failure of a session");
-        }
-    }
-    state.retrain.finish();
 }

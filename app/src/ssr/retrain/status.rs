@@ -1,9 +1,9 @@
 //! `GET /retrain/status` and `GET /retrain/sessions`: the newest session with live progress, and
 //! the history.
 
-use domain::RetrainState;
+use domain::{JobPhase, RetrainState, SessionStatus};
 
-use crate::api::retrain::{RetrainStatus, SessionSummary, SessionsResponse};
+use crate::api::retrain::{LiveProgress, RetrainStatus, SessionSummary, SessionsResponse};
 use crate::error::AppError;
 use crate::ssr::AppState;
 
@@ -34,7 +34,6 @@ fn summary(row: db::training_sessions::TrainingSession) -> SessionSummary {
 
 pub async fn status(state: &AppState) -> Result<RetrainStatus, AppError> {
     let latest = db::training_sessions::latest(&state.db).await?;
-    let progress = state.retrain.progress();
     let Some(row) = latest else {
         return Ok(RetrainStatus {
             status: RetrainState::Idle,
@@ -43,6 +42,7 @@ pub async fn status(state: &AppState) -> Result<RetrainStatus, AppError> {
             message: "no retraining session yet".into(),
         });
     };
+    let progress = live_progress(&row);
     let session = summary(row);
     let message = match (&progress, &session.error, &session.message) {
         (Some(live), _, _) => format!(
@@ -59,6 +59,29 @@ pub async fn status(state: &AppState) -> Result<RetrainStatus, AppError> {
         session: Some(session),
         message,
     })
+}
+
+/// What the job's worker last reported (every process reads the same row); a queued job has not
+/// started.
+fn live_progress(row: &db::training_sessions::TrainingSession) -> Option<LiveProgress> {
+    match row.status {
+        SessionStatus::Queued => Some(LiveProgress::new(
+            JobPhase::Queued,
+            (row.epochs + row.fine_tune_epochs).max(0) as usize,
+        )),
+        SessionStatus::Running => Some(
+            row.progress
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_else(|| {
+                    LiveProgress::new(
+                        JobPhase::Preprocessing,
+                        (row.epochs + row.fine_tune_epochs).max(0) as usize,
+                    )
+                }),
+        ),
+        _ => None,
+    }
 }
 
 pub async fn sessions(state: &AppState, limit: i64) -> Result<SessionsResponse, AppError> {

@@ -1,73 +1,36 @@
-//! The running job's live progress, in memory: what `GET /retrain/status` shows between the
-//! database's queued and final states.
+//! How the running job tells the world how far it is: its live progress goes to the database with
+//! every heartbeat, so whichever process answers `GET /retrain/status` shows it.
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use domain::JobPhase;
 use ml::train::{BatchProgress, EpochRecord, TrainingObserver};
+use tokio::sync::watch;
 
 use crate::api::retrain::LiveProgress;
 
-/// The running job, if any: its session and live progress. Shared with the job's thread.
-#[derive(Clone, Default)]
-pub struct RetrainTracker {
-    running: Arc<Mutex<Option<RunningJob>>>,
-    /// Serialises triggers so two requests cannot both see "idle" and start jobs.
-    pub(super) trigger: Arc<tokio::sync::Mutex<()>>,
-}
+/// The latest progress of one job, written from the training thread and read by its heartbeat.
+#[derive(Clone)]
+pub(super) struct ProgressReporter(watch::Sender<LiveProgress>);
 
-#[derive(Debug, Clone)]
-struct RunningJob {
-    session_id: i64,
-    progress: LiveProgress,
-}
-
-impl RetrainTracker {
-    fn with<T>(&self, f: impl FnOnce(&mut Option<RunningJob>) -> T) -> T {
-        match self.running.lock() {
-            Ok(mut guard) => f(&mut guard),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
+impl ProgressReporter {
+    pub fn new(epochs: usize) -> (Self, watch::Receiver<LiveProgress>) {
+        let (sender, receiver) = watch::channel(LiveProgress::new(JobPhase::Preprocessing, epochs));
+        (Self(sender), receiver)
     }
 
-    pub fn running_session(&self) -> Option<i64> {
-        self.with(|job| job.as_ref().map(|job| job.session_id))
+    pub fn set_phase(&self, phase: JobPhase) {
+        self.0.send_modify(|progress| progress.phase = phase);
     }
 
-    pub fn progress(&self) -> Option<LiveProgress> {
-        self.with(|job| job.as_ref().map(|job| job.progress.clone()))
-    }
-
-    pub(super) fn start(&self, session_id: i64, epochs: usize) {
-        self.with(|job| {
-            *job = Some(RunningJob {
-                session_id,
-                progress: LiveProgress::new(JobPhase::Queued, epochs),
-            })
-        });
-    }
-
-    pub(super) fn finish(&self) {
-        self.with(|job| *job = None);
-    }
-
-    pub(super) fn set_phase(&self, phase: JobPhase) {
-        self.update(|progress| progress.phase = phase);
-    }
-
-    fn update(&self, f: impl FnOnce(&mut LiveProgress)) {
-        self.with(|job| {
-            if let Some(job) = job.as_mut() {
-                f(&mut job.progress);
-            }
-        });
+    fn set(&self, progress: LiveProgress) {
+        self.0.send_replace(progress);
     }
 }
 
-/// Copies training progress into the tracker the status endpoint reads.
+/// Copies training progress into the reporter.
 pub(super) struct ProgressObserver {
-    pub tracker: RetrainTracker,
+    pub reporter: ProgressReporter,
     pub started: Instant,
     pub regular_epochs: usize,
 }
@@ -84,18 +47,16 @@ impl TrainingObserver for ProgressObserver {
         } else {
             JobPhase::Training
         };
-        self.tracker.update(|live| {
-            *live = LiveProgress {
-                phase,
-                epoch: progress.epoch,
-                epochs: progress.epochs,
-                batch: progress.batch,
-                batches: progress.batches,
-                loss: Some(progress.loss),
-                accuracy: Some(progress.accuracy),
-                eta_seconds: eta,
-                fraction,
-            }
+        self.reporter.set(LiveProgress {
+            phase,
+            epoch: progress.epoch,
+            epochs: progress.epochs,
+            batch: progress.batch,
+            batches: progress.batches,
+            loss: Some(progress.loss),
+            accuracy: Some(progress.accuracy),
+            eta_seconds: eta,
+            fraction,
         });
     }
 
