@@ -620,3 +620,60 @@ async fn the_model_report_describes_the_serving_model() {
         .as_f64()
         .is_some());
 }
+
+/// A job claimed by a worker that then fell silent (killed, machine lost) must not block retraining
+/// forever: this server's worker fails it once its heartbeat is older than the limit, with that
+/// reason, and the next trigger is accepted.
+#[tokio::test]
+async fn a_job_whose_worker_stopped_heartbeating_is_failed_and_the_next_trigger_runs() {
+    let server = TestServer::start().await;
+    let pool = &server.state.db;
+    let silent = db::training_sessions::create(pool, 1, 0).await.unwrap();
+    assert_eq!(
+        db::training_sessions::claim_next(pool, "a-worker-on-another-machine")
+            .await
+            .unwrap(),
+        Some(silent)
+    );
+    let (_, status) = server.get_json("/retrain/status").await;
+    assert_eq!(status["status"], "running");
+    // Its last heartbeat, just past the limit.
+    let long_ago = chrono::Utc::now()
+        - chrono::Duration::from_std(app::ssr::retrain::SILENCE_LIMIT).unwrap()
+        - chrono::Duration::seconds(1);
+    sqlx::query("UPDATE training_sessions SET heartbeat_at = ? WHERE id = ?")
+        .bind(long_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(silent)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let (_, status) = server.get_json("/retrain/status").await;
+        if status["status"] == "failed" {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the silent job was never failed: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        failed["message"].as_str().unwrap().contains("heartbeats"),
+        "{failed}"
+    );
+    assert!(failed["progress"].is_null());
+
+    let form = Form::new()
+        .text("class_name", "notumor")
+        .part("files", file_part(slice_jpeg(900), "after-the-silence.jpg"));
+    let (status, body) = server.post_form("/retrain", form).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, started) = server
+        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":0}"#)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert!(started["session_id"].as_i64().unwrap() > silent);
+}
