@@ -16,6 +16,16 @@ fn read(writer: &DicomWriter, frames: &[Vec<i32>], columns: u16, rows: u16) -> D
     dicom::read(&bytes).unwrap()
 }
 
+/// Stored values around a window of centre 1000 and width 1001, and beyond it on both sides.
+fn read_window_ramp(writer: &DicomWriter) -> DicomImage {
+    read(
+        writer,
+        &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]),
+        4,
+        2,
+    )
+}
+
 fn grey(image: &DicomImage, frame: usize) -> Vec<u8> {
     image.frames[frame].as_raw().clone()
 }
@@ -26,12 +36,7 @@ fn sixteen_bit_monochrome2_uses_the_files_first_window() {
         window: Some((1000.0, 1001.0)),
         ..Default::default()
     };
-    let image = read(
-        &writer,
-        &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]),
-        4,
-        2,
-    );
+    let image = read_window_ramp(&writer);
     // The linear function: center - 0.5 - (width - 1) / 2 = 499.5 is black, 1500.5 white.
     assert_eq!(grey(&image, 0), [0, 0, 0, 128, 255, 255, 255, 255]);
     let summary = &image.summary;
@@ -143,12 +148,7 @@ fn implicit_vr_files_read_too() {
         window: Some((1000.0, 1001.0)),
         ..Default::default()
     };
-    let image = read(
-        &writer,
-        &ramp([0, 499, 500, 1000, 1500, 1501, 3000, 60_000]),
-        4,
-        2,
-    );
+    let image = read_window_ramp(&writer);
     assert_eq!(grey(&image, 0), [0, 0, 0, 128, 255, 255, 255, 255]);
 }
 

@@ -108,6 +108,19 @@ fn assert_predict_identically(expected: &Classifier, actual: &Classifier, images
     }
 }
 
+/// Writes `manifest` beside the weights in `dir`: loading must refuse the pair as a mismatch.
+fn assert_refused_with(dir: &std::path::Path, manifest: &ml::artifact::Manifest) {
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        serde_json::to_string(manifest).unwrap(),
+    )
+    .unwrap();
+    let error = Classifier::load(dir, Backend::Cpu.device().unwrap())
+        .err()
+        .expect("the mismatch is detected");
+    assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
+}
+
 #[test]
 fn tiny_training_learns_then_save_and_load_predict_identically() {
     let (model, manifest, accuracy) = train_tiny();
@@ -128,15 +141,7 @@ fn tiny_training_learns_then_save_and_load_predict_identically() {
     // A manifest describing a different network is refused with a clear message.
     let mut altered = manifest.clone();
     altered.model = altered.model.with_widths([8, 16, 16, 64]);
-    std::fs::write(
-        dir.path().join(MANIFEST_FILE),
-        serde_json::to_string(&altered).unwrap(),
-    )
-    .unwrap();
-    let error = Classifier::load(dir.path(), Backend::Cpu.device().unwrap())
-        .err()
-        .expect("mismatch detected");
-    assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
+    assert_refused_with(dir.path(), &altered);
 }
 
 #[test]
@@ -274,17 +279,10 @@ fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
     let loaded = Classifier::load(dir.path(), cpu).unwrap();
     assert_predict_identically(&in_memory, &loaded, 4);
 
+    // The CNN cannot take Lite0's weights.
     let mut as_cnn = manifest;
     as_cnn.architecture = Architecture::Cnn;
-    std::fs::write(
-        dir.path().join(MANIFEST_FILE),
-        serde_json::to_string(&as_cnn).unwrap(),
-    )
-    .unwrap();
-    let error = Classifier::load(dir.path(), Backend::Cpu.device().unwrap())
-        .err()
-        .expect("the CNN cannot take Lite0's weights");
-    assert!(matches!(error, MlError::ModelMismatch { .. }), "{error}");
+    assert_refused_with(dir.path(), &as_cnn);
 }
 
 /// A run cut off after its first epoch and resumed from the checkpoint ends where an uninterrupted
