@@ -627,26 +627,23 @@ async fn the_model_report_describes_the_serving_model() {
 #[tokio::test]
 async fn a_job_whose_worker_stopped_heartbeating_is_failed_and_the_next_trigger_runs() {
     let server = TestServer::start().await;
-    let pool = &server.state.db;
-    let silent = db::training_sessions::create(pool, 1, 0).await.unwrap();
-    assert_eq!(
-        db::training_sessions::claim_next(pool, "a-worker-on-another-machine")
-            .await
-            .unwrap(),
-        Some(silent)
-    );
-    let (_, status) = server.get_json("/retrain/status").await;
-    assert_eq!(status["status"], "running");
-    // Its last heartbeat, just past the limit.
+    // Claimed by another process, in one statement so this server's own worker cannot claim it
+    // first; its last heartbeat just past the limit.
     let long_ago = chrono::Utc::now()
         - chrono::Duration::from_std(app::ssr::retrain::SILENCE_LIMIT).unwrap()
         - chrono::Duration::seconds(1);
-    sqlx::query("UPDATE training_sessions SET heartbeat_at = ? WHERE id = ?")
-        .bind(long_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .bind(silent)
-        .execute(pool)
-        .await
-        .unwrap();
+    let long_ago = long_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let silent: i64 = sqlx::query_scalar(
+        "INSERT INTO training_sessions
+             (status, epochs, fine_tune_epochs, created_at, started_at, worker, heartbeat_at)
+         VALUES ('running', 1, 0, ?, ?, 'a-worker-on-another-machine', ?) RETURNING id",
+    )
+    .bind(&long_ago)
+    .bind(&long_ago)
+    .bind(&long_ago)
+    .fetch_one(&server.state.db)
+    .await
+    .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let failed = loop {
