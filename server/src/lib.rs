@@ -61,6 +61,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     }
     // The embedded worker: jobs queued in this database run in this process.
     app::ssr::retrain::spawn_worker(state.clone());
+    app::ssr::models::spawn_rollout(state.clone());
     Ok(state)
 }
 

@@ -674,3 +674,40 @@ async fn a_job_whose_worker_stopped_heartbeating_is_failed_and_the_next_trigger_
     assert_eq!(status, 202, "{started}");
     assert!(started["session_id"].as_i64().unwrap() > silent);
 }
+
+/// Another process (a replica, or a worker whose job passed the gate) activates a version in the
+/// shared database: this server serves it within a few seconds, without a restart.
+#[tokio::test]
+async fn a_version_activated_by_another_process_serves_here_without_a_restart() {
+    let server = TestServer::start().await;
+    let shipped = common::shipped_model_dir();
+    db::model_versions::insert_candidate(
+        &server.state.db,
+        &db::model_versions::NewModelVersion {
+            version: "v-activated-elsewhere",
+            path: &shipped.to_string_lossy(),
+            metrics_json: "{}",
+            parent_version: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        db::model_versions::activate(&server.state.db, "v-activated-elsewhere")
+            .await
+            .unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, models) = server.get_json("/models").await;
+        if models["active_version"] == "v-activated-elsewhere" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never rolled out: {models}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let form = Form::new().part("file", file_part(slice_jpeg(901), "scan.jpg"));
+    let (status, prediction) = server.post_form("/predict", form).await;
+    assert_eq!(status, 200, "{prediction}");
+    assert_eq!(prediction["model_version"], "v-activated-elsewhere");
+}

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::api::retrain::{ModelVersionInfo, ModelsResponse};
 use crate::error::AppError;
@@ -131,6 +132,57 @@ pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppE
     }
     state.models.replace(model);
     Ok(())
+}
+
+/// How often a process checks which version the database says serves.
+pub const ROLLOUT_POLL: Duration = Duration::from_secs(2);
+
+/// Keeps this process serving the version the database marks active, whichever process activated
+/// it (another replica, a worker's retraining job), within [`ROLLOUT_POLL`], without a restart.
+pub fn spawn_rollout(state: super::AppState) {
+    tokio::spawn(async move {
+        // A version whose files this process cannot load is not retried every poll.
+        let mut unloadable: Option<String> = None;
+        loop {
+            tokio::time::sleep(ROLLOUT_POLL).await;
+            let active = match db::model_versions::active(&state.db).await {
+                Ok(Some(active)) => active,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the active model version");
+                    continue;
+                }
+            };
+            let serving = state.models.current().map(|model| model.version.clone());
+            if serving.as_deref() == Some(active.version.as_str())
+                || unloadable.as_deref() == Some(active.version.as_str())
+            {
+                continue;
+            }
+            let path = PathBuf::from(&active.path);
+            let version = active.version.clone();
+            match tokio::task::spawn_blocking(move || load(&path, Some(&version))).await {
+                Ok(Ok(model)) => {
+                    // Another activation may have landed while this one loaded: serve only what
+                    // the database still says.
+                    let still_active = matches!(
+                        db::model_versions::active(&state.db).await,
+                        Ok(Some(now)) if now.version == active.version
+                    );
+                    if still_active {
+                        tracing::info!(version = %active.version, "serving the version activated elsewhere");
+                        state.models.replace(model);
+                    }
+                    unloadable = None;
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(version = %active.version, %error, "cannot load the active version; still serving the previous one");
+                    unloadable = Some(active.version);
+                }
+                Err(error) => tracing::error!(%error, "loading a model panicked"),
+            }
+        }
+    });
 }
 
 /// At start-up: serves the registered active version, or registers and serves the shipped model on a
