@@ -59,6 +59,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MAX_REQUEST_MB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_request_mb: u64,
 
+    /// Serve the web side only: retraining jobs queued here are run by `brainscan worker` processes
+    /// sharing the database, and this process neither runs them nor fails them at start-up.
+    #[arg(long, env = "NO_WORKER")]
+    pub no_worker: bool,
+
     /// A retrained model is activated unless its validation accuracy falls by more than this many
     /// percentage points.
     #[arg(long, env = "ACTIVATION_TOLERANCE", default_value_t = 0.5)]

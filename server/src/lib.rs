@@ -22,21 +22,26 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     let pool = db::connect(&config.database_url())
         .await
         .with_context(|| format!("opening the database at {}", config.database_url()))?;
-    let interrupted = db::training_sessions::fail_interrupted(&pool).await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "marked retraining sessions interrupted by a restart as failed"
-        );
-    }
-    let store = config.model_store();
-    let partial = ml::finetune::remove_partial_versions(&store)
-        .with_context(|| format!("cleaning the model store {}", store.display()))?;
-    if partial > 0 {
-        tracing::warn!(
-            partial,
-            "removed model versions a previous run left half-written"
-        );
+    // With the embedded worker this process is the only one running jobs, so whatever is unfinished
+    // or half-written was left by its previous run. Otherwise a worker elsewhere may be running one:
+    // its heartbeat, not this start-up, decides whether it is alive.
+    if !config.no_worker {
+        let interrupted = db::training_sessions::fail_interrupted(&pool).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "marked retraining sessions interrupted by a restart as failed"
+            );
+        }
+        let store = config.model_store();
+        let partial = ml::finetune::remove_partial_versions(&store)
+            .with_context(|| format!("cleaning the model store {}", store.display()))?;
+        if partial > 0 {
+            tracing::warn!(
+                partial,
+                "removed model versions a previous run left half-written"
+            );
+        }
     }
     if let Some(password) = &config.admin_password {
         let created = app::ssr::auth::bootstrap_admin(&pool, &config.admin_username, password)
@@ -59,8 +64,10 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         // The site, uploads and history stay useful without a model; /health reports it.
         Err(error) => tracing::error!(%error, "no model loaded; predictions are unavailable"),
     }
-    // The embedded worker: jobs queued in this database run in this process.
-    app::ssr::retrain::spawn_worker(state.clone());
+    if !config.no_worker {
+        // The embedded worker: jobs queued in this database run in this process.
+        app::ssr::retrain::spawn_worker(state.clone());
+    }
     app::ssr::models::spawn_rollout(state.clone());
     Ok(state)
 }
@@ -68,6 +75,18 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
 /// The complete application: REST routes, server functions, SSR pages and static assets.
 pub fn build_app(state: AppState) -> Router {
     http::router(state)
+}
+
+/// `brainscan worker`: runs retraining jobs queued in the shared database until Ctrl-C or SIGTERM,
+/// serving nothing over HTTP. It fails stale jobs by their heartbeat, never at start-up, since
+/// another worker may be running one.
+pub async fn work(mut config: ServeConfig) -> anyhow::Result<()> {
+    config.no_worker = true;
+    let state = build_state(&config).await?;
+    tracing::info!(database = %config.database_url(), "retraining worker started");
+    app::ssr::retrain::spawn_worker(state);
+    shutdown_signal().await;
+    Ok(())
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then lets in-flight requests finish.

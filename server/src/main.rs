@@ -10,6 +10,9 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(config) => {
             tokio::runtime::Runtime::new()?.block_on(brainscan::serve(config))
         }
+        Command::Worker(config) => {
+            tokio::runtime::Runtime::new()?.block_on(brainscan::work(config))
+        }
         tool => run_tool(tool),
     }
 }

@@ -50,6 +50,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server (the default).
     Serve(ServeConfig),
+    /// Run only the retraining worker: claim jobs queued in the database, run them with a
+    /// heartbeat, and activate what the gate accepts (every `serve` process then serves it).
+    Worker(ServeConfig),
     /// Train the classifier on a folder with one sub-folder per class.
     Train(TrainArgs),
     /// Score a model on labelled images (one sub-folder per class).
@@ -84,7 +87,9 @@ impl Cli {
 /// Runs a model subcommand; `serve` is handled by `main`.
 pub fn run_tool(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => anyhow::bail!("serve is not a tool command"),
+        Command::Serve(_) | Command::Worker(_) => {
+            anyhow::bail!("serve and worker are not tool commands")
+        }
         Command::Train(args) => train::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Predict(args) => predict::run(args),
