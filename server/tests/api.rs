@@ -645,34 +645,17 @@ async fn a_job_whose_worker_stopped_heartbeating_is_failed_and_the_next_trigger_
     .await
     .unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let failed = loop {
-        let (_, status) = server.get_json("/retrain/status").await;
-        if status["status"] == "failed" {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the silent job was never failed: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let failed = common::poll_retrain_status(&server, Duration::from_secs(20), |status| {
+        status["status"] == "failed"
+    })
+    .await;
     assert!(
         failed["message"].as_str().unwrap().contains("heartbeats"),
         "{failed}"
     );
     assert!(failed["progress"].is_null());
 
-    let form = Form::new()
-        .text("class_name", "notumor")
-        .part("files", file_part(slice_jpeg(900), "after-the-silence.jpg"));
-    let (status, body) = server.post_form("/retrain", form).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, started) = server
-        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":0}"#)
-        .await;
-    assert_eq!(status, 202, "{started}");
-    assert!(started["session_id"].as_i64().unwrap() > silent);
+    assert!(common::queue_retraining(&server, 900..901, 1).await > silent);
 }
 
 /// Another process (a replica, or a worker whose job passed the gate) activates a version in the

@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::Cursor;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use common::{file_part, slice_jpeg, with_token, TestServer};
 use ml::dicom_writer::{self, DicomWriter};
@@ -196,22 +196,9 @@ async fn logged_server(server: &TestServer) -> LoggedServer {
         .port();
     let dir = server.dir.path();
     let log = dir.join("server.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_brainscan"))
-        .args(["serve", "--port", &port.to_string()])
-        .args(["--database-url", &server.database_url])
-        .args([
-            "--model-dir",
-            &common::shipped_model_dir().to_string_lossy(),
-        ])
-        .args(["--upload-dir", &dir.join("uploads").to_string_lossy()])
-        .args(["--model-store", &dir.join("models").to_string_lossy()])
-        .env("RUST_LOG", "debug")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut args = vec!["serve".to_owned(), "--port".to_owned(), port.to_string()];
+    args.extend(server.shared_state_args());
+    let child = common::spawn_brainscan(&args, &log, "debug");
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if reqwest::get(format!("{url}/health")).await.is_ok() {

@@ -108,6 +108,30 @@ impl TestServer {
         }
     }
 
+    /// The options that make another `brainscan` process share this server's database, model and
+    /// folders (a second server, a worker).
+    pub fn shared_state_args(&self) -> Vec<String> {
+        let dir = self.dir.path();
+        [
+            ("--database-url", self.database_url.clone()),
+            (
+                "--model-dir",
+                shipped_model_dir().to_string_lossy().into_owned(),
+            ),
+            (
+                "--upload-dir",
+                dir.join("uploads").to_string_lossy().into_owned(),
+            ),
+            (
+                "--model-store",
+                dir.join("models").to_string_lossy().into_owned(),
+            ),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_owned(), value])
+        .collect()
+    }
+
     /// A token with `role`, for tests of who may do what.
     pub async fn token(&self, role: app::api::auth::Role) -> String {
         app::ssr::auth::create_token(&self.state.db, role.as_str(), role, "tests")
@@ -232,4 +256,70 @@ pub fn file_part(bytes: Vec<u8>, filename: &str) -> reqwest::multipart::Part {
         .file_name(filename.to_owned())
         .mime_str("image/jpeg")
         .unwrap()
+}
+
+/// Polls `GET /retrain/status` every 100 ms, showing each answer to `seen`, until `seen` answers
+/// true; fails after `timeout`. Answers the last status.
+pub async fn poll_retrain_status(
+    server: &TestServer,
+    timeout: std::time::Duration,
+    mut seen: impl FnMut(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let (_, status) = server.get_json("/retrain/status").await;
+        if seen(&status) {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting; the last status: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts `brainscan` with `args`, its output in `log`; the caller kills it.
+pub fn spawn_brainscan(
+    args: &[String],
+    log: &std::path::Path,
+    rust_log: &str,
+) -> std::process::Child {
+    let out = std::fs::File::create(log).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
+        .args(args)
+        .env("RUST_LOG", rust_log)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Uploads generated slices `variants` as no tumour (the shipped model agrees, so none is held) and
+/// starts a retraining job of `epochs` epochs; answers its session id.
+pub async fn queue_retraining(
+    server: &TestServer,
+    variants: std::ops::Range<u32>,
+    epochs: u32,
+) -> i64 {
+    let form = variants.fold(
+        reqwest::multipart::Form::new().text("class_name", "notumor"),
+        |form, variant| {
+            form.part(
+                "files",
+                file_part(slice_jpeg(variant), &format!("slice-{variant}.jpg")),
+            )
+        },
+    );
+    let (status, body) = server.post_form("/retrain", form).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, started) = server
+        .post_json(
+            "/retrain/trigger",
+            &format!(r#"{{"epochs":{epochs},"fine_tune_epochs":0}}"#),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    started["session_id"].as_i64().unwrap()
 }
