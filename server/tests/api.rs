@@ -627,23 +627,7 @@ async fn the_model_report_describes_the_serving_model() {
 #[tokio::test]
 async fn a_job_whose_worker_stopped_heartbeating_is_failed_and_the_next_trigger_runs() {
     let server = TestServer::start().await;
-    // Claimed by another process, in one statement so this server's own worker cannot claim it
-    // first; its last heartbeat just past the limit.
-    let long_ago = chrono::Utc::now()
-        - chrono::Duration::from_std(app::ssr::retrain::SILENCE_LIMIT).unwrap()
-        - chrono::Duration::seconds(1);
-    let long_ago = long_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let silent: i64 = sqlx::query_scalar(
-        "INSERT INTO training_sessions
-             (status, epochs, fine_tune_epochs, created_at, started_at, worker, heartbeat_at)
-         VALUES ('running', 1, 0, ?, ?, 'a-worker-on-another-machine', ?) RETURNING id",
-    )
-    .bind(&long_ago)
-    .bind(&long_ago)
-    .bind(&long_ago)
-    .fetch_one(&server.state.db)
-    .await
-    .unwrap();
+    let silent = common::insert_silent_job(&server).await;
 
     let failed = common::poll_retrain_status(&server, Duration::from_secs(20), |status| {
         status["status"] == "failed"

@@ -64,3 +64,21 @@ async fn a_web_server_without_a_worker_queues_and_a_worker_process_runs_the_job(
         "the worker's version is registered in the shared database: {models}"
     );
 }
+
+/// With no worker left anywhere to notice, a job whose worker died must still not block retraining:
+/// the next trigger fails it (with the heartbeat reason) and is queued.
+#[tokio::test]
+async fn a_trigger_fails_a_silent_job_even_where_no_worker_runs() {
+    let server = TestServer::start_with(&["--no-worker"]).await;
+    let silent = common::insert_silent_job(&server).await;
+    let queued = common::queue_retraining(&server, 710..711, 1).await;
+    assert!(queued > silent);
+    let (_, sessions) = server.get_json("/retrain/sessions?limit=2").await;
+    let silent_row = &sessions["sessions"][1];
+    assert_eq!(silent_row["id"], silent);
+    assert_eq!(silent_row["status"], "failed");
+    assert!(
+        silent_row["error"].as_str().unwrap().contains("heartbeats"),
+        "{silent_row}"
+    );
+}

@@ -323,3 +323,23 @@ pub async fn queue_retraining(
     assert_eq!(status, 202, "{started}");
     started["session_id"].as_i64().unwrap()
 }
+
+/// A running job claimed by a worker on another machine whose last heartbeat is just past the
+/// silence limit; inserted in one statement, so no worker here can claim it first.
+pub async fn insert_silent_job(server: &TestServer) -> i64 {
+    let long_ago = chrono::Utc::now()
+        - chrono::Duration::from_std(app::ssr::retrain::SILENCE_LIMIT).unwrap()
+        - chrono::Duration::seconds(1);
+    let long_ago = long_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    sqlx::query_scalar(
+        "INSERT INTO training_sessions
+             (status, epochs, fine_tune_epochs, created_at, started_at, worker, heartbeat_at)
+         VALUES ('running', 1, 0, ?, ?, 'a-worker-on-another-machine', ?) RETURNING id",
+    )
+    .bind(&long_ago)
+    .bind(&long_ago)
+    .bind(&long_ago)
+    .fetch_one(&server.state.db)
+    .await
+    .unwrap()
+}

@@ -10,7 +10,7 @@ use ml::finetune::data::{FineTuneSources, OriginalData, PreparedData, Validation
 use ml::finetune::{self, FineTuneOutcome, FineTuneRequest};
 
 use super::activation::{decide, Evidence};
-use super::tracker::{ProgressObserver, ProgressReporter};
+use super::progress::{ProgressObserver, ProgressReporter};
 use crate::api::retrain::TriggerRequest;
 use crate::error::AppError;
 use crate::ssr::models::ServingModel;
@@ -221,7 +221,7 @@ async fn prepare(
     Ok(prepared?)
 }
 
-/// Trains the new version off the async threads, reporting progress to the tracker.
+/// Trains the new version off the async threads, reporting its progress.
 async fn fine_tune(
     serving: &ServingModel,
     prepared: PreparedData,

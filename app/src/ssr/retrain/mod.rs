@@ -4,8 +4,8 @@
 
 mod activation;
 mod job;
+mod progress;
 mod status;
-mod tracker;
 mod worker;
 
 pub use activation::{decide, Decision, Evidence, MIN_VALIDATION_IMAGES};
@@ -44,6 +44,7 @@ pub async fn trigger(
             "no model is loaded to retrain".into(),
         ));
     }
+    worker::fail_silent_jobs(state).await?;
     let session_id = match db::training_sessions::create(
         &state.db,
         i64::from(request.epochs),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::job;
-use super::tracker::ProgressReporter;
+use super::progress::ProgressReporter;
 use crate::api::retrain::TriggerRequest;
 use crate::ssr::AppState;
 
@@ -52,6 +52,14 @@ pub fn spawn(state: AppState) {
 
 /// Fails jobs whose worker fell silent, then claims the oldest queued one.
 async fn next_job(state: &AppState, name: &str) -> Result<Option<i64>, db::DbError> {
+    fail_silent_jobs(state).await?;
+    db::training_sessions::claim_next(&state.db, name).await
+}
+
+/// Fails running jobs whose worker has not been heard from for [`SILENCE_LIMIT`]. Workers call it
+/// before claiming, and triggers before queueing, so a dead worker blocks nobody even where no
+/// worker is left to notice it.
+pub(super) async fn fail_silent_jobs(state: &AppState) -> Result<(), db::DbError> {
     let silence = chrono::Duration::from_std(SILENCE_LIMIT).unwrap_or(chrono::Duration::MAX);
     let cutoff =
         (chrono::Utc::now() - silence).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -62,7 +70,7 @@ async fn next_job(state: &AppState, name: &str) -> Result<Option<i64>, db::DbErr
             "failed retraining jobs whose worker stopped heartbeating"
         );
     }
-    db::training_sessions::claim_next(&state.db, name).await
+    Ok(())
 }
 
 /// Runs one claimed job with its heartbeat; never panics the worker, and always leaves the session
