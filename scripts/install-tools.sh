@@ -22,7 +22,8 @@ as_root() {
 install_debian_packages() {
   local missing=()
   local wanted=(pkg-config)
-  $BUILD_ONLY || wanted+=(chromium fonts-liberation)
+  # PostgreSQL: the tests start a throw-away server for the scale-out mode (scripts/postgres.sh).
+  $BUILD_ONLY || wanted+=(chromium fonts-liberation postgresql)
   for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done

@@ -23,6 +23,22 @@ cargo clippy -p db -p ml -p app -p brainscan --all-targets -- -D warnings
 step "cargo test (db, ml, app, brainscan)"
 cargo test -p db -p ml -p app -p brainscan
 
+# The same database tests on PostgreSQL, and two web replicas plus a worker process sharing one
+# PostgreSQL database (scale-out mode). The server is Debian's, started here on a private port in a
+# throw-away directory; a plain `cargo test` lists these tests as ignored.
+step "PostgreSQL: the db tests and the scale-out test (two replicas, a worker killed mid-job)"
+source scripts/postgres.sh
+start_test_postgres
+cleanup() { stop_test_postgres; }
+trap cleanup EXIT
+postgres_log=$(mktemp)
+cargo test -p db -p brainscan -- --ignored postgres 2>&1 | tee "$postgres_log"
+# A filter that matched nothing would pass quietly: count what ran.
+ran=$(grep -c '^test .*postgres.* \.\.\. ok$' "$postgres_log" || true)
+rm -f "$postgres_log"
+[ "$ran" -ge 9 ] || { echo "only $ran PostgreSQL tests ran (expected at least 9)" >&2; exit 1; }
+stop_test_postgres
+
 # The load generator on its own: built together with the server, its dependencies would change the
 # server's feature set and rebuild it.
 step "cargo clippy + test (loadtest)"

@@ -2,9 +2,8 @@
 //! argon2 PHC strings and SHA-256 digests of tokens, never a secret itself.
 
 use serde::Serialize;
-use sqlx::SqlitePool;
 
-use crate::DbResult;
+use crate::{DbResult, Pool};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct User {
@@ -37,14 +36,14 @@ pub struct ApiToken {
 
 /// Inserts a user; `None` if the name is taken (names compare case-insensitively).
 pub async fn insert_user(
-    db: &SqlitePool,
+    db: &Pool,
     username: &str,
     password_hash: &str,
     role: &str,
 ) -> DbResult<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (username) DO NOTHING RETURNING id",
+        "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(username)
     .bind(password_hash)
@@ -54,30 +53,30 @@ pub async fn insert_user(
     .await?)
 }
 
-pub async fn find_user(db: &SqlitePool, username: &str) -> DbResult<Option<User>> {
+pub async fn find_user(db: &Pool, username: &str) -> DbResult<Option<User>> {
     Ok(sqlx::query_as(
-        "SELECT id, username, password_hash, role, created_at FROM users WHERE username = ?",
+        "SELECT id, username, password_hash, role, created_at FROM users WHERE lower(username) = lower($1)",
     )
     .bind(username)
     .fetch_optional(db)
     .await?)
 }
 
-pub async fn list_users(db: &SqlitePool) -> DbResult<Vec<User>> {
+pub async fn list_users(db: &Pool) -> DbResult<Vec<User>> {
     Ok(sqlx::query_as(
-        "SELECT id, username, password_hash, role, created_at FROM users ORDER BY username",
+        "SELECT id, username, password_hash, role, created_at FROM users ORDER BY lower(username)",
     )
     .fetch_all(db)
     .await?)
 }
 
-pub async fn count_users(db: &SqlitePool) -> DbResult<i64> {
+pub async fn count_users(db: &Pool) -> DbResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db)
         .await?)
 }
 
-pub async fn count_admins(db: &SqlitePool) -> DbResult<i64> {
+pub async fn count_admins(db: &Pool) -> DbResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
             .fetch_one(db)
@@ -86,8 +85,8 @@ pub async fn count_admins(db: &SqlitePool) -> DbResult<i64> {
 }
 
 /// Removes a user and, through the foreign key, every session of theirs; whether one was removed.
-pub async fn delete_user(db: &SqlitePool, username: &str) -> DbResult<bool> {
-    let result = sqlx::query("DELETE FROM users WHERE username = ?")
+pub async fn delete_user(db: &Pool, username: &str) -> DbResult<bool> {
+    let result = sqlx::query("DELETE FROM users WHERE lower(username) = lower($1)")
         .bind(username)
         .execute(db)
         .await?;
@@ -96,18 +95,18 @@ pub async fn delete_user(db: &SqlitePool, username: &str) -> DbResult<bool> {
 
 /// Records a new session, and forgets every expired one.
 pub async fn insert_session(
-    db: &SqlitePool,
+    db: &Pool,
     token_sha256: &str,
     user_id: i64,
     expires_at: &str,
 ) -> DbResult<()> {
-    sqlx::query("DELETE FROM user_sessions WHERE expires_at <= ?")
+    sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1")
         .bind(crate::now_rfc3339())
         .execute(db)
         .await?;
     sqlx::query(
         "INSERT INTO user_sessions (token_sha256, user_id, created_at, expires_at)
-         VALUES (?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(token_sha256)
     .bind(user_id)
@@ -119,14 +118,11 @@ pub async fn insert_session(
 }
 
 /// The user behind an unexpired session.
-pub async fn session_credential(
-    db: &SqlitePool,
-    token_sha256: &str,
-) -> DbResult<Option<Credential>> {
+pub async fn session_credential(db: &Pool, token_sha256: &str) -> DbResult<Option<Credential>> {
     Ok(sqlx::query_as(
         "SELECT u.username AS subject, u.role AS role
          FROM user_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_sha256 = ? AND s.expires_at > ?",
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2",
     )
     .bind(token_sha256)
     .bind(crate::now_rfc3339())
@@ -134,8 +130,8 @@ pub async fn session_credential(
     .await?)
 }
 
-pub async fn delete_session(db: &SqlitePool, token_sha256: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM user_sessions WHERE token_sha256 = ?")
+pub async fn delete_session(db: &Pool, token_sha256: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM user_sessions WHERE token_sha256 = $1")
         .bind(token_sha256)
         .execute(db)
         .await?;
@@ -143,7 +139,7 @@ pub async fn delete_session(db: &SqlitePool, token_sha256: &str) -> DbResult<()>
 }
 
 pub async fn insert_token(
-    db: &SqlitePool,
+    db: &Pool,
     name: &str,
     token_sha256: &str,
     role: &str,
@@ -151,7 +147,7 @@ pub async fn insert_token(
 ) -> DbResult<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO api_tokens (name, token_sha256, role, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(name)
     .bind(token_sha256)
@@ -167,10 +163,10 @@ pub async fn insert_token(
 const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
 
 /// The role of an unrevoked token, recording (to the minute) that it was used.
-pub async fn token_credential(db: &SqlitePool, token_sha256: &str) -> DbResult<Option<Credential>> {
+pub async fn token_credential(db: &Pool, token_sha256: &str) -> DbResult<Option<Credential>> {
     let found: Option<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT 'token:' || name, role, last_used_at FROM api_tokens
-         WHERE token_sha256 = ? AND revoked_at IS NULL",
+         WHERE token_sha256 = $1 AND revoked_at IS NULL",
     )
     .bind(token_sha256)
     .fetch_optional(db)
@@ -181,7 +177,7 @@ pub async fn token_credential(db: &SqlitePool, token_sha256: &str) -> DbResult<O
     let stale_before = (chrono::Utc::now() - LAST_USED_RESOLUTION)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     if last_used_at.is_none_or(|used| used < stale_before) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_sha256 = ?")
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_sha256 = $2")
             .bind(crate::now_rfc3339())
             .bind(token_sha256)
             .execute(db)
@@ -190,7 +186,7 @@ pub async fn token_credential(db: &SqlitePool, token_sha256: &str) -> DbResult<O
     Ok(Some(Credential { subject, role }))
 }
 
-pub async fn list_tokens(db: &SqlitePool) -> DbResult<Vec<ApiToken>> {
+pub async fn list_tokens(db: &Pool) -> DbResult<Vec<ApiToken>> {
     Ok(sqlx::query_as(
         "SELECT id, name, role, created_by, created_at, last_used_at, revoked_at
          FROM api_tokens ORDER BY id",
@@ -200,9 +196,9 @@ pub async fn list_tokens(db: &SqlitePool) -> DbResult<Vec<ApiToken>> {
 }
 
 /// Revokes a token; whether an unrevoked one with that id existed.
-pub async fn revoke_token(db: &SqlitePool, id: i64) -> DbResult<bool> {
+pub async fn revoke_token(db: &Pool, id: i64) -> DbResult<bool> {
     let result =
-        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(crate::now_rfc3339())
             .bind(id)
             .execute(db)

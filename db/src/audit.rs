@@ -1,8 +1,6 @@
 //! The `audit_events` table: who did what to the system, when, from where, and whether it was allowed.
 
-use sqlx::SqlitePool;
-
-use crate::DbResult;
+use crate::{DbResult, Pool};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewAuditEvent<'a> {
@@ -17,10 +15,10 @@ pub struct NewAuditEvent<'a> {
 
 pub use domain::AuditEntry;
 
-pub async fn record(db: &SqlitePool, event: &NewAuditEvent<'_>) -> DbResult<()> {
+pub async fn record(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO audit_events (at, actor, action, target, outcome, client, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(crate::now_rfc3339())
     .bind(event.actor)
@@ -35,10 +33,10 @@ pub async fn record(db: &SqlitePool, event: &NewAuditEvent<'_>) -> DbResult<()> 
 }
 
 /// The newest `limit` events, newest first.
-pub async fn recent(db: &SqlitePool, limit: i64) -> DbResult<Vec<AuditEntry>> {
+pub async fn recent(db: &Pool, limit: i64) -> DbResult<Vec<AuditEntry>> {
     Ok(sqlx::query_as(
         "SELECT id, at, actor, action, target, outcome, client, detail
-         FROM audit_events ORDER BY id DESC LIMIT ?",
+         FROM audit_events ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)

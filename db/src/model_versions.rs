@@ -2,11 +2,11 @@
 //! and the metrics each scored on the validation set.
 
 use serde::Serialize;
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::AnyExecutor;
 
 pub use domain::ModelStatus;
 
-use crate::DbResult;
+use crate::{DbResult, Pool};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ModelVersion {
@@ -34,12 +34,12 @@ const COLUMNS: &str =
 
 /// Records a new version as a candidate; `activate` makes it serve.
 pub async fn insert_candidate(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     row: &NewModelVersion<'_>,
 ) -> DbResult<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO model_versions (version, path, created_at, metrics, status, parent_version)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(row.version)
     .bind(row.path)
@@ -53,43 +53,46 @@ pub async fn insert_candidate(
 
 /// Makes `version` the only active one (the previous one is archived), in one transaction.
 /// Returns `false` if no such version exists.
-pub async fn activate(db: &SqlitePool, version: &str) -> DbResult<bool> {
+pub async fn activate(db: &Pool, version: &str) -> DbResult<bool> {
     let mut tx = db.begin().await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM model_versions WHERE version = ?")
-        .bind(version)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_none() {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE model_versions SET status = ? WHERE status = ? AND version != ?")
+    // The transaction's first statement writes, so SQLite takes the write lock at once and waits its
+    // busy timeout for another writer. A read first would make the write an upgrade, which SQLite
+    // refuses at once ("database is locked") while another connection writes. The partial unique
+    // index allows one active row, so the old one is archived first; a rollback undoes that when
+    // `version` does not exist.
+    sqlx::query("UPDATE model_versions SET status = $1 WHERE status = $2 AND version != $3")
         .bind(ModelStatus::Archived)
         .bind(ModelStatus::Active)
         .bind(version)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE model_versions SET status = ?, activated_at = ? WHERE version = ?")
-        .bind(ModelStatus::Active)
-        .bind(crate::now_rfc3339())
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
+    let activated =
+        sqlx::query("UPDATE model_versions SET status = $1, activated_at = $2 WHERE version = $3")
+            .bind(ModelStatus::Active)
+            .bind(crate::now_rfc3339())
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+    if activated.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     tx.commit().await?;
     Ok(true)
 }
 
-pub async fn find(db: impl SqliteExecutor<'_>, version: &str) -> DbResult<Option<ModelVersion>> {
+pub async fn find(db: impl AnyExecutor<'_>, version: &str) -> DbResult<Option<ModelVersion>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM model_versions WHERE version = ?"
+        "SELECT {COLUMNS} FROM model_versions WHERE version = $1"
     ))
     .bind(version)
     .fetch_optional(db)
     .await?)
 }
 
-pub async fn active(db: impl SqliteExecutor<'_>) -> DbResult<Option<ModelVersion>> {
+pub async fn active(db: impl AnyExecutor<'_>) -> DbResult<Option<ModelVersion>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM model_versions WHERE status = ?"
+        "SELECT {COLUMNS} FROM model_versions WHERE status = $1"
     ))
     .bind(ModelStatus::Active)
     .fetch_optional(db)
@@ -97,7 +100,7 @@ pub async fn active(db: impl SqliteExecutor<'_>) -> DbResult<Option<ModelVersion
 }
 
 /// Newest first.
-pub async fn list(db: impl SqliteExecutor<'_>) -> DbResult<Vec<ModelVersion>> {
+pub async fn list(db: impl AnyExecutor<'_>) -> DbResult<Vec<ModelVersion>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM model_versions ORDER BY id DESC"
     ))

@@ -1,7 +1,7 @@
 //! The `predictions` table: one row per image the model classified.
 
 use serde::Serialize;
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use crate::DbResult;
 
@@ -46,10 +46,10 @@ pub struct Prediction {
     pub source: String,
 }
 
-pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPrediction<'_>) -> DbResult<i64> {
+pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResult<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO predictions (predicted_at, model_version, predicted_class, confidence, latency_ms, source)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(crate::now_rfc3339())
     .bind(row.model_version)
@@ -62,16 +62,16 @@ pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPrediction<'_>) -> DbR
     Ok(id)
 }
 
-pub async fn count(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
+pub async fn count(db: impl AnyExecutor<'_>) -> DbResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM predictions")
         .fetch_one(db)
         .await?)
 }
 
-pub async fn list_recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Vec<Prediction>> {
+pub async fn list_recent(db: impl AnyExecutor<'_>, limit: i64) -> DbResult<Vec<Prediction>> {
     Ok(sqlx::query_as(
         "SELECT id, predicted_at, model_version, predicted_class, confidence, latency_ms, source
-         FROM predictions ORDER BY id DESC LIMIT ?",
+         FROM predictions ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
@@ -79,7 +79,7 @@ pub async fn list_recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Ve
 }
 
 /// Predictions per class, all time.
-pub async fn count_by_class(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(String, i64)>> {
+pub async fn count_by_class(db: impl AnyExecutor<'_>) -> DbResult<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT predicted_class, COUNT(*) FROM predictions GROUP BY predicted_class ORDER BY predicted_class",
     )
@@ -89,12 +89,12 @@ pub async fn count_by_class(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(String
 
 /// `(minute "YYYY-MM-DDTHH:MM", class, count)` for predictions at or after `since` (RFC 3339).
 pub async fn per_minute_since(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     since: &str,
 ) -> DbResult<Vec<(String, String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT substr(predicted_at, 1, 16) AS minute, predicted_class, COUNT(*)
-         FROM predictions WHERE predicted_at >= ?
+         FROM predictions WHERE predicted_at >= $1
          GROUP BY minute, predicted_class ORDER BY minute, predicted_class",
     )
     .bind(since)

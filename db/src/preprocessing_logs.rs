@@ -1,6 +1,6 @@
 //! The `preprocessing_logs` table: one row per batch of images decoded and preprocessed.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use crate::DbResult;
 
@@ -15,11 +15,11 @@ pub struct NewPreprocessingLog<'a> {
     pub error: Option<&'a str>,
 }
 
-pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPreprocessingLog<'_>) -> DbResult<i64> {
+pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPreprocessingLog<'_>) -> DbResult<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO preprocessing_logs
              (training_session_id, images_processed, features_extracted, seconds, status, error, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(row.training_session_id)
     .bind(row.images_processed)
@@ -32,7 +32,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, row: &NewPreprocessingLog<'_>) 
     .await?)
 }
 
-pub async fn count_all(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
+pub async fn count_all(db: impl AnyExecutor<'_>) -> DbResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM preprocessing_logs")
             .fetch_one(db)

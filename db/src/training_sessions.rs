@@ -1,9 +1,9 @@
 //! The `training_sessions` table: one row per retraining job, from queued to its final state.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::AnyExecutor;
 
-use crate::{DbError, DbResult};
+use crate::{Backend, DbError, DbResult, Pool};
 
 pub use domain::SessionStatus;
 
@@ -62,10 +62,10 @@ const COLUMNS: &str = "id, status, epochs, fine_tune_epochs, images_used, accura
 
 /// Queues a job. The database holds at most one queued or running job: while one is unfinished this
 /// answers [`DbError::JobUnfinished`] with its id, whichever process asks.
-pub async fn create(db: &SqlitePool, epochs: i64, fine_tune_epochs: i64) -> DbResult<i64> {
+pub async fn create(db: &Pool, epochs: i64, fine_tune_epochs: i64) -> DbResult<i64> {
     let inserted = sqlx::query_scalar(
         "INSERT INTO training_sessions (status, epochs, fine_tune_epochs, created_at)
-         VALUES (?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(SessionStatus::Queued)
     .bind(epochs)
@@ -87,9 +87,9 @@ pub async fn create(db: &SqlitePool, epochs: i64, fine_tune_epochs: i64) -> DbRe
 }
 
 /// The queued or running job, if any.
-pub async fn unfinished(db: impl SqliteExecutor<'_>) -> DbResult<Option<i64>> {
+pub async fn unfinished(db: impl AnyExecutor<'_>) -> DbResult<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT id FROM training_sessions WHERE status IN (?, ?) ORDER BY id DESC LIMIT 1",
+        "SELECT id FROM training_sessions WHERE status IN ($1, $2) ORDER BY id DESC LIMIT 1",
     )
     .bind(SessionStatus::Queued)
     .bind(SessionStatus::Running)
@@ -99,14 +99,21 @@ pub async fn unfinished(db: impl SqliteExecutor<'_>) -> DbResult<Option<i64>> {
 
 /// Claims the queued job for `worker`, if there is one: it is then running, and only this worker's
 /// heartbeats keep it so.
-pub async fn claim_next(db: impl SqliteExecutor<'_>, worker: &str) -> DbResult<Option<i64>> {
+pub async fn claim_next(db: &Pool, worker: &str) -> DbResult<Option<i64>> {
+    // On PostgreSQL, workers on other machines may claim at the same moment: SKIP LOCKED makes each
+    // take a different row (or none) instead of waiting on the one another is claiming. SQLite has one
+    // writer at a time, so the status check alone settles it.
+    let lock = match Backend::of(db) {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
     let now = crate::now_rfc3339();
-    Ok(sqlx::query_scalar(
-        "UPDATE training_sessions SET status = ?, started_at = ?, worker = ?, heartbeat_at = ?
-         WHERE id = (SELECT id FROM training_sessions WHERE status = ? ORDER BY id LIMIT 1)
-           AND status = ?
-         RETURNING id",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "UPDATE training_sessions SET status = $1, started_at = $2, worker = $3, heartbeat_at = $4
+         WHERE id = (SELECT id FROM training_sessions WHERE status = $5 ORDER BY id LIMIT 1 {lock})
+           AND status = $6
+         RETURNING id"
+    ))
     .bind(SessionStatus::Running)
     .bind(&now)
     .bind(worker)
@@ -118,9 +125,9 @@ pub async fn claim_next(db: impl SqliteExecutor<'_>, worker: &str) -> DbResult<O
 }
 
 /// Records a running job's live progress (JSON) and that its worker is alive.
-pub async fn heartbeat(db: impl SqliteExecutor<'_>, id: i64, progress_json: &str) -> DbResult<()> {
+pub async fn heartbeat(db: impl AnyExecutor<'_>, id: i64, progress_json: &str) -> DbResult<()> {
     sqlx::query(
-        "UPDATE training_sessions SET progress = ?, heartbeat_at = ? WHERE id = ? AND status = ?",
+        "UPDATE training_sessions SET progress = $1, heartbeat_at = $2 WHERE id = $3 AND status = $4",
     )
     .bind(progress_json)
     .bind(crate::now_rfc3339())
@@ -133,12 +140,12 @@ pub async fn heartbeat(db: impl SqliteExecutor<'_>, id: i64, progress_json: &str
 
 /// Fails running jobs whose worker has not been heard from since `stale_before` (RFC 3339), so a
 /// new job can start; answers how many.
-pub async fn fail_silent(db: impl SqliteExecutor<'_>, stale_before: &str) -> DbResult<u64> {
+pub async fn fail_silent(db: impl AnyExecutor<'_>, stale_before: &str) -> DbResult<u64> {
     let result = sqlx::query(
         "UPDATE training_sessions
-         SET status = ?, progress = NULL, finished_at = ?,
+         SET status = $1, progress = NULL, finished_at = $2,
              error = 'the worker running it stopped sending heartbeats'
-         WHERE status = ? AND heartbeat_at < ?",
+         WHERE status = $3 AND heartbeat_at < $4",
     )
     .bind(SessionStatus::Failed)
     .bind(crate::now_rfc3339())
@@ -149,13 +156,13 @@ pub async fn fail_silent(db: impl SqliteExecutor<'_>, stale_before: &str) -> DbR
     Ok(result.rows_affected())
 }
 
-pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) -> DbResult<()> {
+pub async fn finish(db: impl AnyExecutor<'_>, id: i64, end: &Finished<'_>) -> DbResult<()> {
     sqlx::query(
-        "UPDATE training_sessions SET status = ?, images_used = ?,
-             accuracy_before = ?, accuracy_after = ?, precision_before = ?, precision_after = ?,
-             recall_before = ?, recall_after = ?, f1_before = ?, f1_after = ?,
-             history = ?, model_version = ?, message = ?, finished_at = ?, progress = NULL
-         WHERE id = ?",
+        "UPDATE training_sessions SET status = $1, images_used = $2,
+             accuracy_before = $3, accuracy_after = $4, precision_before = $5, precision_after = $6,
+             recall_before = $7, recall_after = $8, f1_before = $9, f1_after = $10,
+             history = $11, model_version = $12, message = $13, finished_at = $14, progress = NULL
+         WHERE id = $15",
     )
     .bind(end.status)
     .bind(end.images_used)
@@ -177,24 +184,26 @@ pub async fn finish(db: impl SqliteExecutor<'_>, id: i64, end: &Finished<'_>) ->
     Ok(())
 }
 
-pub async fn fail(db: impl SqliteExecutor<'_>, id: i64, error: &str) -> DbResult<()> {
-    sqlx::query("UPDATE training_sessions SET status = ?, error = ?, finished_at = ? WHERE id = ?")
-        .bind(SessionStatus::Failed)
-        .bind(error)
-        .bind(crate::now_rfc3339())
-        .bind(id)
-        .execute(db)
-        .await?;
+pub async fn fail(db: impl AnyExecutor<'_>, id: i64, error: &str) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE training_sessions SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
+    )
+    .bind(SessionStatus::Failed)
+    .bind(error)
+    .bind(crate::now_rfc3339())
+    .bind(id)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Marks sessions a crash or restart left queued or running as failed; returns how many.
-pub async fn fail_interrupted(db: impl SqliteExecutor<'_>) -> DbResult<u64> {
+pub async fn fail_interrupted(db: impl AnyExecutor<'_>) -> DbResult<u64> {
     let result = sqlx::query(
         "UPDATE training_sessions
-         SET status = ?, error = 'interrupted: the server stopped before the job finished',
-             finished_at = ?, progress = NULL
-         WHERE status IN (?, ?)",
+         SET status = $1, error = 'interrupted: the server stopped before the job finished',
+             finished_at = $2, progress = NULL
+         WHERE status IN ($3, $4)",
     )
     .bind(SessionStatus::Failed)
     .bind(crate::now_rfc3339())
@@ -205,16 +214,16 @@ pub async fn fail_interrupted(db: impl SqliteExecutor<'_>) -> DbResult<u64> {
     Ok(result.rows_affected())
 }
 
-pub async fn find(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<TrainingSession>> {
+pub async fn find(db: impl AnyExecutor<'_>, id: i64) -> DbResult<Option<TrainingSession>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM training_sessions WHERE id = ?"
+        "SELECT {COLUMNS} FROM training_sessions WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(db)
     .await?)
 }
 
-pub async fn latest(db: impl SqliteExecutor<'_>) -> DbResult<Option<TrainingSession>> {
+pub async fn latest(db: impl AnyExecutor<'_>) -> DbResult<Option<TrainingSession>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM training_sessions ORDER BY id DESC LIMIT 1"
     ))
@@ -222,9 +231,9 @@ pub async fn latest(db: impl SqliteExecutor<'_>) -> DbResult<Option<TrainingSess
     .await?)
 }
 
-pub async fn recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Vec<TrainingSession>> {
+pub async fn recent(db: impl AnyExecutor<'_>, limit: i64) -> DbResult<Vec<TrainingSession>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM training_sessions ORDER BY id DESC LIMIT ?"
+        "SELECT {COLUMNS} FROM training_sessions ORDER BY id DESC LIMIT $1"
     ))
     .bind(limit)
     .fetch_all(db)
@@ -232,31 +241,33 @@ pub async fn recent(db: impl SqliteExecutor<'_>, limit: i64) -> DbResult<Vec<Tra
 }
 
 /// `(all sessions, completed sessions)`.
-pub async fn counts(db: impl SqliteExecutor<'_>) -> DbResult<(i64, i64)> {
-    Ok(
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(status = ?), 0) FROM training_sessions")
-            .bind(SessionStatus::Completed)
-            .fetch_one(db)
-            .await?,
-    )
-}
-
-/// Whether the session that produced `version` left it rejected by the activation gate.
-pub async fn rejected_by_gate(db: impl SqliteExecutor<'_>, version: &str) -> DbResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM training_sessions WHERE model_version = ? AND status = ?)",
-    )
-    .bind(version)
-    .bind(SessionStatus::Rejected)
+pub async fn counts(db: impl AnyExecutor<'_>) -> DbResult<(i64, i64)> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT COUNT(*), {} FROM training_sessions",
+        crate::count_where("status = $1")
+    ))
+    .bind(SessionStatus::Completed)
     .fetch_one(db)
     .await?)
 }
 
+/// Whether the session that produced `version` left it rejected by the activation gate.
+pub async fn rejected_by_gate(db: impl AnyExecutor<'_>, version: &str) -> DbResult<bool> {
+    let rejected: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM training_sessions WHERE model_version = $1 AND status = $2",
+    )
+    .bind(version)
+    .bind(SessionStatus::Rejected)
+    .fetch_one(db)
+    .await?;
+    Ok(rejected > 0)
+}
+
 /// Every version the activation gate rejected.
-pub async fn gate_rejected_versions(db: impl SqliteExecutor<'_>) -> DbResult<Vec<String>> {
+pub async fn gate_rejected_versions(db: impl AnyExecutor<'_>) -> DbResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT DISTINCT model_version FROM training_sessions
-         WHERE status = ? AND model_version IS NOT NULL",
+         WHERE status = $1 AND model_version IS NOT NULL",
     )
     .bind(SessionStatus::Rejected)
     .fetch_all(db)

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+use sqlx::{AnyConnection, AnyExecutor};
 
-use crate::DbResult;
+use crate::{count_where, DbResult, Pool};
 
 #[derive(Debug, Clone)]
 pub struct NewUpload<'a> {
@@ -87,8 +87,6 @@ pub struct UploadedImage {
     pub width: i64,
     pub height: i64,
     pub uploaded_at: String,
-    pub processed: bool,
-    pub used_for_training: bool,
     pub training_session_id: Option<i64>,
     /// JSON object: the image format and its extracted features.
     pub metadata: String,
@@ -102,16 +100,16 @@ pub enum InsertOutcome {
 }
 
 const COLUMNS: &str = "id, filename, class_name, stored_path, size_bytes, sha256, width, height, \
-                       uploaded_at, processed, used_for_training, training_session_id, metadata";
+                       uploaded_at, training_session_id, metadata";
 
 /// Inserts the upload unless its content hash is already stored (atomic: two concurrent uploads of
 /// the same bytes yield one row and one duplicate).
-pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutcome> {
+pub async fn insert(db: &Pool, row: &NewUpload<'_>) -> DbResult<InsertOutcome> {
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO uploaded_images
              (filename, class_name, stored_path, size_bytes, sha256, width, height, uploaded_at,
               metadata, purpose, uploaded_by, review, review_detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (sha256) DO NOTHING
          RETURNING id",
     )
@@ -133,7 +131,7 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
     if let Some(id) = inserted {
         return Ok(InsertOutcome::Stored(id));
     }
-    let existing: i64 = sqlx::query_scalar("SELECT id FROM uploaded_images WHERE sha256 = ?")
+    let existing: i64 = sqlx::query_scalar("SELECT id FROM uploaded_images WHERE sha256 = $1")
         .bind(row.sha256)
         .fetch_one(db)
         .await?;
@@ -141,7 +139,7 @@ pub async fn insert(db: &SqlitePool, row: &NewUpload<'_>) -> DbResult<InsertOutc
 }
 
 /// Training images not yet used by any training session, oldest first.
-pub async fn pending(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
+pub async fn pending(db: impl AnyExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM uploaded_images
          WHERE used_for_training = 0 AND {TRAINABLE} ORDER BY id"
@@ -150,7 +148,7 @@ pub async fn pending(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImage>
     .await?)
 }
 
-pub async fn count_pending(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
+pub async fn count_pending(db: impl AnyExecutor<'_>) -> DbResult<i64> {
     Ok(sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0 AND {TRAINABLE}"
     ))
@@ -159,7 +157,7 @@ pub async fn count_pending(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
 }
 
 /// The trusted reference set, oldest first.
-pub async fn reference(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
+pub async fn reference(db: impl AnyExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM uploaded_images WHERE purpose = 'reference' ORDER BY id"
     ))
@@ -169,14 +167,14 @@ pub async fn reference(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UploadedImag
 
 /// Marks images as preprocessed and consumed by `session_id`.
 pub async fn mark_used(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     ids: &[i64],
     session_id: i64,
 ) -> DbResult<()> {
     for id in ids {
         sqlx::query(
-            "UPDATE uploaded_images SET processed = 1, used_for_training = 1, training_session_id = ?
-             WHERE id = ?",
+            "UPDATE uploaded_images SET processed = 1, used_for_training = 1, training_session_id = $1
+             WHERE id = $2",
         )
         .bind(session_id)
         .bind(id)
@@ -198,14 +196,17 @@ pub struct UploadStats {
     pub total_bytes: i64,
 }
 
-pub async fn stats(db: &SqlitePool) -> DbResult<UploadStats> {
+pub async fn stats(db: &Pool) -> DbResult<UploadStats> {
     let (total, processed, pending, reference, held, total_bytes): (i64, i64, i64, i64, i64, i64) =
         sqlx::query_as(&format!(
-            "SELECT COUNT(*), COALESCE(SUM(processed), 0),
-                COALESCE(SUM(used_for_training = 0 AND {TRAINABLE}), 0),
-                COALESCE(SUM(purpose = 'reference'), 0), COALESCE(SUM(review = 'held'), 0),
-                COALESCE(SUM(size_bytes), 0)
-             FROM uploaded_images"
+            "SELECT COUNT(*), {},
+                {}, {}, {},
+                CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)
+             FROM uploaded_images",
+            count_where("processed = 1"),
+            count_where(&format!("used_for_training = 0 AND {TRAINABLE}")),
+            count_where("purpose = 'reference'"),
+            count_where("review = 'held'"),
         ))
         .fetch_one(db)
         .await?;
@@ -242,9 +243,9 @@ const HELD_COLUMNS: &str =
     "id, filename, class_name, uploaded_at, uploaded_by, review_detail, stored_path";
 
 /// Uploads waiting for an annotator, oldest first, at most `limit`; and how many are waiting.
-pub async fn held(db: &SqlitePool, limit: i64) -> DbResult<(Vec<HeldUpload>, i64)> {
+pub async fn held(db: &Pool, limit: i64) -> DbResult<(Vec<HeldUpload>, i64)> {
     let rows = sqlx::query_as(&format!(
-        "SELECT {HELD_COLUMNS} FROM uploaded_images WHERE review = 'held' ORDER BY id LIMIT ?"
+        "SELECT {HELD_COLUMNS} FROM uploaded_images WHERE review = 'held' ORDER BY id LIMIT $1"
     ))
     .bind(limit)
     .fetch_all(db)
@@ -256,9 +257,9 @@ pub async fn held(db: &SqlitePool, limit: i64) -> DbResult<(Vec<HeldUpload>, i64
 }
 
 /// One held upload, or `None` when `id` is not (or no longer) held.
-pub async fn held_one(db: &SqlitePool, id: i64) -> DbResult<Option<HeldUpload>> {
+pub async fn held_one(db: &Pool, id: i64) -> DbResult<Option<HeldUpload>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {HELD_COLUMNS} FROM uploaded_images WHERE id = ? AND review = 'held'"
+        "SELECT {HELD_COLUMNS} FROM uploaded_images WHERE id = $1 AND review = 'held'"
     ))
     .bind(id)
     .fetch_optional(db)
@@ -269,15 +270,15 @@ pub async fn held_one(db: &SqlitePool, id: i64) -> DbResult<Option<HeldUpload>> 
 /// uploaded one when confirmed), `detail` the JSON kept with it. Answers `false` when the upload is
 /// not held (already decided, or never held), so two annotators cannot both decide it.
 pub async fn decide(
-    db: &SqlitePool,
+    db: &Pool,
     id: i64,
     decision: Review,
     class_name: &str,
     detail: &str,
 ) -> DbResult<bool> {
     let changed = sqlx::query(
-        "UPDATE uploaded_images SET review = ?, class_name = ?, review_detail = ?
-         WHERE id = ? AND review = 'held'",
+        "UPDATE uploaded_images SET review = $1, class_name = $2, review_detail = $3
+         WHERE id = $4 AND review = 'held'",
     )
     .bind(decision.as_str())
     .bind(class_name)

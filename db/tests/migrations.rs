@@ -1,6 +1,11 @@
+//! Connecting and migrating, on a SQLite file and on a PostgreSQL database, and what the schema refuses.
+
+#[path = "common/postgres.rs"]
+mod postgres_server;
+
 use db::predictions::{self, NewPrediction, Source};
 
-async fn fresh_database() -> (tempfile::TempDir, db::SqlitePool) {
+async fn fresh_database() -> (tempfile::TempDir, db::Pool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/nested/app.db", dir.path().display());
     let pool = db::connect(&url).await.expect("connect and migrate");
@@ -66,8 +71,57 @@ async fn reconnecting_keeps_existing_rows() {
 }
 
 #[tokio::test]
-async fn schema_rejects_invalid_rows() {
+async fn the_sqlite_schema_rejects_invalid_rows() {
     let (_dir, pool) = fresh_database().await;
+    schema_rejects_invalid_rows(&pool).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: scripts/test.sh starts one and runs these with TEST_POSTGRES_URL set"]
+async fn postgres_connect_creates_every_table_and_the_schema_rejects_invalid_rows() {
+    let scratch = postgres_server::ScratchDatabase::create().await;
+    let pool = db::connect(&scratch.url)
+        .await
+        .expect("connect and migrate");
+    assert_eq!(db::Backend::of(&pool), db::Backend::Postgres);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::TEXT FROM information_schema.tables
+         WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%' ORDER BY table_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut expected: Vec<String> = db::TABLES.iter().map(|t| t.to_string()).collect();
+    expected.sort();
+    assert_eq!(tables, expected);
+    schema_rejects_invalid_rows(&pool).await;
+    // Usernames are unique regardless of case, as on SQLite.
+    let first = db::accounts::insert_user(&pool, "Ana", "hash", "admin")
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        db::accounts::insert_user(&pool, "ana", "hash", "viewer")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        db::accounts::find_user(&pool, "ANA")
+            .await
+            .unwrap()
+            .map(|u| u.username),
+        Some("Ana".to_owned())
+    );
+    // Migrating again is a no-op.
+    pool.close().await;
+    let again = db::connect(&scratch.url)
+        .await
+        .expect("migrations are idempotent");
+    assert_eq!(db::accounts::count_users(&again).await.unwrap(), 1);
+}
+
+async fn schema_rejects_invalid_rows(pool: &db::Pool) {
     let bad_confidence = NewPrediction {
         model_version: "v1",
         predicted_class: "glioma",
@@ -75,14 +129,15 @@ async fn schema_rejects_invalid_rows() {
         latency_ms: 1.0,
         source: Source::Ui,
     };
-    assert!(predictions::insert(&pool, &bad_confidence).await.is_err());
+    assert!(predictions::insert(pool, &bad_confidence).await.is_err());
 
     let unknown_class = sqlx::query(
-        "INSERT INTO uploaded_images (filename, class_name, stored_path, size_bytes, sha256, width, height)
-         VALUES ('a.jpg', 'banana', 'x', 10, ?, 1, 1)",
+        "INSERT INTO uploaded_images
+             (filename, class_name, stored_path, size_bytes, sha256, width, height, uploaded_at)
+         VALUES ('a.jpg', 'banana', 'x', 10, $1, 1, 1, '2026-11-27T10:00:00.000Z')",
     )
     .bind("0".repeat(64))
-    .execute(&pool)
+    .execute(pool)
     .await;
     assert!(
         unknown_class.is_err(),
@@ -90,15 +145,25 @@ async fn schema_rejects_invalid_rows() {
     );
 
     let two_active = sqlx::query(
-        "INSERT INTO model_versions (version, path, status) VALUES ('a', 'models/a', 'active'), ('b', 'models/b', 'active')",
+        "INSERT INTO model_versions (version, path, status, created_at)
+         VALUES ('a', 'models/a', 'active', 'now'), ('b', 'models/b', 'active', 'now')",
     )
-    .execute(&pool)
+    .execute(pool)
     .await;
     assert!(two_active.is_err(), "only one model version may be active");
 }
 
 #[tokio::test]
 async fn invalid_url_is_a_clear_error() {
-    let err = db::connect("postgres://nope").await.unwrap_err();
-    assert!(err.to_string().contains("invalid database URL"), "{err}");
+    let err = db::connect("mysql://root:secret@db/app").await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("invalid database URL"), "{message}");
+    assert!(
+        message.contains("postgres://"),
+        "names what is accepted: {message}"
+    );
+    assert!(
+        !message.contains("secret"),
+        "never echoes a password: {message}"
+    );
 }

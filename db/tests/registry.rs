@@ -1,15 +1,61 @@
-//! The retraining tables through a real SQLite file: uploads, sessions and model versions.
+//! The retraining tables through a real database, each test once on a SQLite file and once on a
+//! PostgreSQL database: uploads, sessions and model versions behave the same on both.
+
+#[path = "common/postgres.rs"]
+mod postgres_server;
 
 use db::model_versions::{self, NewModelVersion};
 use db::training_sessions::{self, Finished, Scores, SessionStatus};
 use db::uploads::{self, InsertOutcome, NewUpload};
 
-async fn fresh_database() -> (tempfile::TempDir, db::SqlitePool) {
+async fn sqlite_database() -> (tempfile::TempDir, db::Pool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/app.db", dir.path().display());
     let pool = db::connect(&url).await.expect("connect and migrate");
     (dir, pool)
 }
+
+async fn postgres_database() -> db::Pool {
+    let scratch = postgres_server::ScratchDatabase::create().await;
+    db::connect(&scratch.url)
+        .await
+        .expect("connect and migrate")
+}
+
+/// Runs each named test, an `async fn(db::Pool)`, as `sqlite::<name>` and `postgres::<name>`.
+macro_rules! on_each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let (_dir, pool) = super::sqlite_database().await;
+                    super::$test(pool).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: scripts/test.sh starts one and runs these with TEST_POSTGRES_URL set"]
+                async fn $test() {
+                    super::$test(super::postgres_database().await).await;
+                }
+            )+
+        }
+    };
+}
+
+on_each_backend!(
+    uploads_are_stored_once_per_content_hash_and_consumed_by_a_session,
+    unknown_classes_and_bad_hashes_are_refused_by_the_schema,
+    sessions_move_through_their_states_and_restarts_fail_unfinished_ones,
+    exactly_one_version_is_active_and_unknown_versions_are_not_activated,
+    reference_uploads_are_never_pending_for_training,
+    held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending,
+    the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent,
+);
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
     NewUpload {
@@ -28,9 +74,7 @@ fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
     }
 }
 
-#[tokio::test]
-async fn uploads_are_stored_once_per_content_hash_and_consumed_by_a_session() {
-    let (_dir, pool) = fresh_database().await;
+async fn uploads_are_stored_once_per_content_hash_and_consumed_by_a_session(pool: db::Pool) {
     let first_hash = "a".repeat(64);
     let second_hash = "b".repeat(64);
     let InsertOutcome::Stored(first) = uploads::insert(&pool, &upload(&first_hash, "glioma"))
@@ -67,9 +111,7 @@ async fn uploads_are_stored_once_per_content_hash_and_consumed_by_a_session() {
     assert_eq!((stats.pending, stats.processed), (0, 2));
 }
 
-#[tokio::test]
-async fn unknown_classes_and_bad_hashes_are_refused_by_the_schema() {
-    let (_dir, pool) = fresh_database().await;
+async fn unknown_classes_and_bad_hashes_are_refused_by_the_schema(pool: db::Pool) {
     let hash = "c".repeat(64);
     assert!(uploads::insert(&pool, &upload(&hash, "banana"))
         .await
@@ -80,9 +122,7 @@ async fn unknown_classes_and_bad_hashes_are_refused_by_the_schema() {
     assert_eq!(uploads::stats(&pool).await.unwrap().total, 0);
 }
 
-#[tokio::test]
-async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones() {
-    let (_dir, pool) = fresh_database().await;
+async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(pool: db::Pool) {
     let finished = training_sessions::create(&pool, 3, 1).await.unwrap();
     assert_eq!(
         training_sessions::claim_next(&pool, "worker-a")
@@ -152,9 +192,7 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones() 
     assert_eq!(recent[0].id, interrupted);
 }
 
-#[tokio::test]
-async fn exactly_one_version_is_active_and_unknown_versions_are_not_activated() {
-    let (_dir, pool) = fresh_database().await;
+async fn exactly_one_version_is_active_and_unknown_versions_are_not_activated(pool: db::Pool) {
     let shipped = NewModelVersion {
         version: "v1",
         path: "models",
@@ -208,9 +246,7 @@ async fn exactly_one_version_is_active_and_unknown_versions_are_not_activated() 
     );
 }
 
-#[tokio::test]
-async fn reference_uploads_are_never_pending_for_training() {
-    let (_dir, pool) = fresh_database().await;
+async fn reference_uploads_are_never_pending_for_training(pool: db::Pool) {
     let training_hash = "c".repeat(64);
     let reference_hash = "d".repeat(64);
     uploads::insert(&pool, &upload(&training_hash, "glioma"))
@@ -232,9 +268,7 @@ async fn reference_uploads_are_never_pending_for_training() {
     assert_eq!((stats.total, stats.pending, stats.reference), (2, 1, 1));
 }
 
-#[tokio::test]
-async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending() {
-    let (_dir, pool) = fresh_database().await;
+async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending(pool: db::Pool) {
     let hashes: Vec<String> = ["e", "f", "0"].iter().map(|c| c.repeat(64)).collect();
     let detail = r#"{"predicted_class":"glioma"}"#;
     let mut ids = Vec::new();
@@ -282,9 +316,9 @@ async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending() 
     assert_eq!((stats.held, stats.pending, stats.total), (0, 2, 3));
 }
 
-#[tokio::test]
-async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent() {
-    let (_dir, pool) = fresh_database().await;
+async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent(
+    pool: db::Pool,
+) {
     let first = training_sessions::create(&pool, 1, 0).await.unwrap();
     // A second trigger, from this process or any other, is refused and told which job runs.
     match training_sessions::create(&pool, 1, 0).await {

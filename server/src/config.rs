@@ -19,7 +19,8 @@ pub struct ServeConfig {
     #[arg(long, env = "DATA_ROOT", default_value = "data")]
     pub data_root: PathBuf,
 
-    /// SQLite database URL; the file and its directory are created on first start.
+    /// Database URL: sqlite://path (the file and its directory are created on first start) or, for
+    /// several replicas and workers sharing one database, postgres://user:password@host:port/db.
     /// [default: sqlite://<data-root>/app.db]
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
@@ -63,6 +64,11 @@ pub struct ServeConfig {
     /// sharing the database, and this process neither runs them nor fails them at start-up.
     #[arg(long, env = "NO_WORKER")]
     pub no_worker: bool,
+
+    /// Backend retraining jobs run on: cpu, or wgpu for a GPU (a build with the `wgpu` cargo
+    /// feature), e.g. `brainscan worker --backend wgpu` on a GPU machine. Predictions stay on the CPU.
+    #[arg(long = "backend", env = "TRAINING_BACKEND", default_value = "cpu")]
+    pub training_backend: ml::Backend,
 
     /// A retrained model is activated unless its validation accuracy falls by more than this many
     /// percentage points.
@@ -151,6 +157,7 @@ impl ServeConfig {
             predict_per_minute: self.predict_per_minute,
             writes_per_minute: self.writes_per_minute,
             request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            training_backend: self.training_backend,
         }
     }
 }

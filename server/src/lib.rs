@@ -19,13 +19,25 @@ pub use config::ServeConfig;
 /// Opens the database (running migrations), marks jobs a previous run left unfinished as failed,
 /// removes half-written model versions, loads the serving model and assembles the shared state.
 pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
-    let pool = db::connect(&config.database_url())
-        .await
-        .with_context(|| format!("opening the database at {}", config.database_url()))?;
-    // With the embedded worker this process is the only one running jobs, so whatever is unfinished
-    // or half-written was left by its previous run. Otherwise a worker elsewhere may be running one:
-    // its heartbeat, not this start-up, decides whether it is alive.
-    if !config.no_worker {
+    // A backend this build lacks would otherwise surface only when the first job fails.
+    config.training_backend.device().with_context(|| {
+        format!(
+            "--backend {} (TRAINING_BACKEND) cannot run retraining here",
+            config.training_backend
+        )
+    })?;
+    let pool = db::connect(&config.database_url()).await.with_context(|| {
+        format!(
+            "opening the database at {}",
+            db::redact_password(&config.database_url())
+        )
+    })?;
+    // On SQLite with the embedded worker this process is the only one running jobs, so whatever is
+    // unfinished or half-written was left by its previous run. Otherwise (no worker here, or a
+    // PostgreSQL database that other replicas and workers share) a worker elsewhere may be running
+    // one: its heartbeat, not this start-up, decides whether it is alive.
+    let owns_every_job = !config.no_worker && db::Backend::of(&pool) == db::Backend::Sqlite;
+    if owns_every_job {
         let interrupted = db::training_sessions::fail_interrupted(&pool).await?;
         if interrupted > 0 {
             tracing::warn!(
@@ -83,7 +95,7 @@ pub fn build_app(state: AppState) -> Router {
 pub async fn work(mut config: ServeConfig) -> anyhow::Result<()> {
     config.no_worker = true;
     let state = build_state(&config).await?;
-    tracing::info!(database = %config.database_url(), "retraining worker started");
+    tracing::info!(database = %db::redact_password(&config.database_url()), "retraining worker started");
     app::ssr::retrain::spawn_worker(state);
     shutdown_signal().await;
     Ok(())
@@ -96,7 +108,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, database = %config.database_url(), "serving on http://{addr}");
+    tracing::info!(%addr, database = %db::redact_password(&config.database_url()), "serving on http://{addr}");
     serve_on(
         listener,
         build_app(state),

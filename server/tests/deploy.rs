@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use clap::Parser;
 use serde_yaml::Value;
 
 fn read(path: &str) -> String {
@@ -108,4 +109,66 @@ fn the_render_blueprint_is_a_docker_service_with_a_disk_at_the_data_root() {
             "README does not document {key}"
         );
     }
+}
+
+/// The scale-out example: web replicas that only serve, a worker, PostgreSQL, one shared volume at
+/// the data root, commands the binary accepts and variables the server reads.
+#[test]
+fn the_scale_out_compose_file_runs_web_replicas_and_a_worker_on_postgres() {
+    let compose: Value = serde_yaml::from_str(&read("compose.scale-out.yaml")).expect("valid YAML");
+    let services = &compose["services"];
+    let dockerfile = read("Dockerfile");
+    let data_root = docker_env(&dockerfile, "DATA_ROOT").expect("DATA_ROOT in the Dockerfile");
+    let config = read("server/src/config.rs");
+    for (name, subcommand) in [("web", "serve"), ("worker", "worker")] {
+        let service = &services[name];
+        let command: Vec<&str> = service["command"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name} has a command"))
+            .iter()
+            .map(|part| part.as_str().unwrap())
+            .collect();
+        assert_eq!(command[0], "/app/brainscan");
+        assert_eq!(command[1], subcommand);
+        brainscan::cli::Cli::try_parse_from(&command)
+            .unwrap_or_else(|e| panic!("{name}: {command:?} does not parse: {e}"));
+        let env = service["environment"].as_mapping().expect("environment");
+        let database_url = env
+            .get("DATABASE_URL")
+            .and_then(Value::as_str)
+            .expect("DATABASE_URL");
+        assert!(database_url.starts_with("postgres://"), "{database_url}");
+        assert_eq!(
+            env.get("DATA_ROOT").and_then(Value::as_str),
+            Some(data_root.as_str())
+        );
+        for key in env.keys().map(|key| key.as_str().unwrap()) {
+            if key != "RUST_LOG" {
+                assert!(
+                    config.contains(&format!("env = \"{key}\""))
+                        || config.contains(&format!("env::var(\"{key}\")")),
+                    "server ignores {key}"
+                );
+            }
+        }
+        let volumes = service["volumes"].as_sequence().expect("volumes");
+        assert!(
+            volumes
+                .iter()
+                .any(|volume| volume.as_str() == Some(&format!("data:{data_root}"))),
+            "{name} mounts the shared data volume at {data_root}"
+        );
+    }
+    assert!(
+        services["web"]["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|part| part == "--no-worker"),
+        "web replicas leave jobs to the worker"
+    );
+    assert!(services["postgres"]["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("postgres:"));
 }

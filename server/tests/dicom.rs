@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::Cursor;
-use std::process::Child;
 
 use common::{file_part, slice_jpeg, with_token, TestServer};
 use ml::dicom_writer::{self, DicomWriter};
@@ -174,41 +173,6 @@ async fn a_batch_answers_every_frame_of_a_multi_frame_file() {
     assert_eq!(single["probabilities"], results[1]["probabilities"]);
 }
 
-/// The release binary (as tests build it) as a child process logging at debug level into a file.
-struct LoggedServer {
-    child: Child,
-    url: String,
-    log: std::path::PathBuf,
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn logged_server(server: &TestServer) -> LoggedServer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = server.dir.path();
-    let log = dir.join("server.log");
-    let mut args = vec!["serve".to_owned(), "--port".to_owned(), port.to_string()];
-    args.extend(server.shared_state_args());
-    let child = common::spawn_brainscan(&args, &log, "debug");
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(format!("{url}/health")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    LoggedServer { child, url, log }
-}
-
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -225,7 +189,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     let server = TestServer::start().await;
-    let logged = logged_server(&server).await;
+    let logged = common::spawn_replica(&server, "server", &[]).await;
     let token = server.admin_token.clone();
     let client = reqwest::Client::new();
     let post = |path: &str, form: Form| {
@@ -287,7 +251,7 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     assert_eq!(metadata["format"], "dicom", "{metadata}");
     assert_eq!(metadata["dicom"]["manufacturer"], "SynthScan");
     assert_eq!(metadata["dicom"]["series_description"], "AX T1 POST");
-    let log_path = logged.log.clone();
+    let log_path = logged.process.log.clone();
     // Dropping it stops the server, so the log is complete.
     drop(logged);
     let log = std::fs::read_to_string(&log_path).unwrap();

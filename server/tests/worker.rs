@@ -4,27 +4,9 @@
 
 mod common;
 
-use std::process::Child;
 use std::time::Duration;
 
 use common::TestServer;
-
-/// The worker process, killed when the test ends however it ends.
-struct WorkerProcess(Child);
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_worker(server: &TestServer) -> WorkerProcess {
-    let mut args = vec!["worker".to_owned()];
-    args.extend(server.shared_state_args());
-    let log = server.dir.path().join("worker.log");
-    WorkerProcess(common::spawn_brainscan(&args, &log, "info"))
-}
 
 #[tokio::test]
 async fn a_web_server_without_a_worker_queues_and_a_worker_process_runs_the_job() {
@@ -36,7 +18,7 @@ async fn a_web_server_without_a_worker_queues_and_a_worker_process_runs_the_job(
     let (_, status) = server.get_json("/retrain/status").await;
     assert_eq!(status["status"], "queued", "{status}");
 
-    let _worker = start_worker(&server);
+    let _worker = common::spawn_worker(&server, "worker");
     let mut saw_running = false;
     let finished = common::poll_retrain_status(&server, Duration::from_secs(300), |status| {
         assert_eq!(status["session"]["id"], session_id);
@@ -81,4 +63,20 @@ async fn a_trigger_fails_a_silent_job_even_where_no_worker_runs() {
         silent_row["error"].as_str().unwrap().contains("heartbeats"),
         "{silent_row}"
     );
+}
+
+/// A worker asked for a backend this build lacks refuses to start, saying which feature it needs,
+/// instead of failing every job it claims later.
+#[test]
+fn a_worker_refuses_a_backend_this_build_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
+        .args(["worker", "--backend", "wgpu", "--data-root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--backend wgpu"), "{stderr}");
+    assert!(stderr.contains("feature"), "{stderr}");
 }

@@ -123,6 +123,8 @@ pub struct ServiceConfig {
     pub writes_per_minute: u32,
     /// The longest a request (its body included) may take.
     pub request_timeout: Duration,
+    /// Where retraining jobs run (the worker's `--backend`).
+    pub training_backend: ml::Backend,
 }
 
 impl ServiceConfig {
@@ -139,7 +141,7 @@ impl ServiceConfig {
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub db: db::SqlitePool,
+    pub db: db::Pool,
     pub requests: RequestCounter,
     pub models: ModelSlot,
     pub service: Arc<ServiceConfig>,
@@ -156,7 +158,7 @@ impl AppState {
     /// Starts the inference thread too; fails only if the OS refuses a thread.
     pub fn new(
         leptos_options: LeptosOptions,
-        db: db::SqlitePool,
+        db: db::Pool,
         service: ServiceConfig,
     ) -> std::io::Result<Self> {
         let inference = ml::batching::BatchQueue::start(

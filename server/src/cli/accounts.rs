@@ -87,7 +87,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Records a change made here in the audit trail, as the actor `cli`.
-async fn record(db: &db::SqlitePool, action: &str, target: &str) {
+async fn record(db: &db::Pool, action: &str, target: &str) {
     auth::audit(db, &auth::command_line(), action, Some(target), "ok", None).await;
 }
 

@@ -18,6 +18,12 @@ pub struct TestServer {
     pub state: app::ssr::AppState,
 }
 
+/// The committed features of the training images, for `/visualizations/data`.
+const FEATURES_CSV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/processed/image_features_train.csv"
+);
+
 /// The model shipped in the repository.
 pub fn shipped_model_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models"))
@@ -53,7 +59,12 @@ impl TestServer {
 
     /// Starts on an existing directory, e.g. to restart over the same database.
     pub async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
-        let database_url = format!("sqlite://{}/app.db", dir.path().display());
+        let database_url = extra
+            .iter()
+            .position(|flag| *flag == "--database-url")
+            .and_then(|at| extra.get(at + 1))
+            .map(|url| url.to_string())
+            .unwrap_or_else(|| format!("sqlite://{}/app.db", dir.path().display()));
         let model_dir = shipped_model_dir();
         let uploads = dir.path().join("uploads");
         let store = dir.path().join("models");
@@ -63,14 +74,7 @@ impl TestServer {
             ("--model-dir", model_dir.to_string_lossy().into_owned()),
             ("--upload-dir", uploads.to_string_lossy().into_owned()),
             ("--model-store", store.to_string_lossy().into_owned()),
-            (
-                "--features-csv",
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../data/processed/image_features_train.csv"
-                )
-                .to_owned(),
-            ),
+            ("--features-csv", FEATURES_CSV.to_owned()),
         ];
         // Flags given in `extra` replace the defaults (clap refuses a repeated flag).
         let mut args = vec!["brainscan".to_owned()];
@@ -126,6 +130,7 @@ impl TestServer {
                 "--model-store",
                 dir.join("models").to_string_lossy().into_owned(),
             ),
+            ("--features-csv", FEATURES_CSV.to_owned()),
         ]
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_owned(), value])
@@ -279,21 +284,82 @@ pub async fn poll_retrain_status(
     }
 }
 
-/// Starts `brainscan` with `args`, its output in `log`; the caller kills it.
-pub fn spawn_brainscan(
-    args: &[String],
-    log: &std::path::Path,
-    rust_log: &str,
-) -> std::process::Child {
+/// A `brainscan` child process (a server replica or a worker), killed when dropped, however the
+/// test ends.
+pub struct Process {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Process {
+    /// Kills it at once (SIGKILL), as a lost machine would stop.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `brainscan` with `args`, its output in `log` (at `rust_log`).
+pub fn spawn_brainscan(args: &[String], log: &std::path::Path, rust_log: &str) -> Process {
     let out = std::fs::File::create(log).unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
         .args(args)
         .env("RUST_LOG", rust_log)
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .stdin(std::process::Stdio::null())
         .spawn()
+        .unwrap();
+    Process {
+        child,
+        log: log.to_owned(),
+    }
+}
+
+/// A `brainscan worker` process sharing `server`'s database and folders, logging into `<name>.log`.
+pub fn spawn_worker(server: &TestServer, name: &str) -> Process {
+    let mut args = vec!["worker".to_owned()];
+    args.extend(server.shared_state_args());
+    let log = server.dir.path().join(format!("{name}.log"));
+    spawn_brainscan(&args, &log, "info")
+}
+
+/// Another `brainscan serve` process sharing `server`'s database and folders (a replica behind the
+/// same load balancer), with `extra` flags; answers once it is healthy.
+pub async fn spawn_replica(server: &TestServer, name: &str, extra: &[&str]) -> Replica {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut args = vec!["serve".to_owned(), "--port".to_owned(), port.to_string()];
+    args.extend(server.shared_state_args());
+    args.extend(extra.iter().map(|flag| flag.to_string()));
+    let log = server.dir.path().join(format!("{name}.log"));
+    let process = spawn_brainscan(&args, &log, "debug");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while reqwest::get(format!("{url}/health")).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica {name} never answered; its log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Replica { process, url }
+}
+
+pub struct Replica {
+    pub process: Process,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
 }
 
 /// Uploads generated slices `variants` as no tumour (the shipped model agrees, so none is held) and
@@ -334,7 +400,7 @@ pub async fn insert_silent_job(server: &TestServer) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO training_sessions
              (status, epochs, fine_tune_epochs, created_at, started_at, worker, heartbeat_at)
-         VALUES ('running', 1, 0, ?, ?, 'a-worker-on-another-machine', ?) RETURNING id",
+         VALUES ('running', 1, 0, $1, $2, 'a-worker-on-another-machine', $3) RETURNING id",
     )
     .bind(&long_ago)
     .bind(&long_ago)

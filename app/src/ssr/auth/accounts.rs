@@ -22,7 +22,7 @@ fn check_username(username: &str) -> Result<(), AppError> {
 }
 
 pub async fn add_user(
-    db: &db::SqlitePool,
+    db: &db::Pool,
     username: &str,
     password: &str,
     role: Role,
@@ -55,7 +55,7 @@ pub async fn add_user(
 
 /// Creates the first admin of a fresh deployment; does nothing once any user exists.
 pub async fn bootstrap_admin(
-    db: &db::SqlitePool,
+    db: &db::Pool,
     username: &str,
     password: &str,
 ) -> Result<bool, AppError> {
@@ -66,7 +66,7 @@ pub async fn bootstrap_admin(
     Ok(true)
 }
 
-pub async fn remove_user(db: &db::SqlitePool, username: &str) -> Result<(), AppError> {
+pub async fn remove_user(db: &db::Pool, username: &str) -> Result<(), AppError> {
     let user = db::accounts::find_user(db, username)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user named {username}")))?;
@@ -87,7 +87,7 @@ fn user_summary(user: db::accounts::User) -> Result<UserSummary, AppError> {
     })
 }
 
-pub async fn list_users(db: &db::SqlitePool) -> Result<Vec<UserSummary>, AppError> {
+pub async fn list_users(db: &db::Pool) -> Result<Vec<UserSummary>, AppError> {
     db::accounts::list_users(db)
         .await?
         .into_iter()
@@ -96,7 +96,7 @@ pub async fn list_users(db: &db::SqlitePool) -> Result<Vec<UserSummary>, AppErro
 }
 
 pub async fn create_token(
-    db: &db::SqlitePool,
+    db: &db::Pool,
     name: &str,
     role: Role,
     created_by: &str,
@@ -117,7 +117,7 @@ pub async fn create_token(
     })
 }
 
-pub async fn revoke_token(db: &db::SqlitePool, id: i64) -> Result<(), AppError> {
+pub async fn revoke_token(db: &db::Pool, id: i64) -> Result<(), AppError> {
     if db::accounts::revoke_token(db, id).await? {
         Ok(())
     } else {
@@ -125,7 +125,7 @@ pub async fn revoke_token(db: &db::SqlitePool, id: i64) -> Result<(), AppError> 
     }
 }
 
-pub async fn list_tokens(db: &db::SqlitePool) -> Result<Vec<TokenSummary>, AppError> {
+pub async fn list_tokens(db: &db::Pool) -> Result<Vec<TokenSummary>, AppError> {
     db::accounts::list_tokens(db)
         .await?
         .into_iter()

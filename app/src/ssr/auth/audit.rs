@@ -6,7 +6,7 @@ use crate::error::AppError;
 
 /// Records an event; a database failure is logged and never fails the request it describes.
 pub async fn audit(
-    db: &db::SqlitePool,
+    db: &db::Pool,
     actor: &Principal,
     action: &str,
     target: Option<&str>,
@@ -28,7 +28,7 @@ pub async fn audit(
 
 /// Records an action's outcome: `ok`, or `failed` with the error's message.
 pub async fn audit_result<T>(
-    db: &db::SqlitePool,
+    db: &db::Pool,
     actor: &Principal,
     action: &str,
     target: Option<&str>,
@@ -50,6 +50,6 @@ pub async fn audit_result<T>(
     }
 }
 
-pub async fn audit_log(db: &db::SqlitePool, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
+pub async fn audit_log(db: &db::Pool, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     Ok(db::audit::recent(db, limit.clamp(1, 1000)).await?)
 }

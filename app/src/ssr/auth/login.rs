@@ -8,16 +8,13 @@ use crate::error::AppError;
 use crate::ssr::AppState;
 
 /// Resolves an `Authorization: Bearer` token; `None` if unknown or revoked.
-pub async fn token_caller(
-    db: &db::SqlitePool,
-    token: &str,
-) -> Result<Option<(String, Role)>, AppError> {
+pub async fn token_caller(db: &db::Pool, token: &str) -> Result<Option<(String, Role)>, AppError> {
     credential(db::accounts::token_credential(db, &digest(token)).await?)
 }
 
 /// Resolves a session cookie's value; `None` if unknown or expired.
 pub async fn session_caller(
-    db: &db::SqlitePool,
+    db: &db::Pool,
     session_digest: &str,
 ) -> Result<Option<(String, Role)>, AppError> {
     credential(db::accounts::session_credential(db, session_digest).await?)

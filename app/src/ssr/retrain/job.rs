@@ -81,9 +81,9 @@ pub(super) async fn execute(
     let validation_set = prepared.validation_set;
     let images_used = prepared.train.len() as i64;
     let outcome = fine_tune(
+        state,
         &serving,
         prepared,
-        &out_dir,
         &version,
         session_id,
         request,
@@ -223,16 +223,17 @@ async fn prepare(
 
 /// Trains the new version off the async threads, reporting its progress.
 async fn fine_tune(
+    state: &AppState,
     serving: &ServingModel,
     prepared: PreparedData,
-    out_dir: &Path,
     version: &str,
     session_id: i64,
     request: TriggerRequest,
     reporter: ProgressReporter,
 ) -> Result<FineTuneOutcome, JobError> {
     let base_dir = serving.path.clone();
-    let out_dir = out_dir.to_path_buf();
+    let training_backend = state.service.training_backend;
+    let out_dir = state.service.model_store.join(version);
     let version = version.to_owned();
     let outcome = tokio::task::spawn_blocking(move || {
         reporter.set_phase(JobPhase::Training);
@@ -241,7 +242,7 @@ async fn fine_tune(
             started: Instant::now(),
             regular_epochs: request.epochs as usize,
         };
-        let device = ml::Backend::Cpu.device()?;
+        let device = training_backend.device()?;
         finetune::fine_tune(
             &FineTuneRequest {
                 base_dir: &base_dir,
