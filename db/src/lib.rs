@@ -173,3 +173,38 @@ pub(crate) fn count_where(condition: &str) -> String {
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_engine_and_passwords_never_show() {
+        assert_eq!(
+            Backend::from_url("sqlite://data/app.db"),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u:p@db:5432/app"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://db/app"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::from_url("mysql://db/app"), None);
+        assert_eq!(Backend::from_url("data/app.db"), None);
+        assert_eq!(
+            redact_password("postgres://brainscan:s3cret@db:5432/app"),
+            "postgres://brainscan:***@db:5432/app"
+        );
+        assert_eq!(
+            redact_password("postgres://brainscan@db/app"),
+            "postgres://brainscan@db/app"
+        );
+        assert_eq!(
+            redact_password("sqlite://data/app.db"),
+            "sqlite://data/app.db"
+        );
+    }
+}
