@@ -29,8 +29,7 @@ cargo test -p db -p ml -p app -p brainscan
 step "PostgreSQL: the db tests and the scale-out test (two replicas, a worker killed mid-job)"
 source scripts/postgres.sh
 start_test_postgres
-cleanup() { stop_test_postgres; }
-trap cleanup EXIT
+trap stop_test_postgres EXIT
 postgres_log=$(mktemp)
 cargo test -p db -p brainscan -- --ignored postgres 2>&1 | tee "$postgres_log"
 # A filter that matched nothing would pass quietly: count what ran.

@@ -12,6 +12,17 @@ async fn fresh_database() -> (tempfile::TempDir, db::Pool) {
     (dir, pool)
 }
 
+/// The tables `listing_sql` finds (one name per row, sorted) are exactly [`db::TABLES`].
+async fn assert_the_tables_are_the_schemas(pool: &db::Pool, listing_sql: &str) {
+    let tables: Vec<String> = sqlx::query_scalar(listing_sql)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut expected: Vec<String> = db::TABLES.iter().map(|t| t.to_string()).collect();
+    expected.sort();
+    assert_eq!(tables, expected);
+}
+
 #[tokio::test]
 async fn connect_creates_the_file_and_every_table_in_wal_mode() {
     let (dir, pool) = fresh_database().await;
@@ -20,14 +31,12 @@ async fn connect_creates_the_file_and_every_table_in_wal_mode() {
         "database file created with its directory"
     );
 
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let mut expected: Vec<String> = db::TABLES.iter().map(|t| t.to_string()).collect();
-    expected.sort();
-    assert_eq!(tables, expected);
+    assert_the_tables_are_the_schemas(
+        &pool,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name NOT LIKE '_sqlx%' ORDER BY name",
+    )
+    .await;
 
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&pool)
@@ -84,16 +93,12 @@ async fn postgres_connect_creates_every_table_and_the_schema_rejects_invalid_row
         .await
         .expect("connect and migrate");
     assert_eq!(db::Backend::of(&pool), db::Backend::Postgres);
-    let tables: Vec<String> = sqlx::query_scalar(
+    assert_the_tables_are_the_schemas(
+        &pool,
         "SELECT table_name::TEXT FROM information_schema.tables
          WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%' ORDER BY table_name",
     )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let mut expected: Vec<String> = db::TABLES.iter().map(|t| t.to_string()).collect();
-    expected.sort();
-    assert_eq!(tables, expected);
+    .await;
     schema_rejects_invalid_rows(&pool).await;
     // Usernames are unique regardless of case, as on SQLite.
     let first = db::accounts::insert_user(&pool, "Ana", "hash", "admin")

@@ -55,6 +55,15 @@ pub fn load(dir: &Path, version_hint: Option<&str>) -> Result<ServingModel, ml::
     })
 }
 
+/// [`load`] on a blocking thread, so the async threads keep serving while the weights are read; a
+/// panic while loading is an error like any other.
+async fn load_in_background(dir: PathBuf, version: Option<String>) -> Result<ServingModel, String> {
+    tokio::task::spawn_blocking(move || load(&dir, version.as_deref()))
+        .await
+        .map_err(|panic| format!("loading the model panicked: {panic}"))?
+        .map_err(|error| error.to_string())
+}
+
 /// Makes `version` the serving model: loads it from its registered path first, so a broken model is
 /// refused before the database or the serving slot change.
 /// [`activate`] on an admin's request, recorded in the audit trail. A version the gate rejected
@@ -113,14 +122,8 @@ pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppE
     let row = db::model_versions::find(&state.db, version)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no model version {version:?}")))?;
-    let path = PathBuf::from(&row.path);
-    let version_owned = version.to_owned();
-    let model = tokio::task::spawn_blocking(move || load(&path, Some(&version_owned)))
+    let model = load_in_background(PathBuf::from(&row.path), Some(version.to_owned()))
         .await
-        .map_err(|error| {
-            tracing::error!("loading a model panicked: {error}");
-            AppError::Internal
-        })?
         .map_err(|error| {
             tracing::error!("cannot load model {version}: {error}");
             AppError::Unavailable(format!(
@@ -160,9 +163,8 @@ pub fn spawn_rollout(state: super::AppState) {
                 continue;
             }
             let path = PathBuf::from(&active.path);
-            let version = active.version.clone();
-            match tokio::task::spawn_blocking(move || load(&path, Some(&version))).await {
-                Ok(Ok(model)) => {
+            match load_in_background(path, Some(active.version.clone())).await {
+                Ok(model) => {
                     // Another activation may have landed while this one loaded: serve only what
                     // the database still says.
                     let still_active = matches!(
@@ -175,11 +177,10 @@ pub fn spawn_rollout(state: super::AppState) {
                     }
                     unloadable = None;
                 }
-                Ok(Err(error)) => {
+                Err(error) => {
                     tracing::error!(version = %active.version, %error, "cannot load the active version; still serving the previous one");
                     unloadable = Some(active.version);
                 }
-                Err(error) => tracing::error!(%error, "loading a model panicked"),
             }
         }
     });
@@ -192,26 +193,19 @@ pub async fn load_serving(state: &super::AppState) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?
     {
-        let path = PathBuf::from(&active.path);
-        let version = active.version.clone();
-        match tokio::task::spawn_blocking(move || load(&path, Some(&version))).await {
-            Ok(Ok(model)) => {
+        match load_in_background(PathBuf::from(&active.path), Some(active.version.clone())).await {
+            Ok(model) => {
                 let version = model.version.clone();
                 state.models.replace(model);
                 return Ok(version);
             }
-            Ok(Err(error)) => tracing::error!(
+            Err(error) => tracing::error!(
                 "active model {} cannot be loaded ({error}); falling back to the shipped model",
                 active.version
             ),
-            Err(error) => tracing::error!("loading the active model panicked: {error}"),
         }
     }
-    let shipped = state.service.shipped_model_dir.clone();
-    let model = tokio::task::spawn_blocking(move || load(&shipped, None))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let model = load_in_background(state.service.shipped_model_dir.clone(), None).await?;
     let metrics = model
         .classifier
         .manifest()
