@@ -49,18 +49,25 @@ pub fn RetrainPage() -> impl IntoView {
             refreshes.update(|n| *n += 1);
         }
     });
-    // Poll the job status in the browser. The tables reload whenever the latest session the server
-    // reports (its id and state) differs from the newest one they show: a job that starts and ends
-    // between two polls, or before the first one, still refreshes every panel.
+    // Poll the job status in the browser. Every panel reloads whenever the latest session the server
+    // reports (its id and state) differs from the one the last reload was asked for, or, before any,
+    // from the newest one the sessions table shows: a job that starts and ends between two polls, or
+    // before the first one, still refreshes every panel. After a trigger the next poll always reloads:
+    // the trigger's own reload may have read the statistics a moment before the job finished and the
+    // sessions a moment after, and the table alone would then never look out of date.
+    let reloaded_for = StoredValue::new(None::<Option<(i64, SessionStatus)>>);
     every(POLL_RUNNING, true, move || {
         leptos::task::spawn_local(async move {
             if let Ok(latest) = get_retrain_status().await {
-                let shown = sessions
-                    .get_untracked()
-                    .and_then(Result::ok)
-                    .map(|list| list.sessions.first().map(session_key));
                 let reported = latest.session.as_ref().map(session_key);
-                if shown.is_some_and(|shown| shown != reported) {
+                let baseline = reloaded_for.get_value().or_else(|| {
+                    sessions
+                        .get_untracked()
+                        .and_then(Result::ok)
+                        .map(|list| list.sessions.first().map(session_key))
+                });
+                if baseline.is_some_and(|baseline| baseline != reported) {
+                    reloaded_for.set_value(Some(reported));
                     refreshes.update(|n| *n += 1);
                 }
                 status.set(Some(latest));
@@ -69,6 +76,7 @@ pub fn RetrainPage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if trigger.value().get().is_some() {
+            reloaded_for.set_value(Some(None));
             refreshes.update(|n| *n += 1);
         }
     });
