@@ -5,3 +5,6 @@
 # shellcheck shell=bash
 BRAINSCAN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$BRAINSCAN_ROOT/scripts/wasm-opt/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# The S3-compatible server the tests start (scripts/s3.sh), built by scripts/install-tools.sh; kept off
+# PATH, as nothing else uses it.
+export S3S_FS=${S3S_FS:-$HOME/.cache/brainscan/tools/s3s/bin/s3s-fs}

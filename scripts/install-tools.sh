@@ -7,6 +7,9 @@ BUILD_ONLY=false
 [ "${1:-}" = "--build-only" ] && BUILD_ONLY=true
 
 CARGO_LEPTOS_VERSION=0.3.11
+# The S3-compatible server of the scale-out tests (scripts/s3.sh); 0.14 is the newest release whose
+# minimum Rust version this toolchain meets.
+S3S_FS_VERSION=0.14.1
 # Must equal the `wasm-bindgen` crate pinned in Cargo.toml: cargo-leptos does not check it.
 WASM_BINDGEN_VERSION=0.2.130
 
@@ -110,6 +113,16 @@ install_wasm_opt() {
     || { echo "wasm-opt on PATH is not Binaryen $WASM_OPT_VERSION: $(command -v wasm-opt)" >&2; exit 1; }
 }
 
+install_s3s_fs() {
+  if "$S3S_FS" --version 2>/dev/null | grep -q " $S3S_FS_VERSION\$"; then return; fi
+  log "building s3s-fs $S3S_FS_VERSION (the tests' S3 server)"
+  local scratch
+  scratch=$(mktemp -d)
+  CARGO_TARGET_DIR="$scratch" cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary \
+    --locked --root "$(dirname "$(dirname "$S3S_FS")")"
+  rm -rf "$scratch"
+}
+
 install_end2end_packages() {
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
     log "npm ci in end2end/ (browser download skipped: tests use Debian's chromium)"
@@ -124,6 +137,7 @@ install_wasm_bindgen
 install_cargo_leptos
 install_wasm_opt
 if ! $BUILD_ONLY && [ -f "$ROOT/end2end/package-lock.json" ]; then install_end2end_packages; fi
+$BUILD_ONLY || install_s3s_fs
 bash "$ROOT/scripts/vendor-swagger-ui.sh"
 # Only training from ImageNet weights reads them; the served model and the Docker image do not.
 $BUILD_ONLY || bash "$ROOT/scripts/fetch-pretrained.sh"

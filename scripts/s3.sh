@@ -5,7 +5,7 @@
 #   stop_test_s3                            # stops it and deletes its folder
 # shellcheck shell=bash
 
-S3S_FS=${S3S_FS:-$HOME/.cache/brainscan/tools/s3s/bin/s3s-fs}
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 start_test_s3() {
   local port=${TEST_S3_PORT:-54330}

@@ -18,24 +18,30 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy -p db -p ml -p app -p brainscan --all-targets -- -D warnings
+cargo clippy -p db -p storage -p ml -p app -p brainscan --all-targets -- -D warnings
 
-step "cargo test (db, ml, app, brainscan)"
-cargo test -p db -p ml -p app -p brainscan
+step "cargo test (db, storage, ml, app, brainscan)"
+cargo test -p db -p storage -p ml -p app -p brainscan
 
-# The same database tests on PostgreSQL, and two web replicas plus a worker process sharing one
-# PostgreSQL database (scale-out mode). The server is Debian's, started here on a private port in a
-# throw-away directory; a plain `cargo test` lists these tests as ignored.
-step "PostgreSQL: the db tests and the scale-out test (two replicas, a worker killed mid-job)"
+# The same database and storage tests on PostgreSQL and on an S3-compatible server, and two web
+# replicas plus a worker process sharing one PostgreSQL database and one bucket (scale-out mode).
+# Both servers are started here on private ports in throw-away directories (Debian's PostgreSQL,
+# s3s-fs from crates.io); a plain `cargo test` lists these tests as ignored.
+step "PostgreSQL and S3: the db and storage tests, and the scale-out test (two replicas, a worker killed mid-job)"
 source scripts/postgres.sh
+source scripts/s3.sh
+trap 'stop_test_s3; stop_test_postgres' EXIT
 start_test_postgres
-trap stop_test_postgres EXIT
-postgres_log=$(mktemp)
-cargo test -p db -p brainscan -- --ignored postgres 2>&1 | tee "$postgres_log"
+start_test_s3
+scale_out_log=$(mktemp)
+cargo test -p db -p storage -p brainscan -- --ignored postgres s3 2>&1 | tee "$scale_out_log"
 # A filter that matched nothing would pass quietly: count what ran.
-ran=$(grep -c '^test .*postgres.* \.\.\. ok$' "$postgres_log" || true)
-rm -f "$postgres_log"
-[ "$ran" -ge 9 ] || { echo "only $ran PostgreSQL tests ran (expected at least 9)" >&2; exit 1; }
+postgres_ran=$(grep -c '^test .*postgres.* \.\.\. ok$' "$scale_out_log" || true)
+s3_ran=$(grep -c '^test .*s3.* \.\.\. ok$' "$scale_out_log" || true)
+rm -f "$scale_out_log"
+[ "$postgres_ran" -ge 9 ] || { echo "only $postgres_ran PostgreSQL tests ran (expected at least 9)" >&2; exit 1; }
+[ "$s3_ran" -ge 6 ] || { echo "only $s3_ran S3 tests ran (expected at least 6)" >&2; exit 1; }
+stop_test_s3
 stop_test_postgres
 
 # The load generator on its own: built together with the server, its dependencies would change the

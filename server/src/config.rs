@@ -29,14 +29,28 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
 
-    /// Where retraining writes new model versions (one folder each). [default: <data-root>/models]
+    /// Where retraining writes new model versions (one folder each), unless STORAGE_URL is set.
+    /// [default: <data-root>/models]
     #[arg(long, env = "MODEL_STORE")]
     pub model_store: Option<PathBuf>,
 
-    /// Directory where uploaded training images are stored, content-addressed.
-    /// [default: <data-root>/uploads]
+    /// Directory where uploaded training images are stored, content-addressed, unless STORAGE_URL
+    /// is set. [default: <data-root>/uploads]
     #[arg(long, env = "UPLOAD_DIR")]
     pub upload_dir: Option<PathBuf>,
+
+    /// Object storage for uploads and model versions that several replicas and workers share:
+    /// s3://bucket[/prefix] (credentials, region and endpoint from the standard AWS_* variables;
+    /// AWS_ENDPOINT and AWS_ALLOW_HTTP=true for another S3-compatible store) or file:///folder.
+    /// Unset: the local folders UPLOAD_DIR and MODEL_STORE.
+    #[arg(long, env = "STORAGE_URL")]
+    pub storage_url: Option<String>,
+
+    /// This process's local copies of objects read from STORAGE_URL (uploads being trained on,
+    /// model versions being served) and the staging folder of versions being trained; not shared
+    /// with other processes. [default: <data-root>/cache]
+    #[arg(long, env = "CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 
     /// The original training images (one folder per class). When set, retraining replays a sample of
     /// them and validates on the same held-out split as the shipped model.
@@ -140,12 +154,25 @@ impl ServeConfig {
             .unwrap_or_else(|| self.data_root.join("uploads"))
     }
 
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_root.join("cache"))
+    }
+
+    /// Where uploads and model versions are kept: STORAGE_URL, else the two local folders.
+    pub fn storage(&self) -> Result<storage::Storage, storage::StorageError> {
+        match &self.storage_url {
+            Some(url) => storage::Storage::open(url, &self.cache_dir()),
+            None => storage::Storage::local(&self.upload_dir(), &self.model_store()),
+        }
+    }
+
     /// What the server functions need to know about files and limits.
-    pub fn service(&self) -> app::ssr::ServiceConfig {
+    pub fn service(&self, storage: storage::Storage) -> app::ssr::ServiceConfig {
         app::ssr::ServiceConfig {
             shipped_model_dir: self.model_dir.clone(),
-            model_store: self.model_store(),
-            upload_dir: self.upload_dir(),
+            storage,
             data_dir: self.data_dir.clone(),
             features_csv: self.features_csv.clone(),
             max_upload_bytes: self.max_upload_mb * 1024 * 1024,
@@ -216,8 +243,18 @@ mod tests {
             assert_eq!(config.model_dir.to_str(), Some("models"));
             assert_eq!(config.upload_dir().to_str(), Some("data/uploads"));
             assert_eq!(config.model_store().to_str(), Some("data/models"));
-            assert_eq!(config.service().max_upload_bytes, 20 * 1024 * 1024);
-            assert_eq!(config.service().max_request_bytes, 100 * 1024 * 1024);
+            assert_eq!(
+                config.storage_url, None,
+                "local folders unless a bucket is named"
+            );
+            assert_eq!(config.cache_dir().to_str(), Some("data/cache"));
+            let scratch = tempfile::tempdir().unwrap();
+            let storage = storage::Storage::local(scratch.path(), scratch.path()).unwrap();
+            assert_eq!(
+                config.service(storage.clone()).max_upload_bytes,
+                20 * 1024 * 1024
+            );
+            assert_eq!(config.service(storage).max_request_bytes, 100 * 1024 * 1024);
             assert_eq!(config.data_dir, None);
         });
     }
@@ -255,6 +292,10 @@ mod tests {
                 assert_eq!(
                     config.model_store().to_str(),
                     Some("/var/lib/brainscan/models")
+                );
+                assert_eq!(
+                    config.cache_dir().to_str(),
+                    Some("/var/lib/brainscan/cache")
                 );
                 let overridden = serve_config(&["--data-root", "/v", "--upload-dir", "/elsewhere"]);
                 assert_eq!(overridden.upload_dir().to_str(), Some("/elsewhere"));

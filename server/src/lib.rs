@@ -32,6 +32,17 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
             db::redact_password(&config.database_url())
         )
     })?;
+    let storage = config.storage().with_context(|| {
+        format!(
+            "opening the storage for uploads and model versions ({})",
+            config.storage_url.as_deref().unwrap_or("local folders")
+        )
+    })?;
+    // Staging folders are this process's own (CACHE_DIR): whatever is there was never published.
+    storage
+        .models
+        .remove_stale_staging()
+        .context("cleaning the staging folder")?;
     // On SQLite with the embedded worker this process is the only one running jobs, so whatever is
     // unfinished or half-written was left by its previous run. Otherwise (no worker here, or a
     // PostgreSQL database that other replicas and workers share) a worker elsewhere may be running
@@ -45,14 +56,15 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
                 "marked retraining sessions interrupted by a restart as failed"
             );
         }
-        let store = config.model_store();
-        let partial = ml::finetune::remove_partial_versions(&store)
-            .with_context(|| format!("cleaning the model store {}", store.display()))?;
-        if partial > 0 {
-            tracing::warn!(
-                partial,
-                "removed model versions a previous run left half-written"
-            );
+        if let Some(store) = storage.models.local_root() {
+            let partial = ml::finetune::remove_partial_versions(store)
+                .with_context(|| format!("cleaning the model store {}", store.display()))?;
+            if partial > 0 {
+                tracing::warn!(
+                    partial,
+                    "removed model versions a previous run left half-written"
+                );
+            }
         }
     }
     if let Some(password) = &config.admin_password {
@@ -69,7 +81,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
              created with `brainscan user add <name> --role admin` or ADMIN_PASSWORD"
         );
     }
-    let state = AppState::new(leptos_options(config)?, pool, config.service())
+    let state = AppState::new(leptos_options(config)?, pool, config.service(storage))
         .context("starting the inference thread")?;
     match app::ssr::models::load_serving(&state).await {
         Ok(version) => tracing::info!(%version, "model loaded"),

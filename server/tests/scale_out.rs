@@ -1,11 +1,13 @@
 //! Past one machine: two web replicas (`serve --no-worker`) and a separate `brainscan worker`, all on
-//! one PostgreSQL database, sharing the upload and model folders. An upload through one replica is
+//! one PostgreSQL database and one S3 bucket, sharing no folder (each has its own data root and
+//! cache, as on separate machines). An upload through one replica is
 //! trained on after a trigger through the other; both show the job's live progress and then serve the
 //! new version; a worker killed with SIGKILL mid-job leaves a job that is failed once its heartbeat
 //! is too old, and the next job completes on a new worker.
 //!
-//! Needs the PostgreSQL server `scripts/test.sh` starts (`TEST_POSTGRES_URL`); a plain `cargo test`
-//! lists it as ignored.
+//! Needs the PostgreSQL and S3 servers `scripts/test.sh` starts (`TEST_POSTGRES_URL`, `TEST_S3_URL`
+//! and the AWS variables: scripts/postgres.sh, scripts/s3.sh); a plain `cargo test` lists it as
+//! ignored.
 
 mod common;
 
@@ -138,11 +140,26 @@ async fn assert_all_serve(replicas: [Web<'_>; 2], token: &str, version: &str) {
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: scripts/test.sh starts one and runs these with TEST_POSTGRES_URL set"]
-async fn two_replicas_and_a_worker_share_one_postgres_database_and_survive_a_killed_worker() {
+#[ignore = "needs PostgreSQL and S3: scripts/test.sh starts both (TEST_POSTGRES_URL, TEST_S3_URL)"]
+async fn two_replicas_and_a_worker_share_postgres_and_s3_and_survive_a_killed_worker() {
     let database = postgres_server::ScratchDatabase::create().await;
+    let bucket = std::env::var("TEST_S3_URL")
+        .expect("TEST_S3_URL: run scripts/test.sh, or source scripts/s3.sh and start_test_s3");
+    // A fresh prefix per run: the bucket outlives the test.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let storage_url = format!("{bucket}/scale-out-{run}");
     // Replica A runs in this process, replica B and the worker are separate processes.
-    let replica_a = TestServer::start_with(&["--no-worker", "--database-url", &database.url]).await;
+    let replica_a = TestServer::start_with(&[
+        "--no-worker",
+        "--database-url",
+        &database.url,
+        "--storage-url",
+        &storage_url,
+    ])
+    .await;
     let replica_b: Replica = common::spawn_replica(&replica_a, "replica-b", &["--no-worker"]).await;
     let url_a = replica_a.url("");
     let a = Web {
@@ -160,9 +177,25 @@ async fn two_replicas_and_a_worker_share_one_postgres_database_and_survive_a_kil
         .to_owned();
     assert_eq!(b.predict(&token, 950).await["model_version"], shipped);
 
-    // Upload through A; B sees the same pending images, then queues the job.
+    // Upload through A; the images are in the bucket, and B sees the same pending images, then
+    // queues the job.
     a.upload(&token, 800..803).await;
     assert_eq!(b.get("/database/stats").await["pending_images"], 3);
+    let bucket_view = tempfile::tempdir().unwrap();
+    let stored = storage::Storage::open(&storage_url, bucket_view.path()).unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT stored_path FROM uploaded_images ORDER BY id")
+            .fetch_all(&replica_a.state.db)
+            .await
+            .unwrap();
+    assert_eq!(keys.len(), 3);
+    for key in &keys {
+        let bytes = stored.uploads.read(key).await.unwrap();
+        assert!(
+            bytes.starts_with(&[0xFF, 0xD8]),
+            "{key} is the uploaded JPEG"
+        );
+    }
     let (status, queued) = b.post(&token, "/retrain/trigger", trigger(2)).await;
     assert_eq!(status, 202, "{queued}");
     // A second trigger, through the other replica, is refused by the database.
@@ -199,6 +232,25 @@ async fn two_replicas_and_a_worker_share_one_postgres_database_and_survive_a_kil
         assert_eq!(status, 200, "{body}");
     }
     assert_all_serve([a, b], &token, &version).await;
+    // The worker published the version to the bucket; replica B, which shares no folder with it,
+    // fetched it from there into its own cache.
+    let registered: String =
+        sqlx::query_scalar("SELECT path FROM model_versions WHERE version = $1")
+            .bind(&version)
+            .fetch_one(&replica_a.state.db)
+            .await
+            .unwrap();
+    assert_eq!(registered, format!("{storage_url}/models/{version}"));
+    let cached_by_b = replica_a
+        .dir
+        .path()
+        .join("replica-b/cache/models")
+        .join(&version);
+    assert!(
+        cached_by_b.join("manifest.json").is_file() && cached_by_b.join("model.bpk").is_file(),
+        "replica B's cache holds the version: {}",
+        cached_by_b.display()
+    );
 
     // Every read endpoint answers on PostgreSQL, and both replicas see the same records.
     for path in [

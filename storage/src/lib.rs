@@ -168,6 +168,11 @@ impl Area {
         self.local_root.is_some()
     }
 
+    /// The folder of a local area, where objects are files under their names.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
     /// Stores `bytes` as `key` unless an object of that name exists, which is then left as it is.
     pub async fn put_once(&self, key: &str, bytes: Vec<u8>) -> StorageResult<Written> {
         let location = object_path(key)?;

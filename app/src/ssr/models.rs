@@ -64,6 +64,23 @@ async fn load_in_background(dir: PathBuf, version: Option<String>) -> Result<Ser
         .map_err(|error| error.to_string())
 }
 
+/// Loads the version registered at `registered` (a local folder, or a location in the shared store,
+/// copied into this process's cache first).
+async fn load_registered(
+    state: &super::AppState,
+    registered: &str,
+    version: &str,
+) -> Result<ServingModel, String> {
+    let dir = state
+        .service
+        .storage
+        .models
+        .local_dir(registered, version, ml::artifact::MANIFEST_FILE)
+        .await
+        .map_err(|error| error.to_string())?;
+    load_in_background(dir, Some(version.to_owned())).await
+}
+
 /// Makes `version` the serving model: loads it from its registered path first, so a broken model is
 /// refused before the database or the serving slot change.
 /// [`activate`] on an admin's request, recorded in the audit trail. A version the gate rejected
@@ -122,7 +139,7 @@ pub async fn activate(state: &super::AppState, version: &str) -> Result<(), AppE
     let row = db::model_versions::find(&state.db, version)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no model version {version:?}")))?;
-    let model = load_in_background(PathBuf::from(&row.path), Some(version.to_owned()))
+    let model = load_registered(state, &row.path, version)
         .await
         .map_err(|error| {
             tracing::error!("cannot load model {version}: {error}");
@@ -162,8 +179,7 @@ pub fn spawn_rollout(state: super::AppState) {
             {
                 continue;
             }
-            let path = PathBuf::from(&active.path);
-            match load_in_background(path, Some(active.version.clone())).await {
+            match load_registered(&state, &active.path, &active.version).await {
                 Ok(model) => {
                     // Another activation may have landed while this one loaded: serve only what
                     // the database still says.
@@ -193,7 +209,7 @@ pub async fn load_serving(state: &super::AppState) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?
     {
-        match load_in_background(PathBuf::from(&active.path), Some(active.version.clone())).await {
+        match load_registered(state, &active.path, &active.version).await {
             Ok(model) => {
                 let version = model.version.clone();
                 state.models.replace(model);

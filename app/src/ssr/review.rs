@@ -146,20 +146,19 @@ pub async fn held_image(state: &AppState, id: i64) -> Result<(Vec<u8>, &'static 
     let row = db::uploads::held_one(&state.db, id)
         .await?
         .ok_or_else(|| not_held(id))?;
-    // `stored_path` was made by the server from the content hash; refuse anything else anyway.
+    // `stored_path` was made by the server from the content hash; the store refuses any name that
+    // could leave the uploads area anyway.
+    let bytes = state
+        .service
+        .storage
+        .uploads
+        .read(&row.stored_path)
+        .await
+        .map_err(|error| {
+            tracing::error!("cannot read held upload {id}: {error}");
+            AppError::Internal
+        })?;
     let relative = std::path::Path::new(&row.stored_path);
-    if relative
-        .components()
-        .any(|part| !matches!(part, std::path::Component::Normal(_)))
-    {
-        tracing::error!("upload {id} has an unsafe stored path");
-        return Err(AppError::Internal);
-    }
-    let path = state.service.upload_dir.join(relative);
-    let bytes = tokio::fs::read(&path).await.map_err(|error| {
-        tracing::error!("cannot read held upload {}: {error}", path.display());
-        AppError::Internal
-    })?;
     // The extension is the format `inspect` detected from the bytes.
     let content_type = image::ImageFormat::from_path(relative)
         .map_or("application/octet-stream", |format| format.to_mime_type());

@@ -101,10 +101,9 @@ impl LatencyWindow {
 pub struct ServiceConfig {
     /// The model shipped with the app, registered as the first version on a fresh database.
     pub shipped_model_dir: PathBuf,
-    /// Where retraining writes new model versions, one folder each.
-    pub model_store: PathBuf,
-    /// Uploaded training images, content-addressed.
-    pub upload_dir: PathBuf,
+    /// Uploaded training images (content-addressed) and model versions: local folders, or a
+    /// bucket shared by every replica and worker.
+    pub storage: storage::Storage,
     /// The original training images (one folder per class), for replay and validation when set.
     pub data_dir: Option<PathBuf>,
     /// Features of the training images (`brainscan extract-features`), for the Insights charts.

@@ -13,6 +13,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    /// `--storage-url`, when the test keeps uploads and versions in a bucket.
+    pub storage_url: Option<String>,
     /// An admin API token, which `post_json` and `post_form` send.
     pub admin_token: String,
     pub state: app::ssr::AppState,
@@ -59,12 +61,16 @@ impl TestServer {
 
     /// Starts on an existing directory, e.g. to restart over the same database.
     pub async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
-        let database_url = extra
-            .iter()
-            .position(|flag| *flag == "--database-url")
-            .and_then(|at| extra.get(at + 1))
-            .map(|url| url.to_string())
+        let flag_value = |name: &str| {
+            extra
+                .iter()
+                .position(|flag| *flag == name)
+                .and_then(|at| extra.get(at + 1))
+                .map(|value| value.to_string())
+        };
+        let database_url = flag_value("--database-url")
             .unwrap_or_else(|| format!("sqlite://{}/app.db", dir.path().display()));
+        let storage_url = flag_value("--storage-url");
         let model_dir = shipped_model_dir();
         let uploads = dir.path().join("uploads");
         let store = dir.path().join("models");
@@ -75,6 +81,10 @@ impl TestServer {
             ("--upload-dir", uploads.to_string_lossy().into_owned()),
             ("--model-store", store.to_string_lossy().into_owned()),
             ("--features-csv", FEATURES_CSV.to_owned()),
+            (
+                "--cache-dir",
+                dir.path().join("cache").to_string_lossy().into_owned(),
+            ),
         ];
         // Flags given in `extra` replace the defaults (clap refuses a repeated flag).
         let mut args = vec!["brainscan".to_owned()];
@@ -107,15 +117,32 @@ impl TestServer {
             addr,
             dir,
             database_url,
+            storage_url,
             admin_token,
             state,
         }
     }
 
-    /// The options that make another `brainscan` process share this server's database, model and
-    /// folders (a second server, a worker).
-    pub fn shared_state_args(&self) -> Vec<String> {
+    /// The options that make another `brainscan` process, `name`, share this server's database,
+    /// model and stored objects (a second server, a worker). With a bucket, the process shares no
+    /// folder with this one: its data root and cache are its own, as on another machine.
+    pub fn shared_state_args(&self, name: &str) -> Vec<String> {
         let dir = self.dir.path();
+        if let Some(storage_url) = &self.storage_url {
+            return [
+                ("--database-url", self.database_url.clone()),
+                ("--storage-url", storage_url.clone()),
+                ("--data-root", dir.join(name).to_string_lossy().into_owned()),
+                (
+                    "--model-dir",
+                    shipped_model_dir().to_string_lossy().into_owned(),
+                ),
+                ("--features-csv", FEATURES_CSV.to_owned()),
+            ]
+            .into_iter()
+            .flat_map(|(flag, value)| [flag.to_owned(), value])
+            .collect();
+        }
         [
             ("--database-url", self.database_url.clone()),
             (
@@ -325,7 +352,7 @@ pub fn spawn_brainscan(args: &[String], log: &std::path::Path, rust_log: &str) -
 /// A `brainscan worker` process sharing `server`'s database and folders, logging into `<name>.log`.
 pub fn spawn_worker(server: &TestServer, name: &str) -> Process {
     let mut args = vec!["worker".to_owned()];
-    args.extend(server.shared_state_args());
+    args.extend(server.shared_state_args(name));
     let log = server.dir.path().join(format!("{name}.log"));
     spawn_brainscan(&args, &log, "info")
 }
@@ -339,7 +366,7 @@ pub async fn spawn_replica(server: &TestServer, name: &str, extra: &[&str]) -> R
         .unwrap()
         .port();
     let mut args = vec!["serve".to_owned(), "--port".to_owned(), port.to_string()];
-    args.extend(server.shared_state_args());
+    args.extend(server.shared_state_args(name));
     args.extend(extra.iter().map(|flag| flag.to_string()));
     let log = server.dir.path().join(format!("{name}.log"));
     let process = spawn_brainscan(&args, &log, "debug");

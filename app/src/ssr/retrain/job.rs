@@ -27,6 +27,8 @@ pub(super) enum JobError {
     #[error("{0}")]
     Ml(#[from] ml::MlError),
     #[error("{0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("{0}")]
     Job(String),
 }
 
@@ -40,6 +42,9 @@ impl JobError {
             }
             JobError::Ml(_) => {
                 "a model error stopped the job; the details are in the server log".to_owned()
+            }
+            JobError::Storage(_) => {
+                "a storage error stopped the job; the details are in the server log".to_owned()
             }
             JobError::Job(message) => message.clone(),
         }
@@ -73,18 +78,24 @@ pub(super) async fn execute(
         "v{}-s{session_id}",
         chrono::Utc::now().format("%Y%m%d-%H%M%S")
     );
-    let out_dir = state.service.model_store.join(&version);
-    std::fs::create_dir_all(&state.service.model_store).map_err(|error| {
-        tracing::error!(store = %state.service.model_store.display(), %error, "cannot create the model store");
-        JobError::Job("cannot create the model store; the reason is in the server log".to_owned())
-    })?;
+    let models = &state.service.storage.models;
+    let out_dir = models.staging_dir(&version)?;
+    if let Some(parent) = out_dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            tracing::error!(folder = %parent.display(), %error, "cannot create the model staging folder");
+            JobError::Job("cannot create the model store; the reason is in the server log".to_owned())
+        })?;
+    }
     let validation_set = prepared.validation_set;
     let images_used = prepared.train.len() as i64;
     let outcome = fine_tune(
         state,
         &serving,
         prepared,
-        &version,
+        NewVersion {
+            name: &version,
+            dir: &out_dir,
+        },
         session_id,
         request,
         reporter.clone(),
@@ -92,13 +103,18 @@ pub(super) async fn execute(
     .await?;
 
     reporter.set_phase(JobPhase::Saving);
+    // Only a version whose every file is in the store gets a row: no replica can be asked to load
+    // half of one.
+    let registered_path = models
+        .publish(&version, ml::artifact::MANIFEST_FILE)
+        .await?;
     let metrics_json = serde_json::to_string(&outcome.after)
         .map_err(|e| JobError::Job(format!("cannot encode metrics: {e}")))?;
     db::model_versions::insert_candidate(
         &state.db,
         &db::model_versions::NewModelVersion {
             version: &version,
-            path: &out_dir.to_string_lossy(),
+            path: &registered_path,
             metrics_json: &metrics_json,
             parent_version: Some(&serving.version),
         },
@@ -172,9 +188,10 @@ async fn prepare(
 ) -> Result<PreparedData, JobError> {
     let manifest = serving.classifier.manifest();
     let preprocess = manifest.preprocess;
-    let upload_dir = &state.service.upload_dir;
-    let upload_items = labeled_images(uploads, upload_dir);
-    let reference_items = labeled_images(&db::uploads::reference(&state.db).await?, upload_dir);
+    let upload_store = &state.service.storage.uploads;
+    let upload_items = labeled_images(uploads, upload_store).await?;
+    let reference = db::uploads::reference(&state.db).await?;
+    let reference_items = labeled_images(&reference, upload_store).await?;
     let split = manifest.dataset_split();
     let data_dir = state.service.data_dir.clone();
     if data_dir.is_some() && split.is_none() {
@@ -221,20 +238,26 @@ async fn prepare(
     Ok(prepared?)
 }
 
+/// The version a job trains: its name and the local folder it is written into.
+struct NewVersion<'a> {
+    name: &'a str,
+    dir: &'a Path,
+}
+
 /// Trains the new version off the async threads, reporting its progress.
 async fn fine_tune(
     state: &AppState,
     serving: &ServingModel,
     prepared: PreparedData,
-    version: &str,
+    version: NewVersion<'_>,
     session_id: i64,
     request: TriggerRequest,
     reporter: ProgressReporter,
 ) -> Result<FineTuneOutcome, JobError> {
     let base_dir = serving.path.clone();
     let training_backend = state.service.training_backend;
-    let out_dir = state.service.model_store.join(version);
-    let version = version.to_owned();
+    let out_dir = version.dir.to_path_buf();
+    let version = version.name.to_owned();
     let outcome = tokio::task::spawn_blocking(move || {
         reporter.set_phase(JobPhase::Training);
         let mut observer = ProgressObserver {
@@ -265,16 +288,20 @@ async fn fine_tune(
     Ok(outcome)
 }
 
-/// Stored uploads as the training code's labelled image paths.
-fn labeled_images(rows: &[db::uploads::UploadedImage], upload_dir: &Path) -> Vec<LabeledImage> {
-    rows.iter()
-        .filter_map(|row| {
-            domain::class_index(&row.class_name).map(|label| LabeledImage {
-                path: upload_dir.join(&row.stored_path),
-                label,
-            })
-        })
-        .collect()
+/// Stored uploads as the training code's labelled image files (copied from a remote store into this
+/// process's cache first).
+async fn labeled_images(
+    rows: &[db::uploads::UploadedImage],
+    uploads: &storage::Area,
+) -> Result<Vec<LabeledImage>, JobError> {
+    let mut images = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(label) = domain::class_index(&row.class_name) {
+            let path = uploads.local_file(&row.stored_path).await?;
+            images.push(LabeledImage { path, label });
+        }
+    }
+    Ok(images)
 }
 
 fn scores(report: &ml::EvaluationReport) -> db::training_sessions::Scores {

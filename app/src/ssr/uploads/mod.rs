@@ -1,8 +1,6 @@
 //! Storing labelled uploads for retraining: validated as images, written content-addressed under
 //! `UPLOAD_DIR` (never at a client-chosen path), recorded once per content hash.
 
-use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use crate::api::retrain::{UploadFileResult, UploadOutcome};
@@ -173,12 +171,19 @@ async fn store_one(
     image: CheckedImage,
     hold: Option<Hold>,
 ) -> Result<UploadFileResult, AppError> {
-    let relative = content_path(&image.sha256, image.extension);
-    let absolute = state.service.upload_dir.join(&relative);
-    write_once(&absolute, &image.bytes).await.map_err(|error| {
-        tracing::error!("cannot store upload at {}: {error}", absolute.display());
-        AppError::Internal
-    })?;
+    let key = content_key(&image.sha256, image.extension);
+    let size_bytes = image.bytes.len() as i64;
+    // Write-once under a content-derived name: an object already there holds these very bytes.
+    state
+        .service
+        .storage
+        .uploads
+        .put_once(&key, image.bytes)
+        .await
+        .map_err(|error| {
+            tracing::error!(%key, %error, "cannot store an upload");
+            AppError::Internal
+        })?;
     let hold_detail = hold
         .as_ref()
         .map(serde_json::to_string)
@@ -192,8 +197,8 @@ async fn store_one(
         &db::uploads::NewUpload {
             filename: &filename,
             class_name,
-            stored_path: &relative.to_string_lossy(),
-            size_bytes: image.bytes.len() as i64,
+            stored_path: &key,
+            size_bytes,
             sha256: &image.sha256,
             width: i64::from(image.width),
             height: i64::from(image.height),
@@ -244,22 +249,8 @@ async fn store_one(
 }
 
 /// `ab/abcdef....jpg`: two-level fan-out keeps directories small.
-fn content_path(sha256: &str, extension: &str) -> PathBuf {
-    Path::new(&sha256[..2]).join(format!("{sha256}.{extension}"))
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves a half-written image under
-/// its final name; an existing file with this content-derived name already holds these bytes.
-async fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if tokio::fs::try_exists(path).await? {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
-    tokio::fs::write(&temporary, bytes).await?;
-    tokio::fs::rename(&temporary, path).await
+fn content_key(sha256: &str, extension: &str) -> String {
+    format!("{}/{sha256}.{extension}", &sha256[..2])
 }
 
 #[cfg(test)]
@@ -267,9 +258,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_paths_fan_out_by_hash_prefix_and_never_use_client_names() {
+    fn content_keys_fan_out_by_hash_prefix_and_never_use_client_names() {
         let hash = "ab".repeat(32);
-        let path = content_path(&hash, "png");
-        assert_eq!(path, Path::new("ab").join(format!("{hash}.png")));
+        assert_eq!(content_key(&hash, "png"), format!("ab/{hash}.png"));
     }
 }
