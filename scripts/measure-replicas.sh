@@ -3,13 +3,15 @@
 # the goose scenario of scripts/load-test.sh (USERS users in all, split evenly over the replicas, each
 # replica driven by its own load generator). Also the CPU PostgreSQL used per prediction. All on this
 # machine: the replicas, the database and the load generators share its cores, so two replicas are
-# not expected to be faster; the point is that they work, and what the database costs.
+# not expected to be faster; the point is that they work, and what the database costs. The last row
+# repeats two replicas with uploads and versions in an S3 bucket (s3s-fs) and no shared folder.
 #   USERS=50 RUN_TIME=30s bash scripts/measure-replicas.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/env.sh
 source scripts/postgres.sh
+source scripts/s3.sh
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 USERS=${USERS:-50}
 RUN_TIME=${RUN_TIME:-30s}
@@ -19,10 +21,12 @@ mkdir -p "$REPORTS"
 cargo build --release -p brainscan
 cargo build --release -p loadtest
 start_test_postgres
+start_test_s3
 work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_test_s3
   stop_test_postgres
   rm -rf "$work"
 }
@@ -38,9 +42,10 @@ postgres_cpu() {
   echo "$total"
 }
 
-# start_replica NAME PORT DATABASE_URL: a release server sharing $work's folders.
+# start_replica NAME PORT DATABASE_URL [DATA_ROOT]: a release server, by default sharing $work's
+# folders.
 start_replica() {
-  RUST_LOG=warn HOST=127.0.0.1 PORT=$2 DATA_ROOT="$work/data" DATABASE_URL=$3 \
+  RUST_LOG=warn HOST=127.0.0.1 PORT=$2 DATA_ROOT="${4:-$work/data}" DATABASE_URL=$3 \
     PREDICT_PER_MINUTE=1000000 "$TARGET_DIR/release/brainscan" serve --no-worker >"$work/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 150); do
@@ -98,4 +103,12 @@ start_replica postgres-a 8302 "$pg_url"
 run_load "1 replica, PostgreSQL" 8302 >>"$REPORTS/replicas.md"
 start_replica postgres-b 8303 "$pg_url"
 run_load "2 replicas, PostgreSQL" 8302 8303 >>"$REPORTS/replicas.md"
+for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done; pids=()
+
+"$TEST_POSTGRES_BIN/psql" "$TEST_POSTGRES_URL" -qc "CREATE DATABASE brainscan_s3" >/dev/null
+export STORAGE_URL="$TEST_S3_URL/measure"
+start_replica s3-a 8304 "${TEST_POSTGRES_URL%/*}/brainscan_s3" "$work/s3-a"
+start_replica s3-b 8305 "${TEST_POSTGRES_URL%/*}/brainscan_s3" "$work/s3-b"
+run_load "2 replicas, PostgreSQL + S3 bucket" 8304 8305 >>"$REPORTS/replicas.md"
+unset STORAGE_URL
 cat "$REPORTS/replicas.md"

@@ -1,5 +1,6 @@
 //! The deployment files agree with each other and with the server: the Dockerfile, its build
-//! script, `.dockerignore` and the Render Blueprint. (The build script itself runs in CI.)
+//! script, `.dockerignore`, the Render Blueprints and the scale-out compose file. (The build script
+//! itself runs in CI.)
 
 use std::path::Path;
 
@@ -93,17 +94,10 @@ fn the_render_blueprint_is_a_docker_service_with_a_disk_at_the_data_root() {
     assert_eq!(docker_env(&dockerfile, "DATA_ROOT").as_deref(), Some(mount));
     assert!(dockerfile.contains(&format!("VOLUME [\"{mount}\"]")));
     // Every variable the blueprint sets is one the server reads, and the README documents it.
-    let config = read("server/src/config.rs");
     let readme = read("README.md");
     for (key, _) in &env {
-        if *key != "RUST_LOG" {
-            // Secrets are read from the environment only, never as a flag.
-            assert!(
-                config.contains(&format!("env = \"{key}\""))
-                    || config.contains(&format!("env::var(\"{key}\")")),
-                "server ignores {key}"
-            );
-        }
+        // Secrets are read from the environment only, never as a flag.
+        assert!(server_reads(key), "server ignores {key}");
         assert!(
             readme.contains(&format!("`{key}`")),
             "README does not document {key}"
@@ -111,15 +105,25 @@ fn the_render_blueprint_is_a_docker_service_with_a_disk_at_the_data_root() {
     }
 }
 
-/// The scale-out example: web replicas that only serve, a worker, PostgreSQL, one shared volume at
-/// the data root, commands the binary accepts and variables the server reads.
+/// Whether the server, or the object store client it uses, reads `key`.
+fn server_reads(key: &str) -> bool {
+    let config = read("server/src/config.rs");
+    key == "RUST_LOG"
+        // Credentials, region and endpoint of the bucket: read by object_store's S3 client.
+        || key.starts_with("AWS_")
+        || config.contains(&format!("env = \"{key}\""))
+        || config.contains(&format!("env::var(\"{key}\")"))
+}
+
+/// The scale-out example: web replicas that only serve, a worker, PostgreSQL and a bucket; commands
+/// the binary accepts, variables the server reads, and no shared volume (nothing but the database
+/// and the bucket is shared).
 #[test]
-fn the_scale_out_compose_file_runs_web_replicas_and_a_worker_on_postgres() {
+fn the_scale_out_compose_file_runs_web_replicas_and_a_worker_on_postgres_and_a_bucket() {
     let compose: Value = serde_yaml::from_str(&read("compose.scale-out.yaml")).expect("valid YAML");
     let services = &compose["services"];
     let dockerfile = read("Dockerfile");
     let data_root = docker_env(&dockerfile, "DATA_ROOT").expect("DATA_ROOT in the Dockerfile");
-    let config = read("server/src/config.rs");
     for (name, subcommand) in [("web", "serve"), ("worker", "worker")] {
         let service = &services[name];
         let command: Vec<&str> = service["command"]
@@ -133,30 +137,27 @@ fn the_scale_out_compose_file_runs_web_replicas_and_a_worker_on_postgres() {
         brainscan::cli::Cli::try_parse_from(&command)
             .unwrap_or_else(|e| panic!("{name}: {command:?} does not parse: {e}"));
         let env = service["environment"].as_mapping().expect("environment");
-        let database_url = env
-            .get("DATABASE_URL")
-            .and_then(Value::as_str)
-            .expect("DATABASE_URL");
-        assert!(database_url.starts_with("postgres://"), "{database_url}");
-        assert_eq!(
-            env.get("DATA_ROOT").and_then(Value::as_str),
-            Some(data_root.as_str())
-        );
-        for key in env.keys().map(|key| key.as_str().unwrap()) {
-            if key != "RUST_LOG" {
-                assert!(
-                    config.contains(&format!("env = \"{key}\""))
-                        || config.contains(&format!("env::var(\"{key}\")")),
-                    "server ignores {key}"
-                );
-            }
-        }
-        let volumes = service["volumes"].as_sequence().expect("volumes");
+        let value = |key: &str| env.get(key).and_then(Value::as_str);
         assert!(
-            volumes
-                .iter()
-                .any(|volume| volume.as_str() == Some(&format!("data:{data_root}"))),
-            "{name} mounts the shared data volume at {data_root}"
+            value("DATABASE_URL").is_some_and(|url| url.starts_with("postgres://")),
+            "{name}: DATABASE_URL"
+        );
+        assert!(
+            value("STORAGE_URL").is_some_and(|url| url.starts_with("s3://")),
+            "{name}: STORAGE_URL"
+        );
+        let endpoint = value("AWS_ENDPOINT").expect("AWS_ENDPOINT");
+        assert!(
+            endpoint.starts_with("http://storage:"),
+            "{name} reaches the storage service: {endpoint}"
+        );
+        assert_eq!(value("DATA_ROOT"), Some(data_root.as_str()));
+        for key in env.keys().map(|key| key.as_str().unwrap()) {
+            assert!(server_reads(key), "server ignores {key}");
+        }
+        assert!(
+            service["volumes"].is_null(),
+            "{name} shares no volume: everything shared is in the database or the bucket"
         );
     }
     assert!(
@@ -171,4 +172,68 @@ fn the_scale_out_compose_file_runs_web_replicas_and_a_worker_on_postgres() {
         .as_str()
         .unwrap()
         .starts_with("postgres:"));
+    assert!(services["storage"]["image"].as_str().is_some());
+}
+
+/// The scale-out Blueprint: replicas and a worker sharing a Render PostgreSQL database and a bucket,
+/// with no disk (Render cannot share one between services).
+#[test]
+fn the_scale_out_blueprint_runs_replicas_and_a_worker_on_postgres_and_a_bucket() {
+    let blueprint: Value =
+        serde_yaml::from_str(&read("render.scale-out.yaml")).expect("valid YAML");
+    let services = blueprint["services"].as_sequence().expect("services");
+    let database = blueprint["databases"][0]["name"]
+        .as_str()
+        .expect("a database");
+    let group = &blueprint["envVarGroups"][0];
+    let group_name = group["name"].as_str().expect("an environment group");
+    let group_keys: Vec<&str> = group["envVars"]
+        .as_sequence()
+        .expect("group variables")
+        .iter()
+        .map(|variable| variable["key"].as_str().unwrap())
+        .collect();
+    for key in ["STORAGE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(group_keys.contains(&key), "{key} in the shared group");
+    }
+    let readme = read("README.md");
+    for key in &group_keys {
+        assert!(server_reads(key), "server ignores {key}");
+        assert!(readme.contains(&format!("`{key}`")), "README: {key}");
+    }
+    for (kind, subcommand) in [("web", "serve"), ("worker", "worker")] {
+        let service = services
+            .iter()
+            .find(|service| service["type"] == kind)
+            .unwrap_or_else(|| panic!("a {kind} service"));
+        let command: Vec<&str> = service["dockerCommand"]
+            .as_str()
+            .expect("dockerCommand")
+            .split_whitespace()
+            .collect();
+        assert_eq!(command[..2], ["/app/brainscan", subcommand]);
+        brainscan::cli::Cli::try_parse_from(&command)
+            .unwrap_or_else(|e| panic!("{kind}: {command:?} does not parse: {e}"));
+        assert!(service["disk"].is_null(), "{kind} mounts no disk");
+        let env = service["envVars"].as_sequence().expect("envVars");
+        assert!(
+            env.iter().any(|variable| variable["key"] == "DATABASE_URL"
+                && variable["fromDatabase"]["name"] == database),
+            "{kind} uses the Blueprint's database"
+        );
+        assert!(
+            env.iter()
+                .any(|variable| variable["fromGroup"] == group_name),
+            "{kind} uses the shared group"
+        );
+    }
+    let web = services
+        .iter()
+        .find(|service| service["type"] == "web")
+        .unwrap();
+    assert!(web["numInstances"].as_u64().unwrap_or(1) >= 2);
+    assert!(web["dockerCommand"]
+        .as_str()
+        .unwrap()
+        .contains("--no-worker"));
 }

@@ -96,7 +96,7 @@ impl Storage {
             return Err(StorageError::UnsupportedUrl(url.to_owned()));
         }
         let bucket_store: Arc<dyn ObjectStore> = Arc::new(
-            AmazonS3Builder::from_env()
+            s3_builder_from(std::env::vars())
                 .with_bucket_name(bucket)
                 .build()?,
         );
@@ -364,6 +364,17 @@ impl Area {
     }
 }
 
+/// `AmazonS3Builder::from_env`, except that an empty variable counts as unset: deployment tools
+/// (a Render environment group, a compose file) often define `AWS_ENDPOINT` empty for AWS itself.
+fn s3_builder_from(variables: impl Iterator<Item = (String, String)>) -> AmazonS3Builder {
+    variables
+        .filter(|(key, value)| key.starts_with("AWS_") && !value.trim().is_empty())
+        .filter_map(|(key, value)| Some((key.to_ascii_lowercase().parse().ok()?, value)))
+        .fold(AmazonS3Builder::new(), |builder, (key, value)| {
+            builder.with_config(key, value)
+        })
+}
+
 /// Names come from the server (hashes, version names), but a name that could leave its area is
 /// refused all the same.
 fn object_path(key: &str) -> StorageResult<ObjectPath> {
@@ -398,4 +409,28 @@ fn unique_suffix() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{}-{next}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::aws::AmazonS3ConfigKey;
+
+    #[test]
+    fn empty_aws_variables_count_as_unset() {
+        let variables = [
+            ("AWS_ENDPOINT", ""),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ALLOW_HTTP", " "),
+            ("HOME", "/root"),
+        ]
+        .map(|(key, value)| (key.to_owned(), value.to_owned()));
+        let builder = super::s3_builder_from(variables.into_iter());
+        assert_eq!(builder.get_config_value(&AmazonS3ConfigKey::Endpoint), None);
+        assert_eq!(
+            builder
+                .get_config_value(&AmazonS3ConfigKey::Region)
+                .as_deref(),
+            Some("eu-west-1")
+        );
+    }
 }
