@@ -17,13 +17,18 @@ COPY . .
 RUN bash scripts/build-release.sh /dist
 
 FROM debian:bookworm-slim AS runtime
-RUN useradd --system --create-home --uid 10001 brainscan \
+# ca-certificates: the S3 client (rustls with the system's roots) verifies a bucket's certificate.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --uid 10001 brainscan \
  && mkdir -p /var/lib/brainscan \
  && chown brainscan:brainscan /var/lib/brainscan
 WORKDIR /app
 COPY --from=build /dist /app
 # Everything the server writes (SQLite database, uploads, retrained model versions) lives under
-# DATA_ROOT: mount one volume there. The read-only parts ship inside the image.
+# DATA_ROOT: mount one volume there. (Scaled out, with DATABASE_URL and STORAGE_URL, only this
+# process's cache does, which need not survive a restart.) The read-only parts ship inside the image.
 ENV HOST=0.0.0.0 \
     PORT=8000 \
     DATA_ROOT=/var/lib/brainscan \

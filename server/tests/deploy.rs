@@ -32,6 +32,14 @@ fn the_dockerfile_builds_with_the_ci_script_and_runs_unprivileged() {
     assert!(stages >= 2, "multi-stage build expected");
     assert!(dockerfile.contains("RUN bash scripts/build-release.sh /dist"));
     assert!(dockerfile.contains("FROM debian:bookworm-slim"));
+    let runtime_stage = dockerfile
+        .rsplit_once("FROM ")
+        .map(|(_, stage)| stage)
+        .unwrap_or_default();
+    assert!(
+        runtime_stage.contains("ca-certificates"),
+        "the runtime image has the TLS roots an S3 bucket's certificate is checked against"
+    );
     let user = dockerfile
         .lines()
         .rev()
