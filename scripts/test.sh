@@ -41,6 +41,16 @@ s3_ran=$(grep -c '^test .*s3.* \.\.\. ok$' "$scale_out_log" || true)
 rm -f "$scale_out_log"
 [ "$postgres_ran" -ge 9 ] || { echo "only $postgres_ran PostgreSQL tests ran (expected at least 9)" >&2; exit 1; }
 [ "$s3_ran" -ge 6 ] || { echo "only $s3_ran S3 tests ran (expected at least 6)" >&2; exit 1; }
+
+# The HTTP suites again, each server on a fresh PostgreSQL database and bucket prefix instead of a
+# SQLite file and local folders: every endpoint, error and role check in the scale-out mode too.
+step "the HTTP suites on PostgreSQL and S3 (TEST_SCALE_OUT=1)"
+http_log=$(mktemp)
+TEST_SCALE_OUT=1 cargo test -p brainscan --test api --test http --test security --test review \
+  --test trust --test dicom --test worker 2>&1 | tee "$http_log"
+http_ran=$(grep -o '^test result: ok\. [0-9]* passed' "$http_log" | awk '{sum += $4} END {print sum + 0}')
+rm -f "$http_log"
+[ "$http_ran" -ge 40 ] || { echo "only $http_ran HTTP tests ran on PostgreSQL and S3 (expected at least 40)" >&2; exit 1; }
 stop_test_s3
 stop_test_postgres
 

@@ -11,12 +11,9 @@
 
 mod common;
 
-#[path = "../../db/tests/common/postgres.rs"]
-mod postgres_server;
-
 use std::time::{Duration, Instant};
 
-use common::{file_part, slice_jpeg, with_token, Replica, TestServer};
+use common::{file_part, postgres_server, slice_jpeg, with_token, Replica, TestServer};
 use reqwest::multipart::Form;
 use serde_json::Value;
 
@@ -146,11 +143,7 @@ async fn two_replicas_and_a_worker_share_postgres_and_s3_and_survive_a_killed_wo
     let bucket = std::env::var("TEST_S3_URL")
         .expect("TEST_S3_URL: run scripts/test.sh, or source scripts/s3.sh and start_test_s3");
     // A fresh prefix per run: the bucket outlives the test.
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let storage_url = format!("{bucket}/scale-out-{run}");
+    let storage_url = format!("{bucket}/{}", common::unique_name("scale-out"));
     // Replica A runs in this process, replica B and the worker are separate processes.
     let replica_a = TestServer::start_with(&[
         "--no-worker",

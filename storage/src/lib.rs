@@ -349,6 +349,24 @@ impl Area {
         Ok(cached)
     }
 
+    /// The name of every object in the area, sorted (staging and cache folders are not objects).
+    pub async fn keys(&self) -> StorageResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut folders = vec![None];
+        while let Some(folder) = folders.pop() {
+            let listing = self.store.list_with_delimiter(folder.as_ref()).await?;
+            keys.extend(
+                listing
+                    .objects
+                    .into_iter()
+                    .map(|object| object.location.to_string()),
+            );
+            folders.extend(listing.common_prefixes.into_iter().map(Some));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Removes staging folders a previous run of this process left behind (a worker killed while
     /// training); nothing in them was published.
     pub fn remove_stale_staging(&self) -> StorageResult<()> {

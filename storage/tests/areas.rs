@@ -65,6 +65,14 @@ async fn an_object_is_written_once_and_never_replaced(stores: Stores) {
         stores.reader.uploads.read("ab/abcd.jpg").await.unwrap(),
         b"first"
     );
+    uploads
+        .put_once("cd/cdef.png", b"png".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        stores.reader.uploads.keys().await.unwrap(),
+        ["ab/abcd.jpg", "cd/cdef.png"]
+    );
     let file = stores
         .reader
         .uploads

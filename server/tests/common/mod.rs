@@ -1,6 +1,11 @@
-//! A real server on a random port with its own temporary database, uploads and model store.
+//! A real server on a random port with its own temporary database, uploads and model store: a
+//! SQLite file and local folders, or, with `TEST_SCALE_OUT=1` (scripts/test.sh's second run of the
+//! HTTP suites), a fresh PostgreSQL database and a fresh prefix of the S3 bucket the script started.
 
 #![allow(dead_code)]
+
+#[path = "../../../db/tests/common/postgres.rs"]
+pub mod postgres_server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +34,40 @@ const FEATURES_CSV: &str = concat!(
 /// The model shipped in the repository.
 pub fn shipped_model_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models"))
+}
+
+/// Whether the HTTP suites run against PostgreSQL and S3 (`TEST_SCALE_OUT=1`, set by
+/// scripts/test.sh with both servers running) instead of SQLite and local folders.
+pub fn scale_out_mode() -> bool {
+    std::env::var("TEST_SCALE_OUT").is_ok_and(|value| value == "1")
+}
+
+/// A fresh PostgreSQL database and bucket prefix for the server in `dir`, remembered there so that
+/// a restart over the same directory finds the same records and objects.
+async fn scale_out_services(dir: &std::path::Path) -> (String, String) {
+    let remembered = dir.join("scale-out-services");
+    if let Ok(text) = std::fs::read_to_string(&remembered) {
+        if let Some((database_url, storage_url)) = text.split_once('\n') {
+            return (database_url.to_owned(), storage_url.to_owned());
+        }
+    }
+    let database = postgres_server::ScratchDatabase::create().await;
+    let bucket = std::env::var("TEST_S3_URL")
+        .expect("TEST_SCALE_OUT=1 needs TEST_S3_URL: source scripts/s3.sh and start_test_s3");
+    let storage_url = format!("{bucket}/{}", unique_name("http"));
+    std::fs::write(&remembered, format!("{}\n{storage_url}", database.url)).unwrap();
+    (database.url, storage_url)
+}
+
+/// Unique in this run and across runs sharing a bucket.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{millis}-{next}", std::process::id())
 }
 
 /// The real dataset's root (with `train/<class>/`), for the tests marked `#[ignore]` that need it;
@@ -68,13 +107,24 @@ impl TestServer {
                 .and_then(|at| extra.get(at + 1))
                 .map(|value| value.to_string())
         };
-        let database_url = flag_value("--database-url")
-            .unwrap_or_else(|| format!("sqlite://{}/app.db", dir.path().display()));
-        let storage_url = flag_value("--storage-url");
+        let (database_url, storage_url) = match flag_value("--database-url") {
+            Some(database_url) => (database_url, flag_value("--storage-url")),
+            None if scale_out_mode() => {
+                let (database_url, storage_url) = scale_out_services(dir.path()).await;
+                (
+                    database_url,
+                    flag_value("--storage-url").or(Some(storage_url)),
+                )
+            }
+            None => (
+                format!("sqlite://{}/app.db", dir.path().display()),
+                flag_value("--storage-url"),
+            ),
+        };
         let model_dir = shipped_model_dir();
         let uploads = dir.path().join("uploads");
         let store = dir.path().join("models");
-        let defaults = [
+        let mut defaults = vec![
             ("--port", "0".to_owned()),
             ("--database-url", database_url.clone()),
             ("--model-dir", model_dir.to_string_lossy().into_owned()),
@@ -86,6 +136,9 @@ impl TestServer {
                 dir.path().join("cache").to_string_lossy().into_owned(),
             ),
         ];
+        if let Some(storage_url) = &storage_url {
+            defaults.push(("--storage-url", storage_url.clone()));
+        }
         // Flags given in `extra` replace the defaults (clap refuses a repeated flag).
         let mut args = vec!["brainscan".to_owned()];
         for (flag, value) in defaults {
