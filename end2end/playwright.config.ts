@@ -15,9 +15,12 @@ const workspace = resolve(__dirname, "..");
 const dist = process.env.E2E_DIST ? resolve(process.env.E2E_DIST) : undefined;
 const dataDir = mkdtempSync(join(tmpdir(), "brainscan-e2e-"));
 // Everything the server writes goes to the throw-away folder, whatever the caller's shell has set.
+// scripts/test.sh's scale-out pass sets E2E_DATABASE_URL and E2E_STORAGE_URL: a fresh PostgreSQL
+// database and bucket prefix (the AWS_* variables come from its environment) instead.
 const writable = {
   DATA_ROOT: dataDir,
-  DATABASE_URL: `sqlite://${join(dataDir, "app.db")}`,
+  DATABASE_URL: process.env.E2E_DATABASE_URL ?? `sqlite://${join(dataDir, "app.db")}`,
+  STORAGE_URL: process.env.E2E_STORAGE_URL ?? "",
   UPLOAD_DIR: join(dataDir, "uploads"),
   MODEL_STORE: join(dataDir, "models"),
 };

@@ -66,6 +66,17 @@ cargo leptos build
 step "playwright (Chromium) against the debug server"
 (cd end2end && BRAINSCAN_BIN="$TARGET_DIR/debug/brainscan" LEPTOS_SITE_ROOT="$ROOT/target/site" npx playwright test)
 
+# The same browser tests with the server on PostgreSQL and an S3 bucket (a fresh database and
+# prefix) instead of SQLite and local folders.
+step "playwright (Chromium) against the debug server on PostgreSQL and S3"
+start_test_postgres
+start_test_s3
+"$TEST_POSTGRES_BIN/psql" "$TEST_POSTGRES_URL" -qc "CREATE DATABASE e2e" >/dev/null
+(cd end2end && BRAINSCAN_BIN="$TARGET_DIR/debug/brainscan" LEPTOS_SITE_ROOT="$ROOT/target/site" \
+  E2E_DATABASE_URL="${TEST_POSTGRES_URL%/*}/e2e" E2E_STORAGE_URL="$TEST_S3_URL/e2e" npx playwright test)
+stop_test_s3
+stop_test_postgres
+
 # The Docker image's build steps (there is no Docker engine here), then the staged tree run the way
 # the image runs it: this proves the Dockerfile's layout and the release bundle, not just that the
 # code compiles.

@@ -160,9 +160,11 @@ impl ServeConfig {
             .unwrap_or_else(|| self.data_root.join("cache"))
     }
 
-    /// Where uploads and model versions are kept: STORAGE_URL, else the two local folders.
+    /// Where uploads and model versions are kept: STORAGE_URL, else the two local folders. An empty
+    /// STORAGE_URL counts as unset (deployment tools often define a variable empty).
     pub fn storage(&self) -> Result<storage::Storage, storage::StorageError> {
-        match &self.storage_url {
+        let url = self.storage_url.as_deref().map(str::trim);
+        match url.filter(|url| !url.is_empty()) {
             Some(url) => storage::Storage::open(url, &self.cache_dir()),
             None => storage::Storage::local(&self.upload_dir(), &self.model_store()),
         }
@@ -248,6 +250,15 @@ mod tests {
                 "local folders unless a bucket is named"
             );
             assert_eq!(config.cache_dir().to_str(), Some("data/cache"));
+            let root = tempfile::tempdir().unwrap();
+            let root_arg = root.path().to_str().unwrap();
+            let blank = serve_config(&["--storage-url", " ", "--data-root", root_arg]);
+            let uploads = blank.storage().unwrap().uploads;
+            assert_eq!(
+                uploads.local_root(),
+                Some(root.path().join("uploads").as_path()),
+                "an empty STORAGE_URL means the local folders"
+            );
             let scratch = tempfile::tempdir().unwrap();
             let storage = storage::Storage::local(scratch.path(), scratch.path()).unwrap();
             assert_eq!(
