@@ -26,12 +26,8 @@ pub enum StorageError {
     NotFound(String),
     #[error("invalid object name {0:?}")]
     InvalidKey(String),
-    #[error("{url}/{name} is incomplete: its {required} is missing")]
-    Incomplete {
-        url: String,
-        name: String,
-        required: String,
-    },
+    #[error("the model version at {location} is incomplete: its {required} is missing")]
+    Incomplete { location: String, required: String },
     #[error("{0} already exists in the store; stored objects are never overwritten")]
     AlreadyExists(String),
     #[error("model version stored at {registered}, but this process's storage is {url}")]
@@ -226,24 +222,34 @@ impl Area {
         Ok(path)
     }
 
-    /// The local folder a new version `name` is written into before [`Area::publish`]: its final
-    /// place in a local store, a staging folder in the cache otherwise.
+    /// The local folder a new version `name` is written into before [`Area::publish`] (its parent
+    /// exists; the folder itself does not yet): its final place in a local store, a staging folder
+    /// in the cache otherwise.
     pub fn staging_dir(&self, name: &str) -> StorageResult<PathBuf> {
         let location = object_path(name)?;
-        Ok(match &self.local_root {
-            Some(root) => root.join(location.as_ref()),
-            None => self.cache.join(".staging").join(location.as_ref()),
-        })
+        let parent = match &self.local_root {
+            Some(root) => root.clone(),
+            None => self.cache.join(".staging"),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| StorageError::io(&parent, e))?;
+        Ok(parent.join(location.as_ref()))
+    }
+
+    /// Where version `name` of this area is registered: its folder in a local store, its
+    /// `s3://.../<name>` prefix in a bucket.
+    pub fn location(&self, name: &str) -> String {
+        match &self.local_root {
+            Some(root) => root.join(name).to_string_lossy().into_owned(),
+            None => format!("{}/{name}", self.url),
+        }
     }
 
     /// Makes the version written in [`Area::staging_dir`] available to every process and answers
-    /// the location to register it under. Remote: its files are put under `name/`, `last` (the
-    /// manifest) after all the others, so a version whose `last` object exists is complete.
+    /// its [`Area::location`]; a version without its `last` file (the manifest) is refused. Remote:
+    /// its files are put under `name/`, `last` after all the others, so a version whose `last`
+    /// object exists is complete.
     pub async fn publish(&self, name: &str, last: &str) -> StorageResult<String> {
         let staging = self.staging_dir(name)?;
-        if self.local_root.is_some() {
-            return Ok(staging.to_string_lossy().into_owned());
-        }
         let mut files = Vec::new();
         let mut entries = tokio::fs::read_dir(&staging)
             .await
@@ -260,10 +266,12 @@ impl Area {
         }
         if !files.iter().any(|file| file == last) {
             return Err(StorageError::Incomplete {
-                url: staging.display().to_string(),
-                name: name.to_owned(),
+                location: staging.display().to_string(),
                 required: last.to_owned(),
             });
+        }
+        if self.local_root.is_some() {
+            return Ok(self.location(name));
         }
         // The completion marker goes last; the others in a stable order.
         files.sort_by_key(|file| (file == last, file.clone()));
@@ -282,26 +290,31 @@ impl Area {
         if tokio::fs::rename(&staging, &cached).await.is_err() {
             let _ = tokio::fs::remove_dir_all(&staging).await;
         }
-        Ok(self.registered_location(name))
+        Ok(self.location(name))
     }
 
-    fn registered_location(&self, name: &str) -> String {
-        format!("{}/{name}", self.url)
-    }
-
-    /// A local folder holding the version registered at `registered` under `name`: a local path is
-    /// used as it is (the shipped model, or a local store), a version in this store is copied into
-    /// the cache on first use, and only once its `last` object exists.
+    /// A local folder holding the complete version registered at `registered` under `name`: a
+    /// local path is used as it is (the shipped model, or a local store), a version in this bucket
+    /// is copied into the cache on first use; either only when its `last` file exists.
     pub async fn local_dir(
         &self,
         registered: &str,
         name: &str,
         last: &str,
     ) -> StorageResult<PathBuf> {
+        let incomplete = || StorageError::Incomplete {
+            location: registered.to_owned(),
+            required: last.to_owned(),
+        };
         if !registered.contains("://") {
-            return Ok(PathBuf::from(registered));
+            let dir = PathBuf::from(registered);
+            return if dir.join(last).is_file() {
+                Ok(dir)
+            } else {
+                Err(incomplete())
+            };
         }
-        if registered != self.registered_location(name) || self.local_root.is_some() {
+        if self.local_root.is_some() || registered != self.location(name) {
             return Err(StorageError::ElsewhereStored {
                 registered: registered.to_owned(),
                 url: self.url.clone(),
@@ -319,11 +332,7 @@ impl Area {
             .filter_map(|object| object.location.filename().map(str::to_owned))
             .collect();
         if !names.iter().any(|file| file == last) {
-            return Err(StorageError::Incomplete {
-                url: self.url.clone(),
-                name: name.to_owned(),
-                required: last.to_owned(),
-            });
+            return Err(incomplete());
         }
         let download = self
             .cache

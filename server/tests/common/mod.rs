@@ -107,18 +107,16 @@ impl TestServer {
                 .and_then(|at| extra.get(at + 1))
                 .map(|value| value.to_string())
         };
+        let explicit_storage_url = flag_value("--storage-url");
         let (database_url, storage_url) = match flag_value("--database-url") {
-            Some(database_url) => (database_url, flag_value("--storage-url")),
+            Some(database_url) => (database_url, explicit_storage_url),
             None if scale_out_mode() => {
                 let (database_url, storage_url) = scale_out_services(dir.path()).await;
-                (
-                    database_url,
-                    flag_value("--storage-url").or(Some(storage_url)),
-                )
+                (database_url, explicit_storage_url.or(Some(storage_url)))
             }
             None => (
                 format!("sqlite://{}/app.db", dir.path().display()),
-                flag_value("--storage-url"),
+                explicit_storage_url,
             ),
         };
         let model_dir = shipped_model_dir();
@@ -181,40 +179,26 @@ impl TestServer {
     /// folder with this one: its data root and cache are its own, as on another machine.
     pub fn shared_state_args(&self, name: &str) -> Vec<String> {
         let dir = self.dir.path();
-        if let Some(storage_url) = &self.storage_url {
-            return [
-                ("--database-url", self.database_url.clone()),
+        let path = |path: PathBuf| path.to_string_lossy().into_owned();
+        let mut flags = vec![
+            ("--database-url", self.database_url.clone()),
+            ("--model-dir", path(shipped_model_dir())),
+            ("--features-csv", FEATURES_CSV.to_owned()),
+        ];
+        match &self.storage_url {
+            Some(storage_url) => flags.extend([
                 ("--storage-url", storage_url.clone()),
-                ("--data-root", dir.join(name).to_string_lossy().into_owned()),
-                (
-                    "--model-dir",
-                    shipped_model_dir().to_string_lossy().into_owned(),
-                ),
-                ("--features-csv", FEATURES_CSV.to_owned()),
-            ]
+                ("--data-root", path(dir.join(name))),
+            ]),
+            None => flags.extend([
+                ("--upload-dir", path(dir.join("uploads"))),
+                ("--model-store", path(dir.join("models"))),
+            ]),
+        }
+        flags
             .into_iter()
             .flat_map(|(flag, value)| [flag.to_owned(), value])
-            .collect();
-        }
-        [
-            ("--database-url", self.database_url.clone()),
-            (
-                "--model-dir",
-                shipped_model_dir().to_string_lossy().into_owned(),
-            ),
-            (
-                "--upload-dir",
-                dir.join("uploads").to_string_lossy().into_owned(),
-            ),
-            (
-                "--model-store",
-                dir.join("models").to_string_lossy().into_owned(),
-            ),
-            ("--features-csv", FEATURES_CSV.to_owned()),
-        ]
-        .into_iter()
-        .flat_map(|(flag, value)| [flag.to_owned(), value])
-        .collect()
+            .collect()
     }
 
     /// A token with `role`, for tests of who may do what.

@@ -80,12 +80,6 @@ pub(super) async fn execute(
     );
     let models = &state.service.storage.models;
     let out_dir = models.staging_dir(&version)?;
-    if let Some(parent) = out_dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| {
-            tracing::error!(folder = %parent.display(), %error, "cannot create the model staging folder");
-            JobError::Job("cannot create the model store; the reason is in the server log".to_owned())
-        })?;
-    }
     let validation_set = prepared.validation_set;
     let images_used = prepared.train.len() as i64;
     let outcome = fine_tune(

@@ -1,5 +1,6 @@
-//! Storing labelled uploads for retraining: validated as images, written content-addressed under
-//! `UPLOAD_DIR` (never at a client-chosen path), recorded once per content hash.
+//! Storing labelled uploads for retraining: validated as images, written content-addressed to the
+//! uploads area of the store (`UPLOAD_DIR` or the `STORAGE_URL` bucket; never at a client-chosen
+//! name), recorded once per content hash.
 
 use std::sync::Arc;
 
