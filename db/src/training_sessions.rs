@@ -5,7 +5,7 @@ use sqlx::AnyExecutor;
 
 use crate::{Backend, DbError, DbResult, Pool};
 
-pub use domain::SessionStatus;
+pub use domain::{SessionScores, SessionStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct TrainingSession {
@@ -14,14 +14,9 @@ pub struct TrainingSession {
     pub epochs: i64,
     pub fine_tune_epochs: i64,
     pub images_used: i64,
-    pub accuracy_before: Option<f64>,
-    pub accuracy_after: Option<f64>,
-    pub precision_before: Option<f64>,
-    pub precision_after: Option<f64>,
-    pub recall_before: Option<f64>,
-    pub recall_after: Option<f64>,
-    pub f1_before: Option<f64>,
-    pub f1_after: Option<f64>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub scores: SessionScores,
     /// JSON array of per-epoch records.
     pub history: String,
     pub model_version: Option<String>,

@@ -185,7 +185,7 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(po
         .unwrap()
         .unwrap();
     assert_eq!(row.status, SessionStatus::Completed);
-    assert_eq!(row.accuracy_after, Some(0.95));
+    assert_eq!(row.scores.accuracy_after, Some(0.95));
     assert_eq!(training_sessions::counts(&pool).await.unwrap(), (2, 1));
     let recent = training_sessions::recent(&pool, 1).await.unwrap();
     assert_eq!(recent.len(), 1);

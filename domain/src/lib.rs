@@ -9,5 +9,5 @@ pub mod records;
 pub mod states;
 
 pub use classes::{class_index, class_label, CLASS_NAMES, NUM_CLASSES};
-pub use records::AuditEntry;
+pub use records::{AuditEntry, SessionScores};
 pub use states::{JobPhase, ModelStatus, RetrainState, SessionStatus};

@@ -17,3 +17,19 @@ pub struct AuditEntry {
     pub client: Option<String>,
     pub detail: Option<String>,
 }
+
+/// A retraining session's macro-averaged validation scores of the serving model (`_before`) and
+/// the fine-tuned one (`_after`); empty until the job has evaluated both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionScores {
+    pub accuracy_before: Option<f64>,
+    pub accuracy_after: Option<f64>,
+    pub precision_before: Option<f64>,
+    pub precision_after: Option<f64>,
+    pub recall_before: Option<f64>,
+    pub recall_after: Option<f64>,
+    pub f1_before: Option<f64>,
+    pub f1_after: Option<f64>,
+}

@@ -19,6 +19,15 @@ pub const PATIENT_BIRTH_DATE: &str = "19610214";
 pub const ACCESSION_NUMBER: &str = "ACC-99812";
 pub const INSTITUTION_NAME: &str = "St Example Hospital";
 pub const PHYSICIAN_NAME: &str = "Smith^Referring";
+/// Every identifying value above, for tests that search what the server kept.
+pub const IDENTIFYING_VALUES: [&str; 6] = [
+    PATIENT_NAME,
+    PATIENT_ID,
+    PATIENT_BIRTH_DATE,
+    ACCESSION_NUMBER,
+    INSTITUTION_NAME,
+    PHYSICIAN_NAME,
+];
 
 /// How to encode the pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

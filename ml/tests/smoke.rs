@@ -43,6 +43,16 @@ fn synthetic_cache(per_class: usize, seed: u64) -> ImageCache {
     cache
 }
 
+/// `epochs` over batches of `batch_size`, with early stopping out of the way.
+fn config_of(epochs: usize, batch_size: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size,
+        patience: 10,
+        ..TrainConfig::default()
+    }
+}
+
 fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     let device = Backend::Cpu.device().unwrap().autodiff();
     device.seed(7);
@@ -54,12 +64,7 @@ fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     let train_images = synthetic_cache(40, 1);
     let validation_images = synthetic_cache(12, 2);
     let preprocess = PreprocessConfig::new(SIZE);
-    let config = TrainConfig {
-        epochs: 6,
-        batch_size: 16,
-        patience: 10,
-        ..TrainConfig::default()
-    };
+    let config = config_of(6, 16);
     let outcome = train::train(
         model,
         &train_images,
@@ -243,11 +248,7 @@ fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
     let model = Architecture::EfficientNetLite0.init(&model_config, &device);
     assert_eq!(model.architecture(), Architecture::EfficientNetLite0);
     let preprocess = PreprocessConfig::new(SIZE);
-    let config = TrainConfig {
-        epochs: 1,
-        batch_size: 8,
-        ..TrainConfig::default()
-    };
+    let config = config_of(1, 8);
     let outcome = train::train(
         model,
         &synthetic_cache(4, 1),
@@ -292,12 +293,7 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
     let train_images = synthetic_cache(10, 1);
     let validation_images = synthetic_cache(4, 2);
     let preprocess = PreprocessConfig::new(SIZE);
-    let config = TrainConfig {
-        epochs: 2,
-        batch_size: 8,
-        patience: 10,
-        ..TrainConfig::default()
-    };
+    let config = config_of(2, 8);
     let model_config = ModelConfig::new()
         .with_widths([4, 8, 8, 8])
         .with_dropout(0.0);
@@ -410,14 +406,11 @@ fn a_distilled_student_follows_its_teacher_over_the_labels() {
         .with_widths([8, 16, 16, 32])
         .with_dropout(0.0);
     let config = TrainConfig {
-        epochs: 6,
-        batch_size: 16,
-        patience: 10,
         distillation: Some(train::Distillation {
             weight: 1.0,
             temperature: 1.0,
         }),
-        ..TrainConfig::default()
+        ..config_of(6, 16)
     };
     let outcome = train::train(
         Architecture::Cnn.init(&model_config, &device),

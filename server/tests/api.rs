@@ -194,7 +194,7 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
     );
     if server.storage_url.is_none() {
         // The default layout: files under the upload dir, fanned out by hash.
-        let files: Vec<_> = walk(&server.dir.path().join("uploads"));
+        let files: Vec<_> = common::files_under(&server.dir.path().join("uploads"));
         assert_eq!(files.len(), 3, "{files:?}");
     }
 
@@ -241,19 +241,6 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
     assert_eq!(stats["images_by_class"]["notumor"], 3);
     assert_eq!(stats["images_by_class"]["pituitary"], 1);
     assert_eq!(stats["held_for_review"], 1, "the slice labelled pituitary");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[tokio::test]

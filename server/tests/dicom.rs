@@ -173,19 +173,6 @@ async fn a_batch_answers_every_frame_of_a_multi_frame_file() {
     assert_eq!(single["probabilities"], results[1]["probabilities"]);
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 #[tokio::test]
 async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     let server = TestServer::start().await;
@@ -263,7 +250,7 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     // the cache), and in the scale-out mode the objects in the bucket and every row PostgreSQL holds.
     let mut places: Vec<(String, Vec<u8>)> = [log_path.clone()]
         .into_iter()
-        .chain(files_under(server.dir.path()))
+        .chain(common::files_under(server.dir.path()))
         .map(|path| {
             let bytes = std::fs::read(&path).unwrap_or_default();
             (path.display().to_string(), bytes)
@@ -302,14 +289,7 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
             "a DICOM file was kept: {place}"
         );
         let text = String::from_utf8_lossy(bytes);
-        for secret in [
-            dicom_writer::PATIENT_NAME,
-            dicom_writer::PATIENT_ID,
-            dicom_writer::PATIENT_BIRTH_DATE,
-            dicom_writer::ACCESSION_NUMBER,
-            dicom_writer::INSTITUTION_NAME,
-            dicom_writer::PHYSICIAN_NAME,
-        ] {
+        for secret in dicom_writer::IDENTIFYING_VALUES {
             assert!(!text.contains(secret), "{secret} found in {place}");
         }
     }

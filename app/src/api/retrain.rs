@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
-pub use domain::{JobPhase, ModelStatus, RetrainState, SessionStatus};
+pub use domain::{JobPhase, ModelStatus, RetrainState, SessionScores, SessionStatus};
 
 use crate::error::AppError;
 
@@ -123,14 +123,8 @@ pub struct SessionSummary {
     pub epochs: i64,
     pub fine_tune_epochs: i64,
     pub images_used: i64,
-    pub accuracy_before: Option<f64>,
-    pub accuracy_after: Option<f64>,
-    pub precision_before: Option<f64>,
-    pub precision_after: Option<f64>,
-    pub recall_before: Option<f64>,
-    pub recall_after: Option<f64>,
-    pub f1_before: Option<f64>,
-    pub f1_after: Option<f64>,
+    #[serde(flatten)]
+    pub scores: SessionScores,
     pub history: serde_json::Value,
     pub model_version: Option<String>,
     pub message: Option<String>,

@@ -1,6 +1,7 @@
 //! Reusable UI pieces.
 
 pub mod chart_canvas;
+pub mod data_table;
 pub mod file_picker;
 pub mod heatmap;
 pub mod loaded;

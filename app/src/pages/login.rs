@@ -35,30 +35,14 @@ pub fn LoginPage() -> impl IntoView {
         <PageHeader title="Log in" subtitle="Uploading, retraining and administration need an account." />
         <section class="card narrow">
             <form class="stack" on:submit=submit data-testid="login-form">
-                <label class="field">
-                    <span>"User name"</span>
-                    <input
-                        type="text"
-                        name="username"
-                        autocomplete="username"
-                        required
-                        data-testid="login-username"
-                        on:input=move |event| username.set(event_target_value(&event))
-                        prop:value=move || username.get()
-                    />
-                </label>
-                <label class="field">
-                    <span>"Password"</span>
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        required
-                        data-testid="login-password"
-                        on:input=move |event| password.set(event_target_value(&event))
-                        prop:value=move || password.get()
-                    />
-                </label>
+                <LoginField label="User name" kind="text" name="username" autocomplete="username" value=username />
+                <LoginField
+                    label="Password"
+                    kind="password"
+                    name="password"
+                    autocomplete="current-password"
+                    value=password
+                />
                 <div class="actions">
                     <button
                         type="submit"
@@ -76,6 +60,31 @@ pub fn LoginPage() -> impl IntoView {
                 }}
             </form>
         </section>
+    }
+}
+
+/// A required field of the form, bound to `value`; `name` also names it for the browser tests.
+#[component]
+fn LoginField(
+    label: &'static str,
+    kind: &'static str,
+    name: &'static str,
+    autocomplete: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input
+                type=kind
+                name=name
+                autocomplete=autocomplete
+                required
+                data-testid=format!("login-{name}")
+                on:input=move |event| value.set(event_target_value(&event))
+                prop:value=move || value.get()
+            />
+        </label>
     }
 }
 

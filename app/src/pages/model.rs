@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::model::{get_model_report, ModelReport, TrainingCurve};
 use crate::class_label;
+use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 
@@ -151,18 +152,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
             label="Bar chart of precision, recall and F1 per class"
             draw=drawing(stored, |canvas, report| charts::class_scores(canvas, &report.per_class))
         >
-            <div class="table-scroll">
-                <table data-testid="class-scores">
-                    <thead>
-                        <tr>
-                            <th>"Class"</th>
-                            <th>"Precision"</th>
-                            <th>"Recall"</th>
-                            <th>"F1"</th>
-                            <th>"Images"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
+            <DataTable testid="class-scores" headers=&["Class", "Precision", "Recall", "F1", "Images"]>
                         {report
                             .per_class
                             .iter()
@@ -178,9 +168,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                                 }
                             })
                             .collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            </DataTable>
             <p class="interpretation">
                 {format!(
                     "Precision: of the images the model called this class, the share that were. Recall: of \

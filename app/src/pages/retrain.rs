@@ -9,6 +9,7 @@ use crate::api::retrain::{
     trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionStatus, SessionSummary,
     MAX_EPOCHS,
 };
+use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
@@ -245,21 +246,10 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
             .into_any();
     }
     view! {
-        <div class="table-scroll">
-            <table data-testid="sessions-table">
-                <thead>
-                    <tr>
-                        <th>"#"</th>
-                        <th>"Status"</th>
-                        <th>"Epochs"</th>
-                        <th>"Images"</th>
-                        <th>"Accuracy before → after"</th>
-                        <th>"F1 before → after"</th>
-                        <th>"Model"</th>
-                        <th>"Message"</th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable
+            testid="sessions-table"
+            headers=&["#", "Status", "Epochs", "Images", "Accuracy before → after", "F1 before → after", "Model", "Message"]
+        >
                     {sessions
                         .into_iter()
                         .map(|s| {
@@ -269,17 +259,15 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
                                     <td><span class=format!("badge {}", s.status)>{s.status.as_str()}</span></td>
                                     <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
                                     <td>{s.images_used}</td>
-                                    <td>{format!("{} → {}", percent(s.accuracy_before), percent(s.accuracy_after))}</td>
-                                    <td>{format!("{} → {}", percent(s.f1_before), percent(s.f1_after))}</td>
+                                    <td>{format!("{} → {}", percent(s.scores.accuracy_before), percent(s.scores.accuracy_after))}</td>
+                                    <td>{format!("{} → {}", percent(s.scores.f1_before), percent(s.scores.f1_after))}</td>
                                     <td>{s.model_version.unwrap_or_default()}</td>
                                     <td class="message">{s.error.or(s.message).unwrap_or_default()}</td>
                                 </tr>
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
     .into_any()
 }
@@ -295,19 +283,10 @@ fn ModelsTable(
     admin: bool,
 ) -> impl IntoView {
     view! {
-        <div class="table-scroll">
-            <table data-testid="models-table">
-                <thead>
-                    <tr>
-                        <th>"Version"</th>
-                        <th>"Status"</th>
-                        <th>"Validation accuracy"</th>
-                        <th>"Macro F1"</th>
-                        <th>"Created"</th>
-                        <th></th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable
+            testid="models-table"
+            headers=&["Version", "Status", "Validation accuracy", "Macro F1", "Created", ""]
+        >
                     {models
                         .into_iter()
                         .map(|model| {
@@ -346,9 +325,7 @@ fn ModelsTable(
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 

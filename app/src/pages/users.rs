@@ -5,6 +5,7 @@ use crate::api::auth::{
     add_user, audit_log, create_token, list_tokens, list_users, remove_user, revoke_token,
     CreatedToken, Role,
 };
+use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::session::RequireRole;
@@ -111,10 +112,7 @@ fn AccountsAdmin() -> impl IntoView {
         <section class="card stack">
             <h2>"Users"</h2>
             <Loaded resource=users loading="Loading users…" render=move |users| view! {
-                            <div class="table-scroll">
-                                <table data-testid="users-table">
-                                    <thead><tr><th>"User"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
-                                    <tbody>
+                                <DataTable testid="users-table" headers=&["User", "Role", "Since", ""]>
                                         {users.into_iter().map(|user| {
                                             let name = user.username.clone();
                                             view! {
@@ -131,9 +129,7 @@ fn AccountsAdmin() -> impl IntoView {
                                                 </tr>
                                             }
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                </DataTable>
                         } />
             <form class="inline-form" on:submit=add_submit data-testid="add-user-form">
                 <input type="text" placeholder="user name" required data-testid="new-username"
@@ -156,10 +152,7 @@ fn AccountsAdmin() -> impl IntoView {
                 </p>
             })}
             <Loaded resource=tokens render=move |tokens| view! {
-                            <div class="table-scroll">
-                                <table data-testid="tokens-table">
-                                    <thead><tr><th>"Id"</th><th>"Name"</th><th>"Role"</th><th>"Created by"</th><th>"Last used"</th><th></th></tr></thead>
-                                    <tbody>
+                                <DataTable testid="tokens-table" headers=&["Id", "Name", "Role", "Created by", "Last used", ""]>
                                         {tokens.into_iter().map(|token| {
                                             let id = token.id;
                                             let revoked = token.revoked_at.is_some();
@@ -185,9 +178,7 @@ fn AccountsAdmin() -> impl IntoView {
                                                 </tr>
                                             }
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                </DataTable>
                         } />
             <form class="inline-form" on:submit=token_submit data-testid="create-token-form">
                 <input type="text" placeholder="token name, e.g. pacs-sync" required data-testid="token-name"
@@ -200,10 +191,7 @@ fn AccountsAdmin() -> impl IntoView {
         <section class="card">
             <h2>"Audit trail"</h2>
             <Loaded resource=events render=move |events| view! {
-                            <div class="table-scroll">
-                                <table data-testid="audit-table">
-                                    <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Outcome"</th><th>"Client"</th><th>"Detail"</th></tr></thead>
-                                    <tbody>
+                                <DataTable testid="audit-table" headers=&["When", "Who", "Action", "Target", "Outcome", "Client", "Detail"]>
                                         {events.into_iter().map(|event| view! {
                                             <tr>
                                                 <td>{event.at}</td>
@@ -215,9 +203,7 @@ fn AccountsAdmin() -> impl IntoView {
                                                 <td class="small">{event.detail.unwrap_or_default()}</td>
                                             </tr>
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                </DataTable>
                         } />
         </section>
     }
