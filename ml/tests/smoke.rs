@@ -53,6 +53,27 @@ fn config_of(epochs: usize, batch_size: usize) -> TrainConfig {
     }
 }
 
+/// An uninterrupted run on `SIZE`-pixel images that reports nothing.
+fn train_quietly(
+    model: ml::model::Model,
+    train_images: &ImageCache,
+    validation_images: &ImageCache,
+    config: &TrainConfig,
+    device: &burn::tensor::Device,
+) -> train::TrainingOutcome {
+    train::train(
+        model,
+        train_images,
+        validation_images,
+        &PreprocessConfig::new(SIZE),
+        config,
+        device,
+        &mut Silent,
+        None,
+    )
+    .unwrap()
+}
+
 fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     let device = Backend::Cpu.device().unwrap().autodiff();
     device.seed(7);
@@ -65,17 +86,7 @@ fn train_tiny() -> (ml::model::Model, Manifest, f64) {
     let validation_images = synthetic_cache(12, 2);
     let preprocess = PreprocessConfig::new(SIZE);
     let config = config_of(6, 16);
-    let outcome = train::train(
-        model,
-        &train_images,
-        &validation_images,
-        &preprocess,
-        &config,
-        &device,
-        &mut Silent,
-        None,
-    )
-    .unwrap();
+    let outcome = train_quietly(model, &train_images, &validation_images, &config, &device);
     assert!(!outcome.history.is_empty());
     let mut manifest = Manifest::new(
         "test",
@@ -249,17 +260,13 @@ fn an_efficientnet_lite_model_trains_saves_and_loads_as_itself() {
     assert_eq!(model.architecture(), Architecture::EfficientNetLite0);
     let preprocess = PreprocessConfig::new(SIZE);
     let config = config_of(1, 8);
-    let outcome = train::train(
+    let outcome = train_quietly(
         model,
         &synthetic_cache(4, 1),
         &synthetic_cache(2, 2),
-        &preprocess,
         &config,
         &device,
-        &mut Silent,
-        None,
-    )
-    .unwrap();
+    );
     let parameters = outcome.model.parameter_count();
     let manifest = Manifest::new(
         "lite",
@@ -412,17 +419,13 @@ fn a_distilled_student_follows_its_teacher_over_the_labels() {
         }),
         ..config_of(6, 16)
     };
-    let outcome = train::train(
+    let outcome = train_quietly(
         Architecture::Cnn.init(&model_config, &device),
         &train_images,
         &validation_images,
-        &PreprocessConfig::new(SIZE),
         &config,
         &device,
-        &mut Silent,
-        None,
-    )
-    .unwrap();
+    );
     let matrix = &outcome.validation.confusion_matrix.0;
     let (as_teacher, as_label) = (matrix[2][2] + matrix[3][3], matrix[2][3] + matrix[3][2]);
     assert!(

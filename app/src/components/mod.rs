@@ -10,3 +10,5 @@ pub mod polling;
 pub mod probability_bars;
 pub mod session;
 pub mod sidebar;
+pub mod stat_card;
+pub mod text_input;

@@ -7,6 +7,7 @@ use crate::api::status::{get_server_status, ServerStatus};
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
+use crate::components::stat_card::{StatCard, Tone};
 
 /// How often the status cards refresh themselves once the page is hydrated.
 const STATUS_REFRESH: Duration = Duration::from_secs(10);
@@ -73,31 +74,30 @@ fn StatusCards(status: ServerStatus) -> impl IntoView {
     };
     view! {
         <div class="cards" data-testid="status-cards">
-            <article class="card stat" class:ok=healthy class:warn=!healthy data-testid="health">
-                <h3>"Service"</h3>
-                <p class="value">{health_label}</p>
-                <p class="detail">{health_detail}</p>
-            </article>
-            <article class="card stat" data-testid="uptime">
-                <h3>"Uptime"</h3>
-                <p class="value">{status.uptime.uptime_formatted}</p>
-                <p class="detail">"since " {status.started_at}</p>
-            </article>
-            <article class="card stat" data-testid="requests">
-                <h3>"Requests served"</h3>
-                <p class="value" data-testid="total-requests">{status.uptime.total_requests}</p>
-                <p class="detail">"checked " {status.health.timestamp}</p>
-            </article>
-            <article class="card stat" class:ok=status.database_ok class:bad=!status.database_ok>
-                <h3>"Database"</h3>
-                <p class="value">{if status.database_ok { "Connected" } else { "Unavailable" }}</p>
-                <p class="detail">{status.predictions_recorded} " predictions recorded"</p>
-            </article>
-            <article class="card stat">
-                <h3>"Version"</h3>
-                <p class="value">{status.version}</p>
-                <p class="detail">"server build"</p>
-            </article>
+            <StatCard title="Service" value=health_label tone={if healthy { Tone::Ok } else { Tone::Warn }} testid="health">
+                {health_detail}
+            </StatCard>
+            <StatCard title="Uptime" value=status.uptime.uptime_formatted testid="uptime">
+                "since " {status.started_at}
+            </StatCard>
+            <StatCard
+                title="Requests served"
+                value=status.uptime.total_requests
+                testid="requests"
+                value_testid="total-requests"
+            >
+                "checked " {status.health.timestamp}
+            </StatCard>
+            <StatCard
+                title="Database"
+                value={if status.database_ok { "Connected" } else { "Unavailable" }}
+                tone={if status.database_ok { Tone::Ok } else { Tone::Bad }}
+            >
+                {status.predictions_recorded} " predictions recorded"
+            </StatCard>
+            <StatCard title="Version" value=status.version>
+                "server build"
+            </StatCard>
         </div>
     }
 }

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::auth::login;
 use crate::components::page_header::PageHeader;
 use crate::components::session::reload_to;
+use crate::components::text_input::TextInput;
 
 /// Where to go after logging in: a path on this site only (never `//other.site`).
 fn safe_next(next: Option<String>) -> String {
@@ -35,14 +36,20 @@ pub fn LoginPage() -> impl IntoView {
         <PageHeader title="Log in" subtitle="Uploading, retraining and administration need an account." />
         <section class="card narrow">
             <form class="stack" on:submit=submit data-testid="login-form">
-                <LoginField label="User name" kind="text" name="username" autocomplete="username" value=username />
-                <LoginField
-                    label="Password"
-                    kind="password"
-                    name="password"
-                    autocomplete="current-password"
-                    value=password
-                />
+                <label class="field">
+                    <span>"User name"</span>
+                    <TextInput kind="text" value=username testid="login-username" name="username" autocomplete="username" />
+                </label>
+                <label class="field">
+                    <span>"Password"</span>
+                    <TextInput
+                        kind="password"
+                        value=password
+                        testid="login-password"
+                        name="password"
+                        autocomplete="current-password"
+                    />
+                </label>
                 <div class="actions">
                     <button
                         type="submit"
@@ -60,31 +67,6 @@ pub fn LoginPage() -> impl IntoView {
                 }}
             </form>
         </section>
-    }
-}
-
-/// A required field of the form, bound to `value`; `name` also names it for the browser tests.
-#[component]
-fn LoginField(
-    label: &'static str,
-    kind: &'static str,
-    name: &'static str,
-    autocomplete: &'static str,
-    value: RwSignal<String>,
-) -> impl IntoView {
-    view! {
-        <label class="field">
-            <span>{label}</span>
-            <input
-                type=kind
-                name=name
-                autocomplete=autocomplete
-                required
-                data-testid=format!("login-{name}")
-                on:input=move |event| value.set(event_target_value(&event))
-                prop:value=move || value.get()
-            />
-        </label>
     }
 }
 

@@ -7,6 +7,7 @@ use crate::class_label;
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
+use crate::components::stat_card::{StatCard, Tone};
 
 #[component]
 pub fn ModelPage() -> impl IntoView {
@@ -107,34 +108,30 @@ fn ModelView(report: ModelReport) -> impl IntoView {
 
     view! {
         <section class="cards" data-testid="model-cards">
-            <article class="card stat ok">
-                <h3>"Serving version"</h3>
-                <p class="value small-value" data-testid="model-version">{report.version.clone()}</p>
-                <p class="detail">
-                    "activated " {report.activated_at.clone().unwrap_or_else(|| "–".into())}
-                </p>
-            </article>
-            <article class="card stat">
-                <h3>"Validation accuracy"</h3>
-                <p class="value" data-testid="model-accuracy">{percent(report.accuracy)}</p>
-                <p class="detail">{format!("on {} held-out images", report.validation_images)}</p>
-            </article>
-            <article class="card stat">
-                <h3>"Macro F1"</h3>
-                <p class="value">{format!("{:.3}", report.macro_f1)}</p>
-                <p class="detail">"unweighted mean over the classes"</p>
-            </article>
-            <article class="card stat">
-                <h3>"Size"</h3>
-                <p class="value">{format!("{:.0}k", report.parameters as f64 / 1000.0)}</p>
-                <p class="detail">
-                    {format!(
-                        "parameters · {} · {1}×{1} px input",
-                        report.architecture,
-                        report.input_size
-                    )}
-                </p>
-            </article>
+            <StatCard
+                title="Serving version"
+                value={report.version.clone()}
+                tone=Tone::Ok
+                value_testid="model-version"
+                small=true
+            >
+                "activated " {report.activated_at.clone().unwrap_or_else(|| "–".into())}
+
+            </StatCard>
+            <StatCard title="Validation accuracy" value={percent(report.accuracy)} value_testid="model-accuracy">
+                {format!("on {} held-out images", report.validation_images)}
+            </StatCard>
+            <StatCard title="Macro F1" value={format!("{:.3}", report.macro_f1)}>
+                "unweighted mean over the classes"
+            </StatCard>
+            <StatCard title="Size" value={format!("{:.0}k", report.parameters as f64 / 1000.0)}>
+                {format!(
+                    "parameters · {} · {1}×{1} px input",
+                    report.architecture,
+                    report.input_size
+                )}
+
+            </StatCard>
         </section>
         <ChartCard
             testid="chart-confusion"

@@ -7,6 +7,7 @@ use crate::api::monitor::{get_metrics, MetricsReport, HISTORY_MINUTES};
 use crate::class_label;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
+use crate::components::stat_card::{StatCard, Tone};
 
 const REFRESH: Duration = Duration::from_secs(2);
 
@@ -66,51 +67,42 @@ fn MetricsView(report: MetricsReport) -> impl IntoView {
         .collect();
     view! {
         <section class="cards" data-testid="monitor-cards">
-            <article class="card stat ok">
-                <h3>"Uptime"</h3>
-                <p class="value">{report.uptime_formatted.clone()}</p>
-                <p class="detail">"since start-up"</p>
-            </article>
-            <article class="card stat">
-                <h3>"Requests"</h3>
-                <p class="value" data-testid="metric-requests">{report.total_requests}</p>
-                <p class="detail">{report.requests_last_minute} " in the last minute"</p>
-            </article>
-            <article class="card stat">
-                <h3>"Prediction latency"</h3>
-                <p class="value" data-testid="metric-latency">
-                    {latency.as_ref().map_or("–".into(), |l| format!("{:.1} ms", l.p50_ms))}
-                </p>
-                <p class="detail">
-                    {latency.as_ref().map_or("no predictions yet".into(), |l| {
-                        format!("p50; p95 {:.1} ms over the last {} predictions", l.p95_ms, l.samples)
-                    })}
-                </p>
-            </article>
-            <article class="card stat">
-                <h3>"Predictions"</h3>
-                <p class="value" data-testid="metric-predictions">{report.predictions_total}</p>
-                <p class="detail">
-                    {report
-                        .predictions_by_class
-                        .iter()
-                        .map(|(c, n)| format!("{} {n}", class_label(c)))
-                        .collect::<Vec<_>>()
-                        .join(" · ")}
-                </p>
-            </article>
-            <article class="card stat">
-                <h3>"Serving model"</h3>
-                <p class="value small-value">{report.active_model_version.clone().unwrap_or_else(|| "none".into())}</p>
-                <p class="detail">
-                    "activated " {report.active_model_activated_at.clone().unwrap_or_else(|| "–".into())}
-                </p>
-            </article>
-            <article class="card stat">
-                <h3>"Memory"</h3>
-                <p class="value" data-testid="metric-memory">{megabytes(report.memory_rss_bytes)}</p>
-                <p class="detail">"resident set of the server process"</p>
-            </article>
+            <StatCard title="Uptime" value={report.uptime_formatted.clone()} tone=Tone::Ok>
+                "since start-up"
+            </StatCard>
+            <StatCard title="Requests" value=report.total_requests value_testid="metric-requests">
+                {report.requests_last_minute} " in the last minute"
+            </StatCard>
+            <StatCard
+                title="Prediction latency"
+                value={latency.as_ref().map_or("–".into(), |l| format!("{:.1} ms", l.p50_ms))}
+                value_testid="metric-latency"
+            >
+                {latency.as_ref().map_or("no predictions yet".into(), |l| {
+                    format!("p50; p95 {:.1} ms over the last {} predictions", l.p95_ms, l.samples)
+                })}
+
+            </StatCard>
+            <StatCard title="Predictions" value=report.predictions_total value_testid="metric-predictions">
+                {report
+                    .predictions_by_class
+                    .iter()
+                    .map(|(c, n)| format!("{} {n}", class_label(c)))
+                    .collect::<Vec<_>>()
+                    .join(" · ")}
+
+            </StatCard>
+            <StatCard
+                title="Serving model"
+                value={report.active_model_version.clone().unwrap_or_else(|| "none".into())}
+                small=true
+            >
+                "activated " {report.active_model_activated_at.clone().unwrap_or_else(|| "–".into())}
+
+            </StatCard>
+            <StatCard title="Memory" value={megabytes(report.memory_rss_bytes)} value_testid="metric-memory">
+                "resident set of the server process"
+            </StatCard>
         </section>
         <section class="card chart" data-testid="chart-predictions-per-minute">
             <h2>{format!("Predictions per class, last {HISTORY_MINUTES} minutes")}</h2>

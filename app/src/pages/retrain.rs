@@ -14,6 +14,7 @@ use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::session::{use_session, RequireRole};
+use crate::components::stat_card::{StatCard, Tone};
 
 /// How often the page asks for progress while a job runs.
 const POLL_RUNNING: Duration = Duration::from_secs(1);
@@ -183,26 +184,23 @@ fn StatsCards(stats: DatabaseStats) -> impl IntoView {
         .join(" · ");
     view! {
         <section class="cards" data-testid="database-stats">
-            <article class="card stat">
-                <h3>"Uploaded images"</h3>
-                <p class="value" data-testid="stat-uploaded">{stats.total_uploaded_images}</p>
-                <p class="detail">{by_class}</p>
-            </article>
-            <article class="card stat">
-                <h3>"Waiting for retraining"</h3>
-                <p class="value" data-testid="stat-pending">{stats.pending_images}</p>
-                <p class="detail">{stats.processed_images} " already used"</p>
-            </article>
-            <article class="card stat">
-                <h3>"Training sessions"</h3>
-                <p class="value">{stats.total_training_sessions}</p>
-                <p class="detail">{stats.completed_sessions} " completed"</p>
-            </article>
-            <article class="card stat ok">
-                <h3>"Serving model"</h3>
-                <p class="value small-value">{stats.active_model_version.unwrap_or_else(|| "none".into())}</p>
-                <p class="detail">{stats.total_predictions} " predictions recorded"</p>
-            </article>
+            <StatCard title="Uploaded images" value=stats.total_uploaded_images value_testid="stat-uploaded">
+                {by_class}
+            </StatCard>
+            <StatCard title="Waiting for retraining" value=stats.pending_images value_testid="stat-pending">
+                {stats.processed_images} " already used"
+            </StatCard>
+            <StatCard title="Training sessions" value=stats.total_training_sessions>
+                {stats.completed_sessions} " completed"
+            </StatCard>
+            <StatCard
+                title="Serving model"
+                value={stats.active_model_version.unwrap_or_else(|| "none".into())}
+                tone=Tone::Ok
+                small=true
+            >
+                {stats.total_predictions} " predictions recorded"
+            </StatCard>
         </section>
     }
 }

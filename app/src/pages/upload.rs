@@ -8,6 +8,7 @@ use crate::api::retrain::{upload_training_images, UploadFileResult, UploadOutcom
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
 use crate::components::session::{use_session, RoleNotice};
+use crate::components::stat_card::{StatCard, Tone};
 use crate::{class_label, CLASS_NAMES};
 use review_queue::ReviewQueue;
 
@@ -138,28 +139,19 @@ pub fn UploadPage() -> impl IntoView {
             })
         }}
         <section class="cards" data-testid="upload-totals">
-            <article class="card stat ok">
-                <h3>"Stored"</h3>
-                <p class="value" data-testid="total-stored">{move || totals.get().stored}</p>
-            </article>
-            <article class="card stat warn">
-                <h3>"Held for review"</h3>
-                <p class="value" data-testid="total-held">{move || totals.get().held}</p>
-            </article>
-            <article class="card stat">
-                <h3>"Duplicates"</h3>
-                <p class="value" data-testid="total-duplicates">{move || totals.get().duplicates}</p>
-            </article>
-            <article class="card stat warn">
-                <h3>"Rejected"</h3>
-                <p class="value" data-testid="total-rejected">{move || totals.get().rejected}</p>
-            </article>
-            <article class="card stat">
-                <h3>"Waiting for retraining"</h3>
-                <p class="value">
-                    {move || pending.get().map_or("–".to_owned(), |n| n.to_string())}
-                </p>
-            </article>
+            <StatCard title="Stored" value={move || totals.get().stored} tone=Tone::Ok value_testid="total-stored" />
+            <StatCard title="Held for review" value={move || totals.get().held} tone=Tone::Warn value_testid="total-held" />
+            <StatCard title="Duplicates" value={move || totals.get().duplicates} value_testid="total-duplicates" />
+            <StatCard
+                title="Rejected"
+                value={move || totals.get().rejected}
+                tone=Tone::Warn
+                value_testid="total-rejected"
+            />
+            <StatCard
+                title="Waiting for retraining"
+                value={move || pending.get().map_or("–".to_owned(), |n| n.to_string())}
+            />
         </section>
         <section class="card">
             <h2>"This session's files"</h2>

@@ -9,6 +9,7 @@ use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::session::RequireRole;
+use crate::components::text_input::TextInput;
 
 /// Accounts, API tokens and the audit trail; admins only.
 #[component]
@@ -132,11 +133,14 @@ fn AccountsAdmin() -> impl IntoView {
                                 </DataTable>
                         } />
             <form class="inline-form" on:submit=add_submit data-testid="add-user-form">
-                <input type="text" placeholder="user name" required data-testid="new-username"
-                    on:input=move |e| new_name.set(event_target_value(&e)) prop:value=move || new_name.get() />
-                <input type="password" placeholder="password (10+ characters)" required autocomplete="new-password"
-                    data-testid="new-password"
-                    on:input=move |e| new_password.set(event_target_value(&e)) prop:value=move || new_password.get() />
+                <TextInput kind="text" value=new_name testid="new-username" placeholder="user name" />
+                <TextInput
+                    kind="password"
+                    value=new_password
+                    testid="new-password"
+                    placeholder="password (10+ characters)"
+                    autocomplete="new-password"
+                />
                 {role_select(new_role, "new-role")}
                 <button type="submit" class="button primary" data-testid="add-user">"Add user"</button>
             </form>
@@ -181,8 +185,7 @@ fn AccountsAdmin() -> impl IntoView {
                                 </DataTable>
                         } />
             <form class="inline-form" on:submit=token_submit data-testid="create-token-form">
-                <input type="text" placeholder="token name, e.g. pacs-sync" required data-testid="token-name"
-                    on:input=move |e| token_name.set(event_target_value(&e)) prop:value=move || token_name.get() />
+                <TextInput kind="text" value=token_name testid="token-name" placeholder="token name, e.g. pacs-sync" />
                 {role_select(token_role, "token-role")}
                 <button type="submit" class="button primary" data-testid="create-token">"Create token"</button>
             </form>
