@@ -150,21 +150,21 @@ fn ModelView(report: ModelReport) -> impl IntoView {
             draw=drawing(stored, |canvas, report| charts::class_scores(canvas, &report.per_class))
         >
             <DataTable testid="class-scores" headers=&["Class", "Precision", "Recall", "F1", "Images"]>
-                        {report
-                            .per_class
-                            .iter()
-                            .map(|s| {
-                                view! {
-                                    <tr>
-                                        <td>{class_label(&s.class_name)}</td>
-                                        <td>{format!("{:.3}", s.precision)}</td>
-                                        <td>{format!("{:.3}", s.recall)}</td>
-                                        <td>{format!("{:.3}", s.f1)}</td>
-                                        <td>{s.support}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
+                {report
+                    .per_class
+                    .iter()
+                    .map(|s| {
+                        view! {
+                            <tr>
+                                <td>{class_label(&s.class_name)}</td>
+                                <td>{format!("{:.3}", s.precision)}</td>
+                                <td>{format!("{:.3}", s.recall)}</td>
+                                <td>{format!("{:.3}", s.f1)}</td>
+                                <td>{s.support}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
             </DataTable>
             <p class="interpretation">
                 {format!(

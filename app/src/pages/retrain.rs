@@ -248,23 +248,23 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
             testid="sessions-table"
             headers=&["#", "Status", "Epochs", "Images", "Accuracy before → after", "F1 before → after", "Model", "Message"]
         >
-                    {sessions
-                        .into_iter()
-                        .map(|s| {
-                            view! {
-                                <tr>
-                                    <td>{s.id}</td>
-                                    <td><span class=format!("badge {}", s.status)>{s.status.as_str()}</span></td>
-                                    <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
-                                    <td>{s.images_used}</td>
-                                    <td>{format!("{} → {}", percent(s.scores.accuracy_before), percent(s.scores.accuracy_after))}</td>
-                                    <td>{format!("{} → {}", percent(s.scores.f1_before), percent(s.scores.f1_after))}</td>
-                                    <td>{s.model_version.unwrap_or_default()}</td>
-                                    <td class="message">{s.error.or(s.message).unwrap_or_default()}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
+            {sessions
+                .into_iter()
+                .map(|s| {
+                    view! {
+                        <tr>
+                            <td>{s.id}</td>
+                            <td><span class=format!("badge {}", s.status)>{s.status.as_str()}</span></td>
+                            <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
+                            <td>{s.images_used}</td>
+                            <td>{format!("{} → {}", percent(s.scores.accuracy_before), percent(s.scores.accuracy_after))}</td>
+                            <td>{format!("{} → {}", percent(s.scores.f1_before), percent(s.scores.f1_after))}</td>
+                            <td>{s.model_version.unwrap_or_default()}</td>
+                            <td class="message">{s.error.or(s.message).unwrap_or_default()}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
         </DataTable>
     }
     .into_any()
@@ -285,44 +285,44 @@ fn ModelsTable(
             testid="models-table"
             headers=&["Version", "Status", "Validation accuracy", "Macro F1", "Created", ""]
         >
-                    {models
-                        .into_iter()
-                        .map(|model| {
-                            let version = model.version.clone();
-                            view! {
-                                <tr class:serving=model.serving>
-                                    <td>{model.version.clone()}</td>
-                                    <td><span class=format!("badge {}", model.status)>{model.status.as_str()}</span></td>
-                                    <td>{percent(model.accuracy)}</td>
-                                    <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
-                                    <td>{model.created_at.clone()}</td>
-                                    <td>
-                                        {(!model.serving && admin).then(|| {
-                                            let rejected = model.gate_rejected;
-                                            view! {
-                                                <button
-                                                    type="button"
-                                                    class="button small"
-                                                    on:click=move |_| {
-                                                        if rejected {
-                                                            // Serving a rejected version takes a reason, kept in the audit trail.
-                                                            if let Some(reason) = ask_reason(&version) {
-                                                                activate.dispatch((version.clone(), Some(reason)));
-                                                            }
-                                                        } else {
-                                                            activate.dispatch((version.clone(), None));
-                                                        }
+            {models
+                .into_iter()
+                .map(|model| {
+                    let version = model.version.clone();
+                    view! {
+                        <tr class:serving=model.serving>
+                            <td>{model.version.clone()}</td>
+                            <td><span class=format!("badge {}", model.status)>{model.status.as_str()}</span></td>
+                            <td>{percent(model.accuracy)}</td>
+                            <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
+                            <td>{model.created_at.clone()}</td>
+                            <td>
+                                {(!model.serving && admin).then(|| {
+                                    let rejected = model.gate_rejected;
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="button small"
+                                            on:click=move |_| {
+                                                if rejected {
+                                                    // Serving a rejected version takes a reason, kept in the audit trail.
+                                                    if let Some(reason) = ask_reason(&version) {
+                                                        activate.dispatch((version.clone(), Some(reason)));
                                                     }
-                                                >
-                                                    {if rejected { "Force activate…" } else { "Activate" }}
-                                                </button>
+                                                } else {
+                                                    activate.dispatch((version.clone(), None));
+                                                }
                                             }
-                                        })}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
+                                                >
+                                            {if rejected { "Force activate…" } else { "Activate" }}
+                                        </button>
+                                    }
+                                })}
+                            </td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
         </DataTable>
     }
 }

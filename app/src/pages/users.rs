@@ -113,25 +113,25 @@ fn AccountsAdmin() -> impl IntoView {
         <section class="card stack">
             <h2>"Users"</h2>
             <Loaded resource=users loading="Loading users…" render=move |users| view! {
-                                <DataTable testid="users-table" headers=&["User", "Role", "Since", ""]>
-                                        {users.into_iter().map(|user| {
-                                            let name = user.username.clone();
-                                            view! {
-                                                <tr>
-                                                    <td>{user.username.clone()}</td>
-                                                    <td><span class="badge">{user.role.as_str()}</span></td>
-                                                    <td>{user.created_at.clone()}</td>
-                                                    <td>
-                                                        <button type="button" class="button small"
-                                                            on:click=move |_| { remove.dispatch(name.clone()); }>
-                                                            "Remove"
-                                                        </button>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                </DataTable>
-                        } />
+                <DataTable testid="users-table" headers=&["User", "Role", "Since", ""]>
+                    {users.into_iter().map(|user| {
+                        let name = user.username.clone();
+                        view! {
+                            <tr>
+                                <td>{user.username.clone()}</td>
+                                <td><span class="badge">{user.role.as_str()}</span></td>
+                                <td>{user.created_at.clone()}</td>
+                                <td>
+                                    <button type="button" class="button small"
+                                        on:click=move |_| { remove.dispatch(name.clone()); }>
+                                        "Remove"
+                                    </button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </DataTable>
+            } />
             <form class="inline-form" on:submit=add_submit data-testid="add-user-form">
                 <TextInput kind="text" value=new_name testid="new-username" placeholder="user name" />
                 <TextInput
@@ -156,34 +156,34 @@ fn AccountsAdmin() -> impl IntoView {
                 </p>
             })}
             <Loaded resource=tokens render=move |tokens| view! {
-                                <DataTable testid="tokens-table" headers=&["Id", "Name", "Role", "Created by", "Last used", ""]>
-                                        {tokens.into_iter().map(|token| {
-                                            let id = token.id;
-                                            let revoked = token.revoked_at.is_some();
-                                            view! {
-                                                <tr class:revoked=revoked>
-                                                    <td>{token.id}</td>
-                                                    <td>{token.name}</td>
-                                                    <td>{token.role.as_str()}</td>
-                                                    <td>{token.created_by}</td>
-                                                    <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
-                                                    <td>
-                                                        {if revoked {
-                                                            view! { <span class="badge">"revoked"</span> }.into_any()
-                                                        } else {
-                                                            view! {
-                                                                <button type="button" class="button small"
-                                                                    on:click=move |_| { revoke.dispatch(id); }>
-                                                                    "Revoke"
-                                                                </button>
-                                                            }.into_any()
-                                                        }}
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                </DataTable>
-                        } />
+                <DataTable testid="tokens-table" headers=&["Id", "Name", "Role", "Created by", "Last used", ""]>
+                    {tokens.into_iter().map(|token| {
+                        let id = token.id;
+                        let revoked = token.revoked_at.is_some();
+                        view! {
+                            <tr class:revoked=revoked>
+                                <td>{token.id}</td>
+                                <td>{token.name}</td>
+                                <td>{token.role.as_str()}</td>
+                                <td>{token.created_by}</td>
+                                <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                <td>
+                                    {if revoked {
+                                        view! { <span class="badge">"revoked"</span> }.into_any()
+                                    } else {
+                                        view! {
+                                            <button type="button" class="button small"
+                                                on:click=move |_| { revoke.dispatch(id); }>
+                                                "Revoke"
+                                            </button>
+                                        }.into_any()
+                                    }}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </DataTable>
+            } />
             <form class="inline-form" on:submit=token_submit data-testid="create-token-form">
                 <TextInput kind="text" value=token_name testid="token-name" placeholder="token name, e.g. pacs-sync" />
                 {role_select(token_role, "token-role")}
@@ -194,20 +194,20 @@ fn AccountsAdmin() -> impl IntoView {
         <section class="card">
             <h2>"Audit trail"</h2>
             <Loaded resource=events render=move |events| view! {
-                                <DataTable testid="audit-table" headers=&["When", "Who", "Action", "Target", "Outcome", "Client", "Detail"]>
-                                        {events.into_iter().map(|event| view! {
-                                            <tr>
-                                                <td>{event.at}</td>
-                                                <td>{event.actor}</td>
-                                                <td>{event.action}</td>
-                                                <td>{event.target.unwrap_or_default()}</td>
-                                                <td><span class=format!("badge {}", event.outcome)>{event.outcome.clone()}</span></td>
-                                                <td>{event.client.unwrap_or_default()}</td>
-                                                <td class="small">{event.detail.unwrap_or_default()}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                </DataTable>
-                        } />
+                <DataTable testid="audit-table" headers=&["When", "Who", "Action", "Target", "Outcome", "Client", "Detail"]>
+                    {events.into_iter().map(|event| view! {
+                        <tr>
+                            <td>{event.at}</td>
+                            <td>{event.actor}</td>
+                            <td>{event.action}</td>
+                            <td>{event.target.unwrap_or_default()}</td>
+                            <td><span class=format!("badge {}", event.outcome)>{event.outcome.clone()}</span></td>
+                            <td>{event.client.unwrap_or_default()}</td>
+                            <td class="small">{event.detail.unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </DataTable>
+            } />
         </section>
     }
 }
