@@ -1,14 +1,14 @@
 //! The `audit_events` table: who did what to the system, when, from where, and whether it was allowed.
 
 use crate::{DbResult, Pool};
+pub use domain::AuditOutcome;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewAuditEvent<'a> {
     pub actor: &'a str,
     pub action: &'a str,
     pub target: Option<&'a str>,
-    /// `ok`, `refused` or `failed`.
-    pub outcome: &'a str,
+    pub outcome: AuditOutcome,
     pub client: Option<&'a str>,
     pub detail: Option<&'a str>,
 }

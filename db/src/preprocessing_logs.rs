@@ -3,6 +3,7 @@
 use sqlx::AnyExecutor;
 
 use crate::DbResult;
+pub use domain::PreprocessingStatus;
 
 #[derive(Debug, Clone)]
 pub struct NewPreprocessingLog<'a> {
@@ -10,8 +11,7 @@ pub struct NewPreprocessingLog<'a> {
     pub images_processed: i64,
     pub features_extracted: i64,
     pub seconds: f64,
-    /// `completed` or `failed`.
-    pub status: &'a str,
+    pub status: PreprocessingStatus,
     pub error: Option<&'a str>,
 }
 

@@ -10,4 +10,6 @@ pub mod states;
 
 pub use classes::{class_index, class_label, CLASS_NAMES, NUM_CLASSES};
 pub use records::{AuditEntry, SessionScores};
-pub use states::{JobPhase, ModelStatus, RetrainState, SessionStatus};
+pub use states::{
+    AuditOutcome, JobPhase, ModelStatus, PreprocessingStatus, RetrainState, SessionStatus,
+};

@@ -12,8 +12,7 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub target: Option<String>,
-    /// `ok`, `refused` or `failed`.
-    pub outcome: String,
+    pub outcome: crate::AuditOutcome,
     pub client: Option<String>,
     pub detail: Option<String>,
 }

@@ -176,6 +176,36 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How an audited action ended.
+    pub enum AuditOutcome {
+        Ok => "ok",
+        /// Not allowed: no credentials, the wrong role, another site, or a wrong password.
+        Refused => "refused",
+        /// Allowed, but it did not succeed.
+        Failed => "failed",
+    }
+}
+
+impl AuditOutcome {
+    /// `Ok` for a success, `Failed` for an error.
+    pub fn of<T, E>(result: &Result<T, E>) -> Self {
+        if result.is_ok() {
+            AuditOutcome::Ok
+        } else {
+            AuditOutcome::Failed
+        }
+    }
+}
+
+text_enum! {
+    /// How a batch of preprocessing ended (the `preprocessing_logs` table).
+    pub enum PreprocessingStatus {
+        Completed => "completed",
+        Failed => "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +232,8 @@ mod tests {
         round_trips(RetrainState::ALL);
         round_trips(JobPhase::ALL);
         round_trips(ModelStatus::ALL);
+        round_trips(AuditOutcome::ALL);
+        round_trips(PreprocessingStatus::ALL);
         assert_eq!(JobPhase::FineTuning.as_str(), "fine_tuning");
     }
 

@@ -195,6 +195,7 @@ pub struct ModelsResponse {
 #[server(prefix = "", endpoint = "retrain", input = MultipartFormData)]
 pub async fn upload_training_images(data: MultipartData) -> Result<UploadResponse, AppError> {
     use crate::ssr::{multipart, uploads};
+    use domain::AuditOutcome;
     let state = crate::ssr::state()?;
     let caller = crate::ssr::auth::require(crate::api::auth::Role::Annotator)?;
     let form = multipart::read_form(data, &state.service.limits()).await?;
@@ -218,9 +219,9 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         purpose.as_str()
     );
     let outcome = if stored + held + duplicates == 0 {
-        "failed"
+        AuditOutcome::Failed
     } else {
-        "ok"
+        AuditOutcome::Ok
     };
     crate::ssr::auth::audit(
         &state.db,

@@ -201,7 +201,7 @@ fn AccountsAdmin() -> impl IntoView {
                             <td>{event.actor}</td>
                             <td>{event.action}</td>
                             <td>{event.target.unwrap_or_default()}</td>
-                            <td><span class=format!("badge {}", event.outcome)>{event.outcome.clone()}</span></td>
+                            <td><span class=format!("badge {}", event.outcome)>{event.outcome.as_str()}</span></td>
                             <td>{event.client.unwrap_or_default()}</td>
                             <td class="small">{event.detail.unwrap_or_default()}</td>
                         </tr>

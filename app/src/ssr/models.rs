@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use domain::AuditOutcome;
+
 use crate::api::retrain::{ModelVersionInfo, ModelsResponse};
 use crate::error::AppError;
 
@@ -109,7 +111,7 @@ pub async fn activate_as(
             caller,
             action,
             Some(version),
-            "refused",
+            AuditOutcome::Refused,
             Some(&error.to_string()),
         )
         .await;
@@ -118,7 +120,15 @@ pub async fn activate_as(
     let result = activate(state, version).await;
     match &result {
         Ok(()) => {
-            crate::ssr::auth::audit(&state.db, caller, action, Some(version), "ok", reason).await
+            crate::ssr::auth::audit(
+                &state.db,
+                caller,
+                action,
+                Some(version),
+                AuditOutcome::Ok,
+                reason,
+            )
+            .await
         }
         Err(error) => {
             crate::ssr::auth::audit(
@@ -126,7 +136,7 @@ pub async fn activate_as(
                 caller,
                 action,
                 Some(version),
-                "failed",
+                AuditOutcome::Failed,
                 Some(&error.to_string()),
             )
             .await

@@ -1,6 +1,8 @@
 //! Held uploads: listing them, serving their images, and recording an annotator's decision (audited)
 //! so only labels a person stood behind reach training.
 
+use domain::AuditOutcome;
+
 use crate::api::review::{HeldUpload, HeldUploadsResponse, ReviewDecision, ReviewResult};
 use crate::error::AppError;
 use crate::ssr::auth::Principal;
@@ -74,13 +76,12 @@ pub async fn decide(
         Ok(decided) => format!("{decision:?} as {}", decided.class_name).to_lowercase(),
         Err(error) => error.to_string(),
     };
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
     crate::ssr::auth::audit(
         &state.db,
         caller,
         "upload.review",
         Some(&target),
-        outcome,
+        AuditOutcome::of(&result),
         Some(&detail),
     )
     .await;

@@ -88,7 +88,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Records a change made here in the audit trail, as the actor `cli`.
 async fn record(db: &db::Pool, action: &str, target: &str) {
-    auth::audit(db, &auth::command_line(), action, Some(target), "ok", None).await;
+    auth::audit(
+        db,
+        &auth::command_line(),
+        action,
+        Some(target),
+        db::audit::AuditOutcome::Ok,
+        None,
+    )
+    .await;
 }
 
 pub fn run_user(args: UserArgs) -> anyhow::Result<()> {

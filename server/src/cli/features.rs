@@ -114,7 +114,7 @@ fn log_run(
                 images_processed: images as i64,
                 features_extracted: extracted as i64,
                 seconds,
-                status: "completed",
+                status: db::preprocessing_logs::PreprocessingStatus::Completed,
                 error: None,
             },
         )

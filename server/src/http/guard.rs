@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
+use db::audit::AuditOutcome;
 
 use super::access::{is_static, required_access};
 use super::openapi::BodyKind;
@@ -45,7 +46,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
                 &caller,
                 "cross-site request",
                 Some(&path),
-                "refused",
+                AuditOutcome::Refused,
                 None,
             )
             .await;
@@ -71,7 +72,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
                     &caller,
                     &format!("{method} {path}"),
                     None,
-                    "refused",
+                    AuditOutcome::Refused,
                     Some(&detail),
                 )
                 .await;

@@ -1,5 +1,7 @@
 //! The audit trail: who changed what, when, from where, and how it ended.
 
+use domain::AuditOutcome;
+
 use super::Principal;
 use crate::api::auth::AuditEntry;
 use crate::error::AppError;
@@ -10,7 +12,7 @@ pub async fn audit(
     actor: &Principal,
     action: &str,
     target: Option<&str>,
-    outcome: &str,
+    outcome: AuditOutcome,
     detail: Option<&str>,
 ) {
     let event = db::audit::NewAuditEvent {
@@ -35,14 +37,14 @@ pub async fn audit_result<T>(
     result: &Result<T, AppError>,
 ) {
     match result {
-        Ok(_) => audit(db, actor, action, target, "ok", None).await,
+        Ok(_) => audit(db, actor, action, target, AuditOutcome::Ok, None).await,
         Err(error) => {
             audit(
                 db,
                 actor,
                 action,
                 target,
-                "failed",
+                AuditOutcome::Failed,
                 Some(&error.to_string()),
             )
             .await

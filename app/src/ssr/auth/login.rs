@@ -1,5 +1,7 @@
 //! Resolving credentials to callers, and logging in and out of browser sessions.
 
+use domain::AuditOutcome;
+
 use super::audit::audit;
 use super::secrets::{digest, new_secret, verify_password, DUMMY_HASH};
 use super::{principal, Principal, SESSION_COOKIE, SESSION_HOURS};
@@ -54,7 +56,7 @@ pub async fn login(
                 &caller,
                 "login",
                 Some(username),
-                "refused",
+                AuditOutcome::Refused,
                 Some("wrong user name or password"),
             )
             .await;
@@ -74,7 +76,15 @@ pub async fn login(
         role: Some(role),
         ..caller
     };
-    audit(&state.db, &actor, "login", Some(&user.username), "ok", None).await;
+    audit(
+        &state.db,
+        &actor,
+        "login",
+        Some(&user.username),
+        AuditOutcome::Ok,
+        None,
+    )
+    .await;
     Ok(CurrentUser {
         username: user.username,
         role,
@@ -85,7 +95,7 @@ pub async fn logout(state: &AppState) -> Result<(), AppError> {
     let caller = principal();
     if let Some(digest) = &caller.session_digest {
         db::accounts::delete_session(&state.db, digest).await?;
-        audit(&state.db, &caller, "logout", None, "ok", None).await;
+        audit(&state.db, &caller, "logout", None, AuditOutcome::Ok, None).await;
     }
     set_cookie(&session_cookie("", 0, caller.https));
     Ok(())

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use domain::JobPhase;
+use domain::{JobPhase, PreprocessingStatus};
 use ml::dataset::LabeledImage;
 use ml::finetune::data::{FineTuneSources, OriginalData, PreparedData, ValidationSet};
 use ml::finetune::{self, FineTuneOutcome, FineTuneRequest};
@@ -214,8 +214,12 @@ async fn prepare(
     .await
     .map_err(|e| JobError::Job(format!("preprocessing panicked: {e}")))?;
     let (status, processed, error) = match &prepared {
-        Ok(prepared) => ("completed", prepared.images_processed as i64, None),
-        Err(error) => ("failed", 0, Some(error.to_string())),
+        Ok(prepared) => (
+            PreprocessingStatus::Completed,
+            prepared.images_processed as i64,
+            None,
+        ),
+        Err(error) => (PreprocessingStatus::Failed, 0, Some(error.to_string())),
     };
     db::preprocessing_logs::insert(
         &state.db,
