@@ -117,15 +117,6 @@ text_enum! {
     }
 }
 
-impl SessionStatus {
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Rejected
-        )
-    }
-}
-
 text_enum! {
     /// What `GET /retrain/status` reports: `idle` before the first job, then the newest job's status.
     pub enum RetrainState {
@@ -244,10 +235,8 @@ mod tests {
     }
 
     #[test]
-    fn only_final_states_are_finished_and_each_maps_to_the_status_report() {
+    fn each_session_status_maps_to_the_status_report() {
         for status in SessionStatus::ALL {
-            let finished = !matches!(status, SessionStatus::Queued | SessionStatus::Running);
-            assert_eq!(status.is_finished(), finished, "{status}");
             assert_eq!(RetrainState::from(*status).as_str(), status.as_str());
         }
     }

@@ -27,21 +27,8 @@ pub struct Explanation {
     pub dicom: Option<DicomFrame>,
 }
 
-/// Grad-CAM of `class` for one preprocessed image (`size`x`size` normalised pixels): the raw,
-/// unscaled map and its width and height.
-pub fn grad_cam(
-    model: &Model,
-    input: Vec<f32>,
-    size: usize,
-    class: usize,
-    device: &Device,
-) -> MlResult<(Vec<f32>, usize, usize)> {
-    let images = Tensor::<4>::from_data(TensorData::new(input, [1, 1, size, size]), device);
-    grad_cam_of_map(model, model.feature_map(images), class)
-}
-
-/// Grad-CAM of `class` on an already computed last feature map, so a prediction and its
-/// explanation share one forward pass. Only the map is tracked by autodiff: the backward pass
+/// Grad-CAM of `class` on an already computed last feature map (the raw, unscaled map and its
+/// width and height), so a prediction and its explanation share one forward pass. Only the map is tracked by autodiff: the backward pass
 /// runs through the pooling and the head alone.
 fn grad_cam_of_map(
     model: &Model,
@@ -282,8 +269,7 @@ mod tests {
         let model = Architecture::Cnn.init(&config, &device).valid();
         let size = 32;
         let input = Tensor::<4>::random([1, 1, size, size], Distribution::Default, &device);
-        let input_values = to_f32_vec(input.clone()).unwrap();
-        let map = model.feature_map(input);
+        let map = model.feature_map(input.clone());
         let [_, channels, height, width] = map.dims();
         let map_values = to_f32_vec(map).unwrap();
         let head = |features: Vec<f32>| {
@@ -302,7 +288,8 @@ mod tests {
                     head(one_hot)[class] - class_bias
                 })
                 .collect();
-            let (cam, w, h) = grad_cam(&model, input_values.clone(), size, class, &device).unwrap();
+            let (cam, w, h) =
+                grad_cam_of_map(&model, model.feature_map(input.clone()), class).unwrap();
             assert_eq!((w, h), (width, height));
             for cell in 0..w * h {
                 let expected = (0..channels)
