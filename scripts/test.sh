@@ -18,10 +18,10 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy -p db -p storage -p ml -p app -p brainscan --all-targets -- -D warnings
+cargo clippy -p domain -p synthetic -p db -p storage -p ml -p app -p brainscan --all-targets -- -D warnings
 
-step "cargo test (db, storage, ml, app, brainscan)"
-cargo test -p db -p storage -p ml -p app -p brainscan
+step "cargo test (domain, synthetic, db, storage, ml, app, brainscan)"
+cargo test -p domain -p synthetic -p db -p storage -p ml -p app -p brainscan
 
 # The same database and storage tests on PostgreSQL and on an S3-compatible server, and two web
 # replicas plus a worker process sharing one PostgreSQL database and one bucket (scale-out mode).

@@ -64,7 +64,7 @@ fn load_images() -> Vec<(String, Vec<u8>)> {
         .map(|variant| {
             (
                 format!("phantom-{variant}.jpg"),
-                ml::phantom::slice_jpeg(variant, 512)
+                synthetic::phantom::slice_jpeg(variant, 512)
                     .expect("encoding an in-memory image cannot fail"),
             )
         })

@@ -18,12 +18,14 @@ pub mod label_check;
 pub mod metrics;
 pub mod model;
 pub mod non_mri;
-pub mod phantom;
 pub mod plots;
 pub mod preprocess;
-pub mod rng;
 pub mod train;
 pub mod trust;
+
+// Seeded generator and phantom slices live in their own light crate (the load generator uses them
+// without Burn); re-exported so `ml::rng` and `ml::phantom` stay where the ML code expects them.
+pub use synthetic::{phantom, rng};
 
 use std::path::PathBuf;
 

@@ -8,7 +8,6 @@
 use image::{GrayImage, Luma};
 
 use crate::rng::Rng;
-use crate::{MlError, MlResult};
 
 /// One `size` x `size` slice; `variant` moves the folds, the grain and the lesion.
 pub fn slice(variant: u32, size: u32) -> GrayImage {
@@ -76,11 +75,10 @@ pub fn slice(variant: u32, size: u32) -> GrayImage {
 }
 
 /// [`slice`] as a baseline JPEG at quality 90, about what the dataset's files use.
-pub fn slice_jpeg(variant: u32, size: u32) -> MlResult<Vec<u8>> {
+pub fn slice_jpeg(variant: u32, size: u32) -> Result<Vec<u8>, image::ImageError> {
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
-        .encode_image(&slice(variant, size))
-        .map_err(|e| MlError::Encode(e.to_string()))?;
+        .encode_image(&slice(variant, size))?;
     Ok(bytes)
 }
 
