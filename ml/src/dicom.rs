@@ -119,26 +119,31 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
             "the DICOM pixel data ({transfer_syntax}) did not decode: {e}"
         ))
     })?;
-    let frame_values = (0..decoded.number_of_frames())
-        .map(|frame| {
-            decoded
-                .to_vec_frame::<f32>(frame)
-                .map_err(|e| MlError::Decode(format!("DICOM frame {}: {e}", frame + 1)))
-        })
-        .collect::<MlResult<Vec<_>>>()?;
+    // One frame's modality values at a time: holding every frame as f32 would cost 4 bytes a pixel
+    // of the whole file on top of the decoded data, so a file without a window is read twice.
+    let frame_values = |frame: u32| {
+        decoded
+            .to_vec_frame::<f32>(frame)
+            .map_err(|e| MlError::Decode(format!("DICOM frame {}: {e}", frame + 1)))
+    };
     let window = match decoded.window().ok().flatten().and_then(|w| w.first()) {
         Some(first) if first.width >= 1.0 => WindowUsed {
             center: first.center as f32,
             width: first.width as f32,
             from_file: true,
         },
-        _ => min_max_window(&frame_values),
+        _ => {
+            let mut range = EMPTY_RANGE;
+            for frame in 0..decoded.number_of_frames() {
+                range = extend_range(range, &frame_values(frame)?);
+            }
+            spanning_window(range)
+        }
     };
     let (width, height) = (decoded.columns(), decoded.rows());
-    let images = frame_values
-        .iter()
-        .map(|values| {
-            let grey = values
+    let images = (0..decoded.number_of_frames())
+        .map(|frame| {
+            let grey = frame_values(frame)?
                 .iter()
                 .map(|&value| {
                     let level = apply_window(value, &window);
@@ -211,14 +216,18 @@ fn number(object: &DefaultDicomObject, tag: Tag) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
-/// The window spanning all frames' values, so every frame of a file shares one grey scale.
-fn min_max_window(frames: &[Vec<f32>]) -> WindowUsed {
-    let (low, high) = frames
+/// The range of no values, which [`extend_range`] widens.
+const EMPTY_RANGE: (f32, f32) = (f32::INFINITY, f32::NEG_INFINITY);
+
+fn extend_range((low, high): (f32, f32), values: &[f32]) -> (f32, f32) {
+    values
         .iter()
-        .flatten()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+        .fold((low, high), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+/// The window spanning `(low, high)`, the values of every frame, so all frames of a file share one
+/// grey scale.
+fn spanning_window((low, high): (f32, f32)) -> WindowUsed {
     if !low.is_finite() || !high.is_finite() {
         return WindowUsed {
             center: 0.0,
@@ -262,7 +271,10 @@ mod tests {
 
     #[test]
     fn min_max_spans_every_frame() {
-        let window = min_max_window(&[vec![100.0, 200.0], vec![150.0, 1100.0]]);
+        let range = [vec![100.0, 200.0], vec![150.0, 1100.0]]
+            .iter()
+            .fold(EMPTY_RANGE, |range, frame| extend_range(range, frame));
+        let window = spanning_window(range);
         assert!(!window.from_file);
         assert_eq!(apply_window(100.0, &window), 0);
         assert_eq!(apply_window(1100.0, &window), 255);
