@@ -3,17 +3,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// How the server runs; every option is also read from the environment variable named beside it.
+/// What every long-running process needs, `serve` and `worker` alike: where the data lives, the
+/// database and storage every process shares, the models, and how retraining runs. Every option is
+/// also read from the environment variable named beside it.
 #[derive(Debug, Clone, PartialEq, Args)]
-pub struct ServeConfig {
-    /// Address to listen on; Docker and Render need 0.0.0.0.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
-    pub host: IpAddr,
-
-    /// Port to listen on (Render sets PORT).
-    #[arg(long, env = "PORT", default_value_t = 8000)]
-    pub port: u16,
-
+pub struct StateConfig {
     /// Everything the server writes (database, uploads, model versions) lives under this one
     /// directory unless the three options below say otherwise: one volume to mount in Docker.
     #[arg(long, env = "DATA_ROOT", default_value = "data")]
@@ -57,6 +51,40 @@ pub struct ServeConfig {
     #[arg(long, env = "TRAINING_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Backend retraining jobs run on: cpu, or wgpu for a GPU (a build with the `wgpu` cargo
+    /// feature), e.g. `brainscan worker --backend wgpu` on a GPU machine. Predictions stay on the CPU.
+    #[arg(long = "backend", env = "TRAINING_BACKEND", default_value = "cpu")]
+    pub training_backend: ml::Backend,
+
+    /// A retrained model is activated unless its validation accuracy falls by more than this many
+    /// percentage points.
+    #[arg(long, env = "ACTIVATION_TOLERANCE", default_value_t = 0.5)]
+    pub activation_tolerance_points: f64,
+
+    /// Name of the first admin, created at start when the database has no user yet.
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of that first admin. Only read from the environment (never a flag, which `ps` would
+    /// show); without it, create the first admin with `brainscan user add`.
+    #[arg(skip = std::env::var("ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()))]
+    pub admin_password: Option<String>,
+}
+
+/// How the web server runs: the shared state plus what only a process that answers HTTP needs.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub state: StateConfig,
+
+    /// Address to listen on; Docker and Render need 0.0.0.0.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on (Render sets PORT).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
     /// Features of the training images, written by `brainscan extract-features`.
     #[arg(
         long,
@@ -79,30 +107,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NO_WORKER")]
     pub no_worker: bool,
 
-    /// Backend retraining jobs run on: cpu, or wgpu for a GPU (a build with the `wgpu` cargo
-    /// feature), e.g. `brainscan worker --backend wgpu` on a GPU machine. Predictions stay on the CPU.
-    #[arg(long = "backend", env = "TRAINING_BACKEND", default_value = "cpu")]
-    pub training_backend: ml::Backend,
-
-    /// A retrained model is activated unless its validation accuracy falls by more than this many
-    /// percentage points.
-    #[arg(long, env = "ACTIVATION_TOLERANCE", default_value_t = 0.5)]
-    pub activation_tolerance_points: f64,
-
     /// Whether predicting and reading pages and statistics work without logging in (uploads,
     /// retraining and administration always need an account). On by default so the original
     /// service's clients keep working; `--public-read false` closes the whole site to strangers.
     #[arg(long, env = "PUBLIC_READ", default_value_t = true, action = clap::ArgAction::Set)]
     pub public_read: bool,
-
-    /// Name of the first admin, created at start when the database has no user yet.
-    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
-    pub admin_username: String,
-
-    /// Password of that first admin. Only read from the environment (never a flag, which `ps` would
-    /// show); without it, create the first admin with `brainscan user add`.
-    #[arg(skip = std::env::var("ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()))]
-    pub admin_password: Option<String>,
 
     /// Trust the last address in `X-Forwarded-For` and `X-Forwarded-Proto` (set behind one reverse
     /// proxy such as Render's); otherwise a client could claim any address.
@@ -131,11 +140,14 @@ pub struct ServeConfig {
     pub site_root: String,
 }
 
-impl ServeConfig {
-    pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.host, self.port)
-    }
+/// `brainscan worker`: the shared state only; it serves nothing, so it takes no web option.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct WorkerConfig {
+    #[command(flatten)]
+    pub state: StateConfig,
+}
 
+impl StateConfig {
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
@@ -169,25 +181,46 @@ impl ServeConfig {
             None => storage::Storage::local(&self.upload_dir(), &self.model_store()),
         }
     }
+}
+
+impl ServeConfig {
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
 
     /// What the server functions need to know about files and limits.
     pub fn service(&self, storage: storage::Storage) -> app::ssr::ServiceConfig {
         app::ssr::ServiceConfig {
-            shipped_model_dir: self.model_dir.clone(),
+            shipped_model_dir: self.state.model_dir.clone(),
             storage,
-            data_dir: self.data_dir.clone(),
+            data_dir: self.state.data_dir.clone(),
             features_csv: self.features_csv.clone(),
             max_upload_bytes: self.max_upload_mb * 1024 * 1024,
             max_files_per_request: 200,
             max_request_bytes: self.max_request_mb * 1024 * 1024,
-            activation_tolerance: self.activation_tolerance_points / 100.0,
+            activation_tolerance: self.state.activation_tolerance_points / 100.0,
             public_read: self.public_read,
             trust_proxy: self.trust_proxy,
             predict_per_minute: self.predict_per_minute,
             writes_per_minute: self.writes_per_minute,
             request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
-            training_backend: self.training_backend,
+            training_backend: self.state.training_backend,
         }
+    }
+}
+
+impl WorkerConfig {
+    /// The configuration a worker builds its state from: its own shared options, and the web
+    /// options at their defaults (it answers no request, so they never apply).
+    pub fn into_serve_config(self) -> Result<ServeConfig, clap::Error> {
+        #[derive(clap::Parser)]
+        struct WebDefaults {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        let mut config = <WebDefaults as clap::Parser>::try_parse_from(["brainscan"])?.serve;
+        config.state = self.state;
+        Ok(config)
     }
 }
 
@@ -241,19 +274,19 @@ mod tests {
             let config = serve_config(&[]);
             assert_eq!(config.port, 8000);
             assert_eq!(config.host.to_string(), "127.0.0.1");
-            assert_eq!(config.database_url(), "sqlite://data/app.db");
-            assert_eq!(config.model_dir.to_str(), Some("models"));
-            assert_eq!(config.upload_dir().to_str(), Some("data/uploads"));
-            assert_eq!(config.model_store().to_str(), Some("data/models"));
+            assert_eq!(config.state.database_url(), "sqlite://data/app.db");
+            assert_eq!(config.state.model_dir.to_str(), Some("models"));
+            assert_eq!(config.state.upload_dir().to_str(), Some("data/uploads"));
+            assert_eq!(config.state.model_store().to_str(), Some("data/models"));
             assert_eq!(
-                config.storage_url, None,
+                config.state.storage_url, None,
                 "local folders unless a bucket is named"
             );
-            assert_eq!(config.cache_dir().to_str(), Some("data/cache"));
+            assert_eq!(config.state.cache_dir().to_str(), Some("data/cache"));
             let root = tempfile::tempdir().unwrap();
             let root_arg = root.path().to_str().unwrap();
             let blank = serve_config(&["--storage-url", " ", "--data-root", root_arg]);
-            let uploads = blank.storage().unwrap().uploads;
+            let uploads = blank.state.storage().unwrap().uploads;
             assert_eq!(
                 uploads.local_root(),
                 Some(root.path().join("uploads").as_path()),
@@ -266,7 +299,7 @@ mod tests {
                 20 * 1024 * 1024
             );
             assert_eq!(config.service(storage).max_request_bytes, 100 * 1024 * 1024);
-            assert_eq!(config.data_dir, None);
+            assert_eq!(config.state.data_dir, None);
         });
     }
 
@@ -286,7 +319,7 @@ mod tests {
         let explicit = serve_config(&explicit_args);
         assert_eq!(implicit, explicit);
         assert_eq!(implicit.socket_addr().to_string(), "0.0.0.0:9100");
-        assert_eq!(implicit.database_url(), "sqlite://x.db");
+        assert_eq!(implicit.state.database_url(), "sqlite://x.db");
     }
 
     #[test]
@@ -295,24 +328,69 @@ mod tests {
             "one_data_root_holds_everything_written_unless_overridden",
             || {
                 let config = serve_config(&["--data-root", "/var/lib/brainscan"]);
-                assert_eq!(config.database_url(), "sqlite:///var/lib/brainscan/app.db");
                 assert_eq!(
-                    config.upload_dir().to_str(),
+                    config.state.database_url(),
+                    "sqlite:///var/lib/brainscan/app.db"
+                );
+                assert_eq!(
+                    config.state.upload_dir().to_str(),
                     Some("/var/lib/brainscan/uploads")
                 );
                 assert_eq!(
-                    config.model_store().to_str(),
+                    config.state.model_store().to_str(),
                     Some("/var/lib/brainscan/models")
                 );
                 assert_eq!(
-                    config.cache_dir().to_str(),
+                    config.state.cache_dir().to_str(),
                     Some("/var/lib/brainscan/cache")
                 );
                 let overridden = serve_config(&["--data-root", "/v", "--upload-dir", "/elsewhere"]);
-                assert_eq!(overridden.upload_dir().to_str(), Some("/elsewhere"));
-                assert_eq!(overridden.database_url(), "sqlite:///v/app.db");
+                assert_eq!(overridden.state.upload_dir().to_str(), Some("/elsewhere"));
+                assert_eq!(overridden.state.database_url(), "sqlite:///v/app.db");
             },
         );
+    }
+
+    #[test]
+    fn a_worker_takes_the_shared_options_and_refuses_the_web_ones() {
+        let worker = |args: &[&str]| {
+            let mut argv = vec!["brainscan", "worker"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).map(Cli::command)
+        };
+        let shared = [
+            "--database-url",
+            "postgres://db/brainscan",
+            "--storage-url",
+            "s3://bucket/prefix",
+            "--backend",
+            "cpu",
+            "--data-root",
+            "/w",
+        ];
+        let Ok(Command::Worker(config)) = worker(&shared) else {
+            panic!("a worker with the shared options")
+        };
+        assert_eq!(config.state.database_url(), "postgres://db/brainscan");
+        assert_eq!(config.state.cache_dir().to_str(), Some("/w/cache"));
+        let serve = config.clone().into_serve_config().expect("web defaults");
+        assert_eq!(
+            serve.state, config.state,
+            "the worker's own options are kept"
+        );
+        for web in [
+            &["--port", "8000"][..],
+            &["--public-read", "false"],
+            &["--no-worker"],
+            &["--max-upload-mb", "5"],
+        ] {
+            let error = worker(web).expect_err("a web option");
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{web:?}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -14,28 +14,34 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 
-pub use config::ServeConfig;
+pub use config::{ServeConfig, StateConfig, WorkerConfig};
 
 /// Opens the database (running migrations), marks jobs a previous run left unfinished as failed,
 /// removes half-written model versions, loads the serving model and assembles the shared state.
 pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     // A backend this build lacks would otherwise surface only when the first job fails.
-    config.training_backend.device().with_context(|| {
+    config.state.training_backend.device().with_context(|| {
         format!(
             "--backend {} (TRAINING_BACKEND) cannot run retraining here",
-            config.training_backend
+            config.state.training_backend
         )
     })?;
-    let pool = db::connect(&config.database_url()).await.with_context(|| {
-        format!(
-            "opening the database at {}",
-            db::redact_password(&config.database_url())
-        )
-    })?;
-    let storage = config.storage().with_context(|| {
+    let pool = db::connect(&config.state.database_url())
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database at {}",
+                db::redact_password(&config.state.database_url())
+            )
+        })?;
+    let storage = config.state.storage().with_context(|| {
         format!(
             "opening the storage for uploads and model versions ({})",
-            config.storage_url.as_deref().unwrap_or("local folders")
+            config
+                .state
+                .storage_url
+                .as_deref()
+                .unwrap_or("local folders")
         )
     })?;
     // Staging folders are this process's own (CACHE_DIR): whatever is there was never published.
@@ -67,12 +73,13 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
             }
         }
     }
-    if let Some(password) = &config.admin_password {
-        let created = app::ssr::auth::bootstrap_admin(&pool, &config.admin_username, password)
-            .await
-            .context("creating the first admin from ADMIN_PASSWORD")?;
+    if let Some(password) = &config.state.admin_password {
+        let created =
+            app::ssr::auth::bootstrap_admin(&pool, &config.state.admin_username, password)
+                .await
+                .context("creating the first admin from ADMIN_PASSWORD")?;
         if created {
-            tracing::warn!(user = %config.admin_username, "created the first admin from ADMIN_PASSWORD");
+            tracing::warn!(user = %config.state.admin_username, "created the first admin from ADMIN_PASSWORD");
         }
     }
     if db::accounts::count_admins(&pool).await? == 0 {
@@ -104,10 +111,13 @@ pub fn build_app(state: AppState) -> Router {
 /// `brainscan worker`: runs retraining jobs queued in the shared database until Ctrl-C or SIGTERM,
 /// serving nothing over HTTP. It fails stale jobs by their heartbeat, never at start-up, since
 /// another worker may be running one.
-pub async fn work(mut config: ServeConfig) -> anyhow::Result<()> {
+pub async fn work(config: WorkerConfig) -> anyhow::Result<()> {
+    let mut config = config
+        .into_serve_config()
+        .context("reading the options a worker shares with serve")?;
     config.no_worker = true;
     let state = build_state(&config).await?;
-    tracing::info!(database = %db::redact_password(&config.database_url()), "retraining worker started");
+    tracing::info!(database = %db::redact_password(&config.state.database_url()), "retraining worker started");
     app::ssr::retrain::spawn_worker(state);
     shutdown_signal().await;
     Ok(())
@@ -120,7 +130,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, database = %db::redact_password(&config.database_url()), "serving on http://{addr}");
+    tracing::info!(%addr, database = %db::redact_password(&config.state.database_url()), "serving on http://{addr}");
     serve_on(
         listener,
         build_app(state),

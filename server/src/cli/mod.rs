@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, WorkerConfig};
 
 pub use accounts::{TokenArgs, UserArgs};
 pub use bench::BenchArgs;
@@ -52,7 +52,7 @@ pub enum Command {
     Serve(ServeConfig),
     /// Run only the retraining worker: claim jobs queued in the database, run them with a
     /// heartbeat, and activate what the gate accepts (every `serve` process then serves it).
-    Worker(ServeConfig),
+    Worker(WorkerConfig),
     /// Train the classifier on a folder with one sub-folder per class.
     Train(TrainArgs),
     /// Score a model on labelled images (one sub-folder per class).

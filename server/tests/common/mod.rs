@@ -183,7 +183,6 @@ impl TestServer {
         let mut flags = vec![
             ("--database-url", self.database_url.clone()),
             ("--model-dir", path(shipped_model_dir())),
-            ("--features-csv", FEATURES_CSV.to_owned()),
         ];
         match &self.storage_url {
             Some(storage_url) => flags.extend([
@@ -404,6 +403,7 @@ pub async fn spawn_replica(server: &TestServer, name: &str, extra: &[&str]) -> R
         .port();
     let mut args = vec!["serve".to_owned(), "--port".to_owned(), port.to_string()];
     args.extend(server.shared_state_args(name));
+    args.extend(["--features-csv".to_owned(), FEATURES_CSV.to_owned()]);
     args.extend(extra.iter().map(|flag| flag.to_string()));
     let log = server.dir.path().join(format!("{name}.log"));
     let process = spawn_brainscan(&args, &log, "debug");
