@@ -28,8 +28,8 @@ pub struct Explanation {
 }
 
 /// Grad-CAM of `class` on an already computed last feature map (the raw, unscaled map and its
-/// width and height), so a prediction and its explanation share one forward pass. Only the map is tracked by autodiff: the backward pass
-/// runs through the pooling and the head alone.
+/// width and height), so a prediction and its explanation share one forward pass. Only the map is
+/// tracked by autodiff: the backward pass runs through the pooling and the head alone.
 fn grad_cam_of_map(
     model: &Model,
     feature_map: Tensor<4>,

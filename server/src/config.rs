@@ -211,16 +211,21 @@ impl ServeConfig {
 
 impl WorkerConfig {
     /// The configuration a worker builds its state from: its own shared options, and the web
-    /// options at their defaults (it answers no request, so they never apply).
-    pub fn into_serve_config(self) -> Result<ServeConfig, clap::Error> {
-        #[derive(clap::Parser)]
-        struct WebDefaults {
-            #[command(flatten)]
-            serve: ServeConfig,
-        }
-        let mut config = <WebDefaults as clap::Parser>::try_parse_from(["brainscan"])?.serve;
+    /// options at their declared defaults: a worker answers no request, so what the environment
+    /// sets for the web side (`PORT`, limits) is not read into it.
+    pub fn into_serve_config(self) -> ServeConfig {
+        use clap::FromArgMatches;
+        let defaults = ServeConfig::augment_args(clap::Command::new("brainscan"))
+            .mut_args(|arg| arg.env(None))
+            .try_get_matches_from(["brainscan"])
+            .and_then(|matches| ServeConfig::from_arg_matches(&matches));
+        let mut config = match defaults {
+            Ok(config) => config,
+            // Every option has a default and none is required, so parsing no argument cannot fail.
+            Err(error) => unreachable!("the web options' defaults do not parse: {error}"),
+        };
         config.state = self.state;
-        Ok(config)
+        config
     }
 }
 
@@ -373,11 +378,14 @@ mod tests {
         };
         assert_eq!(config.state.database_url(), "postgres://db/brainscan");
         assert_eq!(config.state.cache_dir().to_str(), Some("/w/cache"));
-        let serve = config.clone().into_serve_config().expect("web defaults");
+        let serve = config.clone().into_serve_config();
         assert_eq!(
             serve.state, config.state,
             "the worker's own options are kept"
         );
+        // Declared defaults, whatever PORT or MAX_UPLOAD_MB this process's environment holds.
+        assert_eq!(serve.port, 8000);
+        assert_eq!(serve.max_upload_mb, 20);
         for web in [
             &["--port", "8000"][..],
             &["--public-read", "false"],

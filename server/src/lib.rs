@@ -19,29 +19,24 @@ pub use config::{ServeConfig, StateConfig, WorkerConfig};
 /// Opens the database (running migrations), marks jobs a previous run left unfinished as failed,
 /// removes half-written model versions, loads the serving model and assembles the shared state.
 pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
+    let shared = &config.state;
     // A backend this build lacks would otherwise surface only when the first job fails.
-    config.state.training_backend.device().with_context(|| {
+    shared.training_backend.device().with_context(|| {
         format!(
             "--backend {} (TRAINING_BACKEND) cannot run retraining here",
-            config.state.training_backend
+            shared.training_backend
         )
     })?;
-    let pool = db::connect(&config.state.database_url())
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database at {}",
-                db::redact_password(&config.state.database_url())
-            )
-        })?;
-    let storage = config.state.storage().with_context(|| {
+    let pool = db::connect(&shared.database_url()).await.with_context(|| {
+        format!(
+            "opening the database at {}",
+            db::redact_password(&shared.database_url())
+        )
+    })?;
+    let storage = shared.storage().with_context(|| {
         format!(
             "opening the storage for uploads and model versions ({})",
-            config
-                .state
-                .storage_url
-                .as_deref()
-                .unwrap_or("local folders")
+            shared.storage_url.as_deref().unwrap_or("local folders")
         )
     })?;
     // Staging folders are this process's own (CACHE_DIR): whatever is there was never published.
@@ -73,13 +68,12 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
             }
         }
     }
-    if let Some(password) = &config.state.admin_password {
-        let created =
-            app::ssr::auth::bootstrap_admin(&pool, &config.state.admin_username, password)
-                .await
-                .context("creating the first admin from ADMIN_PASSWORD")?;
+    if let Some(password) = &shared.admin_password {
+        let created = app::ssr::auth::bootstrap_admin(&pool, &shared.admin_username, password)
+            .await
+            .context("creating the first admin from ADMIN_PASSWORD")?;
         if created {
-            tracing::warn!(user = %config.state.admin_username, "created the first admin from ADMIN_PASSWORD");
+            tracing::warn!(user = %shared.admin_username, "created the first admin from ADMIN_PASSWORD");
         }
     }
     if db::accounts::count_admins(&pool).await? == 0 {
@@ -112,9 +106,7 @@ pub fn build_app(state: AppState) -> Router {
 /// serving nothing over HTTP. It fails stale jobs by their heartbeat, never at start-up, since
 /// another worker may be running one.
 pub async fn work(config: WorkerConfig) -> anyhow::Result<()> {
-    let mut config = config
-        .into_serve_config()
-        .context("reading the options a worker shares with serve")?;
+    let mut config = config.into_serve_config();
     config.no_worker = true;
     let state = build_state(&config).await?;
     tracing::info!(database = %db::redact_password(&config.state.database_url()), "retraining worker started");
