@@ -10,6 +10,7 @@
 //! without tripling every input tensor.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -19,6 +20,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 
+use crate::kernels::{self, Geometry};
 use crate::model::{conv_then_norm, fold_batch_norm};
 use crate::{MlError, MlResult};
 
@@ -35,8 +37,70 @@ const LITE0_STAGES: [[usize; 6]; 7] = [
     [1, 3, 1, 6, 192, 320],
 ];
 
-const STEM_CHANNELS: usize = 32;
-const HEAD_CHANNELS: usize = 1280;
+/// The shape of one inverted-residual block of Lite0 for a given input side (for profiling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockShape {
+    pub side_in: usize,
+    pub channels_in: usize,
+    pub hidden: usize,
+    pub channels_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub expands: bool,
+    pub shortcut: bool,
+}
+
+impl BlockShape {
+    /// The depthwise convolution's position on its input (TensorFlow "SAME").
+    pub fn depthwise_geometry(&self) -> Geometry {
+        let (before, after) = same_padding_sides(self.kernel, self.stride);
+        Geometry {
+            kernel: self.kernel,
+            stride: self.stride,
+            pad_top: before,
+            pad_left: before,
+            pad_bottom: after,
+            pad_right: after,
+        }
+    }
+
+    pub fn side_out(&self) -> usize {
+        self.side_in / self.stride
+    }
+}
+
+/// Lite0's sixteen blocks for a `side x side` input (the stem halves it first).
+pub fn lite0_blocks(side: usize) -> Vec<BlockShape> {
+    let mut side = side / 2;
+    let mut blocks = Vec::new();
+    for [repeats, kernel, stride, expand_ratio, channels_in, channels_out] in LITE0_STAGES {
+        for repeat in 0..repeats {
+            let (channels_in, stride) = if repeat == 0 {
+                (channels_in, stride)
+            } else {
+                (channels_out, 1)
+            };
+            let block = BlockShape {
+                side_in: side,
+                channels_in,
+                hidden: channels_in * expand_ratio,
+                channels_out,
+                kernel,
+                stride,
+                expands: expand_ratio != 1,
+                shortcut: stride == 1 && channels_in == channels_out,
+            };
+            side = block.side_out();
+            blocks.push(block);
+        }
+    }
+    blocks
+}
+
+/// Channels of the stem's output and of the head's input and output.
+pub const STEM_CHANNELS: usize = 32;
+pub const HEAD_CHANNELS_IN: usize = 320;
+pub const HEAD_CHANNELS: usize = 1280;
 /// TensorFlow's batch-norm epsilon, which the ImageNet statistics were accumulated with.
 const BATCH_NORM_EPSILON: f64 = 1e-3;
 /// The classes of the ImageNet head.
@@ -53,11 +117,16 @@ pub struct EfficientNetLiteConfig {
     pub dropout: f64,
 }
 
-/// TensorFlow's "SAME" padding for an even-sized input: `(top, left, bottom, right)`.
-fn same_padding(kernel: usize, stride: usize) -> PaddingConfig2d {
+/// TensorFlow's "SAME" padding for an even-sized input: zeros `(before, after)` the image on each
+/// axis, the odd one after.
+fn same_padding_sides(kernel: usize, stride: usize) -> (usize, usize) {
     let total = kernel.saturating_sub(stride.min(kernel));
-    let before = total / 2;
-    let after = total - before;
+    (total / 2, total - total / 2)
+}
+
+/// [`same_padding_sides`] as Burn's `(top, left, bottom, right)`.
+fn same_padding(kernel: usize, stride: usize) -> PaddingConfig2d {
+    let (before, after) = same_padding_sides(kernel, stride);
     PaddingConfig2d::Explicit(before, before, after, after)
 }
 
@@ -99,6 +168,157 @@ impl ConvNorm {
     fn forward_relu6(&self, x: Tensor<4>) -> Tensor<4> {
         self.forward(x).clamp(0.0, 6.0)
     }
+
+    /// The convolution's bias after folding, or its batch norm on `[rows, channels]` values.
+    fn finish_rows(&self, y: Tensor<2>) -> Tensor<2> {
+        match &self.conv.bias {
+            Some(bias) => y + bias.val().unsqueeze(),
+            None => self.norm.forward(y),
+        }
+    }
+
+    fn channels_out(&self) -> usize {
+        self.conv.weight.dims()[0]
+    }
+
+    /// The 1x1 weights `[out, in, 1, 1]` as the `[out, in]` matrix they are.
+    fn pointwise_weights(&self) -> Tensor<2> {
+        let [channels_out, channels_in, _, _] = self.conv.weight.dims();
+        self.conv.weight.val().reshape([channels_out, channels_in])
+    }
+
+    /// 1x1 convolution on channels-last `[n, h, w, in]` as a matrix product, then batch norm.
+    fn pointwise_nhwc(&self, x: Tensor<4>) -> Tensor<4> {
+        let [batch, height, width, channels_in] = x.dims();
+        let rows = x
+            .reshape([batch * height * width, channels_in])
+            .matmul(self.pointwise_weights().transpose());
+        self.finish_rows(rows)
+            .reshape([batch, height, width, self.channels_out()])
+    }
+
+    fn depthwise_geometry(&self) -> Geometry {
+        let [kernel, _] = self.conv.kernel_size;
+        let [stride, _] = self.conv.stride;
+        let (pad_top, pad_left, pad_bottom, pad_right) = match self.conv.padding {
+            PaddingConfig2d::Explicit(top, left, bottom, right) => (top, left, bottom, right),
+            _ => {
+                let half = kernel / 2;
+                (half, half, half, half)
+            }
+        };
+        Geometry {
+            kernel,
+            stride,
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
+        }
+    }
+
+    /// Depthwise convolution on channels-last `[n, h, w, c]` with the Flex kernel, then batch norm.
+    fn depthwise_nhwc(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = kernels::depthwise_nhwc(
+            x,
+            kernels::pack_depthwise(self.conv.weight.val()),
+            self.depthwise_geometry(),
+        );
+        let [batch, height, width, channels] = y.dims();
+        self.finish_rows(y.reshape([batch * height * width, channels]))
+            .reshape([batch, height, width, channels])
+    }
+
+    /// The folded convolution's weights for the fused inference kernels.
+    fn packed(&self, depthwise: bool) -> PackedConv {
+        let weights = if depthwise {
+            kernels::pack_depthwise(self.conv.weight.val())
+        } else {
+            kernels::pack_pointwise(self.conv.weight.val())
+        };
+        let device = weights.device();
+        let bias = match &self.conv.bias {
+            Some(bias) => bias.val(),
+            None => Tensor::zeros([self.channels_out()], &device),
+        };
+        PackedConv {
+            weights: kernels::dense(weights),
+            bias,
+            geometry: self.depthwise_geometry(),
+        }
+    }
+}
+
+/// One convolution of the folded network, ready for the fused kernels: weights in the kernels'
+/// layout (`[in, out]` for 1x1, `[k * k, c]` for depthwise), bias from the folded batch norm.
+#[derive(Debug, Clone)]
+struct PackedConv {
+    weights: Tensor<2>,
+    bias: Tensor<1>,
+    geometry: Geometry,
+}
+
+#[derive(Debug, Clone)]
+struct PackedBlock {
+    expand: Option<PackedConv>,
+    depthwise: PackedConv,
+    project: PackedConv,
+    shortcut: bool,
+}
+
+impl PackedBlock {
+    /// Channels-last in, channels-last out; every layer one fused kernel call.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [batch, height, width, channels] = x.dims();
+        let rows = x.reshape([batch * height * width, channels]);
+        let expanded = match &self.expand {
+            Some(expand) => {
+                let hidden = expand.bias.dims()[0];
+                kernels::pointwise_fused(
+                    rows.clone(),
+                    expand.weights.clone(),
+                    expand.bias.clone(),
+                    true,
+                )
+                .reshape([batch, height, width, hidden])
+            }
+            None => rows.clone().reshape([batch, height, width, channels]),
+        };
+        let convolved = kernels::depthwise_nhwc_fused(
+            expanded,
+            self.depthwise.weights.clone(),
+            self.depthwise.bias.clone(),
+            self.depthwise.geometry,
+            true,
+        );
+        let [_, out_height, out_width, hidden] = convolved.dims();
+        let convolved = convolved.reshape([batch * out_height * out_width, hidden]);
+        let project = &self.project;
+        let out = if self.shortcut {
+            kernels::pointwise_fused_residual(
+                convolved,
+                project.weights.clone(),
+                project.bias.clone(),
+                rows,
+            )
+        } else {
+            kernels::pointwise_fused(
+                convolved,
+                project.weights.clone(),
+                project.bias.clone(),
+                false,
+            )
+        };
+        let channels_out = project.bias.dims()[0];
+        out.reshape([batch, out_height, out_width, channels_out])
+    }
+}
+
+/// The folded network's blocks and head in the fused kernels' form, made once at load.
+#[derive(Debug, Clone)]
+struct PackedLite {
+    blocks: Vec<PackedBlock>,
+    head: PackedConv,
 }
 
 /// The inverted residual block: 1x1 expansion (absent when the ratio is 1), depthwise k x k, 1x1
@@ -141,6 +361,31 @@ impl MbConv {
             out
         }
     }
+
+    /// The same block on channels-last `[n, h, w, c]`, with the Flex kernels.
+    fn forward_nhwc(&self, x: Tensor<4>) -> Tensor<4> {
+        let expanded = match &self.expand {
+            Some(expand) => expand.pointwise_nhwc(x.clone()).clamp(0.0, 6.0),
+            None => x.clone(),
+        };
+        let out = self
+            .project
+            .pointwise_nhwc(self.depthwise.depthwise_nhwc(expanded).clamp(0.0, 6.0));
+        if self.shortcut {
+            out + x
+        } else {
+            out
+        }
+    }
+
+    fn packed(&self) -> PackedBlock {
+        PackedBlock {
+            expand: self.expand.as_ref().map(|expand| expand.packed(false)),
+            depthwise: self.depthwise.packed(true),
+            project: self.project.packed(false),
+            shortcut: self.shortcut,
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -151,6 +396,10 @@ pub struct EfficientNetLite {
     pool: AdaptiveAvgPool2d,
     dropout: Dropout,
     classifier: Linear,
+    /// Set by [`EfficientNetLite::fold_batch_norms`] where the Flex kernels run: the fused
+    /// inference form of `blocks` and `head`. Never saved; a folded model is never trained.
+    #[module(skip)]
+    packed: Option<Arc<PackedLite>>,
 }
 
 impl EfficientNetLiteConfig {
@@ -170,10 +419,11 @@ impl EfficientNetLiteConfig {
         EfficientNetLite {
             stem: ConvNorm::new([self.input_channels, STEM_CHANNELS], 3, 2, 1, device),
             blocks,
-            head: ConvNorm::new([320, HEAD_CHANNELS], 1, 1, 1, device),
+            head: ConvNorm::new([HEAD_CHANNELS_IN, HEAD_CHANNELS], 1, 1, 1, device),
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
             classifier: LinearConfig::new(HEAD_CHANNELS, self.num_classes).init(device),
+            packed: None,
         }
     }
 }
@@ -181,32 +431,60 @@ impl EfficientNetLiteConfig {
 impl EfficientNetLite {
     /// `images`: `[batch, channels, size, size]` in `(x - 127) / 128` -> `[batch, classes]` logits.
     /// Sizes divisible by 32 keep every stride-2 input even, as the padding assumes.
+    ///
+    /// On Flex the network runs channels-last on [`crate::kernels`] (fused and packed once the
+    /// batch norms are folded); on other devices, channels-first on Burn's standard operations
+    /// ([`EfficientNetLite::forward_standard`]). Both give the same logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.forward_suffix(self.forward_prefix(images, 0), 0)
+        if kernels::available_on(&images.device()) {
+            self.classify(pool_nhwc(self.map_nhwc(self.stem_nhwc(images), 0)))
+        } else {
+            self.forward_standard(images)
+        }
     }
 
-    /// The stem and the first `blocks` inverted-residual blocks: the part fine-tuning can keep
-    /// frozen (see [`EfficientNetLite::forward_suffix`]).
+    /// The forward pass on Burn's standard operations alone, channels-first, on any device: what
+    /// other backends run, and the reference the kernels are checked against.
+    pub fn forward_standard(&self, images: Tensor<4>) -> Tensor<2> {
+        self.classify(self.pool(self.map_nchw(self.prefix_nchw(images, 0), 0)))
+    }
+
+    /// The stem and the first `blocks` inverted-residual blocks, `[n, c, h, w]`: the part
+    /// fine-tuning can keep frozen (see [`EfficientNetLite::forward_suffix`]).
     pub fn forward_prefix(&self, images: Tensor<4>, blocks: usize) -> Tensor<4> {
-        let mut x = self.stem.forward_relu6(images);
-        for block in self.blocks.iter().take(blocks) {
-            x = block.forward(x);
+        if kernels::available_on(&images.device()) {
+            let mut x = self.stem_nhwc(images);
+            for block in self.blocks.iter().take(blocks) {
+                x = block.forward_nhwc(x);
+            }
+            nchw(x)
+        } else {
+            self.prefix_nchw(images, blocks)
         }
-        x
     }
 
     /// The blocks from `first_block` on, the head and the classifier, applied to what
     /// [`EfficientNetLite::forward_prefix`] gave for `first_block` blocks.
     pub fn forward_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
-        self.classify(self.pooled_suffix(prefix, first_block))
+        let features = if kernels::available_on(&prefix.device()) {
+            pool_nhwc(self.map_nhwc(nhwc(prefix), first_block))
+        } else {
+            self.pool(self.map_nchw(prefix, first_block))
+        };
+        self.classify(features)
     }
 
     pub(crate) fn classify(&self, features: Tensor<2>) -> Tensor<2> {
         self.classifier.forward(self.dropout.forward(features))
     }
 
+    /// The head's output, `[n, 1280, h, w]`.
     pub(crate) fn feature_map(&self, images: Tensor<4>) -> Tensor<4> {
-        self.map_suffix(self.forward_prefix(images, 0), 0)
+        if kernels::available_on(&images.device()) {
+            nchw(self.map_nhwc(self.stem_nhwc(images), 0))
+        } else {
+            self.map_nchw(self.prefix_nchw(images, 0), 0)
+        }
     }
 
     pub(crate) fn pool(&self, feature_map: Tensor<4>) -> Tensor<2> {
@@ -217,11 +495,15 @@ impl EfficientNetLite {
         self.classifier.weight.dims()[0]
     }
 
-    fn pooled_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<2> {
-        self.pool(self.map_suffix(prefix, first_block))
+    fn prefix_nchw(&self, images: Tensor<4>, blocks: usize) -> Tensor<4> {
+        let mut x = self.stem.forward_relu6(images);
+        for block in self.blocks.iter().take(blocks) {
+            x = block.forward(x);
+        }
+        x
     }
 
-    fn map_suffix(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<4> {
+    fn map_nchw(&self, prefix: Tensor<4>, first_block: usize) -> Tensor<4> {
         let mut x = prefix;
         for block in self.blocks.iter().skip(first_block) {
             x = block.forward(x);
@@ -229,7 +511,41 @@ impl EfficientNetLite {
         self.head.forward_relu6(x)
     }
 
-    /// See [`crate::model::Model::fold_batch_norms`].
+    /// The stem (a 1-to-32 channel convolution, which Burn's direct path handles well) and the
+    /// one layout change of the channels-last path.
+    fn stem_nhwc(&self, images: Tensor<4>) -> Tensor<4> {
+        nhwc(self.stem.forward_relu6(images))
+    }
+
+    /// Blocks from `first_block` on and the head, channels-last: the fused kernels when the
+    /// model was folded for inference, otherwise the differentiable kernels and matrix products.
+    fn map_nhwc(&self, mut x: Tensor<4>, first_block: usize) -> Tensor<4> {
+        match &self.packed {
+            Some(packed) if !x.device().is_autodiff() => {
+                for block in packed.blocks.iter().skip(first_block) {
+                    x = block.forward(x);
+                }
+                let [batch, height, width, channels] = x.dims();
+                let head = &packed.head;
+                kernels::pointwise_fused(
+                    x.reshape([batch * height * width, channels]),
+                    head.weights.clone(),
+                    head.bias.clone(),
+                    true,
+                )
+                .reshape([batch, height, width, head.bias.dims()[0]])
+            }
+            _ => {
+                for block in self.blocks.iter().skip(first_block) {
+                    x = block.forward_nhwc(x);
+                }
+                self.head.pointwise_nhwc(x).clamp(0.0, 6.0)
+            }
+        }
+    }
+
+    /// See [`crate::model::Model::fold_batch_norms`]. Where the kernels run, the folded weights
+    /// are also packed for them here, once.
     pub(crate) fn fold_batch_norms(mut self) -> Self {
         self.stem.fold();
         for block in &mut self.blocks {
@@ -240,6 +556,13 @@ impl EfficientNetLite {
             block.project.fold();
         }
         self.head.fold();
+        let device = self.head.conv.weight.device();
+        self.packed = (kernels::available_on(&device) && !device.is_autodiff()).then(|| {
+            Arc::new(PackedLite {
+                blocks: self.blocks.iter().map(MbConv::packed).collect(),
+                head: self.head.packed(false),
+            })
+        });
         self
     }
 
@@ -309,6 +632,24 @@ impl EfficientNetLite {
         self.classifier = LinearConfig::new(HEAD_CHANNELS, num_classes).init(device);
         self
     }
+}
+
+/// `[n, c, h, w]` -> `[n, h, w, c]` (a view; the next reshape makes it dense).
+fn nhwc(x: Tensor<4>) -> Tensor<4> {
+    x.permute([0, 2, 3, 1])
+}
+
+/// `[n, h, w, c]` -> `[n, c, h, w]`.
+fn nchw(x: Tensor<4>) -> Tensor<4> {
+    x.permute([0, 3, 1, 2])
+}
+
+/// Global average pooling of a channels-last map: `[n, h, w, c]` -> `[n, c]`.
+fn pool_nhwc(x: Tensor<4>) -> Tensor<2> {
+    let [batch, height, width, channels] = x.dims();
+    x.reshape([batch, height * width, channels])
+        .mean_dim(1)
+        .reshape([batch, channels])
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod features;
 pub mod finetune;
 pub mod infer;
+pub mod kernels;
 pub mod label_check;
 pub mod metrics;
 pub mod model;

@@ -1,0 +1,257 @@
+//! The kernels as Burn backend extensions on Flex (Burn's `extension` feature): the slices of
+//! [`super::depthwise`] and [`super::pointwise`] wrapped as operations on Flex tensors, and, for the
+//! depthwise convolution that training uses, its backward pass registered with Burn's autodiff.
+//! Callers go through [`super`], which checks the device first: calling an extension on a backend
+//! it was not implemented for panics.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Flex};
+use burn::tensor::{Shape, TensorData};
+
+use super::depthwise::{self, Activation, Geometry, Nhwc};
+use super::pointwise;
+
+/// Operations training differentiates through.
+#[backend_extension(Flex, Autodiff)]
+pub trait TrainingKernels: Backend {
+    /// Depthwise convolution, NHWC: `x` `[n, h, w, c]`, `weights` `[kernel * kernel, c]`.
+    fn depthwise_nhwc(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        geometry: Geometry,
+    ) -> FloatTensor<Self>;
+}
+
+/// Inference-only operations, with bias and activation fused.
+#[backend_extension(Flex)]
+pub trait InferenceKernels: Backend {
+    /// `act(depthwise(x, weights) + bias)`, NHWC.
+    fn depthwise_nhwc_fused(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: Geometry,
+        relu6: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `act(x * weights + bias)`: `x` `[rows, in]`, `weights` `[in, out]`, `bias` `[out]`.
+    fn pointwise_fused(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu6: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `x * weights + bias + residual` (the projection closing a block with a shortcut).
+    fn pointwise_fused_residual(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// A tensor's values in row-major order, copied only when its layout is not already that.
+fn dense(tensor: FlexTensor) -> FlexTensor {
+    if tensor.as_slice::<f32>().is_some() {
+        tensor
+    } else {
+        tensor.to_contiguous()
+    }
+}
+
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("the kernels take f32 tensors made dense by `dense`")
+}
+
+fn new_tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+fn nhwc_of(tensor: &FlexTensor) -> Nhwc {
+    let dims = tensor.layout().shape();
+    assert_eq!(
+        dims.num_dims(),
+        4,
+        "the depthwise kernel takes [n, h, w, c] tensors"
+    );
+    Nhwc {
+        batch: dims[0],
+        height: dims[1],
+        width: dims[2],
+        channels: dims[3],
+    }
+}
+
+fn depthwise_forward(
+    x: FlexTensor,
+    weights: FlexTensor,
+    bias: Option<FlexTensor>,
+    geometry: Geometry,
+    activation: Activation,
+) -> FlexTensor {
+    let (x, weights, bias) = (dense(x), dense(weights), bias.map(dense));
+    let shape = nhwc_of(&x);
+    let (out_height, out_width) = geometry.output_size(shape.height, shape.width);
+    let mut y = vec![0.0f32; shape.batch * out_height * out_width * shape.channels];
+    depthwise::forward(
+        values(&x),
+        shape,
+        values(&weights),
+        bias.as_ref().map(values),
+        geometry,
+        activation,
+        &mut y,
+    );
+    new_tensor(y, [shape.batch, out_height, out_width, shape.channels])
+}
+
+fn pointwise_forward(
+    x: FlexTensor,
+    weights: FlexTensor,
+    bias: FlexTensor,
+    residual: Option<FlexTensor>,
+    relu6: bool,
+) -> FlexTensor {
+    let (x, weights, bias, residual) = (dense(x), dense(weights), dense(bias), residual.map(dense));
+    let dims = x.layout().shape();
+    assert_eq!(
+        dims.num_dims(),
+        2,
+        "the pointwise kernel takes [rows, channels] tensors"
+    );
+    let rows = dims[0];
+    let outputs = bias.layout().shape().num_elements();
+    let mut y = vec![0.0f32; rows * outputs];
+    pointwise::forward(
+        values(&x),
+        rows,
+        values(&weights),
+        values(&bias),
+        residual.as_ref().map(values),
+        relu6,
+        &mut y,
+    );
+    new_tensor(y, [rows, outputs])
+}
+
+impl TrainingKernels for Flex {
+    fn depthwise_nhwc(x: FlexTensor, weights: FlexTensor, geometry: Geometry) -> FlexTensor {
+        depthwise_forward(x, weights, None, geometry, Activation::None)
+    }
+}
+
+impl InferenceKernels for Flex {
+    fn depthwise_nhwc_fused(
+        x: FlexTensor,
+        weights: FlexTensor,
+        bias: FlexTensor,
+        geometry: Geometry,
+        relu6: bool,
+    ) -> FlexTensor {
+        let activation = if relu6 {
+            Activation::Relu6
+        } else {
+            Activation::None
+        };
+        depthwise_forward(x, weights, Some(bias), geometry, activation)
+    }
+
+    fn pointwise_fused(
+        x: FlexTensor,
+        weights: FlexTensor,
+        bias: FlexTensor,
+        relu6: bool,
+    ) -> FlexTensor {
+        pointwise_forward(x, weights, bias, None, relu6)
+    }
+
+    fn pointwise_fused_residual(
+        x: FlexTensor,
+        weights: FlexTensor,
+        bias: FlexTensor,
+        residual: FlexTensor,
+    ) -> FlexTensor {
+        pointwise_forward(x, weights, bias, Some(residual), false)
+    }
+}
+
+/// The depthwise convolution's backward step: the input gradient is the convolution of the output
+/// gradient with the same taps scattered back, the weight gradient the per-tap, per-channel sum of
+/// output gradient times input (see [`super::depthwise`]).
+#[derive(Debug)]
+struct DepthwiseBackward;
+
+impl Backward<Flex, 2> for DepthwiseBackward {
+    /// The forward input, the packed weights and the geometry.
+    type State = (FlexTensor, FlexTensor, Geometry);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [input_node, weight_node] = ops.parents;
+        let output_grad = dense(grads.consume::<Flex>(&ops.node));
+        let (x, weights, geometry) = ops.state;
+        let shape = nhwc_of(&x);
+        if let Some(node) = input_node {
+            let weights = dense(weights.clone());
+            let mut dx = vec![0.0f32; shape.len()];
+            depthwise::backward_input(
+                values(&output_grad),
+                shape,
+                values(&weights),
+                geometry,
+                &mut dx,
+            );
+            grads.register::<Flex>(
+                node.id,
+                new_tensor(dx, [shape.batch, shape.height, shape.width, shape.channels]),
+            );
+        }
+        if let Some(node) = weight_node {
+            let x = dense(x);
+            let mut dw = vec![0.0f32; geometry.kernel * geometry.kernel * shape.channels];
+            depthwise::backward_weight(values(&x), shape, values(&output_grad), geometry, &mut dw);
+            grads.register::<Flex>(
+                node.id,
+                new_tensor(dw, [geometry.kernel * geometry.kernel, shape.channels]),
+            );
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> TrainingKernels for Autodiff<Flex, C> {
+    fn depthwise_nhwc(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        geometry: Geometry,
+    ) -> FloatTensor<Self> {
+        match DepthwiseBackward
+            .prepare::<C>([x.node(), weights.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, weights) = (x.into_primitive(), weights.into_primitive());
+                let output = Flex::depthwise_nhwc(x.clone(), weights.clone(), geometry);
+                prep.finish((x, weights, geometry), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::depthwise_nhwc(
+                x.into_primitive(),
+                weights.into_primitive(),
+                geometry,
+            )),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Kernels of our own for the layers of EfficientNet-Lite that Burn's Flex CPU backend runs slowly
+//! (measured per layer by `ml/examples/lite0_profile.rs`; the figures are in the README):
+//!
+//! - [`depthwise_nhwc`]: depthwise convolution on channels-last tensors, any stride, kernels up to
+//!   8x8, asymmetric ("SAME") padding read in place; with its backward pass, so training uses it.
+//! - [`depthwise_nhwc_fused`]: the same at inference with the folded batch norm's bias and ReLU6
+//!   applied as each output is stored.
+//! - [`pointwise_fused`], [`pointwise_fused_residual`]: a 1x1 convolution on channels-last data as
+//!   one matrix product, bias, shortcut and ReLU6 fused, threaded at batch 1.
+//!
+//! Layout: activations are `[batch, height, width, channels]` (a 1x1 convolution sees them as
+//! `[batch * height * width, channels]`); depthwise weights are packed `[kernel * kernel, channels]`
+//! ([`pack_depthwise`]). The maths of each kernel is in its module: [`depthwise`], [`pointwise`].
+//!
+//! Only Flex (with or without autodiff) runs them; [`available_on`] says whether a device does,
+//! and callers keep Burn's standard operations for every other device (wgpu, NdArray). Each
+//! kernel is tested against Burn's own operation on random inputs (`tests` below).
+
+pub mod depthwise;
+mod extension;
+pub mod pointwise;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::Dispatch;
+use burn::prelude::*;
+
+pub use depthwise::Geometry;
+use extension::{InferenceKernels, TrainingKernels};
+
+static DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns the kernels off (or back on) for the whole process: every caller then takes Burn's
+/// standard operations. For measuring one path against the other (the profile, the tests).
+pub fn set_enabled(enabled: bool) {
+    DISABLED.store(!enabled, Ordering::Relaxed);
+}
+
+/// Whether the kernels run on `device`: Flex, plain or with autodiff, unless turned off.
+pub fn available_on(device: &Device) -> bool {
+    !DISABLED.load(Ordering::Relaxed) && device.clone().inner() == Device::flex()
+}
+
+/// `x` `[n, h, w, c]` convolved per channel with `weights` `[kernel * kernel, c]`. Differentiable
+/// in both. Only on a device for which [`available_on`] holds.
+pub fn depthwise_nhwc(x: Tensor<4>, weights: Tensor<2>, geometry: Geometry) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TrainingKernels>::depthwise_nhwc(
+        x.into_dispatch(),
+        weights.into_dispatch(),
+        geometry,
+    ))
+}
+
+/// `act(depthwise(x, weights) + bias)` for inference (no autodiff device).
+pub fn depthwise_nhwc_fused(
+    x: Tensor<4>,
+    weights: Tensor<2>,
+    bias: Tensor<1>,
+    geometry: Geometry,
+    relu6: bool,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as InferenceKernels>::depthwise_nhwc_fused(
+        x.into_dispatch(),
+        weights.into_dispatch(),
+        bias.into_dispatch(),
+        geometry,
+        relu6,
+    ))
+}
+
+/// `act(x * weights + bias)`: `x` `[rows, in]`, `weights` `[in, out]` ([`pack_pointwise`]), for
+/// inference (no autodiff device).
+pub fn pointwise_fused(
+    x: Tensor<2>,
+    weights: Tensor<2>,
+    bias: Tensor<1>,
+    relu6: bool,
+) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as InferenceKernels>::pointwise_fused(
+        x.into_dispatch(),
+        weights.into_dispatch(),
+        bias.into_dispatch(),
+        relu6,
+    ))
+}
+
+/// `x * weights + bias + residual`, for inference (no autodiff device).
+pub fn pointwise_fused_residual(
+    x: Tensor<2>,
+    weights: Tensor<2>,
+    bias: Tensor<1>,
+    residual: Tensor<2>,
+) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as InferenceKernels>::pointwise_fused_residual(
+        x.into_dispatch(),
+        weights.into_dispatch(),
+        bias.into_dispatch(),
+        residual.into_dispatch(),
+    ))
+}
+
+/// A depthwise convolution's weights as Burn stores them, `[c, 1, k, k]`, as the kernels read
+/// them, tap-major `[k * k, c]`. A view: differentiable, so training packs on every step (the
+/// kernel copies it, a few thousand values); [`dense`] writes it out once for inference.
+pub fn pack_depthwise(weight: Tensor<4>) -> Tensor<2> {
+    let [channels, _, kernel, _] = weight.dims();
+    weight.reshape([channels, kernel * kernel]).transpose()
+}
+
+/// A 1x1 convolution's weights as Burn stores them, `[out, in, 1, 1]`, as the fused kernel reads
+/// them, `[in, out]` (a view; see [`dense`]).
+pub fn pack_pointwise(weight: Tensor<4>) -> Tensor<2> {
+    let [channels_out, channels_in, _, _] = weight.dims();
+    weight.reshape([channels_out, channels_in]).transpose()
+}
+
+/// `tensor`'s values written out in its logical row-major order, so that a packed view costs
+/// nothing when the kernels read it.
+pub fn dense<const D: usize>(tensor: Tensor<D>) -> Tensor<D> {
+    let device = tensor.device();
+    Tensor::from_data(tensor.into_data(), &device)
+}
+
+#[cfg(test)]
+mod tests;
