@@ -11,9 +11,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Backend, Flex};
+use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex};
 use burn::tensor::{Shape, TensorData};
 
+use super::batch_norm;
 use super::depthwise::{self, Activation, Geometry, Nhwc};
 use super::pointwise;
 
@@ -25,6 +26,20 @@ pub trait TrainingKernels: Backend {
         x: FloatTensor<Self>,
         weights: FloatTensor<Self>,
         geometry: Geometry,
+    ) -> FloatTensor<Self>;
+
+    /// Per-channel mean and (biased) variance of `x` `[rows, c]`, as `[2, c]`. Not differentiated:
+    /// [`TrainingKernels::batch_norm_rows`]'s backward accounts for them.
+    fn batch_norm_statistics(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Training batch norm of `x` `[rows, c]` with the `statistics` of `x`, then ReLU6 if asked.
+    fn batch_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        statistics: FloatTensor<Self>,
+        epsilon: f64,
+        relu6: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -143,9 +158,57 @@ fn pointwise_forward(
     new_tensor(y, [rows, outputs])
 }
 
+/// `(mean, inv_std)` from a `[2, c]` statistics tensor.
+fn mean_and_inverse_std(statistics: &FlexTensor, epsilon: f64) -> (Vec<f32>, Vec<f32>) {
+    let values = values(statistics);
+    let channels = values.len() / 2;
+    (
+        values[..channels].to_vec(),
+        batch_norm::inverse_std(&values[channels..], epsilon),
+    )
+}
+
+fn rows_of(x: &FlexTensor, channels: usize) -> [usize; 2] {
+    [
+        x.layout().shape().num_elements() / channels.max(1),
+        channels,
+    ]
+}
+
 impl TrainingKernels for Flex {
     fn depthwise_nhwc(x: FlexTensor, weights: FlexTensor, geometry: Geometry) -> FlexTensor {
         depthwise_forward(x, weights, None, geometry, Activation::None)
+    }
+
+    fn batch_norm_statistics(x: FlexTensor) -> FlexTensor {
+        let x = dense(x);
+        let channels = x.layout().shape()[1];
+        let (mut mean, variance) = batch_norm::statistics(values(&x), channels);
+        mean.extend(variance);
+        new_tensor(mean, [2, channels])
+    }
+
+    fn batch_norm_rows(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        statistics: FlexTensor,
+        epsilon: f64,
+        relu6: bool,
+    ) -> FlexTensor {
+        let (x, gamma, beta, statistics) = (dense(x), dense(gamma), dense(beta), dense(statistics));
+        let (mean, inv_std) = mean_and_inverse_std(&statistics, epsilon);
+        let mut y = vec![0.0f32; x.layout().shape().num_elements()];
+        batch_norm::forward(
+            values(&x),
+            &mean,
+            &inv_std,
+            values(&gamma),
+            values(&beta),
+            relu6,
+            &mut y,
+        );
+        new_tensor(y, rows_of(&x, mean.len()))
     }
 }
 
@@ -252,6 +315,94 @@ impl<C: CheckpointStrategy> TrainingKernels for Autodiff<Flex, C> {
                 weights.into_primitive(),
                 geometry,
             )),
+        }
+    }
+
+    fn batch_norm_statistics(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        // A constant of the graph: the batch norm's own backward differentiates through it.
+        Self::from_inner(Flex::batch_norm_statistics(x.into_primitive()))
+    }
+
+    fn batch_norm_rows(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        statistics: FloatTensor<Self>,
+        epsilon: f64,
+        relu6: bool,
+    ) -> FloatTensor<Self> {
+        let statistics = statistics.into_primitive();
+        match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, gamma, beta) = (
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                );
+                let output = Flex::batch_norm_rows(
+                    x.clone(),
+                    gamma.clone(),
+                    beta.clone(),
+                    statistics.clone(),
+                    epsilon,
+                    relu6,
+                );
+                prep.finish((x, gamma, beta, statistics, epsilon, relu6), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::batch_norm_rows(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                statistics,
+                epsilon,
+                relu6,
+            )),
+        }
+    }
+}
+
+/// Batch norm's backward step: input, scale and shift gradients in two passes (see
+/// [`super::batch_norm`]).
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    /// The forward input, gamma, beta, the statistics, epsilon and whether ReLU6 followed.
+    type State = (FlexTensor, FlexTensor, FlexTensor, FlexTensor, f64, bool);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [input_node, gamma_node, beta_node] = ops.parents;
+        let output_grad = dense(grads.consume::<Flex>(&ops.node));
+        let (x, gamma, beta, statistics, epsilon, relu6) = ops.state;
+        let (x, gamma, beta, statistics) = (dense(x), dense(gamma), dense(beta), dense(statistics));
+        let (mean, inv_std) = mean_and_inverse_std(&statistics, epsilon);
+        let channels = mean.len();
+        let (dx, dgamma, dbeta) = batch_norm::backward(
+            values(&x),
+            values(&output_grad),
+            &mean,
+            &inv_std,
+            values(&gamma),
+            values(&beta),
+            relu6,
+        );
+        if let Some(node) = input_node {
+            grads.register::<Flex>(node.id, new_tensor(dx, rows_of(&x, channels)));
+        }
+        if let Some(node) = gamma_node {
+            grads.register::<Flex>(node.id, new_tensor(dgamma, [channels]));
+        }
+        if let Some(node) = beta_node {
+            grads.register::<Flex>(node.id, new_tensor(dbeta, [channels]));
         }
     }
 }

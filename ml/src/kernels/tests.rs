@@ -206,3 +206,62 @@ fn only_flex_devices_take_the_kernels() {
     assert!(available_on(&Device::flex()));
     assert!(available_on(&Device::flex().autodiff()));
 }
+
+#[test]
+fn batch_norm_rows_matches_burn_with_and_without_relu6() {
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+
+    let device = Device::flex().autodiff();
+    // Rows not a multiple of the block size; channels not a multiple of the vector width.
+    for (rows, channels) in [(300, 19), (1000, 40), (7, 3)] {
+        for relu6 in [false, true] {
+            let x = random([rows, channels], &device)
+                .mul_scalar(3.0)
+                .add_scalar(0.5);
+            let probe = random([rows, channels], &device).detach();
+            let gamma = random([channels], &device).add_scalar(1.5);
+            let beta = random([channels], &device).mul_scalar(2.0);
+            let run = |ours: bool| {
+                let mut norm = BatchNormConfig::new(channels)
+                    .with_epsilon(1e-3)
+                    .with_momentum(0.1)
+                    .init(&device);
+                norm.gamma = Param::from_tensor(gamma.clone().detach().require_grad());
+                norm.beta = Param::from_tensor(beta.clone().detach().require_grad());
+                let x = x.clone().detach().require_grad();
+                let y = if ours {
+                    batch_norm_rows(&norm, x.clone(), relu6)
+                } else {
+                    let y = norm.forward(x.clone());
+                    if relu6 {
+                        y.clamp(0.0, 6.0)
+                    } else {
+                        y
+                    }
+                };
+                let grads = (y.clone() * probe.clone()).sum().backward();
+                let dx = x.grad(&grads).expect("x takes part");
+                let dgamma = norm.gamma.val().grad(&grads).expect("gamma takes part");
+                let dbeta = norm.beta.val().grad(&grads).expect("beta takes part");
+                (
+                    y.inner(),
+                    dx,
+                    dgamma,
+                    dbeta,
+                    norm.running_mean.value().inner(),
+                    norm.running_var.value().inner(),
+                )
+            };
+            let (y, dx, dgamma, dbeta, mean, var) = run(true);
+            let (y_ref, dx_ref, dgamma_ref, dbeta_ref, mean_ref, var_ref) = run(false);
+            let what = format!("{rows}x{channels} relu6={relu6}");
+            assert_close(y, y_ref, &format!("output {what}"));
+            assert_close(dx, dx_ref, &format!("input gradient {what}"));
+            assert_close(dgamma, dgamma_ref, &format!("gamma gradient {what}"));
+            assert_close(dbeta, dbeta_ref, &format!("beta gradient {what}"));
+            assert_close(mean, mean_ref, &format!("running mean {what}"));
+            assert_close(var, var_ref, &format!("running variance {what}"));
+        }
+    }
+}
