@@ -128,6 +128,11 @@ impl Profiler {
         !matches!(self.mode, Mode::Inference)
     }
 
+    /// Inference on the kernel path: bias, ReLU6 and the shortcut are fused into the convolutions.
+    fn fused(&self) -> bool {
+        self.path == Path::Kernels && !self.training()
+    }
+
     fn conv(
         &self,
         channels: [usize; 2],
@@ -161,7 +166,7 @@ impl Profiler {
     fn pointwise(&mut self, kind: &str, [cin, cout]: [usize; 2], side: usize, relu6: bool) {
         let conv = self.conv([cin, cout], 1, 1, 1, PaddingConfig2d::Valid);
         let x = self.activation(cin, side);
-        let fused = self.path == Path::Kernels && !self.training();
+        let fused = self.fused();
         match self.path {
             Path::Standard => self.time(kind, x, |x| conv.forward(x)),
             Path::Kernels if fused => {
@@ -186,7 +191,8 @@ impl Profiler {
         self.after_conv(cout, side, relu6 && !fused);
     }
 
-    /// Batch norm (training only: folded at inference) and ReLU6 when the layer has one.
+    /// Batch norm (training only: folded at inference) and ReLU6 when the layer has one; on the
+    /// kernel path in training the two are one fused kernel, timed as "batch norm".
     fn after_conv(&mut self, channels: usize, side: usize, relu6: bool) {
         if self.training() {
             let norm = self.norm(channels);
@@ -196,7 +202,10 @@ impl Profiler {
                 }),
                 Path::Kernels => {
                     let rows = random([self.batch * side * side, channels], &self.device);
-                    self.time("batch norm", rows, |x| norm.forward(x));
+                    self.time("batch norm", rows, |x| {
+                        kernels::batch_norm_rows(&norm, x, relu6)
+                    });
+                    return;
                 }
             }
         }
@@ -223,7 +232,7 @@ impl Profiler {
             padding,
         );
         let x = self.activation(block.hidden, block.side_in);
-        let fused = self.path == Path::Kernels && !self.training();
+        let fused = self.fused();
         match self.path {
             Path::Standard => {
                 self.time("depthwise", x.clone(), |x| conv.forward(x));
@@ -284,7 +293,7 @@ impl Profiler {
             false,
         );
         // Fused into the projection at inference on the kernel path.
-        if block.shortcut && !(self.path == Path::Kernels && !self.training()) {
+        if block.shortcut && !self.fused() {
             let skip = self.activation(block.channels_out, block.side_out());
             self.time(
                 "residual add",

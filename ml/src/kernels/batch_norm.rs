@@ -25,7 +25,7 @@ const BLOCK_ROWS: usize = 256;
 /// Per-channel `(mean, variance)` of `x` `[rows, channels]`.
 pub fn statistics(x: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
     assert!(
-        channels > 0 && x.len() % channels == 0,
+        channels > 0 && x.len().is_multiple_of(channels),
         "batch-norm input size"
     );
     let rows = x.len() / channels;

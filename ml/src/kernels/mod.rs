@@ -73,8 +73,8 @@ pub fn batch_norm_rows(norm: &BatchNorm, x: Tensor<2>, relu6: bool) -> Tensor<2>
         relu6,
     ));
     let [_, channels] = statistics.dims();
-    let batch_mean = statistics.clone().slice([0..1]).reshape([channels]);
-    let batch_var = statistics.slice([1..2]).reshape([channels]);
+    let batch_mean = statistics.clone().narrow(0, 0, 1).reshape([channels]);
+    let batch_var = statistics.narrow(0, 1, 1).reshape([channels]);
     let momentum = norm.momentum;
     let running_mean = norm.running_mean.value_sync().to_device(&device);
     let running_var = norm.running_var.value_sync().to_device(&device);
