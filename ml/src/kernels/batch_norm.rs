@@ -15,7 +15,8 @@
 //! Burn's generic batch norm makes about eight passes over the activation forward and ten backward
 //! (transposes to channels-first, reductions, broadcasts) and ReLU6 two more each way; here the
 //! statistics are one pass, the forward one, and the backward two (sums, then `dx`).
-//! Statistics are accumulated in f64 per thread over blocks of rows, then combined.
+//! Sums are taken in f32 over blocks of [`BLOCK_ROWS`] rows (the statistics in f64), and the
+//! blocks' sums combined in f64; every inner loop runs along contiguous channels and vectorises.
 
 use rayon::prelude::*;
 
@@ -129,34 +130,43 @@ pub fn backward(
     let channels = mean.len();
     assert_eq!(x.len(), dy.len(), "batch-norm gradient size");
     let rows = x.len() / channels;
-    // The gradient that reaches z: ReLU6 passes it only where it did not clamp.
-    let passes = |x: f32, c: usize| {
-        if !relu6 {
-            return true;
+    // ReLU6 passes the gradient only where it did not clamp z = gamma * x^ + beta; without it,
+    // the bounds are infinite and every value passes.
+    let (low, high) = if relu6 {
+        (0.0f32, 6.0f32)
+    } else {
+        (f32::NEG_INFINITY, f32::INFINITY)
+    };
+    let block_sums = |x_block: &[f32], dy_block: &[f32]| {
+        // f32 sums over one block of rows (at most BLOCK_ROWS terms each), combined in f64.
+        let mut sum_g = vec![0.0f32; channels];
+        let mut sum_gx = vec![0.0f32; channels];
+        for (x_row, dy_row) in x_block
+            .chunks_exact(channels)
+            .zip(dy_block.chunks_exact(channels))
+        {
+            for ((((((sum_g, sum_gx), &x), &dy), &mean), &inv_std), (&gamma, &beta)) in sum_g
+                .iter_mut()
+                .zip(sum_gx.iter_mut())
+                .zip(x_row)
+                .zip(dy_row)
+                .zip(mean)
+                .zip(inv_std)
+                .zip(gamma.iter().zip(beta))
+            {
+                let normalised = (x - mean) * inv_std;
+                let z = gamma * normalised + beta;
+                let g = if z >= low && z <= high { dy } else { 0.0 };
+                *sum_g += g;
+                *sum_gx += g * normalised;
+            }
         }
-        let z = gamma[c] * (x - mean[c]) * inv_std[c] + beta[c];
-        (0.0..=6.0).contains(&z)
+        (widen(sum_g), widen(sum_gx))
     };
     let (sum_g, sum_gx) = x
         .par_chunks(BLOCK_ROWS * channels)
         .zip(dy.par_chunks(BLOCK_ROWS * channels))
-        .map(|(x_block, dy_block)| {
-            let mut sum_g = vec![0.0f64; channels];
-            let mut sum_gx = vec![0.0f64; channels];
-            for (x_row, dy_row) in x_block
-                .chunks_exact(channels)
-                .zip(dy_block.chunks_exact(channels))
-            {
-                for c in 0..channels {
-                    if passes(x_row[c], c) {
-                        let normalised = (x_row[c] - mean[c]) * inv_std[c];
-                        sum_g[c] += f64::from(dy_row[c]);
-                        sum_gx[c] += f64::from(dy_row[c] * normalised);
-                    }
-                }
-            }
-            (sum_g, sum_gx)
-        })
+        .map(|(x_block, dy_block)| block_sums(x_block, dy_block))
         .reduce(
             || (vec![0.0f64; channels], vec![0.0f64; channels]),
             |(g1, gx1), (g2, gx2)| (add_into(g1, g2), add_into(gx1, gx2)),
@@ -175,14 +185,29 @@ pub fn backward(
                 .zip(x_block.chunks_exact(channels))
                 .zip(dy_block.chunks_exact(channels))
             {
-                for c in 0..channels {
-                    let normalised = (x_row[c] - mean[c]) * inv_std[c];
-                    let g = if passes(x_row[c], c) { dy_row[c] } else { 0.0 };
-                    dx_row[c] = scale[c] * (g - mean_g[c] - normalised * mean_gx[c]);
+                for (
+                    ((((dx, &x), &dy), (&mean, &inv_std)), (&gamma, &beta)),
+                    ((&scale, &mean_g), &mean_gx),
+                ) in dx_row
+                    .iter_mut()
+                    .zip(x_row)
+                    .zip(dy_row)
+                    .zip(mean.iter().zip(inv_std))
+                    .zip(gamma.iter().zip(beta))
+                    .zip(scale.iter().zip(&mean_g).zip(&mean_gx))
+                {
+                    let normalised = (x - mean) * inv_std;
+                    let z = gamma * normalised + beta;
+                    let g = if z >= low && z <= high { dy } else { 0.0 };
+                    *dx = scale * (g - mean_g - normalised * mean_gx);
                 }
             }
         });
     let dgamma = sum_gx.iter().map(|&s| s as f32).collect();
     let dbeta = sum_g.iter().map(|&s| s as f32).collect();
     (dx, dgamma, dbeta)
+}
+
+fn widen(values: Vec<f32>) -> Vec<f64> {
+    values.into_iter().map(f64::from).collect()
 }
