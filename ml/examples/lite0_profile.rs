@@ -314,7 +314,26 @@ impl Profiler {
         let images = random([self.batch, 1, side, side], &self.device);
         match self.path {
             Path::Standard => self.time("stem 3x3 conv", images, |x| stem.forward(x)),
-            // The stem stays Burn's convolution; the kernel path adds the one layout change.
+            Path::Kernels if self.fused() => {
+                let weights = kernels::dense(kernels::pack_stem(stem.weight.val()));
+                let bias = stem
+                    .bias
+                    .as_ref()
+                    .map(Param::val)
+                    .expect("inference convolutions have a bias");
+                let geometry = kernels::Geometry {
+                    kernel: 3,
+                    stride: 2,
+                    pad_top: 0,
+                    pad_left: 0,
+                    pad_bottom: 1,
+                    pad_right: 1,
+                };
+                self.time("stem 3x3 conv", images, |x| {
+                    kernels::stem_fused(x, weights.clone(), bias.clone(), geometry, true)
+                });
+            }
+            // Training keeps Burn's convolution; the kernel path adds the one layout change.
             Path::Kernels => {
                 let rows = self.batch * (side / 2) * (side / 2);
                 self.time("stem 3x3 conv", images, |x| {
@@ -324,7 +343,10 @@ impl Profiler {
                 })
             }
         }
-        self.after_conv(STEM_CHANNELS, side / 2, true);
+        // Fused into the stem kernel at inference on the kernel path.
+        if !self.fused() {
+            self.after_conv(STEM_CHANNELS, side / 2, true);
+        }
         for block in lite0_blocks(side) {
             self.block(&block);
         }

@@ -219,7 +219,7 @@ impl ConvNorm {
             .reshape([batch, height, width, channels])
     }
 
-    fn depthwise_geometry(&self) -> Geometry {
+    fn geometry(&self) -> Geometry {
         let [kernel, _] = self.conv.kernel_size;
         let [stride, _] = self.conv.stride;
         let (pad_top, pad_left, pad_bottom, pad_right) = match self.conv.padding {
@@ -245,7 +245,7 @@ impl ConvNorm {
         let y = kernels::depthwise_nhwc(
             x,
             kernels::pack_depthwise(self.conv.weight.val()),
-            self.depthwise_geometry(),
+            self.geometry(),
         );
         let [batch, height, width, channels] = y.dims();
         self.finish_rows(y.reshape([batch * height * width, channels]), relu6)
@@ -253,11 +253,12 @@ impl ConvNorm {
     }
 
     /// The folded convolution's weights for the fused inference kernels.
-    fn packed(&self, depthwise: bool) -> PackedConv {
-        let weights = if depthwise {
-            kernels::pack_depthwise(self.conv.weight.val())
-        } else {
-            kernels::pack_pointwise(self.conv.weight.val())
+    fn packed(&self, kind: PackedKind) -> PackedConv {
+        let weight = self.conv.weight.val();
+        let weights = match kind {
+            PackedKind::Stem => kernels::pack_stem(weight),
+            PackedKind::Depthwise => kernels::pack_depthwise(weight),
+            PackedKind::Pointwise => kernels::pack_pointwise(weight),
         };
         let device = weights.device();
         let bias = match &self.conv.bias {
@@ -267,9 +268,17 @@ impl ConvNorm {
         PackedConv {
             weights: kernels::dense(weights),
             bias,
-            geometry: self.depthwise_geometry(),
+            geometry: self.geometry(),
         }
     }
+}
+
+/// Which fused kernel a packed convolution is for.
+#[derive(Debug, Clone, Copy)]
+enum PackedKind {
+    Stem,
+    Depthwise,
+    Pointwise,
 }
 
 /// One convolution of the folded network, ready for the fused kernels: weights in the kernels'
@@ -340,6 +349,7 @@ impl PackedBlock {
 /// The folded network's blocks and head in the fused kernels' form, made once at load.
 #[derive(Debug, Clone)]
 struct PackedLite {
+    stem: PackedConv,
     blocks: Vec<PackedBlock>,
     head: PackedConv,
 }
@@ -403,9 +413,12 @@ impl MbConv {
 
     fn packed(&self) -> PackedBlock {
         PackedBlock {
-            expand: self.expand.as_ref().map(|expand| expand.packed(false)),
-            depthwise: self.depthwise.packed(true),
-            project: self.project.packed(false),
+            expand: self
+                .expand
+                .as_ref()
+                .map(|expand| expand.packed(PackedKind::Pointwise)),
+            depthwise: self.depthwise.packed(PackedKind::Depthwise),
+            project: self.project.packed(PackedKind::Pointwise),
             shortcut: self.shortcut,
         }
     }
@@ -534,9 +547,22 @@ impl EfficientNetLite {
         self.head.forward_relu6(x)
     }
 
-    /// The stem and the one layout change of the channels-last path.
+    /// The stem and the one layout change of the channels-last path (one fused kernel once the
+    /// model is folded for inference).
     fn stem_nhwc(&self, images: Tensor<4>) -> Tensor<4> {
-        self.stem.stem_nhwc(images)
+        match &self.packed {
+            Some(packed) if !images.device().is_autodiff() => {
+                let stem = &packed.stem;
+                kernels::stem_fused(
+                    images,
+                    stem.weights.clone(),
+                    stem.bias.clone(),
+                    stem.geometry,
+                    true,
+                )
+            }
+            _ => self.stem.stem_nhwc(images),
+        }
     }
 
     /// Blocks from `first_block` on and the head, channels-last: the fused kernels when the
@@ -582,7 +608,8 @@ impl EfficientNetLite {
         self.packed = (kernels::available_on(&device) && !device.is_autodiff()).then(|| {
             Arc::new(PackedLite {
                 blocks: self.blocks.iter().map(MbConv::packed).collect(),
-                head: self.head.packed(false),
+                stem: self.stem.packed(PackedKind::Stem),
+                head: self.head.packed(PackedKind::Pointwise),
             })
         });
         self

@@ -17,6 +17,7 @@ use burn::tensor::{Shape, TensorData};
 use super::batch_norm;
 use super::depthwise::{self, Activation, Geometry, Nhwc};
 use super::pointwise;
+use super::stem;
 
 /// Operations training differentiates through.
 #[backend_extension(Flex, Autodiff)]
@@ -60,6 +61,16 @@ pub trait InferenceKernels: Backend {
         x: FloatTensor<Self>,
         weights: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu6: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `act(conv(x) + bias)`: `x` `[n, c_in, h, w]` (channels-first), `weights`
+    /// `[c_in * k * k, c_out]`, output `[n, out_h, out_w, c_out]` (channels-last).
+    fn stem_fused(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: Geometry,
         relu6: bool,
     ) -> FloatTensor<Self>;
 
@@ -213,6 +224,32 @@ impl TrainingKernels for Flex {
 }
 
 impl InferenceKernels for Flex {
+    fn stem_fused(
+        x: FlexTensor,
+        weights: FlexTensor,
+        bias: FlexTensor,
+        geometry: Geometry,
+        relu6: bool,
+    ) -> FlexTensor {
+        let (x, weights, bias) = (dense(x), dense(weights), dense(bias));
+        let dims = x.layout().shape();
+        assert_eq!(dims.num_dims(), 4, "the stem takes [n, c, h, w] images");
+        let shape = [dims[0], dims[1], dims[2], dims[3]];
+        let channels_out = bias.layout().shape().num_elements();
+        let (out_height, out_width) = geometry.output_size(shape[2], shape[3]);
+        let mut y = vec![0.0f32; shape[0] * out_height * out_width * channels_out];
+        stem::forward(
+            values(&x),
+            shape,
+            values(&weights),
+            values(&bias),
+            geometry,
+            relu6,
+            &mut y,
+        );
+        new_tensor(y, [shape[0], out_height, out_width, channels_out])
+    }
+
     fn depthwise_nhwc_fused(
         x: FlexTensor,
         weights: FlexTensor,

@@ -7,6 +7,8 @@
 //!   applied as each output is stored.
 //! - [`pointwise_fused`], [`pointwise_fused_residual`]: a 1x1 convolution on channels-last data as
 //!   one matrix product, bias, shortcut and ReLU6 fused, threaded at batch 1.
+//! - [`stem_fused`]: the first convolution at inference, channels-first image in, channels-last
+//!   activation out, bias and ReLU6 fused.
 //! - [`batch_norm_rows`]: training batch norm on channels-last rows with ReLU6 fused, and its
 //!   backward, in three passes over the activation where Burn's generic one takes about twenty.
 //!
@@ -23,6 +25,7 @@ pub mod batch_norm;
 pub mod depthwise;
 mod extension;
 pub mod pointwise;
+pub mod stem;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -124,6 +127,33 @@ pub fn pointwise_fused(
         bias.into_dispatch(),
         relu6,
     ))
+}
+
+/// `act(conv(images) + bias)` from `[n, c, h, w]` images to a `[n, out_h, out_w, c_out]`
+/// activation, `weights` packed by [`pack_stem`], for inference (no autodiff device).
+pub fn stem_fused(
+    images: Tensor<4>,
+    weights: Tensor<2>,
+    bias: Tensor<1>,
+    geometry: Geometry,
+    relu6: bool,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as InferenceKernels>::stem_fused(
+        images.into_dispatch(),
+        weights.into_dispatch(),
+        bias.into_dispatch(),
+        geometry,
+        relu6,
+    ))
+}
+
+/// A convolution's weights as Burn stores them, `[out, in, k, k]`, as [`stem_fused`] reads them,
+/// `[in * k * k, out]` (a view; see [`dense`]).
+pub fn pack_stem(weight: Tensor<4>) -> Tensor<2> {
+    let [channels_out, channels_in, kernel, _] = weight.dims();
+    weight
+        .reshape([channels_out, channels_in * kernel * kernel])
+        .transpose()
 }
 
 /// `x * weights + bias + residual`, for inference (no autodiff device).

@@ -265,3 +265,36 @@ fn batch_norm_rows_matches_burn_with_and_without_relu6() {
         }
     }
 }
+
+#[test]
+fn the_fused_stem_matches_burn_convolution_bias_and_clamp() {
+    let device = Device::flex();
+    for (batch, channels_in, side) in [(1, 1, 32), (3, 3, 17), (2, 1, 10)] {
+        for geometry in geometries(3, 2).into_iter().chain(geometries(3, 1)) {
+            let images = random([batch, channels_in, side, side + 1], &device).mul_scalar(3.0);
+            let weight = random([32, channels_in, 3, 3], &device);
+            let bias = random([32], &device);
+            let mut conv = Conv2dConfig::new([channels_in, 32], [3, 3])
+                .with_stride([geometry.stride, geometry.stride])
+                .with_padding(PaddingConfig2d::Explicit(
+                    geometry.pad_top,
+                    geometry.pad_left,
+                    geometry.pad_bottom,
+                    geometry.pad_right,
+                ))
+                .init(&device);
+            conv.weight = Param::from_tensor(weight.clone());
+            conv.bias = Some(Param::from_tensor(bias.clone()));
+            let reference = conv
+                .forward(images.clone())
+                .clamp(0.0, 6.0)
+                .permute([0, 2, 3, 1]);
+            let ours = stem_fused(images, dense(pack_stem(weight)), bias, geometry, true);
+            assert_close(
+                ours,
+                reference,
+                &format!("stem {batch}x{channels_in}x{side} {geometry:?}"),
+            );
+        }
+    }
+}
