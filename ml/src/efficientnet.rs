@@ -69,32 +69,44 @@ impl BlockShape {
     }
 }
 
+/// Lite0's sixteen blocks, `(channels [in, out], kernel, stride, expand ratio)` each: the first
+/// block of a stage has its stride and width change, the others keep the shape.
+fn lite0_block_specs() -> impl Iterator<Item = ([usize; 2], usize, usize, usize)> {
+    LITE0_STAGES.into_iter().flat_map(
+        |[repeats, kernel, stride, expand_ratio, channels_in, channels_out]| {
+            (0..repeats).map(move |repeat| {
+                let (channels_in, stride) = if repeat == 0 {
+                    (channels_in, stride)
+                } else {
+                    (channels_out, 1)
+                };
+                ([channels_in, channels_out], kernel, stride, expand_ratio)
+            })
+        },
+    )
+}
+
 /// Lite0's sixteen blocks for a `side x side` input (the stem halves it first).
 pub fn lite0_blocks(side: usize) -> Vec<BlockShape> {
     let mut side = side / 2;
-    let mut blocks = Vec::new();
-    for [repeats, kernel, stride, expand_ratio, channels_in, channels_out] in LITE0_STAGES {
-        for repeat in 0..repeats {
-            let (channels_in, stride) = if repeat == 0 {
-                (channels_in, stride)
-            } else {
-                (channels_out, 1)
-            };
-            let block = BlockShape {
-                side_in: side,
-                channels_in,
-                hidden: channels_in * expand_ratio,
-                channels_out,
-                kernel,
-                stride,
-                expands: expand_ratio != 1,
-                shortcut: stride == 1 && channels_in == channels_out,
-            };
-            side = block.side_out();
-            blocks.push(block);
-        }
-    }
-    blocks
+    lite0_block_specs()
+        .map(
+            |([channels_in, channels_out], kernel, stride, expand_ratio)| {
+                let block = BlockShape {
+                    side_in: side,
+                    channels_in,
+                    hidden: channels_in * expand_ratio,
+                    channels_out,
+                    kernel,
+                    stride,
+                    expands: expand_ratio != 1,
+                    shortcut: stride == 1 && channels_in == channels_out,
+                };
+                side = block.side_out();
+                block
+            },
+        )
+        .collect()
 }
 
 /// Channels of the stem's output and of the head's input and output.
@@ -440,18 +452,11 @@ pub struct EfficientNetLite {
 
 impl EfficientNetLiteConfig {
     pub fn init(&self, device: &Device) -> EfficientNetLite {
-        let mut blocks = Vec::new();
-        for [repeats, kernel, stride, expand_ratio, channels_in, channels_out] in LITE0_STAGES {
-            for repeat in 0..repeats {
-                let (channels_in, stride) = if repeat == 0 {
-                    (channels_in, stride)
-                } else {
-                    (channels_out, 1)
-                };
-                let channels = [channels_in, channels_out];
-                blocks.push(MbConv::new(channels, kernel, stride, expand_ratio, device));
-            }
-        }
+        let blocks = lite0_block_specs()
+            .map(|(channels, kernel, stride, expand_ratio)| {
+                MbConv::new(channels, kernel, stride, expand_ratio, device)
+            })
+            .collect();
         EfficientNetLite {
             stem: ConvNorm::new([self.input_channels, STEM_CHANNELS], 3, 2, 1, device),
             blocks,

@@ -247,6 +247,21 @@ pub fn backward_weight(x: &[f32], shape: Nhwc, dy: &[f32], geometry: Geometry, d
     }
 }
 
+/// `W` values from `at` as an array: the lanes loops then carry no bounds checks.
+#[inline(always)]
+fn lanes<const W: usize>(values: &[f32], at: usize) -> &[f32; W] {
+    values[at..at + W]
+        .try_into()
+        .expect("a slice of W values converts to [f32; W]")
+}
+
+#[inline(always)]
+fn lanes_mut<const W: usize>(values: &mut [f32], at: usize) -> &mut [f32; W] {
+    (&mut values[at..at + W])
+        .try_into()
+        .expect("a slice of W values converts to [f32; W]")
+}
+
 /// Rows per rayon task so that a task does at least ~16k multiply-adds.
 fn rows_per_task(work_per_row: usize) -> usize {
     (16_384 / work_per_row.max(1)).max(1)
@@ -293,13 +308,13 @@ macro_rules! row_kernels {
                 acc.copy_from_slice(&bias[c0..c0 + W]);
             }
             for &(input_at, weight_at) in taps {
-                let input: &[f32; W] = image[input_at + c0..][..W].try_into().unwrap_or_else(|_| unreachable!());
-                let weight: &[f32; W] = weights[weight_at + c0..][..W].try_into().unwrap_or_else(|_| unreachable!());
+                let input = lanes::<W>(image, input_at + c0);
+                let weight = lanes::<W>(weights, weight_at + c0);
                 for lane in 0..W {
                     acc[lane] = $madd(input[lane], weight[lane], acc[lane]);
                 }
             }
-            let out: &mut [f32; W] = (&mut out[c0..c0 + W]).try_into().unwrap_or_else(|_| unreachable!());
+            let out = lanes_mut::<W>(out, c0);
             match activation {
                 Activation::None => *out = acc,
                 Activation::Relu6 => {

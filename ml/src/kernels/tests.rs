@@ -3,7 +3,7 @@
 //! input and the weights. Tolerance: 1e-4 of the reference's largest magnitude.
 
 use burn::module::Param;
-use burn::nn::conv::Conv2dConfig;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -49,22 +49,39 @@ fn geometries(kernel: usize, stride: usize) -> [Geometry; 2] {
     [same, symmetric]
 }
 
+/// Burn's convolution with `weight` (`[out, in / groups, k, k]`), `bias` and `geometry`.
+fn burn_conv(
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    groups: usize,
+    geometry: Geometry,
+) -> Conv2d {
+    let [channels_out, channels_in_per_group, kernel, _] = weight.dims();
+    let mut conv = Conv2dConfig::new(
+        [channels_in_per_group * groups, channels_out],
+        [kernel, kernel],
+    )
+    .with_stride([geometry.stride, geometry.stride])
+    .with_padding(PaddingConfig2d::Explicit(
+        geometry.pad_top,
+        geometry.pad_left,
+        geometry.pad_bottom,
+        geometry.pad_right,
+    ))
+    .with_groups(groups)
+    .with_bias(bias.is_some())
+    .init(&weight.device());
+    conv.weight = Param::from_tensor(weight);
+    conv.bias = bias.map(Param::from_tensor);
+    conv
+}
+
 /// Burn's grouped convolution (NCHW) on NHWC data: the reference.
 fn burn_depthwise(x: Tensor<4>, weight: Tensor<4>, geometry: Geometry) -> Tensor<4> {
-    let [channels, _, kernel, _] = weight.dims();
-    let mut conv = Conv2dConfig::new([channels, channels], [kernel, kernel])
-        .with_stride([geometry.stride, geometry.stride])
-        .with_padding(PaddingConfig2d::Explicit(
-            geometry.pad_top,
-            geometry.pad_left,
-            geometry.pad_bottom,
-            geometry.pad_right,
-        ))
-        .with_groups(channels)
-        .with_bias(false)
-        .init(&x.device());
-    conv.weight = Param::from_tensor(weight);
-    conv.forward(x.permute([0, 3, 1, 2])).permute([0, 2, 3, 1])
+    let [channels, ..] = weight.dims();
+    burn_conv(weight, None, channels, geometry)
+        .forward(x.permute([0, 3, 1, 2]))
+        .permute([0, 2, 3, 1])
 }
 
 /// Batch 1 and 3, odd and even sides, stride 1 and 2, kernels 3 and 5, channel counts that are
@@ -274,17 +291,7 @@ fn the_fused_stem_matches_burn_convolution_bias_and_clamp() {
             let images = random([batch, channels_in, side, side + 1], &device).mul_scalar(3.0);
             let weight = random([32, channels_in, 3, 3], &device);
             let bias = random([32], &device);
-            let mut conv = Conv2dConfig::new([channels_in, 32], [3, 3])
-                .with_stride([geometry.stride, geometry.stride])
-                .with_padding(PaddingConfig2d::Explicit(
-                    geometry.pad_top,
-                    geometry.pad_left,
-                    geometry.pad_bottom,
-                    geometry.pad_right,
-                ))
-                .init(&device);
-            conv.weight = Param::from_tensor(weight.clone());
-            conv.bias = Some(Param::from_tensor(bias.clone()));
+            let conv = burn_conv(weight.clone(), Some(bias.clone()), 1, geometry);
             let reference = conv
                 .forward(images.clone())
                 .clamp(0.0, 6.0)
