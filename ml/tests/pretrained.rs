@@ -102,3 +102,28 @@ fn a_missing_or_foreign_weights_file_is_a_clear_error() {
         "{error}"
     );
 }
+
+/// The real weights through both paths: Flex's channels-last kernels (unfolded, and folded and
+/// fused as serving runs them) give Burn's standard operations' logits on both photographs.
+#[test]
+fn the_kernels_give_the_standard_imagenet_logits() {
+    let device = Device::flex();
+    let model = EfficientNetLite::from_imagenet_pth(&cached("efficientnet-lite0.pth"), &device)
+        .expect("the pinned weights load into EfficientNet-Lite0");
+    let folded = ml::model::Model::EfficientNetLite(model.clone()).fold_batch_norms();
+    for photo in ["chelsea.png", "coffee.png"] {
+        let input = imagenet_input(photo, &device);
+        let reference = model.forward_standard(input.clone());
+        let scale: f32 = reference.clone().abs().max().into_scalar();
+        for (path, logits) in [
+            ("kernels", model.forward(input.clone())),
+            ("folded and fused", folded.forward(input.clone())),
+        ] {
+            let difference: f32 = (logits - reference.clone()).abs().max().into_scalar();
+            assert!(
+                difference <= 1e-4 * scale,
+                "{photo}, {path}: largest difference {difference} against logits up to {scale}"
+            );
+        }
+    }
+}
