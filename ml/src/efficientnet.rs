@@ -53,15 +53,7 @@ pub struct BlockShape {
 impl BlockShape {
     /// The depthwise convolution's position on its input (TensorFlow "SAME").
     pub fn depthwise_geometry(&self) -> Geometry {
-        let (before, after) = same_padding_sides(self.kernel, self.stride);
-        Geometry {
-            kernel: self.kernel,
-            stride: self.stride,
-            pad_top: before,
-            pad_left: before,
-            pad_bottom: after,
-            pad_right: after,
-        }
+        same_geometry(self.kernel, self.stride)
     }
 
     pub fn side_out(&self) -> usize {
@@ -134,6 +126,19 @@ pub struct EfficientNetLiteConfig {
 fn same_padding_sides(kernel: usize, stride: usize) -> (usize, usize) {
     let total = kernel.saturating_sub(stride.min(kernel));
     (total / 2, total - total / 2)
+}
+
+/// A square kernel with "SAME" padding as the kernels take it.
+fn same_geometry(kernel: usize, stride: usize) -> Geometry {
+    let (before, after) = same_padding_sides(kernel, stride);
+    Geometry {
+        kernel,
+        stride,
+        pad_top: before,
+        pad_left: before,
+        pad_bottom: after,
+        pad_right: after,
+    }
 }
 
 /// [`same_padding_sides`] as Burn's `(top, left, bottom, right)`.
@@ -231,24 +236,12 @@ impl ConvNorm {
             .reshape([batch, height, width, channels])
     }
 
+    /// Where the kernel sits: every convolution of the network has "SAME" padding (see
+    /// [`ConvNorm::new`]).
     fn geometry(&self) -> Geometry {
         let [kernel, _] = self.conv.kernel_size;
         let [stride, _] = self.conv.stride;
-        let (pad_top, pad_left, pad_bottom, pad_right) = match self.conv.padding {
-            PaddingConfig2d::Explicit(top, left, bottom, right) => (top, left, bottom, right),
-            _ => {
-                let half = kernel / 2;
-                (half, half, half, half)
-            }
-        };
-        Geometry {
-            kernel,
-            stride,
-            pad_top,
-            pad_left,
-            pad_bottom,
-            pad_right,
-        }
+        same_geometry(kernel, stride)
     }
 
     /// Depthwise convolution on channels-last `[n, h, w, c]` with the Flex kernel, then batch norm
@@ -310,23 +303,27 @@ struct PackedBlock {
     shortcut: bool,
 }
 
+impl PackedConv {
+    /// The fused 1x1 convolution (and ReLU6 if asked) on a channels-last map.
+    fn pointwise_nhwc(&self, x: Tensor<4>, relu6: bool) -> Tensor<4> {
+        let [batch, height, width, channels] = x.dims();
+        let rows = x.reshape([batch * height * width, channels]);
+        kernels::pointwise_fused(rows, self.weights.clone(), self.bias.clone(), relu6).reshape([
+            batch,
+            height,
+            width,
+            self.bias.dims()[0],
+        ])
+    }
+}
+
 impl PackedBlock {
     /// Channels-last in, channels-last out; every layer one fused kernel call.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [batch, height, width, channels] = x.dims();
-        let rows = x.reshape([batch * height * width, channels]);
         let expanded = match &self.expand {
-            Some(expand) => {
-                let hidden = expand.bias.dims()[0];
-                kernels::pointwise_fused(
-                    rows.clone(),
-                    expand.weights.clone(),
-                    expand.bias.clone(),
-                    true,
-                )
-                .reshape([batch, height, width, hidden])
-            }
-            None => rows.clone().reshape([batch, height, width, channels]),
+            Some(expand) => expand.pointwise_nhwc(x.clone(), true),
+            None => x.clone(),
         };
         let convolved = kernels::depthwise_nhwc_fused(
             expanded,
@@ -339,11 +336,12 @@ impl PackedBlock {
         let convolved = convolved.reshape([batch * out_height * out_width, hidden]);
         let project = &self.project;
         let out = if self.shortcut {
+            let shortcut = x.reshape([batch * height * width, channels]);
             kernels::pointwise_fused_residual(
                 convolved,
                 project.weights.clone(),
                 project.bias.clone(),
-                rows,
+                shortcut,
             )
         } else {
             kernels::pointwise_fused(
@@ -578,15 +576,7 @@ impl EfficientNetLite {
                 for block in packed.blocks.iter().skip(first_block) {
                     x = block.forward(x);
                 }
-                let [batch, height, width, channels] = x.dims();
-                let head = &packed.head;
-                kernels::pointwise_fused(
-                    x.reshape([batch * height * width, channels]),
-                    head.weights.clone(),
-                    head.bias.clone(),
-                    true,
-                )
-                .reshape([batch, height, width, head.bias.dims()[0]])
+                packed.head.pointwise_nhwc(x, true)
             }
             _ => {
                 for block in self.blocks.iter().skip(first_block) {

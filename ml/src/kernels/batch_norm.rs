@@ -14,7 +14,8 @@
 //!
 //! Burn's generic batch norm makes about eight passes over the activation forward and ten backward
 //! (transposes to channels-first, reductions, broadcasts) and ReLU6 two more each way; here the
-//! statistics are one pass, the forward one, and the backward two (sums, then `dx`).
+//! statistics take two passes (the mean, then the centred squares, which keeps the variance
+//! accurate), the forward one, and the backward two (sums, then `dx`).
 //! Sums are taken in f32 over blocks of [`BLOCK_ROWS`] rows (the statistics in f64), and the
 //! blocks' sums combined in f64; every inner loop runs along contiguous channels and vectorises.
 

@@ -10,7 +10,7 @@
 //! - [`stem_fused`]: the first convolution at inference, channels-first image in, channels-last
 //!   activation out, bias and ReLU6 fused.
 //! - [`batch_norm_rows`]: training batch norm on channels-last rows with ReLU6 fused, and its
-//!   backward, in three passes over the activation where Burn's generic one takes about twenty.
+//!   backward, in five passes over the activation where Burn's generic one takes about twenty.
 //!
 //! Layout: activations are `[batch, height, width, channels]` (a 1x1 convolution sees them as
 //! `[batch * height * width, channels]`); depthwise weights are packed `[kernel * kernel, channels]`

@@ -218,8 +218,10 @@ fn pointwise_matches_a_matrix_product() {
     }
 }
 
+/// Without this, a broken device check would send every test above through Burn's own operations
+/// on both sides and they would still pass.
 #[test]
-fn only_flex_devices_take_the_kernels() {
+fn flex_devices_with_and_without_autodiff_take_the_kernels() {
     assert!(available_on(&Device::flex()));
     assert!(available_on(&Device::flex().autodiff()));
 }
