@@ -187,7 +187,8 @@ impl ModelArtifact {
     pub fn save(dir: &Path, model: &Model, manifest: &Manifest) -> MlResult<()> {
         std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
         let weights_tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
-        model.save_weights(&weights_tmp).map_err(|e| {
+        let precision = manifest.architecture.release_precision();
+        model.save_weights(&weights_tmp, precision).map_err(|e| {
             MlError::Training(format!("saving weights to {}: {e}", weights_tmp.display()))
         })?;
         rename(&weights_tmp, &dir.join(WEIGHTS_FILE))?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Model;
+use crate::model::{Model, Precision};
 use crate::train::{EpochRecord, TrainConfig};
 use crate::{MlError, MlResult};
 
@@ -120,10 +120,10 @@ impl Checkpoint {
             MlError::Training(format!("checkpoint {}: {e}", partial.join(what).display()))
         };
         model
-            .save_weights(&partial.join(WEIGHTS))
+            .save_weights(&partial.join(WEIGHTS), Precision::Full)
             .map_err(|e| failed(WEIGHTS, &e))?;
         best_model
-            .save_weights(&partial.join(BEST_WEIGHTS))
+            .save_weights(&partial.join(BEST_WEIGHTS), Precision::Full)
             .map_err(|e| failed(BEST_WEIGHTS, &e))?;
         optimizer
             .save(partial.join(OPTIMIZER))

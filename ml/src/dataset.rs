@@ -256,6 +256,40 @@ pub struct AugmentConfig {
     pub max_zoom: f32,
     pub max_brightness: f32,
     pub max_contrast: f32,
+    /// Every training image magnified this much before the random zoom: 1.125 with a shift of
+    /// +-1/16 is the reference's "resize to size + size/8, random crop to size".
+    #[serde(default = "no_zoom")]
+    pub base_zoom: f32,
+    /// Brightness as a gain, `x * (1 +- max_gain) +- max_offset_levels` on 0-255 grey levels:
+    /// unlike `max_brightness` and `max_contrast` (around mid-grey), a black background stays
+    /// nearly black.
+    #[serde(default)]
+    pub max_gain: f32,
+    #[serde(default)]
+    pub max_offset_levels: f32,
+}
+
+fn no_zoom() -> f32 {
+    1.0
+}
+
+impl AugmentConfig {
+    /// The reference recipe's augmentation (see [`crate::train::TrainConfig::lite0_recipe`]):
+    /// flip, rotation within +-12 degrees, a random 1/(1 + 1/8) crop, brightness x0.85-1.15 and
+    /// +-12 levels.
+    pub fn lite0_recipe() -> Self {
+        Self {
+            flip_probability: 0.5,
+            max_rotation_degrees: 12.0,
+            max_shift_fraction: 1.0 / 16.0,
+            max_zoom: 0.0,
+            max_brightness: 0.0,
+            max_contrast: 0.0,
+            base_zoom: 1.125,
+            max_gain: 0.15,
+            max_offset_levels: 12.0,
+        }
+    }
 }
 
 impl Default for AugmentConfig {
@@ -267,6 +301,9 @@ impl Default for AugmentConfig {
             max_zoom: 0.1,
             max_brightness: 0.08,
             max_contrast: 0.12,
+            base_zoom: 1.0,
+            max_gain: 0.0,
+            max_offset_levels: 0.0,
         }
     }
 }
@@ -287,13 +324,15 @@ pub fn augment_into(
     let angle = rng
         .uniform(-augment.max_rotation_degrees, augment.max_rotation_degrees)
         .to_radians();
-    let zoom = 1.0 + rng.uniform(-augment.max_zoom, augment.max_zoom);
+    let zoom = augment.base_zoom * (1.0 + rng.uniform(-augment.max_zoom, augment.max_zoom));
     let shift_x =
         rng.uniform(-augment.max_shift_fraction, augment.max_shift_fraction) * size as f32;
     let shift_y =
         rng.uniform(-augment.max_shift_fraction, augment.max_shift_fraction) * size as f32;
     let brightness = rng.uniform(-augment.max_brightness, augment.max_brightness);
     let contrast = 1.0 + rng.uniform(-augment.max_contrast, augment.max_contrast);
+    let gain = 1.0 + rng.uniform(-augment.max_gain, augment.max_gain);
+    let level_shift = rng.uniform(-augment.max_offset_levels, augment.max_offset_levels) / 255.0;
 
     // Inverse mapping: for each output pixel, where in the source it comes from.
     let centre = (size as f32 - 1.0) / 2.0;
@@ -325,7 +364,7 @@ pub fn augment_into(
             if flip {
                 sx = (size - 1) as f32 - sx;
             }
-            let value = sample(sx, sy) / 255.0;
+            let value = sample(sx, sy) / 255.0 * gain + level_shift;
             let jittered = ((value - 0.5) * contrast + 0.5 + brightness).clamp(0.0, 1.0);
             out[y * output_size + x] = jittered * 255.0 * scale - offset;
         }
@@ -529,6 +568,9 @@ mod tests {
             max_zoom: 0.0,
             max_brightness: 0.0,
             max_contrast: 0.0,
+            base_zoom: 1.0,
+            max_gain: 0.0,
+            max_offset_levels: 0.0,
         };
         augment_into(
             &src,
@@ -543,6 +585,38 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-4);
         }
+
+        // A gain keeps black black and scales the rest; around mid-grey, contrast would lift it.
+        let gain_only = AugmentConfig {
+            max_gain: 0.15,
+            ..identity
+        };
+        let to_level = |v: f32| (v * preprocess.std + preprocess.mean) * 255.0;
+        let mut gains = Vec::new();
+        for seed in 0..8 {
+            augment_into(
+                &src,
+                size,
+                size,
+                &gain_only,
+                &preprocess,
+                &mut Rng::new(seed),
+                &mut a,
+            );
+            assert!(
+                to_level(a[0]).abs() < 1e-2,
+                "black became {}",
+                to_level(a[0])
+            );
+            gains.push(to_level(a[100]) / src[100] as f32);
+        }
+        assert!(
+            gains
+                .iter()
+                .all(|g| (0.85 - 1e-3..=1.15 + 1e-3).contains(g)),
+            "{gains:?}"
+        );
+        assert!(gains.iter().any(|g| (g - 1.0).abs() > 0.02), "{gains:?}");
 
         // Half the output size averages 2x2 blocks of a constant-per-block image exactly.
         let blocks: Vec<u8> = (0..size * size)

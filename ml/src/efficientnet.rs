@@ -9,16 +9,18 @@
 //! three-channel stem gives on a slice repeated into R, G and B, at a third of the stem's cost and
 //! without tripling every input tensor.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use burn::module::Param;
+use burn::module::{Flag, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
+use burn::tensor::Distribution;
 
 use crate::kernels::{self, Geometry};
 use crate::model::{conv_then_norm, fold_batch_norm};
@@ -107,6 +109,13 @@ pub const HEAD_CHANNELS_IN: usize = 320;
 pub const HEAD_CHANNELS: usize = 1280;
 /// TensorFlow's batch-norm epsilon, which the ImageNet statistics were accumulated with.
 const BATCH_NORM_EPSILON: f64 = 1e-3;
+/// The weight of each batch in the running statistics (`new = 0.99 * old + 0.01 * batch`, Burn's
+/// momentum meaning what PyTorch's does): TensorFlow's decay 0.99, which the ImageNet weights and
+/// the reference fine-tuning were trained with. Burn's default, 0.1, lets the last few augmented
+/// batches of a short fine-tuning decide the statistics the model is served with.
+const BATCH_NORM_MOMENTUM: f64 = 0.01;
+/// The blocks before the map Grad-CAM weighs: every stage down to stride 16.
+const EXPLAINED_BLOCKS: usize = 13;
 /// The classes of the ImageNet head.
 pub const IMAGENET_CLASSES: usize = 1000;
 
@@ -119,6 +128,11 @@ pub struct EfficientNetLiteConfig {
     pub input_channels: usize,
     #[config(default = 0.2)]
     pub dropout: f64,
+    /// Stochastic depth: block `i` of 16 skips its residual branch with probability
+    /// `drop_connect_rate * i / 16` in training (blocks with a shortcut only), as the reference
+    /// EfficientNet recipe does.
+    #[config(default = 0.2)]
+    pub drop_connect_rate: f64,
 }
 
 /// TensorFlow's "SAME" padding for an even-sized input: zeros `(before, after)` the image on each
@@ -170,6 +184,7 @@ impl ConvNorm {
             .init(device);
         let norm = BatchNormConfig::new(channels_out)
             .with_epsilon(BATCH_NORM_EPSILON)
+            .with_momentum(BATCH_NORM_MOMENTUM)
             .init(device);
         Self { conv, norm }
     }
@@ -372,6 +387,38 @@ pub struct MbConv {
     depthwise: ConvNorm,
     project: ConvNorm,
     shortcut: bool,
+    /// On blocks with a shortcut only.
+    drop_path: Option<DropPath>,
+}
+
+/// Stochastic depth (Huang et al. 2016): in training, each image's residual branch is dropped with
+/// probability `prob` (the block becomes the identity for it) and kept branches are scaled by
+/// `1 / (1 - prob)`, so inference needs no change.
+#[derive(Module, Debug)]
+pub struct DropPath {
+    prob: f64,
+    /// Cleared by `freeze`, like [`Dropout`]'s.
+    training: Param<Flag>,
+}
+
+impl DropPath {
+    fn new(prob: f64) -> Self {
+        Self {
+            prob,
+            training: Param::from_bool(true),
+        }
+    }
+
+    fn forward(&self, branch: Tensor<4>) -> Tensor<4> {
+        let device = branch.device();
+        if self.prob <= 0.0 || !self.training.is_enabled() || !device.is_autodiff() {
+            return branch;
+        }
+        let keep = 1.0 - self.prob;
+        let [batch, ..] = branch.dims();
+        let mask = Tensor::<4>::random([batch, 1, 1, 1], Distribution::Bernoulli(keep), &device);
+        branch * mask.div_scalar(keep)
+    }
 }
 
 impl MbConv {
@@ -380,15 +427,18 @@ impl MbConv {
         kernel: usize,
         stride: usize,
         expand_ratio: usize,
+        drop_probability: f64,
         device: &Device,
     ) -> Self {
         let hidden = channels_in * expand_ratio;
+        let shortcut = stride == 1 && channels_in == channels_out;
         Self {
             expand: (expand_ratio != 1)
                 .then(|| ConvNorm::new([channels_in, hidden], 1, 1, 1, device)),
             depthwise: ConvNorm::new([hidden, hidden], kernel, stride, hidden, device),
             project: ConvNorm::new([hidden, channels_out], 1, 1, 1, device),
-            shortcut: stride == 1 && channels_in == channels_out,
+            shortcut,
+            drop_path: shortcut.then(|| DropPath::new(drop_probability)),
         }
     }
 
@@ -399,7 +449,7 @@ impl MbConv {
         };
         let out = self.project.forward(self.depthwise.forward_relu6(expanded));
         if self.shortcut {
-            out + x
+            self.drop_branch(out) + x
         } else {
             out
         }
@@ -415,9 +465,16 @@ impl MbConv {
             .project
             .pointwise_nhwc(self.depthwise.depthwise_nhwc(expanded, true), false);
         if self.shortcut {
-            out + x
+            self.drop_branch(out) + x
         } else {
             out
+        }
+    }
+
+    fn drop_branch(&self, branch: Tensor<4>) -> Tensor<4> {
+        match &self.drop_path {
+            Some(drop_path) => drop_path.forward(branch),
+            None => branch,
         }
     }
 
@@ -450,9 +507,19 @@ pub struct EfficientNetLite {
 
 impl EfficientNetLiteConfig {
     pub fn init(&self, device: &Device) -> EfficientNetLite {
+        let block_count = lite0_block_specs().count();
         let blocks = lite0_block_specs()
-            .map(|(channels, kernel, stride, expand_ratio)| {
-                MbConv::new(channels, kernel, stride, expand_ratio, device)
+            .enumerate()
+            .map(|(index, (channels, kernel, stride, expand_ratio))| {
+                let drop_probability = self.drop_connect_rate * index as f64 / block_count as f64;
+                MbConv::new(
+                    channels,
+                    kernel,
+                    stride,
+                    expand_ratio,
+                    drop_probability,
+                    device,
+                )
             })
             .collect();
         EfficientNetLite {
@@ -492,11 +559,7 @@ impl EfficientNetLite {
     /// fine-tuning can keep frozen (see [`EfficientNetLite::forward_suffix`]).
     pub fn forward_prefix(&self, images: Tensor<4>, blocks: usize) -> Tensor<4> {
         if kernels::available_on(&images.device()) {
-            let mut x = self.stem_nhwc(images);
-            for block in self.blocks.iter().take(blocks) {
-                x = block.forward_nhwc(x);
-            }
-            nchw(x)
+            nchw(self.blocks_nhwc(self.stem_nhwc(images), 0..blocks))
         } else {
             self.prefix_nchw(images, blocks)
         }
@@ -568,22 +631,51 @@ impl EfficientNetLite {
         }
     }
 
-    /// Blocks from `first_block` on and the head, channels-last: the fused kernels when the
-    /// model was folded for inference, otherwise the differentiable kernels and matrix products.
-    fn map_nhwc(&self, mut x: Tensor<4>, first_block: usize) -> Tensor<4> {
+    /// Blocks from `first_block` on and the head, channels-last.
+    fn map_nhwc(&self, x: Tensor<4>, first_block: usize) -> Tensor<4> {
+        let x = self.blocks_nhwc(x, first_block..self.blocks.len());
+        match &self.packed {
+            Some(packed) if !x.device().is_autodiff() => packed.head.pointwise_nhwc(x, true),
+            _ => self.head.pointwise_nhwc(x, true),
+        }
+    }
+
+    /// The blocks in `blocks`, channels-last: the fused kernels when the model was folded for
+    /// inference, otherwise the differentiable kernels and matrix products.
+    fn blocks_nhwc(&self, mut x: Tensor<4>, blocks: Range<usize>) -> Tensor<4> {
         match &self.packed {
             Some(packed) if !x.device().is_autodiff() => {
-                for block in packed.blocks.iter().skip(first_block) {
+                for block in &packed.blocks[blocks] {
                     x = block.forward(x);
                 }
-                packed.head.pointwise_nhwc(x, true)
             }
             _ => {
-                for block in self.blocks.iter().skip(first_block) {
+                for block in &self.blocks[blocks] {
                     x = block.forward_nhwc(x);
                 }
-                self.head.pointwise_nhwc(x, true)
             }
+        }
+        x
+    }
+
+    /// The map Grad-CAM weighs, `[n, 112, side / 16, side / 16]`: the last stride-16 stage's
+    /// output. The head's own map (stride 32) is 5x5 at 160 px, too coarse to say where in a
+    /// head the evidence is; at stride 16 a cell is 16 px and still sees the whole slice through
+    /// its receptive field.
+    pub(crate) fn explained_map(&self, images: Tensor<4>) -> Tensor<4> {
+        self.forward_prefix(images, EXPLAINED_BLOCKS)
+    }
+
+    /// The pooled features (what the head reads) computed from an [`Self::explained_map`]. On a
+    /// map that tracks gradients while the model does not (Grad-CAM on a served model), the
+    /// standard operations run: they take untracked weights as constants.
+    pub(crate) fn features_from_explained_map(&self, map: Tensor<4>) -> Tensor<2> {
+        let tracked_input_only =
+            map.device().is_autodiff() && !self.head.conv.weight.val().device().is_autodiff();
+        if tracked_input_only || !kernels::available_on(&map.device()) {
+            self.pool(self.map_nchw(map, EXPLAINED_BLOCKS))
+        } else {
+            pool_nhwc(self.map_nhwc(nhwc(map), EXPLAINED_BLOCKS))
         }
     }
 
@@ -697,6 +789,9 @@ fn pool_nhwc(x: Tensor<4>) -> Tensor<2> {
 }
 
 #[cfg(test)]
+mod pytorch_reference;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use burn::nn::loss::CrossEntropyLossConfig;
@@ -769,6 +864,7 @@ mod tests {
         let device = Device::flex().autodiff();
         let initial = EfficientNetLiteConfig::new()
             .with_dropout(0.0)
+            .with_drop_connect_rate(0.0)
             .init(&device);
         // Eight 96 px images: the last maps still have 72 values per channel for batch norm, so
         // its statistics are not dominated by rounding.

@@ -1,6 +1,7 @@
-//! Where the model looked: Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature
-//! map. The class score's gradient with respect to that map comes from Burn's autodiff; each
-//! channel is weighted by its mean gradient and the weighted sum, clipped at zero, is the heatmap.
+//! Where the model looked: Grad-CAM (Selvaraju et al. 2017) on a convolutional feature map (the
+//! CNN's last; Lite0's stride-16 one, see [`Model::explained_map`]). The class score's gradient
+//! with respect to that map comes from Burn's autodiff; each channel is weighted by its mean
+//! gradient and the weighted sum, clipped at zero, is the heatmap.
 
 use burn::prelude::*;
 use image::{GrayImage, Rgb, RgbImage};
@@ -16,7 +17,7 @@ use crate::{MlError, MlResult};
 #[derive(Debug, Clone)]
 pub struct Explanation {
     pub prediction: Prediction,
-    /// Heat per cell of the last feature map, row-major, scaled so the hottest cell is 1 (all 0
+    /// Heat per cell of the explained feature map, row-major, scaled so the hottest cell is 1 (all 0
     /// when no cell speaks for the class).
     pub heatmap: Vec<f32>,
     pub grid_width: usize,
@@ -27,9 +28,9 @@ pub struct Explanation {
     pub dicom: Option<DicomFrame>,
 }
 
-/// Grad-CAM of `class` on an already computed last feature map (the raw, unscaled map and its
-/// width and height), so a prediction and its explanation share one forward pass. Only the map is
-/// tracked by autodiff: the backward pass runs through the pooling and the head alone.
+/// Grad-CAM of `class` on an already computed [`Model::explained_map`] (the raw, unscaled map and
+/// its width and height), so a prediction and its explanation share one forward pass. Only the map
+/// is tracked by autodiff: the backward pass runs through what follows the map alone.
 fn grad_cam_of_map(
     model: &Model,
     feature_map: Tensor<4>,
@@ -37,7 +38,7 @@ fn grad_cam_of_map(
 ) -> MlResult<(Vec<f32>, usize, usize)> {
     let map = feature_map.autodiff().require_grad();
     let [_, channels, height, width] = map.dims();
-    let logits = model.classify(model.pool(map.clone()));
+    let logits = model.classify(model.features_from_explained_map(map.clone()));
     let score = logits.slice([0..1, class..class + 1]).sum();
     let gradients = score.backward();
     let gradient = map
@@ -72,8 +73,8 @@ impl Classifier {
         let images =
             Tensor::<4>::from_data(TensorData::new(input, [1, 1, size, size]), self.device());
         let model = self.model();
-        let feature_map = model.feature_map(images);
-        let features = model.pool(feature_map.clone());
+        let feature_map = model.explained_map(images);
+        let features = model.features_from_explained_map(feature_map.clone());
         let logits = to_f32_vec(model.classify(features.clone()))?;
         let prediction = self.assess(&logits, &to_f32_vec(features)?)?;
         let class = self
@@ -314,6 +315,7 @@ mod tests {
             needs_review: false,
             runner_up: None,
             ood_distance: None,
+            refusal_overridden: false,
         }
     }
 

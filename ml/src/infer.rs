@@ -31,6 +31,17 @@ pub struct Prediction {
     /// absent for models without a trust check.
     #[serde(default)]
     pub ood_distance: Option<f32>,
+    /// The trust check refused the slice as not a brain MRI and a person classified it anyway
+    /// ([`Classifier::predict_bytes_past_refusal`]); such an answer always needs review.
+    #[serde(default)]
+    pub refusal_overridden: bool,
+}
+
+/// Whether a slice the trust check refuses is refused, or answered because a person said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Enforced,
+    Overridden,
 }
 
 pub struct Classifier {
@@ -82,11 +93,17 @@ impl Classifier {
 
     /// Fits the out-of-distribution check and the review threshold for this model (see
     /// [`Trust::fit`]); the caller decides whether to keep it.
-    pub fn fit_trust(&self, train: &ImageCache, validation: &ImageCache) -> MlResult<Trust> {
+    pub fn fit_trust(
+        &self,
+        train: &ImageCache,
+        validation: &ImageCache,
+        altered: Option<&ImageCache>,
+    ) -> MlResult<Trust> {
         Trust::fit(
             &self.model,
             train,
             validation,
+            altered,
             &self.manifest.preprocess,
             self.manifest.temperature,
             &self.device,
@@ -138,21 +155,52 @@ impl Classifier {
             .collect())
     }
 
+    /// Like [`Classifier::predict_bytes`], but a slice the trust check refuses as not a brain MRI
+    /// is answered anyway, marked [`Prediction::refusal_overridden`] and flagged for review: for
+    /// a person who knows it is a real slice (the check is fitted on one archive's exports and
+    /// can be wrong about another scanner's). The caller decides who may and records who did.
+    pub fn predict_bytes_past_refusal(&self, bytes: &[u8]) -> MlResult<Prediction> {
+        let input = preprocess_bytes(bytes, &self.manifest.preprocess)?;
+        let size = self.manifest.preprocess.input_size;
+        let images =
+            Tensor::<4>::from_data(TensorData::new(input, [1, 1, size, size]), &self.device);
+        let features = self.model.features(images);
+        let logits = to_f32_vec(self.model.classify(features.clone()))?;
+        self.assess_with(&logits, &to_f32_vec(features)?, Refusal::Overridden)
+    }
+
     /// One image's answer from its logits and pooled features: refused when the trust check
     /// says it is not a brain MRI slice, flagged when the answer is too unsure.
     pub(crate) fn assess(&self, logits: &[f32], features: &[f32]) -> MlResult<Prediction> {
+        self.assess_with(logits, features, Refusal::Enforced)
+    }
+
+    fn assess_with(
+        &self,
+        logits: &[f32],
+        features: &[f32],
+        refusal: Refusal,
+    ) -> MlResult<Prediction> {
         let probabilities = softmax_row(logits, self.manifest.temperature);
         let mut prediction = self.to_prediction(&probabilities);
         if let Some(trust) = &self.trust {
             let distance = trust.ood.distance(features);
-            if !trust.ood.is_brain_mri(distance) {
-                return Err(MlError::NotBrainMri {
-                    distance,
-                    threshold: trust.ood.threshold,
-                });
-            }
             prediction.ood_distance = Some(distance);
             prediction.needs_review = trust.needs_review(prediction.confidence);
+            if !trust.ood.is_brain_mri(distance) {
+                match refusal {
+                    Refusal::Enforced => {
+                        return Err(MlError::NotBrainMri {
+                            distance,
+                            threshold: trust.ood.threshold,
+                        })
+                    }
+                    Refusal::Overridden => {
+                        prediction.refusal_overridden = true;
+                        prediction.needs_review = true;
+                    }
+                }
+            }
         }
         Ok(prediction)
     }
@@ -195,6 +243,7 @@ impl Classifier {
             needs_review: false,
             runner_up: runner_up.map(|i| self.manifest.classes[i].clone()),
             ood_distance: None,
+            refusal_overridden: false,
             predicted_class: self.manifest.classes[best].clone(),
             confidence: probabilities[best],
             probabilities: self

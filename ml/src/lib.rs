@@ -21,6 +21,7 @@ pub mod model;
 pub mod non_mri;
 pub mod plots;
 pub mod preprocess;
+pub mod scanner_variation;
 pub mod train;
 pub mod trust;
 

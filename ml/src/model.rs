@@ -13,7 +13,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::store::RecordError;
+use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +101,24 @@ impl Model {
         }
     }
 
+    /// The map Grad-CAM explains, `[batch, channels, h, w]`: the CNN's last map; Lite0's
+    /// stride-16 map (its last one is too coarse; see `EfficientNetLite::explained_map`).
+    pub fn explained_map(&self, images: Tensor<4>) -> Tensor<4> {
+        match self {
+            Model::Cnn(model) => model.feature_map(images),
+            Model::EfficientNetLite(model) => model.explained_map(images),
+        }
+    }
+
+    /// [`Model::features`] from an [`Model::explained_map`]: the rest of the network up to the
+    /// head. Differentiable in the map even when the model itself is not.
+    pub fn features_from_explained_map(&self, map: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Cnn(model) => model.pool(map),
+            Model::EfficientNetLite(model) => model.features_from_explained_map(map),
+        }
+    }
+
     /// The network's own global pooling of a [`Model::feature_map`]: its [`Model::features`].
     pub fn pool(&self, feature_map: Tensor<4>) -> Tensor<2> {
         match self {
@@ -135,19 +153,85 @@ impl Model {
     }
 
     /// Writes the network's own weights (no enum wrapper), so a CNN's file is what it always was.
-    pub fn save_weights(&self, path: &std::path::Path) -> Result<(), RecordError> {
+    /// [`Precision::Half`] stores the learned parameters as f16 (half the file; the running
+    /// batch-norm statistics stay f32, as a variance can sit below f16's normal range).
+    pub fn save_weights(
+        &self,
+        path: &std::path::Path,
+        precision: Precision,
+    ) -> Result<(), RecordError> {
+        fn save<M: Module>(
+            model: M,
+            path: &std::path::Path,
+            precision: Precision,
+        ) -> Result<(), RecordError> {
+            match precision {
+                Precision::Full => model.save_file(path),
+                Precision::Half => model.map(&mut HalfParameters::default()).save_file(path),
+            }
+        }
         match self {
-            Model::Cnn(model) => model.clone().save_file(path),
-            Model::EfficientNetLite(model) => model.clone().save_file(path),
+            Model::Cnn(model) => save(model.clone(), path, precision),
+            Model::EfficientNetLite(model) => save(model.clone(), path, precision),
         }
     }
 
-    /// Loads weights [`Model::save_weights`] wrote into this (freshly initialised) network.
+    /// Loads weights [`Model::save_weights`] wrote into this (freshly initialised) network, in
+    /// its own precision whatever the file's.
     pub fn load_weights(self, path: &std::path::Path) -> Result<Self, RecordError> {
+        fn load<M: Module>(model: M, path: &std::path::Path) -> Result<M, RecordError> {
+            model.try_load_record(ModuleRecord::load(path)?.cast_to_module_dtype())
+        }
         Ok(match self {
-            Model::Cnn(model) => Model::Cnn(model.try_load_file(path)?),
-            Model::EfficientNetLite(model) => Model::EfficientNetLite(model.try_load_file(path)?),
+            Model::Cnn(model) => Model::Cnn(load(model, path)?),
+            Model::EfficientNetLite(model) => Model::EfficientNetLite(load(model, path)?),
         })
+    }
+}
+
+/// How a model's weights are stored on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    Full,
+    Half,
+}
+
+impl Architecture {
+    /// What a released model of this architecture is stored in: Lite0's 3.4 M parameters in f16
+    /// keep its file under 10 MB; the CNN's 0.7 M stay f32.
+    pub fn release_precision(self) -> Precision {
+        match self {
+            Architecture::Cnn => Precision::Full,
+            Architecture::EfficientNetLite0 => Precision::Half,
+        }
+    }
+}
+
+/// Casts a module's learned float parameters to f16, leaving its running statistics alone.
+#[derive(Default)]
+struct HalfParameters {
+    path: Vec<String>,
+}
+
+impl burn::module::ModuleMapper for HalfParameters {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let running_statistic = self
+            .path
+            .last()
+            .is_some_and(|field| field.starts_with("running_"));
+        if running_statistic {
+            param
+        } else {
+            param.map(|tensor| tensor.cast(burn::tensor::DType::F16))
+        }
     }
 }
 

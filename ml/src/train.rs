@@ -26,7 +26,14 @@ pub struct TrainConfig {
     /// The cosine schedule ends at this fraction of the peak learning rate.
     pub final_learning_rate_fraction: f64,
     pub warmup_epochs: f64,
+    /// A warm-up counted in steps, which replaces `warmup_epochs` when set.
+    #[serde(default)]
+    pub warmup_steps: Option<usize>,
     pub weight_decay: f32,
+    /// AdamW's epsilon. Burn's default (1e-5, what the CNN was tuned with) is 1000x PyTorch's
+    /// (1e-8), which fine-tuning pretrained weights with small gradients notices.
+    #[serde(default = "burn_adam_epsilon")]
+    pub optimizer_epsilon: f32,
     pub label_smoothing: f32,
     /// Stop after this many epochs without a better validation accuracy.
     pub patience: usize,
@@ -57,6 +64,10 @@ pub struct ProgressiveResize {
     pub epochs: usize,
 }
 
+fn burn_adam_epsilon() -> f32 {
+    1e-5
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -65,7 +76,9 @@ impl Default for TrainConfig {
             learning_rate: 3e-3,
             final_learning_rate_fraction: 0.02,
             warmup_epochs: 0.5,
+            warmup_steps: None,
             weight_decay: 1e-4,
+            optimizer_epsilon: burn_adam_epsilon(),
             label_smoothing: 0.05,
             patience: 4,
             seed: 42,
@@ -77,6 +90,31 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The recipe that fine-tunes EfficientNet-Lite0 from its ImageNet weights, as the PyTorch
+    /// reference run of `transfer-check.md` did it: AdamW 6e-4 (epsilon 1e-8, weight decay 1e-4),
+    /// 100 warm-up steps then cosine to zero, label smoothing 0.05, batch 32, 7 epochs, and its
+    /// augmentation ([`AugmentConfig::lite0_recipe`]). Stochastic depth and the batch-norm momentum
+    /// live in the model ([`crate::efficientnet`]).
+    pub fn lite0_recipe() -> Self {
+        Self {
+            epochs: 7,
+            batch_size: 32,
+            learning_rate: 6e-4,
+            final_learning_rate_fraction: 0.0,
+            warmup_epochs: 0.0,
+            warmup_steps: Some(100),
+            weight_decay: 1e-4,
+            optimizer_epsilon: 1e-8,
+            label_smoothing: 0.05,
+            // Every epoch runs: the cosine schedule only ends well if it reaches its end.
+            patience: 7,
+            seed: 42,
+            augment: AugmentConfig::lite0_recipe(),
+            progressive_resize: None,
+            distillation: None,
+        }
+    }
+
     /// Side of the training images in `epoch` (from 1) when the model's input is `full_size`.
     pub fn image_size_for_epoch(&self, epoch: usize, full_size: usize) -> usize {
         match self.progressive_resize {
@@ -87,7 +125,9 @@ impl TrainConfig {
 
     /// Learning rate at `step` of `total_steps`: linear warm-up, then cosine decay.
     pub fn learning_rate_at(&self, step: usize, total_steps: usize, steps_per_epoch: usize) -> f64 {
-        let warmup = (self.warmup_epochs * steps_per_epoch as f64).round() as usize;
+        let warmup = self
+            .warmup_steps
+            .unwrap_or((self.warmup_epochs * steps_per_epoch as f64).round() as usize);
         if step < warmup {
             return self.learning_rate * (step + 1) as f64 / warmup as f64;
         }
@@ -188,6 +228,7 @@ pub fn train(
         .init(device);
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay)
+        .with_epsilon(config.optimizer_epsilon)
         .init();
 
     let steps_per_epoch = train_images.len().div_ceil(config.batch_size);
@@ -535,6 +576,17 @@ mod tests {
         assert!(mid < 1.0 && mid > 0.4, "{mid}");
         let end = config.learning_rate_at(100, total, steps_per_epoch);
         assert!((end - config.final_learning_rate_fraction).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_warmup_in_steps_replaces_the_one_in_epochs_and_cosine_reaches_zero() {
+        let config = TrainConfig::lite0_recipe();
+        let (steps_per_epoch, total) = (152, 152 * 7);
+        let peak = config.learning_rate;
+        assert!((config.learning_rate_at(0, total, steps_per_epoch) - peak / 100.0).abs() < 1e-12);
+        assert!((config.learning_rate_at(99, total, steps_per_epoch) - peak).abs() < 1e-12);
+        assert!(config.learning_rate_at(100, total, steps_per_epoch) <= peak);
+        assert!(config.learning_rate_at(total, total, steps_per_epoch).abs() < 1e-12);
     }
 
     #[test]

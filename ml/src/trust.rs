@@ -58,6 +58,10 @@ pub struct TrustReport {
     pub validation_images: usize,
     /// Share of validation MRI slices the out-of-distribution check lets through.
     pub mri_pass_rate: f64,
+    /// The same share of the validation slices altered as other sources alter them, where the
+    /// fit had them.
+    #[serde(default)]
+    pub altered_pass_rate: Option<f64>,
     /// Share of validation answers flagged for review, and the accuracy of the others.
     pub flagged_share: f64,
     pub unflagged_accuracy: f64,
@@ -78,11 +82,14 @@ pub struct Trust {
 
 impl Trust {
     /// Fits the detector on the training images' features and chooses both thresholds on the
-    /// validation images'. `model` must be in inference mode.
+    /// validation images'. With `altered` (the validation slices as other scanners and exports
+    /// deliver them, [`crate::scanner_variation`]), the not-an-MRI threshold lets at least
+    /// [`MRI_PASS_RATE`] of those through as well. `model` must be in inference mode.
     pub fn fit(
         model: &Model,
         train: &ImageCache,
         validation: &ImageCache,
+        altered: Option<&ImageCache>,
         preprocess: &PreprocessConfig,
         temperature: f32,
         device: &Device,
@@ -103,9 +110,27 @@ impl Trust {
             .chunks(held_out.feature_width)
             .map(|row| ood.distance(row))
             .collect();
+        let altered_distances: Vec<f32> = match altered.filter(|cache| !cache.is_empty()) {
+            Some(altered) => features_and_logits(model, altered, preprocess, 32, device)?
+                .features
+                .chunks(held_out.feature_width)
+                .map(|row| ood.distance(row))
+                .collect(),
+            None => Vec::new(),
+        };
         ood.threshold = quantile(&distances, MRI_PASS_RATE);
-        let mri_pass_rate = distances.iter().filter(|&&d| d <= ood.threshold).count() as f64
-            / distances.len() as f64;
+        if !altered_distances.is_empty() {
+            ood.threshold = ood
+                .threshold
+                .max(quantile(&altered_distances, MRI_PASS_RATE));
+        }
+        let pass_rate = |distances: &[f32]| {
+            distances.iter().filter(|&&d| d <= ood.threshold).count() as f64
+                / distances.len().max(1) as f64
+        };
+        let mri_pass_rate = pass_rate(&distances);
+        let altered_pass_rate =
+            (!altered_distances.is_empty()).then(|| pass_rate(&altered_distances));
 
         let answers = |t: f32| -> Vec<(f32, bool)> {
             held_out
@@ -131,6 +156,7 @@ impl Trust {
             report: TrustReport {
                 validation_images: validation.len(),
                 mri_pass_rate,
+                altered_pass_rate,
                 flagged_share,
                 unflagged_accuracy,
                 ece_uncalibrated,

@@ -199,6 +199,7 @@ fn a_trust_check_fitted_for_another_network_is_refused_at_load() {
         report: ml::trust::TrustReport {
             validation_images: 0,
             mri_pass_rate: 1.0,
+            altered_pass_rate: None,
             flagged_share: 0.0,
             unflagged_accuracy: 1.0,
             ece_uncalibrated: ece,
@@ -228,7 +229,7 @@ fn fine_tuning_writes_a_new_version_scored_before_and_after() {
         validation_images: &synthetic_cache(6, 6),
         epochs: 1,
         fine_tune_epochs: 1,
-        learning_rate: 1e-3,
+        learning_rate: Some(1e-3),
         seed: 3,
         data_description: "synthetic".into(),
     };
@@ -312,7 +313,7 @@ fn a_resumed_run_continues_from_its_last_saved_epoch() {
     let initial = weights_dir.path().join("initial.bpk");
     Architecture::Cnn
         .init(&model_config, &device)
-        .save_weights(&initial)
+        .save_weights(&initial, ml::model::Precision::Full)
         .unwrap();
     // Trains a fresh copy of the initial network with `config`.
     let run = |config: &TrainConfig,

