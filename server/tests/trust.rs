@@ -222,3 +222,82 @@ async fn an_explanation_carries_the_prediction_and_a_heatmap_over_the_slice() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"], "not_brain_mri");
 }
+
+/// The not-an-MRI check can be wrong about a real slice from another scanner. An annotator may
+/// have a refused image classified anyway (`override_refusal=true`): the answer says so and needs
+/// review, and the audit trail records who, on what and with which score. A viewer may not, and a
+/// malformed flag is a clear 400.
+#[tokio::test]
+async fn an_annotator_may_override_a_refusal_and_the_override_is_audited() {
+    use app::api::auth::Role;
+    let server = TestServer::start().await;
+    let threshold = trust_file()["ood"]["threshold"].as_f64().unwrap();
+    let noise = png(ml::non_mri::generate("noise", 11).unwrap());
+    let form = |flag: &str| {
+        Form::new()
+            .text("override_refusal", flag.to_owned())
+            .part("file", file_part(noise.clone(), "other-scanner.png"))
+    };
+    let viewer = server.token(Role::Viewer).await;
+    let annotator = server.token(Role::Annotator).await;
+
+    let (status, body) = server
+        .post_form_as(Some(&viewer), "/predict", form("true"))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = server
+        .post_form_as(Some(&annotator), "/predict", form("yes"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["detail"].to_string().contains("override_refusal"),
+        "{body}"
+    );
+    let (status, body) = server
+        .post_form_as(Some(&annotator), "/predict", form("false"))
+        .await;
+    assert_eq!(status, 422, "without the flag it is still refused: {body}");
+
+    let (status, body) = server
+        .post_form_as(Some(&annotator), "/predict", form("true"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["refusal_overridden"], true, "{body}");
+    assert_eq!(body["needs_review"], true, "{body}");
+    assert!(body["ood_score"].as_f64().unwrap() > threshold, "{body}");
+
+    let response = reqwest::Client::new()
+        .get(server.url("/audit?limit=50"))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let (status, events) = common::json_of(response).await;
+    assert_eq!(status, 200, "{events}");
+    let overrides: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "predict.override_refusal")
+        .collect();
+    assert_eq!(overrides.len(), 1, "{events:#}");
+    assert_eq!(overrides[0]["actor"], "token:annotator");
+    assert_eq!(overrides[0]["target"], "other-scanner.png");
+    assert!(
+        overrides[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused as not a brain MRI"),
+        "{:#}",
+        overrides[0]
+    );
+    // An ordinary slice through the same path is answered without the mark.
+    let ordinary = Form::new()
+        .text("override_refusal", "true")
+        .part("file", file_part(slice_jpeg(0), "scan.jpg"));
+    let (status, body) = server
+        .post_form_as(Some(&annotator), "/predict", ordinary)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("refusal_overridden").is_none(), "{body}");
+}

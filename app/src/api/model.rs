@@ -64,6 +64,10 @@ pub struct TrustSummary {
     pub ood_threshold: f64,
     /// Share of validation MRI slices that pass the refusal.
     pub mri_pass_rate: f64,
+    /// The same share of those slices altered as other scanners and exports deliver them
+    /// (re-compressed, gamma, contrast, blur, resized, 16-bit), where the fit measured it.
+    #[serde(default)]
+    pub altered_pass_rate: Option<f64>,
     /// Answers below this calibrated confidence are flagged `needs_review`.
     pub review_threshold: f64,
     pub flagged_share: f64,

@@ -37,6 +37,10 @@ pub struct PredictionResponse {
     /// and which frame this answer read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dicom: Option<Box<DicomInfo>>,
+    /// The not-an-MRI check refused this slice and an annotator had it classified anyway
+    /// (`override_refusal`); the answer needs review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refusal_overridden: bool,
 }
 
 /// A DICOM input's de-identified summary. A single prediction reads the middle frame of a
@@ -112,12 +116,29 @@ pub async fn explain_prediction(data: MultipartData) -> Result<ExplanationRespon
     explanations::explain(&state, file.bytes).await
 }
 
+/// Any reader. With the text field `override_refusal=true`, an annotator (or admin) has a slice
+/// the not-an-MRI check refused classified anyway: the answer is flagged for review, says
+/// `refusal_overridden`, and the override goes into the audit trail.
 #[server(prefix = "", endpoint = "predict", input = MultipartFormData)]
 pub async fn predict(data: MultipartData) -> Result<PredictionResponse, AppError> {
     use crate::ssr::{multipart, predictions};
     let state = crate::ssr::state()?;
     let form = multipart::read_form(data, &state.service.limits()).await?;
+    let override_refusal = match form.text("override_refusal") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "override_refusal must be true or false, not {other:?}"
+            )))
+        }
+    };
     let file = form.single_file("file")?;
+    if override_refusal {
+        let caller = crate::ssr::auth::require(crate::api::auth::Role::Annotator)?;
+        return predictions::classify_past_refusal(&state, &caller, file.bytes, &file.filename)
+            .await;
+    }
     predictions::classify(&state, file.bytes, db::predictions::Source::Api).await
 }
 

@@ -191,7 +191,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                                  after (the mean gap between confidence and accuracy). Answers below {} confidence are marked \"needs review\" ({} of \
                                  validation answers); the others were {} right. Images farther than \
                                  {:.2} from the training slices' features are refused as not a brain \
-                                 MRI ({} of validation slices pass).",
+                                 MRI ({} of validation slices pass{}).",
                                 trust.ece_uncalibrated,
                                 trust.ece_calibrated,
                                 percent(trust.review_threshold),
@@ -199,6 +199,15 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                                 percent(trust.unflagged_accuracy),
                                 trust.ood_threshold,
                                 percent(trust.mri_pass_rate),
+                                trust
+                                    .altered_pass_rate
+                                    .map(|rate| {
+                                        format!(
+                                            ", {} of them as other scanners and exports alter them",
+                                            percent(rate),
+                                        )
+                                    })
+                                    .unwrap_or_default(),
                             )}
                         </p>
                     </ChartCard>

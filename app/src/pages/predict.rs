@@ -1,14 +1,16 @@
 use leptos::prelude::*;
 use leptos::web_sys;
 
+use crate::api::auth::Role;
 use crate::api::predict::{
-    explain_prediction, predict_batch, BatchItem, DicomInfo, ExplanationResponse,
+    explain_prediction, predict, predict_batch, BatchItem, DicomInfo, ExplanationResponse,
     PredictionResponse,
 };
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::heatmap::HeatmapOverlay;
 use crate::components::page_header::PageHeader;
 use crate::components::probability_bars::ProbabilityBars;
+use crate::components::session::use_session;
 use crate::error::AppError;
 
 /// What the last request returned: one explained prediction or a batch.
@@ -16,15 +18,27 @@ use crate::error::AppError;
 enum Outcome {
     Single(Box<ExplanationResponse>),
     Batch(Vec<BatchItem>),
+    /// A refused slice an annotator had classified anyway.
+    Overridden(Box<PredictionResponse>),
 }
+
+/// What a click asks for: the form, how many files it holds, and whether an annotator overrides
+/// the not-an-MRI refusal of the one file.
+type Request = (web_sys::FormData, usize, bool);
 
 #[component]
 pub fn PredictPage() -> impl IntoView {
     let files = SelectedFiles::new();
-    let run = Action::new_local(move |data: &(web_sys::FormData, usize)| {
-        let (form, count) = data.clone();
+    // Annotators and admins may overrule the not-an-MRI check (the server checks and audits it).
+    let can_override = use_session().allows(Role::Annotator);
+    let run = Action::new_local(move |data: &Request| {
+        let (form, count, override_refusal) = data.clone();
         async move {
-            if count == 1 {
+            if override_refusal {
+                predict(form.into())
+                    .await
+                    .map(|prediction| Outcome::Overridden(Box::new(prediction)))
+            } else if count == 1 {
                 explain_prediction(form.into())
                     .await
                     .map(|explained| Outcome::Single(Box::new(explained)))
@@ -41,7 +55,14 @@ pub fn PredictPage() -> impl IntoView {
         let count = files.count();
         let field = if count == 1 { "file" } else { "files" };
         if let Some(form) = selected_form_data(&files, field) {
-            run.dispatch_local((form, count));
+            run.dispatch_local((form, count, false));
+        }
+    };
+    let override_refusal = move |_| {
+        if let Some(form) = selected_form_data(&files, "file") {
+            if form.append_with_str("override_refusal", "true").is_ok() {
+                run.dispatch_local((form, 1, true));
+            }
         }
     };
 
@@ -85,7 +106,7 @@ pub fn PredictPage() -> impl IntoView {
                                 <h2>"Where the model looked"</h2>
                                 <HeatmapOverlay explanation=*explained />
                                 <p class="muted small">
-                                    "Grad-CAM of the answer on the network's last feature map: \
+                                    "Grad-CAM of the answer on a coarse feature map of the network: \
                                      brighter areas weighed more for this class. It shows what \
                                      the model used, not where the tumour is."
                                 </p>
@@ -94,8 +115,35 @@ pub fn PredictPage() -> impl IntoView {
                             .into_any()
                     }
                     Ok(Outcome::Batch(items)) => view! { <BatchResults items /> }.into_any(),
+                    Ok(Outcome::Overridden(prediction)) => {
+                        view! { <PredictionCard prediction=*prediction title=None /> }.into_any()
+                    }
                     Err(AppError::NotBrainMri { detail, score, threshold }) => {
-                        view! { <Refusal title=None detail score threshold /> }
+                        let single = files.count() == 1;
+                        view! {
+                            <Refusal title=None detail score threshold />
+                            {(can_override && single)
+                                .then(|| {
+                                    view! {
+                                        <section class="card" data-testid="override-refusal">
+                                            <p class="small">
+                                                "You know this is a real MRI slice? Classify it \
+                                                 anyway: the answer is flagged for review and \
+                                                 the override is recorded in the audit trail."
+                                            </p>
+                                            <button
+                                                type="button"
+                                                class="button"
+                                                data-testid="override-refusal-submit"
+                                                disabled=move || busy.get()
+                                                on:click=override_refusal
+                                            >
+                                                "Classify anyway"
+                                            </button>
+                                        </section>
+                                    }
+                                })}
+                        }
                             .into_any()
                     }
                     Err(error) => {
@@ -123,6 +171,17 @@ fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl
                     {format!("{:.1}% confidence", prediction.confidence * 100.0)}
                 </span>
             </p>
+            {prediction
+                .refusal_overridden
+                .then(|| {
+                    view! {
+                        <p class="needs-review" role="status" data-testid="refusal-overridden">
+                            <strong>"Classified on your word"</strong>
+                            " — the model's check said this is not a brain MRI slice; \
+                             treat the answer with care."
+                        </p>
+                    }
+                })}
             {prediction
                 .needs_review
                 .then(|| {

@@ -109,6 +109,7 @@ fn trust_summary(trust: &ml::trust::Trust) -> TrustSummary {
     TrustSummary {
         ood_threshold: f64::from(trust.ood.threshold),
         mri_pass_rate: report.mri_pass_rate,
+        altered_pass_rate: report.altered_pass_rate,
         review_threshold: f64::from(trust.review_threshold),
         flagged_share: report.flagged_share,
         unflagged_accuracy: report.unflagged_accuracy,

@@ -105,6 +105,67 @@ pub async fn classify_many(
     Ok(results)
 }
 
+/// Classifies one image the not-an-MRI check may refuse, answering it anyway (flagged for review)
+/// for `caller`, who must already be known to hold the annotator role. Bypasses the batching
+/// thread (overrides are rare, and their answer differs from a batch's). Every override that
+/// reaches the model is audited with the score and threshold, whether or not the check objected.
+pub async fn classify_past_refusal(
+    state: &AppState,
+    caller: &crate::ssr::auth::Principal,
+    bytes: Vec<u8>,
+    filename: &str,
+) -> Result<PredictionResponse, AppError> {
+    let model = state.models.current().ok_or_else(|| {
+        AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
+    })?;
+    let started = Instant::now();
+    let classifier = Arc::clone(&model);
+    let prediction = tokio::task::spawn_blocking(move || {
+        classifier.classifier.predict_bytes_past_refusal(&bytes)
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!("override prediction task failed: {error}");
+        AppError::Internal
+    })?
+    .map_err(image_error)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let threshold = model
+        .classifier
+        .trust()
+        .map(|trust| trust.ood.threshold)
+        .unwrap_or(f32::INFINITY);
+    let detail = format!(
+        "{}; score {:.2}, threshold {threshold:.2}; answered {} ({:.3})",
+        if prediction.refusal_overridden {
+            "refused as not a brain MRI, classified on the annotator's word"
+        } else {
+            "override asked for a slice the check accepts"
+        },
+        prediction.ood_distance.unwrap_or(f32::NAN),
+        prediction.predicted_class,
+        prediction.confidence
+    );
+    crate::ssr::auth::audit(
+        &state.db,
+        caller,
+        "predict.override_refusal",
+        Some(filename),
+        domain::AuditOutcome::Ok,
+        Some(&detail),
+    )
+    .await;
+    record(
+        state,
+        &model,
+        &prediction,
+        seconds,
+        db::predictions::Source::Api,
+    )
+    .await?;
+    Ok(response(&model, prediction, seconds))
+}
+
 type Prepared = (
     usize,
     Result<(Vec<f32>, Option<Box<DicomInfo>>), ml::MlError>,
@@ -221,6 +282,7 @@ pub(crate) fn response(
         runner_up: prediction.runner_up,
         ood_score: prediction.ood_distance.map(f64::from),
         dicom: None,
+        refusal_overridden: prediction.refusal_overridden,
     }
 }
 

@@ -37,7 +37,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let summary = LatencySummary::new(millis);
     println!(
-        "single-image prediction (decode + preprocess + forward), {} runs, backend {}: p50 {:.2} ms  p95 {:.2} ms  mean {:.2} ms  min {:.2} ms",
+        "single-image prediction (decode + preprocess + forward + trust check), {} runs, backend {}: p50 {:.2} ms  p95 {:.2} ms  mean {:.2} ms  min {:.2} ms",
         summary.runs, args.model.backend, summary.p50, summary.p95, summary.mean, summary.min
     );
     print_stage_medians(&classifier, &bytes, args.iterations.clamp(1, 50))?;

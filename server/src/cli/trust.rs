@@ -57,7 +57,12 @@ pub fn run(args: TrustArgs) -> anyhow::Result<()> {
         bar.set_position((train_items.len() + done) as u64)
     });
     bar.finish_and_clear();
-    let trust = classifier.fit_trust(&train, &validation)?;
+    let altered = altered_validation(
+        &validation_items,
+        &manifest.preprocess,
+        training.config.seed,
+    );
+    let trust = classifier.fit_trust(&train, &validation, Some(&altered))?;
     print_trust(&trust);
     if !args.dry_run {
         trust.save(&args.model.dir)?;
@@ -75,6 +80,23 @@ pub fn run(args: TrustArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The validation slices altered as other scanners and exports alter them
+/// ([`ml::scanner_variation`]), which the not-an-MRI check must let through too.
+pub fn altered_validation(
+    items: &[dataset::LabeledImage],
+    preprocess: &ml::preprocess::PreprocessConfig,
+    seed: u64,
+) -> dataset::ImageCache {
+    let started = Instant::now();
+    let altered = ml::scanner_variation::altered_cache(items, preprocess, seed);
+    eprintln!(
+        "{} validation slices altered as other scanners deliver them in {:.0}s",
+        altered.len(),
+        started.elapsed().as_secs_f64()
+    );
+    altered
+}
+
 pub fn print_trust(trust: &Trust) {
     let report = &trust.report;
     println!(
@@ -83,6 +105,12 @@ pub fn print_trust(trust: &Trust) {
         report.mri_pass_rate * 100.0,
         report.validation_images
     );
+    if let Some(rate) = report.altered_pass_rate {
+        println!(
+            "  and {:.2}% of the same slices altered as other scanners and exports deliver them",
+            rate * 100.0
+        );
+    }
     println!(
         "review below p {:.3}: {:.1}% of validation answers flagged, the rest {:.2}% right",
         trust.review_threshold,
