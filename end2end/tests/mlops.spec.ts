@@ -123,6 +123,14 @@ test("a picture that is not an MRI slice is refused, not classified", async ({ p
   // The browser logs the 422 it was answered; that one is expected, nothing else is.
   expect(consoleErrors).toEqual([expect.stringContaining("status of 422")]);
   consoleErrors.length = 0;
+
+  // An annotator (this session is an admin) who knows better can have it classified anyway:
+  // the answer says so and needs review.
+  await page.getByTestId("override-refusal-submit").click();
+  await expect(page.getByTestId("prediction")).toBeVisible();
+  await expect(page.getByTestId("refusal-overridden")).toContainText("Classified on your word");
+  await expect(page.getByTestId("needs-review")).toBeVisible();
+  await expect(page.getByTestId("predict-refused")).toHaveCount(0);
 });
 
 test("an unsure answer is marked for review with the runner-up", async ({ page, request }) => {

@@ -115,6 +115,17 @@ impl TrainConfig {
         }
     }
 
+    /// Side of the cached training images for a model input of `input_size`: larger by the
+    /// augmentation's base zoom, so that its random crop samples the slice at full resolution
+    /// (a crop magnified out of a model-sized image would be blurrier than anything served).
+    pub fn train_cache_size(&self, input_size: usize) -> usize {
+        if self.augment.base_zoom > 1.0 {
+            (input_size as f32 * self.augment.base_zoom).round() as usize
+        } else {
+            input_size
+        }
+    }
+
     /// Side of the training images in `epoch` (from 1) when the model's input is `full_size`.
     pub fn image_size_for_epoch(&self, epoch: usize, full_size: usize) -> usize {
         match self.progressive_resize {
@@ -285,7 +296,7 @@ pub fn train(
             let augmentation = Augmentation {
                 config: &config.augment,
                 rng: &mut rng,
-                output_size: config.image_size_for_epoch(epoch, train_images.size),
+                output_size: config.image_size_for_epoch(epoch, preprocess.input_size),
             };
             let (images, targets) = batch_tensors(
                 train_images,
@@ -576,6 +587,12 @@ mod tests {
         assert!(mid < 1.0 && mid > 0.4, "{mid}");
         let end = config.learning_rate_at(100, total, steps_per_epoch);
         assert!((end - config.final_learning_rate_fraction).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_reference_crop_caches_training_images_an_eighth_larger() {
+        assert_eq!(TrainConfig::lite0_recipe().train_cache_size(160), 180);
+        assert_eq!(TrainConfig::default().train_cache_size(112), 112);
     }
 
     #[test]

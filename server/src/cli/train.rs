@@ -182,8 +182,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "--distill-weight must be between 0 and 1 and --distill-temperature above 0"
     );
     let mut preprocess = PreprocessConfig::new(input_size);
+    let train_size = recipe.train_cache_size(input_size);
     let (mut train_cache, validation_cache, skipped) =
-        preprocess_all(&train_items, &validation_items, &preprocess);
+        preprocess_all(&train_items, &validation_items, &preprocess, train_size);
     if let Some(teacher) = &args.teacher {
         train_cache.teacher_logits =
             teacher_logits(teacher, &train_items, train_cache.len(), args.backend)?;
@@ -312,13 +313,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         },
         &outcome,
     );
+    // The trust check reads the training images as the model will be served them.
+    let served_train_cache = if train_cache.size == input_size {
+        train_cache
+    } else {
+        dataset::build_cache(&train_items, &preprocess, &|_| {}).0
+    };
     let trust = match ml::Classifier::from_parts(
         outcome.model.clone(),
         manifest.clone(),
         args.backend.device()?,
     )
     .fit_trust(
-        &train_cache,
+        &served_train_cache,
         &validation_cache,
         Some(&super::trust::altered_validation(
             &validation_items,
@@ -365,14 +372,24 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The training images at `train_size` (see `TrainConfig::train_cache_size`) and the validation
+/// images at the model's input size, and how many could not be read.
 fn preprocess_all(
     train_items: &[dataset::LabeledImage],
     validation_items: &[dataset::LabeledImage],
     preprocess: &PreprocessConfig,
+    train_size: usize,
 ) -> (ImageCache, ImageCache, usize) {
     let mut caches = Vec::new();
     let mut skipped_total = 0;
-    for (name, items) in [("train", train_items), ("validation", validation_items)] {
+    let train_preprocess = PreprocessConfig {
+        input_size: train_size,
+        ..*preprocess
+    };
+    for (name, items, preprocess) in [
+        ("train", train_items, &train_preprocess),
+        ("validation", validation_items, preprocess),
+    ] {
         let bar = progress::bar(
             items.len() as u64,
             "preprocessing {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
