@@ -225,7 +225,9 @@ impl ModelArtifact {
     /// Loads a model for inference: cross-checked against its manifest, in evaluation mode.
     pub fn load(dir: &Path, device: &Device) -> MlResult<(Model, Manifest)> {
         let (model, manifest) = Self::load_trainable(dir, device)?;
-        Ok((model.valid(), manifest))
+        // Frozen as well: Grad-CAM runs the head (and Lite0's last blocks) on a map that tracks
+        // gradients, where dropout and stochastic depth would otherwise act at random.
+        Ok((model.valid().freeze(), manifest))
     }
 
     /// Loads a model to train further; `device` should be an autodiff device.

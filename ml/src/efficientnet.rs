@@ -114,8 +114,9 @@ const BATCH_NORM_EPSILON: f64 = 1e-3;
 /// the reference fine-tuning were trained with. Burn's default, 0.1, lets the last few augmented
 /// batches of a short fine-tuning decide the statistics the model is served with.
 const BATCH_NORM_MOMENTUM: f64 = 0.01;
-/// The blocks before the map Grad-CAM weighs: every stage down to stride 16.
-const EXPLAINED_BLOCKS: usize = 13;
+/// The blocks before the map Grad-CAM weighs: the stages down to stride 16 (1 + 2 + 2 + 3 + 3
+/// blocks; the next stage halves the map again).
+const EXPLAINED_BLOCKS: usize = 11;
 /// The classes of the ImageNet head.
 pub const IMAGENET_CLASSES: usize = 1000;
 
@@ -930,6 +931,29 @@ mod tests {
         assert_eq!(same_padding(3, 1), PaddingConfig2d::Explicit(1, 1, 1, 1));
         assert_eq!(same_padding(5, 1), PaddingConfig2d::Explicit(2, 2, 2, 2));
         assert_eq!(same_padding(1, 1), PaddingConfig2d::Explicit(0, 0, 0, 0));
+    }
+
+    #[test]
+    fn grad_cam_reads_the_stride_16_map_and_its_rest_gives_the_logits() {
+        let device = Device::flex();
+        // Frozen, as a served model is (`ModelArtifact::load`).
+        let model = trained_looking_model(&device).freeze().fold_batch_norms();
+        let images =
+            Tensor::<4>::random([1, 1, 160, 160], Distribution::Uniform(-1.0, 1.0), &device);
+        let map = model.explained_map(images.clone());
+        assert_eq!(map.dims(), [1, 112, 10, 10]);
+        let logits = model.classify(model.features_from_explained_map(map.clone()));
+        let expected = crate::train::to_f32_vec(model.forward(images)).unwrap();
+        let got = crate::train::to_f32_vec(logits).unwrap();
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-3, "{got:?} vs {expected:?}");
+        }
+        // Grad-CAM's path: the map tracked by autodiff, the served model's weights not.
+        let tracked = model.features_from_explained_map(map.autodiff().require_grad());
+        let tracked = crate::train::to_f32_vec(model.classify(tracked)).unwrap();
+        for (a, b) in tracked.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-3, "{tracked:?} vs {expected:?}");
+        }
     }
 
     #[test]
