@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use ml::dataset::{self, ImageCache, LabeledImage};
-use ml::trust::{OodConfig, OodDetector, MRI_PASS_RATE};
+use ml::trust::{mri_threshold, OodConfig, OodDetector};
 use ml::{Backend, ModelArtifact};
 
 fn features(
@@ -27,12 +27,6 @@ fn features(
 
 /// A kind of the non-MRI folder holding `ml::phantom` slices, reported on its own.
 const PHANTOM_KIND: &str = "phantom";
-
-fn quantile(values: &[f32], q: f64) -> f32 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f32::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
 
 fn main() {
     let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
@@ -122,8 +116,7 @@ fn main() {
             };
             let validation_distances = distances(&validation_features);
             let altered_distances = distances(&altered_features);
-            let threshold = quantile(&validation_distances, MRI_PASS_RATE)
-                .max(quantile(&altered_distances, MRI_PASS_RATE));
+            let threshold = mri_threshold(&[&validation_distances, &altered_distances]);
             let pass = |d: &[f32]| {
                 d.iter().filter(|&&x| x <= threshold).count() as f64 / d.len().max(1) as f64
             };

@@ -80,6 +80,19 @@ fn lite0_block_specs() -> impl Iterator<Item = ([usize; 2], usize, usize, usize)
     )
 }
 
+/// How many blocks run before the map reaches `stride` and the next block would halve it again:
+/// the blocks in front of the last map at that stride.
+fn blocks_before_stride(stride: usize) -> usize {
+    // The stem halves the input first.
+    let mut reached = 2;
+    lite0_block_specs()
+        .take_while(|&(_, _, block_stride, _)| {
+            reached *= block_stride;
+            reached <= stride
+        })
+        .count()
+}
+
 /// Lite0's sixteen blocks for a `side x side` input (the stem halves it first).
 pub fn lite0_blocks(side: usize) -> Vec<BlockShape> {
     let mut side = side / 2;
@@ -114,9 +127,8 @@ const BATCH_NORM_EPSILON: f64 = 1e-3;
 /// the reference fine-tuning were trained with. Burn's default, 0.1, lets the last few augmented
 /// batches of a short fine-tuning decide the statistics the model is served with.
 const BATCH_NORM_MOMENTUM: f64 = 0.01;
-/// The blocks before the map Grad-CAM weighs: the stages down to stride 16 (1 + 2 + 2 + 3 + 3
-/// blocks; the next stage halves the map again).
-const EXPLAINED_BLOCKS: usize = 11;
+/// The stride of the map Grad-CAM weighs (see [`EfficientNetLite::explained_map`]).
+const EXPLAINED_STRIDE: usize = 16;
 /// The classes of the ImageNet head.
 pub const IMAGENET_CLASSES: usize = 1000;
 
@@ -664,7 +676,7 @@ impl EfficientNetLite {
     /// head the evidence is; at stride 16 a cell is 16 px and still sees the whole slice through
     /// its receptive field.
     pub(crate) fn explained_map(&self, images: Tensor<4>) -> Tensor<4> {
-        self.forward_prefix(images, EXPLAINED_BLOCKS)
+        self.forward_prefix(images, blocks_before_stride(EXPLAINED_STRIDE))
     }
 
     /// The pooled features (what the head reads) computed from an [`Self::explained_map`]. On a
@@ -673,25 +685,31 @@ impl EfficientNetLite {
     pub(crate) fn features_from_explained_map(&self, map: Tensor<4>) -> Tensor<2> {
         let tracked_input_only =
             map.device().is_autodiff() && !self.head.conv.weight.val().device().is_autodiff();
+        let first_block = blocks_before_stride(EXPLAINED_STRIDE);
         if tracked_input_only || !kernels::available_on(&map.device()) {
-            self.pool(self.map_nchw(map, EXPLAINED_BLOCKS))
+            self.pool(self.map_nchw(map, first_block))
         } else {
-            pool_nhwc(self.map_nhwc(nhwc(map), EXPLAINED_BLOCKS))
+            pool_nhwc(self.map_nhwc(nhwc(map), first_block))
         }
+    }
+
+    /// Every convolution with its batch norm, stem to head.
+    fn conv_norms_mut(&mut self) -> impl Iterator<Item = &mut ConvNorm> {
+        let blocks = self.blocks.iter_mut().flat_map(|block| {
+            block
+                .expand
+                .iter_mut()
+                .chain([&mut block.depthwise, &mut block.project])
+        });
+        std::iter::once(&mut self.stem)
+            .chain(blocks)
+            .chain(std::iter::once(&mut self.head))
     }
 
     /// See [`crate::model::Model::fold_batch_norms`]. Where the kernels run, the folded weights
     /// are also packed for them here, once.
     pub(crate) fn fold_batch_norms(mut self) -> Self {
-        self.stem.fold();
-        for block in &mut self.blocks {
-            if let Some(expand) = &mut block.expand {
-                expand.fold();
-            }
-            block.depthwise.fold();
-            block.project.fold();
-        }
-        self.head.fold();
+        self.conv_norms_mut().for_each(ConvNorm::fold);
         let device = self.head.conv.weight.device();
         self.packed = (kernels::available_on(&device) && !device.is_autodiff()).then(|| {
             Arc::new(PackedLite {
@@ -931,6 +949,15 @@ mod tests {
         assert_eq!(same_padding(3, 1), PaddingConfig2d::Explicit(1, 1, 1, 1));
         assert_eq!(same_padding(5, 1), PaddingConfig2d::Explicit(2, 2, 2, 2));
         assert_eq!(same_padding(1, 1), PaddingConfig2d::Explicit(0, 0, 0, 0));
+    }
+
+    #[test]
+    fn the_blocks_before_each_stride_end_where_the_next_stage_halves_the_map() {
+        // Stages of 1, 2, 2, 3, 3, 4 and 1 blocks; the stride-2 ones open stages 2, 3, 4 and 6.
+        assert_eq!(blocks_before_stride(2), 1);
+        assert_eq!(blocks_before_stride(8), 5);
+        assert_eq!(blocks_before_stride(16), 11);
+        assert_eq!(blocks_before_stride(32), 16);
     }
 
     #[test]

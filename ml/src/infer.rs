@@ -139,6 +139,27 @@ impl Classifier {
     /// Images outside the training distribution come back as [`MlError::NotBrainMri`] in their
     /// place, so one such image does not sink a batch.
     pub fn predict_inputs(&self, inputs: Vec<f32>) -> MlResult<Vec<MlResult<Prediction>>> {
+        self.answer_inputs(inputs, Refusal::Enforced)
+    }
+
+    /// Like [`Classifier::predict_bytes`], but a slice the trust check refuses as not a brain MRI
+    /// is answered anyway, marked [`Prediction::refusal_overridden`] and flagged for review: for
+    /// a person who knows it is a real slice (the check is fitted on one archive's exports and
+    /// can be wrong about another scanner's). The caller decides who may and records who did.
+    pub fn predict_bytes_past_refusal(&self, bytes: &[u8]) -> MlResult<Prediction> {
+        let input = preprocess_bytes(bytes, &self.manifest.preprocess)?;
+        self.answer_inputs(input, Refusal::Overridden)?
+            .pop()
+            .ok_or_else(|| MlError::Training("the model returned no prediction".into()))?
+    }
+
+    /// One forward pass over preprocessed inputs (concatenated `size*size` blocks), each answer
+    /// assessed by the trust check as `refusal` says.
+    fn answer_inputs(
+        &self,
+        inputs: Vec<f32>,
+        refusal: Refusal,
+    ) -> MlResult<Vec<MlResult<Prediction>>> {
         let size = self.manifest.preprocess.input_size;
         let count = inputs.len() / (size * size);
         let images = Tensor::<4>::from_data(
@@ -151,22 +172,8 @@ impl Classifier {
         Ok(logits
             .chunks(self.manifest.classes.len().max(1))
             .zip(features.chunks(self.model.feature_width().max(1)))
-            .map(|(logits, features)| self.assess(logits, features))
+            .map(|(logits, features)| self.assess_with(logits, features, refusal))
             .collect())
-    }
-
-    /// Like [`Classifier::predict_bytes`], but a slice the trust check refuses as not a brain MRI
-    /// is answered anyway, marked [`Prediction::refusal_overridden`] and flagged for review: for
-    /// a person who knows it is a real slice (the check is fitted on one archive's exports and
-    /// can be wrong about another scanner's). The caller decides who may and records who did.
-    pub fn predict_bytes_past_refusal(&self, bytes: &[u8]) -> MlResult<Prediction> {
-        let input = preprocess_bytes(bytes, &self.manifest.preprocess)?;
-        let size = self.manifest.preprocess.input_size;
-        let images =
-            Tensor::<4>::from_data(TensorData::new(input, [1, 1, size, size]), &self.device);
-        let features = self.model.features(images);
-        let logits = to_f32_vec(self.model.classify(features.clone()))?;
-        self.assess_with(&logits, &to_f32_vec(features)?, Refusal::Overridden)
     }
 
     /// One image's answer from its logits and pooled features: refused when the trust check

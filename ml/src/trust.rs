@@ -135,25 +135,20 @@ impl Trust {
             OodConfig::default(),
         )?;
         let held_out = features_and_logits(model, validation, preprocess, 32, device)?;
-        let distances: Vec<f32> = held_out
-            .features
-            .chunks(held_out.feature_width)
-            .map(|row| ood.distance(row))
-            .collect();
-        let altered_distances: Vec<f32> = match altered.filter(|cache| !cache.is_empty()) {
-            Some(altered) => features_and_logits(model, altered, preprocess, 32, device)?
-                .features
+        let distances_of = |features: &[f32]| -> Vec<f32> {
+            features
                 .chunks(held_out.feature_width)
                 .map(|row| ood.distance(row))
-                .collect(),
+                .collect()
+        };
+        let distances = distances_of(&held_out.features);
+        let altered_distances = match altered.filter(|cache| !cache.is_empty()) {
+            Some(altered) => {
+                distances_of(&features_and_logits(model, altered, preprocess, 32, device)?.features)
+            }
             None => Vec::new(),
         };
-        ood.threshold = quantile(&distances, MRI_PASS_RATE);
-        if !altered_distances.is_empty() {
-            ood.threshold = ood
-                .threshold
-                .max(quantile(&altered_distances, MRI_PASS_RATE));
-        }
+        ood.threshold = mri_threshold(&[&distances, &altered_distances]);
         let pass_rate = |distances: &[f32]| {
             distances.iter().filter(|&&d| d <= ood.threshold).count() as f64
                 / distances.len().max(1) as f64
@@ -407,6 +402,16 @@ fn inverse_cholesky(matrix: &[f64], n: usize) -> MlResult<Vec<f64>> {
 
 /// The value below which a `share` of `values` lie (the smallest value with at least that share
 /// at or below it).
+/// The distance that lets [`MRI_PASS_RATE`] of every non-empty set of MRI slices' distances
+/// through (the validation slices, and the same slices altered as other scanners deliver them).
+pub fn mri_threshold(distance_sets: &[&[f32]]) -> f32 {
+    distance_sets
+        .iter()
+        .filter(|distances| !distances.is_empty())
+        .map(|distances| quantile(distances, MRI_PASS_RATE))
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
 fn quantile(values: &[f32], share: f64) -> f32 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f32::total_cmp);

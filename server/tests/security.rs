@@ -41,18 +41,6 @@ async fn post_raw(
     json_of(request.body(body).send().await.expect("request")).await
 }
 
-async fn audit(server: &TestServer) -> Vec<Value> {
-    let response = reqwest::Client::new()
-        .get(server.url("/audit?limit=200"))
-        .bearer_auth(&server.admin_token)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn every_change_needs_an_account_with_the_right_role() {
     let server = TestServer::start().await;
@@ -124,7 +112,7 @@ async fn every_change_needs_an_account_with_the_right_role() {
     .await
     .unwrap();
     assert_eq!(json_of(response).await.0, 403);
-    let events = audit(&server).await;
+    let events = server.audit_events().await;
     let refused_trigger = events.iter().any(|e| {
         e["actor"] == "token:annotator"
             && e["action"] == "POST /retrain/trigger"
@@ -278,7 +266,7 @@ async fn a_browser_session_is_a_strict_httponly_cookie_that_only_same_site_reque
     .await;
     assert_eq!(status, 401);
 
-    let events = audit(&server).await;
+    let events = server.audit_events().await;
     let failed_logins = events
         .iter()
         .filter(|e| e["action"] == "login" && e["outcome"] == "refused")
@@ -309,7 +297,7 @@ async fn behind_a_trusted_https_proxy_the_cookie_is_secure_and_the_client_is_the
         .unwrap()
         .to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
-    let events = audit(&server).await;
+    let events = server.audit_events().await;
     assert!(
         events
             .iter()
@@ -625,7 +613,7 @@ async fn a_poisoned_batch_is_never_activated_without_a_trusted_reference_set() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["active_version"], candidate.as_str());
-    let events = audit(&server).await;
+    let events = server.audit_events().await;
     let forced = events
         .iter()
         .find(|e| e["action"] == "model.force_activate" && e["outcome"] == "ok");

@@ -241,46 +241,35 @@ async fn an_annotator_may_override_a_refusal_and_the_override_is_audited() {
     let viewer = server.token(Role::Viewer).await;
     let annotator = server.token(Role::Annotator).await;
 
-    let (status, body) = server
-        .post_form_as(Some(&viewer), "/predict", form("true"))
-        .await;
+    let server = &server;
+    let predict = |token: &str, flag: &str| {
+        let (token, form) = (token.to_owned(), form(flag));
+        async move { server.post_form_as(Some(&token), "/predict", form).await }
+    };
+
+    let (status, body) = predict(&viewer, "true").await;
     assert_eq!(status, 403, "{body}");
-    let (status, body) = server
-        .post_form_as(Some(&annotator), "/predict", form("yes"))
-        .await;
+    let (status, body) = predict(&annotator, "yes").await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["detail"].to_string().contains("override_refusal"),
         "{body}"
     );
-    let (status, body) = server
-        .post_form_as(Some(&annotator), "/predict", form("false"))
-        .await;
+    let (status, body) = predict(&annotator, "false").await;
     assert_eq!(status, 422, "without the flag it is still refused: {body}");
 
-    let (status, body) = server
-        .post_form_as(Some(&annotator), "/predict", form("true"))
-        .await;
+    let (status, body) = predict(&annotator, "true").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["refusal_overridden"], true, "{body}");
     assert_eq!(body["needs_review"], true, "{body}");
     assert!(body["ood_score"].as_f64().unwrap() > threshold, "{body}");
 
-    let response = reqwest::Client::new()
-        .get(server.url("/audit?limit=50"))
-        .bearer_auth(&server.admin_token)
-        .send()
-        .await
-        .unwrap();
-    let (status, events) = common::json_of(response).await;
-    assert_eq!(status, 200, "{events}");
+    let events = server.audit_events().await;
     let overrides: Vec<&Value> = events
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| e["action"] == "predict.override_refusal")
         .collect();
-    assert_eq!(overrides.len(), 1, "{events:#}");
+    assert_eq!(overrides.len(), 1, "{events:#?}");
     assert_eq!(overrides[0]["actor"], "token:annotator");
     assert_eq!(overrides[0]["target"], "other-scanner.png");
     assert!(

@@ -10,7 +10,7 @@ use base64::Engine;
 
 use crate::api::predict::{ExplanationResponse, PredictionResponse};
 use crate::error::AppError;
-use crate::ssr::predictions::{dicom_info, image_error, record, response};
+use crate::ssr::predictions::{dicom_info, on_blocking_thread, record, response, serving_model};
 use crate::ssr::AppState;
 
 /// Opacity of the heatmap in the overlay PNG (the Predict page draws its own, with a slider).
@@ -19,9 +19,7 @@ const OVERLAY_OPACITY: f32 = 0.6;
 static EXPLAIN_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResponse, AppError> {
-    let model = state.models.current().ok_or_else(|| {
-        AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
-    })?;
+    let model = serving_model(state)?;
     let _permit = EXPLAIN_PERMITS.try_acquire().map_err(|_| {
         AppError::Unavailable(
             "the server is at capacity (too many explanations in progress); retry shortly".into(),
@@ -29,13 +27,8 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
     })?;
     let started = Instant::now();
     let classifier = model.classifier.clone();
-    let explanation = tokio::task::spawn_blocking(move || classifier.explain_bytes(&bytes))
-        .await
-        .map_err(|error| {
-            tracing::error!("explanation task failed: {error}");
-            AppError::Internal
-        })?
-        .map_err(image_error)?;
+    let explanation =
+        on_blocking_thread("explanation", move || classifier.explain_bytes(&bytes)).await?;
     let seconds = started.elapsed().as_secs_f64();
     record(
         state,

@@ -26,6 +26,28 @@ pub enum Frames {
 /// One answer: the index of the file it belongs to, and its prediction or why there is none.
 pub type Answer = (usize, Result<PredictionResponse, AppError>);
 
+/// The model serving now, or 503 when none could be loaded.
+pub fn serving_model(state: &AppState) -> Result<Arc<ServingModel>, AppError> {
+    state.models.current().ok_or_else(|| {
+        AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
+    })
+}
+
+/// Runs one image's model work on a blocking thread; a panic there is logged and answered 500,
+/// and the ML layer's error becomes the client's 4xx where it is the image's fault.
+pub async fn on_blocking_thread<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, ml::MlError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| {
+            tracing::error!("{what} task failed: {error}");
+            AppError::Internal
+        })?
+        .map_err(image_error)
+}
+
 /// Classifies one image (of a DICOM file, its middle frame).
 pub async fn classify(
     state: &AppState,
@@ -48,9 +70,7 @@ pub async fn classify_many(
     source: db::predictions::Source,
     frames: Frames,
 ) -> Result<Vec<Answer>, AppError> {
-    let model = state.models.current().ok_or_else(|| {
-        AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
-    })?;
+    let model = serving_model(state)?;
     let started = Instant::now();
     let config = model.classifier.manifest().preprocess;
     let prepared = tokio::task::spawn_blocking(move || {
@@ -115,20 +135,13 @@ pub async fn classify_past_refusal(
     bytes: Vec<u8>,
     filename: &str,
 ) -> Result<PredictionResponse, AppError> {
-    let model = state.models.current().ok_or_else(|| {
-        AppError::Unavailable("no model is loaded; check the server log and MODEL_DIR".into())
-    })?;
+    let model = serving_model(state)?;
     let started = Instant::now();
-    let classifier = Arc::clone(&model);
-    let prediction = tokio::task::spawn_blocking(move || {
-        classifier.classifier.predict_bytes_past_refusal(&bytes)
+    let classifier = model.classifier.clone();
+    let prediction = on_blocking_thread("override prediction", move || {
+        classifier.predict_bytes_past_refusal(&bytes)
     })
-    .await
-    .map_err(|error| {
-        tracing::error!("override prediction task failed: {error}");
-        AppError::Internal
-    })?
-    .map_err(image_error)?;
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     let threshold = model
         .classifier

@@ -115,15 +115,17 @@ fn imagenet_logits_match_the_pytorch_package_and_subtle_errors_do_not() {
     // Each error a port can make, on the standard path (which reads padding and stride from the
     // convolutions themselves): the logits must move well past the tolerance.
     let mut pytorch_epsilon = model.clone();
-    pytorch_epsilon.visit_norms(&mut |norm| norm.epsilon = 1e-5);
+    pytorch_epsilon
+        .conv_norms_mut()
+        .for_each(|layer| layer.norm.epsilon = 1e-5);
     let mut symmetric = model.clone();
-    symmetric.visit_convolutions(&mut |conv| {
+    for ConvNorm { conv, .. } in symmetric.conv_norms_mut() {
         let [kernel, _] = conv.kernel_size;
         if conv.stride[0] == 2 {
             let half = (kernel - 1) / 2;
             conv.padding = PaddingConfig2d::Explicit(half, half, half, half);
         }
-    });
+    }
     let mut wrong_stride = model.clone();
     // The 5x5 depthwise that opens the 40-channel stage, at stride 1 instead of 2.
     wrong_stride.blocks[3].depthwise.conv.stride = [1, 1];
@@ -138,31 +140,5 @@ fn imagenet_logits_match_the_pytorch_package_and_subtle_errors_do_not() {
             difference > 10.0 * TOLERANCE,
             "{error} still matches the reference (worst difference {difference})"
         );
-    }
-}
-
-impl EfficientNetLite {
-    fn visit_norms(&mut self, change: &mut dyn FnMut(&mut BatchNorm)) {
-        change(&mut self.stem.norm);
-        for block in &mut self.blocks {
-            if let Some(expand) = &mut block.expand {
-                change(&mut expand.norm);
-            }
-            change(&mut block.depthwise.norm);
-            change(&mut block.project.norm);
-        }
-        change(&mut self.head.norm);
-    }
-
-    fn visit_convolutions(&mut self, change: &mut dyn FnMut(&mut Conv2d)) {
-        change(&mut self.stem.conv);
-        for block in &mut self.blocks {
-            if let Some(expand) = &mut block.expand {
-                change(&mut expand.conv);
-            }
-            change(&mut block.depthwise.conv);
-            change(&mut block.project.conv);
-        }
-        change(&mut self.head.conv);
     }
 }

@@ -208,6 +208,19 @@ impl TestServer {
             .token
     }
 
+    /// The newest audit events (up to 200), read as the admin.
+    pub async fn audit_events(&self) -> Vec<Value> {
+        let response = reqwest::Client::new()
+            .get(self.url("/audit?limit=200"))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("request");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().expect("a list of events").clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
