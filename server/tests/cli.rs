@@ -26,20 +26,9 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A 256x256 grayscale slice-like PNG: a bright ellipse with a brighter spot whose place depends on `seed`.
+/// A 256x256 MRI-like PNG (`ml::phantom`) whose anatomy depends on `seed`.
 fn write_slice(path: &Path, seed: u32) {
-    let image = image::GrayImage::from_fn(256, 256, |x, y| {
-        let (dx, dy) = ((x as f32 - 128.0) / 100.0, (y as f32 - 128.0) / 115.0);
-        let spot = (x as i32 - 90 - (seed * 17 % 80) as i32).pow(2) + (y as i32 - 120).pow(2) < 200;
-        image::Luma([if spot {
-            230
-        } else if dx * dx + dy * dy < 1.0 {
-            100 + ((x + y) % 30) as u8
-        } else {
-            0
-        }])
-    });
-    image.save(path).unwrap();
+    ml::phantom::slice(seed, 256).save(path).unwrap();
 }
 
 fn model_arg() -> String {

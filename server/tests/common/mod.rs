@@ -313,23 +313,10 @@ pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// A 256x256 grey JPEG shaped like an axial slice: a bright textured ellipse on black. `variant`
-/// changes the texture so every variant has different bytes.
+/// A 256x256 MRI-like JPEG (`ml::phantom`, the load test's slices); `variant` changes the anatomy,
+/// so every variant has different bytes. The shipped model accepts every variant as an MRI slice.
 pub fn slice_jpeg(variant: u32) -> Vec<u8> {
-    let image = image::GrayImage::from_fn(256, 256, |x, y| {
-        let (dx, dy) = ((x as f32 - 128.0) / 100.0, (y as f32 - 128.0) / 115.0);
-        let inside = dx * dx + dy * dy < 1.0;
-        let texture = ((x * (7 + variant) + y * 13) % 40) as u8;
-        image::Luma([if inside { 80 + texture } else { 3 }])
-    });
-    let mut bytes = Vec::new();
-    image::DynamicImage::ImageLuma8(image)
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Jpeg,
-        )
-        .unwrap();
-    bytes
+    ml::phantom::slice_jpeg(variant, 256).expect("a phantom encodes")
 }
 
 pub fn file_part(bytes: Vec<u8>, filename: &str) -> reqwest::multipart::Part {
