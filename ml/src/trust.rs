@@ -323,7 +323,7 @@ impl OodDetector {
         (0..width)
             .map(|i| {
                 let row = &self.whitening[i * width..i * width + i + 1];
-                row.iter().zip(features).map(|(w, x)| w * x).sum()
+                dot(row, &features[..row.len()])
             })
             .collect()
     }
@@ -352,6 +352,27 @@ impl OodDetector {
     pub fn is_brain_mri(&self, distance: f32) -> bool {
         distance <= self.threshold
     }
+}
+
+/// Dot product in eight independent partial sums: a single running sum is a dependency chain the
+/// compiler may not reorder, and it made the 1280-wide whitening (0.8M products per image) cost
+/// 0.46 ms on the inference thread.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 8;
+    let mut partial = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            partial[lane] += x[lane] * y[lane];
+        }
+    }
+    partial.iter().sum::<f32>() + tail
 }
 
 /// `features` scaled to a length of `sqrt(width)` (so each dimension is about 1), or as they are
@@ -481,6 +502,17 @@ pub fn reliability(answers: &[(f32, bool)]) -> (Vec<ReliabilityBin>, f64) {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+
+    #[test]
+    fn the_lane_split_dot_product_matches_the_plain_sum() {
+        for length in [0, 1, 7, 8, 9, 1280] {
+            let a: Vec<f32> = (0..length).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..length).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(x * y)).sum();
+            let fast = f64::from(super::dot(&a, &b));
+            assert!((fast - plain).abs() < 1e-3, "{length}: {fast} vs {plain}");
+        }
+    }
 
     #[test]
     fn whitening_inverts_the_covariance() {
