@@ -170,7 +170,22 @@ async fn a_batch_answers_every_frame_of_a_multi_frame_file() {
     let (status, single) = server.post_form("/predict", form).await;
     assert_eq!(status, 200, "{single}");
     assert_eq!(single["dicom"]["frame"], 2);
-    assert_eq!(single["probabilities"], results[1]["probabilities"]);
+    // The same frame, forwarded alone rather than in a batch of four: Lite0's kernels block the
+    // batch differently, so the sums may differ in the last bits.
+    for class in ["glioma", "meningioma", "notumor", "pituitary"] {
+        let (alone, batched) = (
+            single["probabilities"][class].as_f64().unwrap(),
+            results[1]["probabilities"][class].as_f64().unwrap(),
+        );
+        assert!(
+            (alone - batched).abs() < 1e-5,
+            "{class}: {alone} vs {batched}"
+        );
+    }
+    assert_ne!(
+        single["probabilities"], results[0]["probabilities"],
+        "the middle frame, not the first"
+    );
 }
 
 #[tokio::test]
