@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
-import { cartoonFile, dicomFile, DICOM_PATIENT, sliceFile } from "./images";
+import { chartFile, dicomFile, DICOM_PATIENT, sliceFile } from "./images";
 import { adminHeaders, getJson, retrainCounts, triggerRetrain, uploadSlices, waitForJob } from "./api";
 
 /** How many sessions the Retrain page lists (`retrain_sessions(Some(10))` in pages/retrain.rs). */
@@ -112,7 +112,7 @@ test("the heatmap shows where the model looked, and its slider and switch change
 test("a picture that is not an MRI slice is refused, not classified", async ({ page, consoleErrors }) => {
   await page.goto("/predict");
   await waitForHydration(page);
-  await page.getByTestId("file-input").setInputFiles(cartoonFile());
+  await page.getByTestId("file-input").setInputFiles(chartFile());
   await expect(page.locator(".preview img")).toHaveCount(1);
   await page.getByTestId("predict-submit").click();
   const refusal = page.getByTestId("predict-refused");
