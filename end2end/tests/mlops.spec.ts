@@ -206,7 +206,7 @@ test.describe("upload, then retrain", () => {
     await item(heldIds[0]).locator("img").scrollIntoViewIfNeeded();
     await expect
       .poll(() => item(heldIds[0]).locator("img").evaluate((img: HTMLImageElement) => img.naturalWidth))
-      .toBe(128);
+      .toBe(256);
     // Keep two labels, relabel three as the model reads them, discard one.
     for (const id of heldIds.slice(0, 2)) {
       await item(id).getByTestId("review-confirm").click();
