@@ -233,17 +233,3 @@ export function chartFile(name = "chart.bmp") {
   });
   return { name, mimeType: "image/bmp", buffer };
 }
-
-/**
- * A yellow sun on a blue sky over green ground, as a 24-bit BMP. Lite0's not-an-MRI check lets it
- * through (distance 1.15 against 1.42) and calls it meningioma: a known miss (docs/classifier-v4.md),
- * kept here so that a check that refuses it can be tested.
- */
-export function cartoonFile(name = "sun.bmp") {
-  // Small y is the ground: BMP rows run bottom-up.
-  const buffer = bmp(160, (x, y) => {
-    const sun = (x - 110) ** 2 + (y - 120) ** 2 < 22 ** 2;
-    return sun ? [250, 215, 40] : y < 50 ? [60, 170, 70] : [90, 150, 235];
-  });
-  return { name, mimeType: "image/bmp", buffer };
-}

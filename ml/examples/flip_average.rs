@@ -8,14 +8,6 @@ use std::path::PathBuf;
 use ml::dataset::{self, ImageCache};
 use ml::{Backend, ModelArtifact, CLASS_NAMES};
 
-fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
-    let scaled: Vec<f32> = logits.iter().map(|l| l / temperature).collect();
-    let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = scaled.iter().map(|s| (s - max).exp()).collect();
-    let total: f32 = exps.iter().sum();
-    exps.iter().map(|e| e / total).collect()
-}
-
 /// Accuracy, per-class recall and mean negative log-likelihood of probability rows.
 fn score(probabilities: &[Vec<f32>], labels: &[usize]) -> (f64, Vec<f64>, f64) {
     let classes = CLASS_NAMES.len();
@@ -84,15 +76,15 @@ fn main() {
     let temperature = manifest.temperature;
     let plain_probabilities: Vec<Vec<f32>> = plain
         .chunks(classes)
-        .map(|row| softmax(row, temperature))
+        .map(|row| ml::train::softmax_row(row, temperature))
         .collect();
     let averaged: Vec<Vec<f32>> = plain
         .chunks(classes)
         .zip(flipped.chunks(classes))
         .map(|(a, b)| {
-            softmax(a, temperature)
+            ml::train::softmax_row(a, temperature)
                 .iter()
-                .zip(softmax(b, temperature))
+                .zip(ml::train::softmax_row(b, temperature))
                 .map(|(x, y)| (x + y) / 2.0)
                 .collect()
         })
