@@ -1,15 +1,21 @@
-//! One inference thread that batches the forward passes of concurrent requests.
+//! Inference threads that batch the forward passes of concurrent requests, shared fairly between
+//! clients.
 //!
 //! A forward pass over one image barely uses a second core, while a batch of four or more runs its
 //! convolutions in parallel and costs about 40% less per image (`brainscan bench --batch-sizes`). So
-//! requests queue their preprocessed inputs here; the thread takes whatever has queued up (never
+//! requests queue their preprocessed inputs here; a thread takes whatever has queued up (never
 //! waiting for more: a lone request is not delayed), runs one forward pass per model, and hands each
 //! request its rows. One thread also bounds the memory that activations take, however many requests
 //! arrive at once, and a bounded queue turns overload into a clear "busy" answer instead of latency
 //! growing without limit.
+//!
+//! Fairness: each client (the address the HTTP layer resolved) has its own queue, and a batch is
+//! filled by taking turns between clients, a request's images a few at a time. A client sending
+//! 64-image batches in a loop therefore delays another client's single slice by at most about one
+//! forward pass, not by everything it queued, and may hold at most a quarter of the queue.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::infer::{Classifier, Prediction};
 use crate::{MlError, MlResult};
@@ -18,122 +24,273 @@ use crate::{MlError, MlResult};
 /// error of its own when that image is refused, e.g. as not a brain MRI slice).
 pub type Reply = Box<dyn FnOnce(MlResult<Vec<MlResult<Prediction>>>) + Send>;
 
+/// One request: its images are handed out in chunks; the reply goes once every chunk came back.
 struct Job {
     classifier: Arc<Classifier>,
     /// Concatenated preprocessed images.
     inputs: Vec<f32>,
     images: usize,
-    reply: Reply,
+    /// Images handed to a forward pass so far.
+    dispatched: usize,
+    progress: Arc<Mutex<Progress>>,
+}
+
+struct Progress {
+    results: Vec<Option<MlResult<Prediction>>>,
+    remaining: usize,
+    failure: Option<String>,
+    reply: Option<Reply>,
+}
+
+impl Progress {
+    /// Stores the rows of one chunk; replies when they were the last.
+    fn complete(
+        &mut self,
+        first: usize,
+        outcome: Result<Vec<MlResult<Prediction>>, String>,
+        count: usize,
+    ) {
+        match outcome {
+            Ok(rows) => {
+                for (slot, row) in self.results[first..first + count].iter_mut().zip(rows) {
+                    *slot = Some(row);
+                }
+            }
+            Err(message) => self.failure = Some(message),
+        }
+        self.remaining = self.remaining.saturating_sub(count);
+        if self.remaining > 0 {
+            return;
+        }
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        match self.failure.take() {
+            Some(message) => reply(Err(MlError::Training(message))),
+            None => reply(Ok(std::mem::take(&mut self.results)
+                .into_iter()
+                .map(|row| {
+                    row.unwrap_or_else(|| Err(MlError::Training("a row went missing".into())))
+                })
+                .collect())),
+        }
+    }
+}
+
+/// A slice of one job, run in one forward pass.
+struct Chunk {
+    classifier: Arc<Classifier>,
+    inputs: Vec<f32>,
+    first: usize,
+    images: usize,
+    progress: Arc<Mutex<Progress>>,
 }
 
 /// Why a request was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubmitError {
-    /// The queue holds as many requests as it may: the server is overloaded.
+    /// The queue holds as many requests as it may (overall, or from this client).
     Full,
-    /// The inference thread has stopped.
+    /// The inference threads have stopped.
     Stopped,
 }
 
-/// The sending side; cheap to clone. The thread ends when every clone is dropped.
+#[derive(Default)]
+struct Queues {
+    by_client: HashMap<String, VecDeque<Job>>,
+    /// Clients with queued work, in the order they take their next turn.
+    turns: VecDeque<String>,
+    queued: usize,
+    closed: bool,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    work: Condvar,
+    capacity: usize,
+    per_client: usize,
+    max_batch_images: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Closes the queue when the last [`BatchQueue`] clone is dropped, so the threads end.
+struct Closer(Arc<Shared>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.work.notify_all();
+    }
+}
+
+/// The sending side; cheap to clone. The threads end when every clone is dropped.
 #[derive(Clone)]
 pub struct BatchQueue {
-    sender: SyncSender<Job>,
-    max_batch_images: usize,
+    shared: Arc<Shared>,
+    _closer: Arc<Closer>,
 }
 
 impl BatchQueue {
     /// Starts `workers` inference threads sharing one queue. `max_batch_images` caps one forward
-    /// pass; `capacity` is how many requests may wait.
+    /// pass; `capacity` is how many requests may wait, a quarter of them (at least one) from one
+    /// client.
     pub fn start(
         workers: usize,
         max_batch_images: usize,
         capacity: usize,
     ) -> std::io::Result<Self> {
-        let (sender, receiver) = mpsc::sync_channel(capacity.max(1));
-        let receiver = Arc::new(Mutex::new(receiver));
-        let max_batch_images = max_batch_images.max(1);
+        let capacity = capacity.max(1);
+        let shared = Arc::new(Shared {
+            queues: Mutex::default(),
+            work: Condvar::new(),
+            capacity,
+            per_client: (capacity / 4).max(1),
+            max_batch_images: max_batch_images.max(1),
+        });
         for worker in 0..workers.max(1) {
-            let receiver = receiver.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("inference-{worker}"))
-                .spawn(move || run(&receiver, max_batch_images))?;
+                .spawn(move || run(&shared))?;
         }
         Ok(Self {
-            sender,
-            max_batch_images,
+            _closer: Arc::new(Closer(shared.clone())),
+            shared,
         })
     }
 
     pub fn max_batch_images(&self) -> usize {
-        self.max_batch_images
+        self.shared.max_batch_images
     }
 
-    /// Queues `inputs` (whole preprocessed images for `classifier`) without blocking; `reply` is
-    /// called once with one prediction per image, in order.
+    /// Queues `inputs` (whole preprocessed images for `classifier`) from `client` without
+    /// blocking; `reply` is called once with one prediction per image, in order.
     pub fn submit(
         &self,
+        client: &str,
         classifier: Arc<Classifier>,
         inputs: Vec<f32>,
         reply: Reply,
     ) -> Result<(), SubmitError> {
         let size = classifier.manifest().preprocess.input_size;
         let images = inputs.len() / (size * size).max(1);
+        if images == 0 {
+            reply(Ok(Vec::new()));
+            return Ok(());
+        }
+        let mut queues = self.shared.lock();
+        if queues.closed {
+            return Err(SubmitError::Stopped);
+        }
+        let waiting = queues.by_client.get(client).map_or(0, VecDeque::len);
+        if queues.queued >= self.shared.capacity || waiting >= self.shared.per_client {
+            return Err(SubmitError::Full);
+        }
         let job = Job {
             classifier,
             inputs,
             images,
-            reply,
+            dispatched: 0,
+            progress: Arc::new(Mutex::new(Progress {
+                results: (0..images).map(|_| None).collect(),
+                remaining: images,
+                failure: None,
+                reply: Some(reply),
+            })),
         };
-        self.sender.try_send(job).map_err(|error| match error {
-            TrySendError::Full(_) => SubmitError::Full,
-            TrySendError::Disconnected(_) => SubmitError::Stopped,
-        })
+        if waiting == 0 {
+            queues.turns.push_back(client.to_owned());
+        }
+        queues
+            .by_client
+            .entry(client.to_owned())
+            .or_default()
+            .push_back(job);
+        queues.queued += 1;
+        drop(queues);
+        self.shared.work.notify_one();
+        Ok(())
     }
 }
 
-/// Takes the next batch: waits for one job, then adds whatever else is queued, up to the cap.
-fn next_batch(receiver: &Mutex<Receiver<Job>>, max_batch_images: usize) -> Option<Vec<Job>> {
-    // Held only while collecting: the forward pass runs with the lock released, so another worker
-    // can collect the next batch meanwhile.
-    let receiver = receiver
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let first = receiver.recv().ok()?;
-    let mut images = first.images;
-    let mut jobs = vec![first];
-    while images < max_batch_images {
-        match receiver.try_recv() {
-            Ok(job) => {
-                images += job.images;
-                jobs.push(job);
+/// Takes the next batch: waits for work, then fills the batch by turns, one chunk per client per
+/// turn, up to the cap. `None` once the queue is closed and empty.
+fn next_batch(shared: &Shared) -> Option<Vec<Chunk>> {
+    let mut queues = shared.lock();
+    while queues.turns.is_empty() {
+        if queues.closed {
+            return None;
+        }
+        queues = shared
+            .work
+            .wait(queues)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    let mut chunks = Vec::new();
+    let mut room = shared.max_batch_images;
+    while room > 0 {
+        let Some(client) = queues.turns.pop_front() else {
+            break;
+        };
+        let Some(jobs) = queues.by_client.get_mut(&client) else {
+            continue;
+        };
+        let Some(job) = jobs.front_mut() else {
+            queues.by_client.remove(&client);
+            continue;
+        };
+        let take = room.min(job.images - job.dispatched);
+        let per_image = job.inputs.len() / job.images;
+        let first = job.dispatched;
+        chunks.push(Chunk {
+            classifier: job.classifier.clone(),
+            inputs: job.inputs[first * per_image..(first + take) * per_image].to_vec(),
+            first,
+            images: take,
+            progress: job.progress.clone(),
+        });
+        job.dispatched += take;
+        room -= take;
+        if job.dispatched == job.images {
+            jobs.pop_front();
+            let more = !jobs.is_empty();
+            queues.queued -= 1;
+            if more {
+                queues.turns.push_back(client);
+            } else {
+                queues.by_client.remove(&client);
             }
-            Err(_) => break,
+        } else {
+            queues.turns.push_back(client);
         }
     }
-    Some(jobs)
+    Some(chunks)
 }
 
-fn run(receiver: &Mutex<Receiver<Job>>, max_batch_images: usize) {
-    while let Some(mut jobs) = next_batch(receiver, max_batch_images) {
+fn run(shared: &Shared) {
+    while let Some(mut chunks) = next_batch(shared) {
         // Requests that started before a model swap still get the model they asked for.
-        while let Some(lead) = jobs.first().map(|job| job.classifier.clone()) {
-            let (same, rest): (Vec<Job>, Vec<Job>) = jobs
+        while let Some(lead) = chunks.first().map(|chunk| chunk.classifier.clone()) {
+            let (same, rest): (Vec<Chunk>, Vec<Chunk>) = chunks
                 .into_iter()
-                .partition(|job| Arc::ptr_eq(&job.classifier, &lead));
-            jobs = rest;
+                .partition(|chunk| Arc::ptr_eq(&chunk.classifier, &lead));
+            chunks = rest;
             forward_and_reply(&lead, same);
         }
     }
 }
 
-fn forward_and_reply(classifier: &Classifier, jobs: Vec<Job>) {
-    let counts: Vec<usize> = jobs.iter().map(|job| job.images).collect();
-    let mut inputs = Vec::with_capacity(jobs.iter().map(|job| job.inputs.len()).sum());
-    let mut replies = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        inputs.extend_from_slice(&job.inputs);
-        replies.push(job.reply);
+fn forward_and_reply(classifier: &Classifier, chunks: Vec<Chunk>) {
+    let mut inputs = Vec::with_capacity(chunks.iter().map(|chunk| chunk.inputs.len()).sum());
+    for chunk in &chunks {
+        inputs.extend_from_slice(&chunk.inputs);
     }
     // A panic in the backend must not take the thread, and with it every later request, down.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -143,17 +300,24 @@ fn forward_and_reply(classifier: &Classifier, jobs: Vec<Job>) {
     match outcome {
         Ok(predictions) => {
             let mut predictions = predictions.into_iter();
-            for (reply, count) in replies.into_iter().zip(counts) {
-                reply(Ok(predictions.by_ref().take(count).collect()));
+            for chunk in chunks {
+                let rows = predictions.by_ref().take(chunk.images).collect();
+                lock(&chunk.progress).complete(chunk.first, Ok(rows), chunk.images);
             }
         }
         Err(error) => {
             let message = error.to_string();
-            for reply in replies {
-                reply(Err(MlError::Training(message.clone())));
+            for chunk in chunks {
+                lock(&chunk.progress).complete(chunk.first, Err(message.clone()), chunk.images);
             }
         }
     }
+}
+
+fn lock(progress: &Mutex<Progress>) -> MutexGuard<'_, Progress> {
+    progress
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -163,6 +327,7 @@ mod tests {
     use crate::model::{Architecture, ModelConfig};
     use crate::preprocess::PreprocessConfig;
     use crate::Backend;
+    use std::sync::mpsc;
 
     const SIZE: usize = 24;
 
@@ -196,6 +361,7 @@ mod tests {
         let (sender, receiver) = mpsc::channel();
         queue
             .submit(
+                "client",
                 classifier.clone(),
                 input,
                 Box::new(move |result| {
@@ -242,11 +408,63 @@ mod tests {
             let reply: Reply = Box::new(move |result| {
                 let _ = sender.send(result);
             });
-            if queue.submit(model.clone(), inputs(1, salt), reply) == Err(SubmitError::Full) {
+            if queue.submit("client", model.clone(), inputs(1, salt), reply)
+                == Err(SubmitError::Full)
+            {
                 refused = true;
                 break;
             }
         }
         assert!(refused, "a queue of capacity 1 never reported Full");
+    }
+
+    #[test]
+    fn a_client_flooding_large_batches_does_not_hold_up_another_clients_slice() {
+        let model = classifier(4);
+        let queue = BatchQueue::start(1, 4, 64).unwrap();
+        let (done, finished) = mpsc::channel();
+        let submit = |client: &str, images: usize, tag: &'static str| {
+            let done = done.clone();
+            let reply: Reply = Box::new(move |result| {
+                assert_eq!(result.unwrap().len(), images);
+                let _ = done.send(tag);
+            });
+            queue
+                .submit(client, model.clone(), inputs(images, images), reply)
+                .unwrap();
+        };
+        for _ in 0..3 {
+            submit("flood", 32, "flood");
+        }
+        submit("other", 1, "other");
+        let order: Vec<&str> = (0..4).map(|_| finished.recv().unwrap()).collect();
+        let other_at = order.iter().position(|tag| *tag == "other").unwrap();
+        assert!(
+            other_at <= 1,
+            "the lone slice waited for the flood: {order:?}"
+        );
+    }
+
+    #[test]
+    fn one_client_may_hold_only_a_quarter_of_the_queue() {
+        let model = classifier(5);
+        let queue = BatchQueue::start(1, 1, 8).unwrap();
+        let reply = || -> Reply { Box::new(|_| {}) };
+        // The thread is kept busy by a large job while the queue fills behind it.
+        queue
+            .submit("busy", model.clone(), inputs(64, 0), reply())
+            .unwrap();
+        let mut accepted = 0;
+        while queue
+            .submit("flood", model.clone(), inputs(16, 1), reply())
+            .is_ok()
+        {
+            accepted += 1;
+            assert!(accepted <= 2, "a client took more than its share");
+        }
+        assert_eq!(
+            queue.submit("another", model.clone(), inputs(1, 2), reply()),
+            Ok(())
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::FilterType;
-use image::{GrayImage, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
@@ -163,24 +164,51 @@ fn decode_image(bytes: &[u8]) -> MlResult<GrayImage> {
             return result;
         }
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| MlError::Decode(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(MlError::Decode("unrecognised image format".into()));
-    }
+        .map_err(|e| unreadable("image", e))?;
+    let Some(format) = reader.format() else {
+        return Err(MlError::Decode(
+            "the file is not a JPEG, PNG, BMP, WebP, GIF or DICOM image".into(),
+        ));
+    };
+    let name = format_name(format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let image = reader
-        .decode()
-        .map_err(|e| MlError::Decode(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(|e| unreadable(name, e))?;
+    decoder
+        .set_limits(limits)
+        .map_err(|e| unreadable(name, e))?;
+    // A missing or malformed tag means the pixels are stored as they are shown.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(name, e))?;
     if image.width() == 0 || image.height() == 0 {
-        return Err(MlError::Decode("image has no pixels".into()));
+        return Err(MlError::Decode("the image has no pixels".into()));
     }
+    image.apply_orientation(orientation);
     Ok(image.into_luma8())
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Gif => "GIF",
+        _ => "image",
+    }
+}
+
+/// A decoder's failure in this project's words: what a client can act on. The decoder's own text
+/// names its internals (markers, byte offsets), so it goes to the debug log only.
+fn unreadable(format: &str, error: impl std::fmt::Display) -> MlError {
+    tracing::debug!(%error, "{format} decoding failed");
+    MlError::Decode(format!(
+        "the {format} data is truncated, corrupt or encoded in a way this server does not read"
+    ))
 }
 
 /// Width and height as the file's header states them, without decoding a pixel.
@@ -189,25 +217,28 @@ fn dimensions(bytes: &[u8]) -> MlResult<(u32, u32)> {
         let mut decoder = JpegDecoder::new(ZCursor::new(bytes));
         decoder
             .decode_headers()
-            .map_err(|e| MlError::Decode(e.to_string()))?;
+            .map_err(|e| unreadable("JPEG", e))?;
         if let Some((width, height)) = decoder.dimensions() {
             return Ok((width as u32, height as u32));
         }
     }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| MlError::Decode(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(MlError::Decode("unrecognised image format".into()));
-    }
+        .map_err(|e| unreadable("image", e))?;
+    let Some(format) = reader.format() else {
+        return Err(MlError::Decode(
+            "the file is not a JPEG, PNG, BMP, WebP, GIF or DICOM image".into(),
+        ));
+    };
     reader
         .into_dimensions()
-        .map_err(|e| MlError::Decode(e.to_string()))
+        .map_err(|e| unreadable(format_name(format), e))
 }
 
 /// Decodes only a JPEG's luma plane: MRI slices are grey, and skipping chroma upsampling and colour
 /// conversion makes this several times faster than decoding to RGB and converting. `None` for colour
-/// spaces it does not cover (CMYK, Adobe RGB), which the generic decoder handles.
+/// spaces it does not cover (CMYK, Adobe RGB), which the generic decoder handles. An EXIF
+/// orientation is applied, so the slice is read the way a viewer shows it.
 fn decode_jpeg_luma(bytes: &[u8]) -> Option<MlResult<GrayImage>> {
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::Luma)
@@ -216,9 +247,8 @@ fn decode_jpeg_luma(bytes: &[u8]) -> Option<MlResult<GrayImage>> {
         .set_max_width(MAX_DIMENSION as usize)
         .set_max_height(MAX_DIMENSION as usize);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    let decode_error = |e: zune_jpeg::errors::DecodeErrors| MlError::Decode(e.to_string());
     if let Err(error) = decoder.decode_headers() {
-        return Some(Err(decode_error(error)));
+        return Some(Err(unreadable("JPEG", error)));
     }
     if !matches!(
         decoder.input_colorspace(),
@@ -226,14 +256,29 @@ fn decode_jpeg_luma(bytes: &[u8]) -> Option<MlResult<GrayImage>> {
     ) {
         return None;
     }
-    let result = decoder.decode().map_err(decode_error).and_then(|pixels| {
-        let (width, height) = decoder
-            .dimensions()
-            .filter(|&(w, h)| w > 0 && h > 0)
-            .ok_or_else(|| MlError::Decode("image has no pixels".into()))?;
-        GrayImage::from_raw(width as u32, height as u32, pixels)
-            .ok_or_else(|| MlError::Decode("JPEG decoded to an unexpected size".into()))
-    });
+    let orientation = decoder
+        .exif()
+        .and_then(|exif| Orientation::from_exif_chunk(exif))
+        .unwrap_or(Orientation::NoTransforms);
+    let result = decoder
+        .decode()
+        .map_err(|e| unreadable("JPEG", e))
+        .and_then(|pixels| {
+            let (width, height) = decoder
+                .dimensions()
+                .filter(|&(w, h)| w > 0 && h > 0)
+                .ok_or_else(|| MlError::Decode("the image has no pixels".into()))?;
+            GrayImage::from_raw(width as u32, height as u32, pixels)
+                .ok_or_else(|| unreadable("JPEG", "decoded to an unexpected size"))
+        })
+        .map(|gray| {
+            if orientation == Orientation::NoTransforms {
+                return gray;
+            }
+            let mut image = DynamicImage::ImageLuma8(gray);
+            image.apply_orientation(orientation);
+            image.into_luma8()
+        });
     Some(result)
 }
 
@@ -357,6 +402,68 @@ pub fn model_input(image: &GrayImage, config: &PreprocessConfig) -> Vec<f32> {
 mod tests {
     use super::*;
     use image::{DynamicImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+
+    /// A JPEG with an EXIF APP1 segment holding only the Orientation tag.
+    fn jpeg_with_orientation(image: &GrayImage, orientation: u16) -> Vec<u8> {
+        let jpeg = encode(DynamicImage::ImageLuma8(image.clone()), ImageFormat::Jpeg);
+        let mut exif = b"Exif\0\0II*\0".to_vec();
+        exif.extend_from_slice(&8u32.to_le_bytes());
+        exif.extend_from_slice(&1u16.to_le_bytes());
+        exif.extend_from_slice(&0x0112u16.to_le_bytes());
+        exif.extend_from_slice(&3u16.to_le_bytes());
+        exif.extend_from_slice(&1u32.to_le_bytes());
+        exif.extend_from_slice(&orientation.to_le_bytes());
+        exif.extend_from_slice(&[0; 6]);
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&exif);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn every_exif_orientation_is_read_as_the_upright_image() {
+        // Not square and not symmetric: a bright block in the top-left corner of a gradient.
+        let upright = GrayImage::from_fn(96, 64, |x, y| {
+            Luma([if x < 24 && y < 16 { 250 } else { (x + y) as u8 }])
+        });
+        let mean_gap = |a: &GrayImage, b: &GrayImage| {
+            a.pixels()
+                .zip(b.pixels())
+                .map(|(p, q)| (f64::from(p[0]) - f64::from(q[0])).abs())
+                .sum::<f64>()
+                / f64::from(a.width() * a.height())
+        };
+        for tag in 1..=8u16 {
+            let orientation = Orientation::from_exif(tag as u8).unwrap();
+            // Stored as a camera would: the pixels that the tag's transform turns upright.
+            let mut stored = DynamicImage::ImageLuma8(upright.clone());
+            stored.apply_orientation(inverse(orientation));
+            let stored = stored.into_luma8();
+            let bytes = jpeg_with_orientation(&stored, tag);
+            let read = decode(&bytes).unwrap();
+            assert_eq!(read.dimensions(), upright.dimensions(), "orientation {tag}");
+            let gap = mean_gap(&read, &upright);
+            assert!(gap < 3.0, "orientation {tag}: mean gap {gap:.1}");
+            if tag != 1 && stored.dimensions() == upright.dimensions() {
+                assert!(
+                    mean_gap(&stored, &upright) > 20.0,
+                    "orientation {tag} changes nothing"
+                );
+            }
+        }
+    }
+
+    /// The transform that undoes `orientation` (rotations by 90 degrees swap direction; flips and
+    /// transposes are their own inverse).
+    fn inverse(orientation: Orientation) -> Orientation {
+        match orientation {
+            Orientation::Rotate90 => Orientation::Rotate270,
+            Orientation::Rotate270 => Orientation::Rotate90,
+            other => other,
+        }
+    }
 
     fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
