@@ -155,8 +155,48 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            // On the server, a body that does not decode into the function's arguments.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(reason) => AppError::Transport(format!(
+                "the request's fields are not what this endpoint takes: {}",
+                plain_reason(&reason)
+            )),
+            ServerFnErrorErr::Args(reason) => AppError::Transport(format!(
+                "the request's fields are not what this endpoint takes: {}",
+                plain_reason(&reason)
+            )),
+            ServerFnErrorErr::MissingArg(name) => {
+                AppError::Transport(format!("the request lacks the field {name:?}"))
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
+}
+
+/// A JSON or query decoder's complaint in plain words: no byte positions, no Rust type names.
+fn plain_reason(reason: &str) -> String {
+    let without_position = match reason.rfind(" at line ") {
+        Some(at) if reason[at..].contains(" column ") => &reason[..at],
+        _ => reason,
+    };
+    let mut plain = without_position
+        .replace("invalid type: ", "a value has the wrong type: ")
+        .replace('`', "\"");
+    for (rust, words) in [
+        ("u8", "a whole number"),
+        ("u16", "a whole number"),
+        ("u32", "a whole number"),
+        ("u64", "a whole number"),
+        ("usize", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ] {
+        plain = plain.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    plain
 }
 
 #[cfg(feature = "ssr")]
@@ -170,6 +210,18 @@ impl From<db::DbError> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoder_complaints_are_told_without_positions_or_type_names() {
+        assert_eq!(
+            plain_reason("invalid type: string \"many\", expected u32 at line 1 column 17"),
+            "a value has the wrong type: string \"many\", expected a whole number"
+        );
+        assert_eq!(
+            plain_reason("missing field `epochs`"),
+            "missing field \"epochs\""
+        );
+    }
 
     #[test]
     fn errors_travel_as_kind_and_detail_and_come_back_unchanged() {

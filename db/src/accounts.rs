@@ -205,3 +205,44 @@ pub async fn revoke_token(db: &Pool, id: i64) -> DbResult<bool> {
             .await?;
     Ok(result.rows_affected() > 0)
 }
+
+/// Until when logins to `username` are refused, if they are (RFC 3339).
+pub async fn login_locked_until(db: &Pool, username: &str) -> DbResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE username = $1")
+            .bind(username)
+            .fetch_optional(db)
+            .await?
+            .flatten(),
+    )
+}
+
+/// Counts one more failed login to `username`; answers the count so far.
+pub async fn add_login_failure(db: &Pool, username: &str) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO login_failures (username, failures) VALUES ($1, 1)
+         ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1
+         RETURNING failures",
+    )
+    .bind(username)
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn lock_login(db: &Pool, username: &str, until: &str) -> DbResult<()> {
+    sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE username = $2")
+        .bind(until)
+        .bind(username)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the failures of `username` (after a successful login).
+pub async fn clear_login_failures(db: &Pool, username: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM login_failures WHERE username = $1")
+        .bind(username)
+        .execute(db)
+        .await?;
+    Ok(())
+}

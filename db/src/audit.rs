@@ -15,30 +15,63 @@ pub struct NewAuditEvent<'a> {
 
 pub use domain::AuditEntry;
 
+/// The most of any text field stored: a client chooses paths, names and details.
+pub const MAX_FIELD_CHARS: usize = 200;
+/// The largest page [`page`] answers.
+pub const MAX_PAGE: i64 = 500;
+
+fn clipped(text: &str) -> &str {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 pub async fn record(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
+    insert(db, event, None).await
+}
+
+/// Records a refused request, counted into the row of the same client, action and target in the
+/// same minute if there is one.
+pub async fn record_refusal(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
+    let minute = &crate::now_rfc3339()[..16];
+    let key = format!(
+        "{minute}|{}|{}|{}",
+        clipped(event.client.unwrap_or_default()),
+        clipped(event.action),
+        clipped(event.target.unwrap_or_default())
+    );
+    insert(db, event, Some(&key)).await
+}
+
+async fn insert(db: &Pool, event: &NewAuditEvent<'_>, refusal_key: Option<&str>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO audit_events (at, actor, action, target, outcome, client, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_events (at, actor, action, target, outcome, client, detail, count,
+                                   refusal_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
+         ON CONFLICT (refusal_key) DO UPDATE SET count = audit_events.count + 1",
     )
     .bind(crate::now_rfc3339())
-    .bind(event.actor)
-    .bind(event.action)
-    .bind(event.target)
+    .bind(clipped(event.actor))
+    .bind(clipped(event.action))
+    .bind(event.target.map(clipped))
     .bind(event.outcome)
-    .bind(event.client)
-    .bind(event.detail)
+    .bind(event.client.map(clipped))
+    .bind(event.detail.map(clipped))
+    .bind(refusal_key)
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// The newest `limit` events, newest first.
-pub async fn recent(db: &Pool, limit: i64) -> DbResult<Vec<AuditEntry>> {
+/// Up to `limit` events older than event `before` (or the newest), newest first.
+pub async fn page(db: &Pool, limit: i64, before: Option<i64>) -> DbResult<Vec<AuditEntry>> {
     Ok(sqlx::query_as(
-        "SELECT id, at, actor, action, target, outcome, client, detail
-         FROM audit_events ORDER BY id DESC LIMIT $1",
+        "SELECT id, at, actor, action, target, outcome, client, detail, count
+         FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
     )
-    .bind(limit)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit.clamp(1, MAX_PAGE))
     .fetch_all(db)
     .await?)
 }

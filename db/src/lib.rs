@@ -49,7 +49,7 @@ impl Backend {
 }
 
 /// The tables the schema defines, in creation order.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "model_versions",
     "training_sessions",
     "uploaded_images",
@@ -59,6 +59,7 @@ pub const TABLES: [&str; 9] = [
     "user_sessions",
     "api_tokens",
     "audit_events",
+    "login_failures",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -55,6 +55,8 @@ on_each_backend!(
     reference_uploads_are_never_pending_for_training,
     held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending,
     the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent,
+    refusals_are_counted_into_one_row_per_client_action_and_minute,
+    failed_logins_are_counted_per_account_until_one_succeeds,
 );
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
@@ -373,4 +375,80 @@ async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_
     assert_eq!(row.progress, None);
     let second = training_sessions::create(&pool, 1, 0).await.unwrap();
     assert!(second > first);
+}
+
+async fn refusals_are_counted_into_one_row_per_client_action_and_minute(pool: db::Pool) {
+    use db::audit::{AuditOutcome, NewAuditEvent};
+    let long = "x".repeat(5000);
+    let refusal = |client: &'static str| NewAuditEvent {
+        actor: "anonymous",
+        action: "POST /retrain/trigger",
+        target: None,
+        outcome: AuditOutcome::Refused,
+        client: Some(client),
+        detail: Some(&long),
+    };
+    for _ in 0..5 {
+        db::audit::record_refusal(&pool, &refusal("10.0.0.1"))
+            .await
+            .unwrap();
+    }
+    db::audit::record_refusal(&pool, &refusal("10.0.0.2"))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        db::audit::record(
+            &pool,
+            &NewAuditEvent {
+                outcome: AuditOutcome::Ok,
+                ..refusal("10.0.0.1")
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let events = db::audit::page(&pool, 100, None).await.unwrap();
+    let counts: Vec<i64> = events.iter().map(|e| e.count).collect();
+    // Counted rows for refusals (unless the minute turned meanwhile), one row per ordinary event.
+    assert!(
+        events.len() <= 6 && counts.iter().sum::<i64>() == 8,
+        "{counts:?}"
+    );
+    assert!(events
+        .iter()
+        .all(|e| e.detail.as_deref().unwrap().chars().count() <= 200));
+    let older = db::audit::page(&pool, 2, Some(events[1].id)).await.unwrap();
+    assert!(older.iter().all(|e| e.id < events[1].id));
+    assert!(db::audit::page(&pool, 100_000, None).await.unwrap().len() <= 500);
+}
+
+async fn failed_logins_are_counted_per_account_until_one_succeeds(pool: db::Pool) {
+    use db::accounts;
+    assert_eq!(
+        accounts::login_locked_until(&pool, "ana").await.unwrap(),
+        None
+    );
+    for expected in 1..=3 {
+        assert_eq!(
+            accounts::add_login_failure(&pool, "ana").await.unwrap(),
+            expected
+        );
+    }
+    assert_eq!(accounts::add_login_failure(&pool, "bob").await.unwrap(), 1);
+    accounts::lock_login(&pool, "ana", "2999-01-01T00:00:00.000Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts::login_locked_until(&pool, "ana")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2999-01-01T00:00:00.000Z")
+    );
+    accounts::clear_login_failures(&pool, "ana").await.unwrap();
+    assert_eq!(
+        accounts::login_locked_until(&pool, "ana").await.unwrap(),
+        None
+    );
+    assert_eq!(accounts::add_login_failure(&pool, "ana").await.unwrap(), 1);
 }

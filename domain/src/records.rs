@@ -15,6 +15,8 @@ pub struct AuditEntry {
     pub outcome: crate::AuditOutcome,
     pub client: Option<String>,
     pub detail: Option<String>,
+    /// How many times it happened: refused requests are counted per client, action and minute.
+    pub count: i64,
 }
 
 /// A retraining session's macro-averaged validation scores of the serving model (`_before`) and

@@ -118,13 +118,33 @@ pub struct ServeConfig {
     #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
 
-    /// Predictions one client may ask for per minute (single or batch requests); then 429.
+    /// Images one client address may have classified per minute (a batch of N costs N, an
+    /// explanation 4); then 429.
     #[arg(long, env = "PREDICT_PER_MINUTE", default_value_t = 600)]
     pub predict_per_minute: u32,
 
-    /// Uploads, logins and other changes one client may send per minute; then 429.
+    /// Upload requests one client address may send per minute; then 429.
+    #[arg(long, env = "UPLOADS_PER_MINUTE", default_value_t = 60)]
+    pub uploads_per_minute: u32,
+
+    /// Login attempts one client address may make per minute; then 429. (Each account also
+    /// locks for 30 s, doubling up to 15 min, after 5 failures in a row, wherever they come from.)
+    #[arg(long, env = "LOGINS_PER_MINUTE", default_value_t = 10)]
+    pub logins_per_minute: u32,
+
+    /// Other changes (retraining, activation, administration) one client address may send per
+    /// minute; then 429.
     #[arg(long, env = "WRITES_PER_MINUTE", default_value_t = 60)]
     pub writes_per_minute: u32,
+
+    /// Page loads and reads one client address may send per minute; then 429.
+    #[arg(long, env = "READS_PER_MINUTE", default_value_t = 1200)]
+    pub reads_per_minute: u32,
+
+    /// Refused requests (401, 403) one client address may send per minute; past that, everything
+    /// it sends is answered 429 without a database lookup, an audit row or a log line.
+    #[arg(long, env = "REFUSED_PER_MINUTE", default_value_t = 30)]
+    pub refused_per_minute: u32,
 
     /// The longest a request may take, body upload included; a stalled client gets 408.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -201,8 +221,14 @@ impl ServeConfig {
             activation_tolerance: self.state.activation_tolerance_points / 100.0,
             public_read: self.public_read,
             trust_proxy: self.trust_proxy,
-            predict_per_minute: self.predict_per_minute,
-            writes_per_minute: self.writes_per_minute,
+            budgets: app::ssr::RequestBudgets {
+                predict_images: self.predict_per_minute,
+                uploads: self.uploads_per_minute,
+                logins: self.logins_per_minute,
+                writes: self.writes_per_minute,
+                reads: self.reads_per_minute,
+                refused: self.refused_per_minute,
+            },
             request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
             training_backend: self.state.training_backend,
         }

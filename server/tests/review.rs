@@ -93,8 +93,18 @@ async fn decide(
 async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     let server = TestServer::start().await;
     let annotator = server.token(Role::Annotator).await;
+    // Four eyes: who uploaded a held slice does not decide on it; another annotator does.
+    let reviewer = app::ssr::auth::create_token(
+        &server.state.db,
+        "second-annotator",
+        Role::Annotator,
+        "tests",
+    )
+    .await
+    .unwrap()
+    .token;
     let viewer = server.token(Role::Viewer).await;
-    let slices = confident_slices(&server, 5).await;
+    let slices = confident_slices(&server, 6).await;
 
     // The model's own reading is stored as usual; its least likely class is held.
     let agreed = upload_as(
@@ -181,6 +191,19 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     );
 
     // Wrong requests are refused with the reason; nothing changes.
+    let (status, body) = decide(&server, &annotator, held_ids[0], "confirm", None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("forbidden")),
+        "the uploader decided on their own held upload: {body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another annotator"),
+        "{body}"
+    );
     let (status, body) = decide(&server, &viewer, held_ids[0], "confirm", None).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -189,7 +212,7 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     );
     let (status, body) = decide(
         &server,
-        &annotator,
+        &reviewer,
         held_ids[1],
         "relabel",
         Some(slices[1].least_likely),
@@ -198,14 +221,14 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     assert_eq!(status, 400, "relabelling to the same class: {body}");
     let (status, body) = decide(
         &server,
-        &annotator,
+        &reviewer,
         held_ids[1],
         "relabel",
         Some("astrocytoma"),
     )
     .await;
     assert_eq!(status, 400, "unknown class: {body}");
-    let (status, body) = decide(&server, &annotator, 999_999, "confirm", None).await;
+    let (status, body) = decide(&server, &reviewer, 999_999, "confirm", None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (404, Some("not_found")),
@@ -213,12 +236,12 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     );
 
     // Confirm, relabel, discard: the first two become pending with the label a person chose.
-    let (status, confirmed) = decide(&server, &annotator, held_ids[0], "confirm", None).await;
+    let (status, confirmed) = decide(&server, &reviewer, held_ids[0], "confirm", None).await;
     assert_eq!(status, 200, "{confirmed}");
     assert_eq!(confirmed["class_name"], slices[0].least_likely);
     let (status, relabelled) = decide(
         &server,
-        &annotator,
+        &reviewer,
         held_ids[1],
         "relabel",
         Some(&slices[1].predicted),
@@ -226,7 +249,7 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
     .await;
     assert_eq!(status, 200, "{relabelled}");
     assert_eq!(relabelled["class_name"], slices[1].predicted.as_str());
-    let (status, discarded) = decide(&server, &annotator, held_ids[2], "discard", None).await;
+    let (status, discarded) = decide(&server, &reviewer, held_ids[2], "discard", None).await;
     assert_eq!(status, 200, "{discarded}");
     assert_eq!(
         (
@@ -236,7 +259,7 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
         (Some(3), Some(0)),
         "{discarded}"
     );
-    let (status, body) = decide(&server, &annotator, held_ids[0], "discard", None).await;
+    let (status, body) = decide(&server, &reviewer, held_ids[0], "discard", None).await;
     assert_eq!(status, 404, "a decision is final: {body}");
     assert_eq!(
         get_as(&server, Some(&annotator), &image_path)
@@ -265,8 +288,38 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
         .collect();
     assert_eq!(reviews.len(), 3, "{events:#}");
     assert!(
-        reviews.iter().all(|e| e["actor"] == "token:annotator"),
+        reviews
+            .iter()
+            .all(|e| e["actor"] == "token:second-annotator"),
         "{reviews:#?}"
+    );
+
+    // An admin may decide on their own held upload; the audit trail says it was their own.
+    let own = upload_as(
+        &server,
+        &server.admin_token,
+        slices[5].least_likely,
+        "training",
+        slices[5].bytes.clone(),
+    )
+    .await;
+    assert_eq!(own["results"][0]["outcome"], "held", "{own}");
+    let own_id = own["results"][0]["id"].as_i64().unwrap();
+    let (status, body) = decide(&server, &server.admin_token, own_id, "discard", None).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, events) =
+        json_of(get_as(&server, Some(&server.admin_token), "/audit?limit=5").await).await;
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "upload.review"
+                && e["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("own upload")),
+        "{events:#}"
     );
 
     // The reference set is the admin's own ground truth: never held.

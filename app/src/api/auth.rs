@@ -195,8 +195,11 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
 }
 
 #[server(prefix = "", endpoint = "audit", input = GetUrl)]
-pub async fn audit_log(#[server(default)] limit: Option<i64>) -> Result<Vec<AuditEntry>, AppError> {
+pub async fn audit_log(
+    #[server(default)] limit: Option<i64>,
+    #[server(default)] before: Option<i64>,
+) -> Result<Vec<AuditEntry>, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::auth::require(Role::Admin)?;
-    crate::ssr::auth::audit_log(&state.db, limit.unwrap_or(100)).await
+    crate::ssr::auth::audit_log(&state.db, limit.unwrap_or(100), before).await
 }

@@ -47,6 +47,9 @@ pub struct MetricsReport {
     pub active_model_activated_at: Option<String>,
     /// Resident set size of the server process (Linux), in bytes.
     pub memory_rss_bytes: Option<u64>,
+    /// Logins refused since start-up because their account was locked after repeated failures.
+    #[serde(default)]
+    pub login_lockouts_total: u64,
     pub timestamp: String,
 }
 

@@ -103,6 +103,13 @@ fn MetricsView(report: MetricsReport) -> impl IntoView {
             <StatCard title="Memory" value={megabytes(report.memory_rss_bytes)} value_testid="metric-memory">
                 "resident set of the server process"
             </StatCard>
+            <StatCard
+                title="Locked logins"
+                value={report.login_lockouts_total.to_string()}
+                value_testid="metric-login-lockouts"
+            >
+                "attempts refused since start-up: the account had too many failures in a row"
+            </StatCard>
         </section>
         <section class="card chart" data-testid="chart-predictions-per-minute">
             <h2>{format!("Predictions per class, last {HISTORY_MINUTES} minutes")}</h2>

@@ -50,7 +50,7 @@ fn AccountsAdmin() -> impl IntoView {
     let revision = RwSignal::new(0u32);
     let users = Resource::new(move || revision.get(), |_| list_users());
     let tokens = Resource::new(move || revision.get(), |_| list_tokens());
-    let events = Resource::new(move || revision.get(), |_| audit_log(Some(100)));
+    let events = Resource::new(move || revision.get(), |_| audit_log(Some(100), None));
 
     let new_name = RwSignal::new(String::new());
     let new_password = RwSignal::new(String::new());
@@ -199,7 +199,10 @@ fn AccountsAdmin() -> impl IntoView {
                         <tr>
                             <td>{event.at}</td>
                             <td>{event.actor}</td>
-                            <td>{event.action}</td>
+                            <td>
+                                {event.action}
+                                {(event.count > 1).then(|| format!(" \u{d7}{}", event.count))}
+                            </td>
                             <td>{event.target.unwrap_or_default()}</td>
                             <td><span class=format!("badge {}", event.outcome)>{event.outcome.as_str()}</span></td>
                             <td>{event.client.unwrap_or_default()}</td>

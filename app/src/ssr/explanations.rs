@@ -1,9 +1,12 @@
 //! `POST /predict/explain`: a prediction with its Grad-CAM heatmap. It runs on a blocking thread
 //! of its own rather than the batching inference thread, since its backward pass cannot share a
 //! batch. The rate limiter's prediction budget bounds each client; a small pool of permits bounds
-//! them all, so a crowd of explanations cannot take every core from plain predictions.
+//! them all, so a crowd of explanations cannot take every core from plain predictions, and one
+//! client may run one explanation at a time, so it cannot hold every permit.
 
+use std::collections::BTreeSet;
 use std::io::Cursor;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use base64::Engine;
@@ -17,14 +20,48 @@ use crate::ssr::AppState;
 const OVERLAY_OPACITY: f32 = 0.6;
 /// Explanations computed at once, at most (the machine this was sized on has two cores).
 static EXPLAIN_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Clients with an explanation running.
+static EXPLAINING: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// What a busy answer tells the client to wait: about one explanation's time.
+const BUSY_RETRY_SECONDS: u64 = 2;
+
+/// A client's one explanation slot, given back when the explanation ends (or is cancelled).
+struct ClientSlot(String);
+
+impl ClientSlot {
+    fn take(client: String) -> Option<Self> {
+        let mut explaining = EXPLAINING.lock().unwrap_or_else(|p| p.into_inner());
+        // Not `then_some`: it would build (and drop, under this lock) a slot on refusal too.
+        if explaining.insert(client.clone()) {
+            Some(Self(client))
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        EXPLAINING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+fn busy(why: &str) -> AppError {
+    crate::ssr::budget::set_retry_after(BUSY_RETRY_SECONDS);
+    AppError::Unavailable(format!("{why}; retry in {BUSY_RETRY_SECONDS} s"))
+}
 
 pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResponse, AppError> {
     let model = serving_model(state)?;
-    let _permit = EXPLAIN_PERMITS.try_acquire().map_err(|_| {
-        AppError::Unavailable(
-            "the server is at capacity (too many explanations in progress); retry shortly".into(),
-        )
-    })?;
+    let client = crate::ssr::auth::principal().client.unwrap_or_default();
+    let _slot = ClientSlot::take(client)
+        .ok_or_else(|| busy("this client already has an explanation in progress"))?;
+    let _permit = EXPLAIN_PERMITS
+        .try_acquire()
+        .map_err(|_| busy("the server is at capacity (too many explanations in progress)"))?;
     let started = Instant::now();
     let classifier = model.classifier.clone();
     let explanation =

@@ -1,6 +1,7 @@
 //! Server-only parts of the app: the shared state that server functions reach through context.
 
 pub mod auth;
+pub mod budget;
 pub mod explanations;
 pub mod insights;
 pub mod model_report;
@@ -14,7 +15,10 @@ mod state;
 pub mod stats;
 pub mod uploads;
 
-pub use state::{AppState, LatencyWindow, RequestCounter, ServiceConfig};
+pub use budget::ImageBudget;
+pub use state::{
+    AppState, LatencyWindow, RequestBudgets, RequestCounter, SecurityCounters, ServiceConfig,
+};
 
 use crate::error::AppError;
 

@@ -40,6 +40,7 @@ pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
         active_model_version: state.models.current().map(|m| m.version.clone()),
         active_model_activated_at: active.and_then(|row| row.activated_at),
         memory_rss_bytes: resident_memory_bytes(),
+        login_lockouts_total: state.security.login_lockouts(),
         timestamp: db::now_rfc3339(),
     })
 }
@@ -66,6 +67,12 @@ pub fn prometheus_text(report: &MetricsReport) -> String {
         "counter",
         "HTTP requests served since start-up.",
         &[(String::new(), report.total_requests as f64)],
+    );
+    metric(
+        "login_lockouts_total",
+        "counter",
+        "Logins refused because the account was locked after repeated failed attempts.",
+        &[(String::new(), report.login_lockouts_total as f64)],
     );
     metric(
         "http_requests_last_minute",
@@ -148,6 +155,7 @@ mod tests {
             predictions_per_minute: vec![],
             active_model_version: Some("v1".into()),
             active_model_activated_at: None,
+            login_lockouts_total: 0,
             memory_rss_bytes: Some(1024),
             timestamp: String::new(),
         };

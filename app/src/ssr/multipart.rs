@@ -55,6 +55,11 @@ pub async fn read_form(data: MultipartData, limits: &UploadLimits) -> Result<For
             let text = String::from_utf8(text).map_err(|_| {
                 AppError::BadRequest(format!("text field {name:?} is not valid UTF-8"))
             })?;
+            if form.fields.contains_key(&name) {
+                return Err(AppError::BadRequest(format!(
+                    "the field {name:?} was sent more than once; send it once"
+                )));
+            }
             form.fields.insert(name, text);
             continue;
         };
@@ -132,7 +137,7 @@ impl Form {
 /// empty result `unnamed`; what is stored and echoed back is this.
 pub fn display_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let mut name: String = last.chars().filter(|c| !c.is_control()).collect();
+    let mut name: String = last.chars().filter(|c| !is_hidden_control(*c)).collect();
     name = name.trim().to_owned();
     if matches!(name.as_str(), "" | "." | "..") {
         return "unnamed".to_owned();
@@ -145,8 +150,23 @@ pub fn display_name(raw: &str) -> String {
     name
 }
 
+/// Control characters, and the Unicode marks that reorder or hide text (bidirectional overrides,
+/// isolates and marks, zero-width characters): in a name they make `exe.jpg` look like `gpj.exe`.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
+                | '\u{061C}' | '\u{FEFF}'
+        )
+}
+
 fn malformed(error: impl std::fmt::Display) -> AppError {
-    AppError::BadRequest(format!("malformed multipart body: {error}"))
+    tracing::debug!(%error, "unreadable multipart body");
+    AppError::BadRequest(
+        "the multipart/form-data body is malformed or cut short; send each image as a file field"
+            .into(),
+    )
 }
 
 pub fn format_bytes(bytes: u64) -> String {
@@ -174,6 +194,8 @@ mod tests {
             ("..", "unnamed"),
             ("dir/", "unnamed"),
             ("a\nb.jpg", "ab.jpg"),
+            ("scan\u{202E}gpj.exe\u{2066}", "scangpj.exe"),
+            ("a\u{200B}b.png", "ab.png"),
             ("my scan (1).png", "my scan (1).png"),
         ] {
             assert_eq!(display_name(raw), shown, "{raw:?}");

@@ -91,6 +91,7 @@ pub async fn classify_many(
             prepared.len()
         )));
     }
+    crate::ssr::budget::charge_images(prepared.len())?;
     let inputs: Vec<f32> = prepared
         .iter()
         .filter_map(|(_, outcome)| outcome.as_ref().ok())
@@ -228,6 +229,8 @@ pub async fn forward(
     model: &Arc<ServingModel>,
     inputs: Vec<f32>,
 ) -> Result<Vec<Result<ml::Prediction, AppError>>, AppError> {
+    // The inference threads take turns between clients, so one cannot starve the others.
+    let client = crate::ssr::auth::principal().client.unwrap_or_default();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let reply: ml::batching::Reply = Box::new(move |result| {
         // The request may have been cancelled meanwhile; nobody is left to tell.
@@ -235,7 +238,7 @@ pub async fn forward(
     });
     state
         .inference
-        .submit(model.classifier.clone(), inputs, reply)
+        .submit(&client, model.classifier.clone(), inputs, reply)
         .map_err(|error| match error {
             ml::batching::SubmitError::Full => AppError::Unavailable(
                 "the server is at capacity (too many predictions waiting); retry shortly".into(),

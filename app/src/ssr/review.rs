@@ -73,9 +73,19 @@ pub async fn decide(
     let result = record_decision(state, caller, id, decision, class_name).await;
     let target = format!("upload {id}");
     let detail = match &result {
-        Ok(decided) => format!("{decision:?} as {}", decided.class_name).to_lowercase(),
+        Ok((decided, own)) => format!(
+            "{} as {}{}",
+            format!("{decision:?}").to_lowercase(),
+            decided.class_name,
+            if *own {
+                " (an admin deciding on their own upload)"
+            } else {
+                ""
+            }
+        ),
         Err(error) => error.to_string(),
     };
+    let result = result.map(|(decided, _)| decided);
     crate::ssr::auth::audit(
         &state.db,
         caller,
@@ -94,10 +104,17 @@ async fn record_decision(
     id: i64,
     decision: ReviewDecision,
     class_name: Option<&str>,
-) -> Result<ReviewResult, AppError> {
+) -> Result<(ReviewResult, bool), AppError> {
     let row = db::uploads::held_one(&state.db, id)
         .await?
         .ok_or_else(|| not_held(id))?;
+    // Four eyes: a hold exists because the uploader may be wrong, so someone else decides.
+    let own = row.uploaded_by.as_deref() == Some(caller.subject.as_str());
+    if own && !caller.allows(crate::api::auth::Role::Admin) {
+        return Err(AppError::Forbidden(format!(
+            "you uploaded upload {id}; another annotator or an admin must decide on it"
+        )));
+    }
     let (review, label) = match decision {
         ReviewDecision::Confirm => (db::uploads::Review::Confirmed, row.class_name.clone()),
         ReviewDecision::Discard => (db::uploads::Review::Discarded, row.class_name.clone()),
@@ -127,13 +144,16 @@ async fn record_decision(
         return Err(not_held(id));
     }
     let stats = db::uploads::stats(&state.db).await?;
-    Ok(ReviewResult {
-        id,
-        decision,
-        class_name: label,
-        pending_images: stats.pending,
-        held_remaining: stats.held,
-    })
+    Ok((
+        ReviewResult {
+            id,
+            decision,
+            class_name: label,
+            pending_images: stats.pending,
+            held_remaining: stats.held,
+        },
+        own,
+    ))
 }
 
 fn not_held(id: i64) -> AppError {

@@ -97,6 +97,43 @@ impl LatencyWindow {
     }
 }
 
+/// What one client address may send per minute before it is answered 429. Each is a separate
+/// budget, so an upload burst does not lock its sender out of logging in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBudgets {
+    /// Images classified (a batch of N costs N, an explanation several).
+    pub predict_images: u32,
+    pub uploads: u32,
+    pub logins: u32,
+    /// Other changes (retraining, activation, administration).
+    pub writes: u32,
+    /// Pages and reads.
+    pub reads: u32,
+    /// Requests the access check refused; past it, everything from the address is refused
+    /// without a lookup, an audit row or a log line.
+    pub refused: u32,
+}
+
+/// Security events counted since start-up, for `/metrics/prometheus`.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityCounters(Arc<SecurityCounts>);
+
+#[derive(Debug, Default)]
+struct SecurityCounts {
+    login_lockouts: AtomicU64,
+}
+
+impl SecurityCounters {
+    /// A login refused because its account is locked after repeated failures.
+    pub fn count_login_lockout(&self) {
+        self.0.login_lockouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn login_lockouts(&self) -> u64 {
+        self.0.login_lockouts.load(Ordering::Relaxed)
+    }
+}
+
 /// Where the service keeps its files and how much it accepts; set once at start-up.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -119,8 +156,7 @@ pub struct ServiceConfig {
     /// Whether `X-Forwarded-For`/`-Proto` come from a proxy we trust (client address, https).
     pub trust_proxy: bool,
     /// Per-client budgets before 429.
-    pub predict_per_minute: u32,
-    pub writes_per_minute: u32,
+    pub budgets: RequestBudgets,
     /// The longest a request (its body included) may take.
     pub request_timeout: Duration,
     /// Where retraining jobs run (the worker's `--backend`).
@@ -148,6 +184,7 @@ pub struct AppState {
     pub retrain: RetrainWorker,
     pub insights: FeatureCache,
     pub latencies: LatencyWindow,
+    pub security: SecurityCounters,
     /// The inference thread every prediction's forward pass goes through, batched.
     pub inference: ml::batching::BatchQueue,
     started: Instant,
@@ -175,6 +212,7 @@ impl AppState {
             retrain: RetrainWorker::default(),
             insights: FeatureCache::default(),
             latencies: LatencyWindow::default(),
+            security: SecurityCounters::default(),
             inference,
             started: Instant::now(),
             started_at: db::now_rfc3339(),

@@ -2,19 +2,18 @@
 //! cookie), whether a state-changing browser request comes from our own site, whether the body has
 //! the content type the endpoint takes, and whether the caller's role allows the route.
 
-use std::net::SocketAddr;
-
 use app::error::{AppError, ErrorBody};
 use app::ssr::auth::{self, Principal, SESSION_COOKIE};
 use app::ssr::AppState;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use db::audit::AuditOutcome;
 
 use super::access::{is_static, required_access};
+use super::client::{client_address, is_https};
+use super::limits::clipped;
 use super::openapi::BodyKind;
 
 pub fn error_response(error: AppError) -> Response {
@@ -27,35 +26,39 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if is_static(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string());
-    let mut caller = match identify(&state, request.headers(), peer).await {
+    let trust_proxy = state.service.trust_proxy;
+    let client = client_address(&request, trust_proxy);
+    let https = is_https(request.headers(), trust_proxy);
+    let mut caller = match identify(&state, request.headers(), client, https).await {
         Ok(caller) => caller,
         Err(error) => return error_response(error),
     };
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // The path is the client's to choose: what is recorded of it is bounded.
+    let recorded_path = clipped(&path, 120);
     let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
 
     if changes_state {
         if let Err(error) = check_same_origin(request.headers()) {
-            auth::audit(
+            auth::audit_refusal(
                 &state.db,
                 &caller,
                 "cross-site request",
-                Some(&path),
-                AuditOutcome::Refused,
+                Some(recorded_path),
                 None,
             )
             .await;
             return error_response(error);
         }
         // Browsers name the origin of every state-changing request they send; a session cookie on a
-        // request that names none is not trusted to authorise anything.
+        // request that names none is not trusted to authorise anything. It still names the session
+        // to end, should the request be a logout.
         if caller.session_digest.is_some() && !names_its_origin(request.headers()) {
-            caller = Principal::anonymous(caller.client.clone(), caller.https);
+            caller = Principal {
+                session_digest: caller.session_digest.take(),
+                ..Principal::anonymous(caller.client.clone(), caller.https)
+            };
         }
         if let Err(error) = check_content_type(&path, request.headers()) {
             return error_response(error);
@@ -67,15 +70,8 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         if let Err(error) = auth::check(&caller, needed) {
             if changes_state {
                 let detail = error.to_string();
-                auth::audit(
-                    &state.db,
-                    &caller,
-                    &format!("{method} {path}"),
-                    None,
-                    AuditOutcome::Refused,
-                    Some(&detail),
-                )
-                .await;
+                let action = format!("{method} {recorded_path}");
+                auth::audit_refusal(&state.db, &caller, &action, None, Some(&detail)).await;
             } else if caller.role.is_none() && wants_html(request.headers()) {
                 // A person opening a page on a closed deployment gets the login form, not JSON.
                 return Redirect::to(&format!("/login?next={}", encode_path(&path)))
@@ -93,28 +89,16 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 async fn identify(
     state: &AppState,
     headers: &HeaderMap,
-    peer: Option<String>,
+    client: Option<String>,
+    https: bool,
 ) -> Result<Principal, AppError> {
-    let trust_proxy = state.service.trust_proxy;
-    let client = if trust_proxy {
-        forwarded_client(headers).or(peer)
-    } else {
-        peer
-    };
-    let https = trust_proxy
-        && headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
     let anonymous = Principal::anonymous(client, https);
 
     if let Some(authorization) = headers.get(header::AUTHORIZATION) {
         let token = authorization
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
+            .and_then(bearer_token)
             .ok_or_else(|| {
                 AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
             })?;
@@ -143,6 +127,14 @@ async fn identify(
     Ok(anonymous)
 }
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme's case does not matter
+/// (RFC 7235).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -153,19 +145,6 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value.to_owned())
         .filter(|value| !value.is_empty())
-}
-
-/// The address the (one, trusted) proxy in front of us saw: the last `X-Forwarded-For` entry, the
-/// only one a client cannot forge.
-fn forwarded_client(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .rfind(|entry| !entry.is_empty())
-        .map(str::to_owned)
 }
 
 /// A state-changing request that names its origin (browsers always do) must name ours. Token and
@@ -327,11 +306,12 @@ mod tests {
     }
 
     #[test]
-    fn the_forwarded_client_is_the_last_hop() {
-        let forwarded = headers(&[
-            ("x-forwarded-for", "6.6.6.6, 10.0.0.1"),
-            ("x-forwarded-for", "203.0.113.7"),
-        ]);
-        assert_eq!(forwarded_client(&forwarded).as_deref(), Some("203.0.113.7"));
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 }

@@ -3,10 +3,12 @@
 //! a deadline, the access guard and per-client rate limits.
 
 mod access;
+mod client;
 mod guard;
 mod headers;
 mod limits;
 mod openapi;
+mod protocol;
 mod service;
 
 use std::time::Instant;
@@ -27,10 +29,7 @@ use tower_http::compression::CompressionLayer;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let limiter = limits::RateLimiter::new(
-        state.service.predict_per_minute,
-        state.service.writes_per_minute,
-    );
+    let limiter = limits::RateLimiter::new(state.service.budgets, state.service.trust_proxy);
     let request_timeout = state.service.request_timeout;
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
@@ -49,13 +48,18 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(server_fn_error_status))
-        .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        // Before the guard: a request nobody may make still spends its sender's budget.
+        .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))
         .layer(middleware::from_fn_with_state(
             request_timeout,
             limits::deadline,
         ))
-        .layer(middleware::from_fn(headers::security_headers))
+        .layer(middleware::from_fn(protocol::protocol_limits))
+        .layer(middleware::from_fn_with_state(
+            state.service.trust_proxy,
+            headers::security_headers,
+        ))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
             state.requests.clone(),
@@ -109,6 +113,14 @@ async fn server_fn_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// Marks an answer not to be logged: the rate limiter's answers to a client that has spent its
+/// budget of refused requests (it logged once that the budget was spent).
+#[derive(Debug, Clone, Copy)]
+pub struct Unlogged;
+
+/// The most of a request path a log line holds.
+const LOGGED_PATH_CHARS: usize = 200;
+
 /// One log line per request, and the count `/uptime` reports.
 async fn log_and_count(
     State(requests): State<RequestCounter>,
@@ -117,9 +129,12 @@ async fn log_and_count(
 ) -> Response {
     requests.increment();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = limits::clipped(request.uri().path(), LOGGED_PATH_CHARS).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
+    if response.extensions().get::<Unlogged>().is_some() {
+        return response;
+    }
     tracing::info!(
         %method,
         path,

@@ -133,6 +133,10 @@ impl TestServer {
                 "--cache-dir",
                 dir.path().join("cache").to_string_lossy().into_owned(),
             ),
+            // Every test's requests come from 127.0.0.1, many of them refused or polling on
+            // purpose; the tests of these budgets set their own.
+            ("--refused-per-minute", "100000".to_owned()),
+            ("--reads-per-minute", "100000".to_owned()),
         ];
         if let Some(storage_url) = &storage_url {
             defaults.push(("--storage-url", storage_url.clone()));

@@ -28,16 +28,7 @@ pub async fn add_user(
     role: Role,
 ) -> Result<UserSummary, AppError> {
     check_username(username)?;
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AppError::BadRequest(format!(
-            "a password needs at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    if password.len() > 1024 {
-        return Err(AppError::BadRequest(
-            "a password is at most 1024 bytes".to_owned(),
-        ));
-    }
+    check_password(username, password)?;
     let hash = hash_password(password)?;
     if db::accounts::insert_user(db, username, &hash, role.as_str())
         .await?
@@ -51,6 +42,46 @@ pub async fn add_user(
         .await?
         .ok_or(AppError::Internal)?;
     user_summary(user)
+}
+
+/// Passwords shipped with the project that are too common to use (lower-cased, one per line).
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+/// A password needs at least this many different characters.
+const MIN_DISTINCT_CHARS: usize = 5;
+
+/// Refuses what a guesser tries first: short, repetitive, the user name, or on the common list.
+fn check_password(username: &str, password: &str) -> Result<(), AppError> {
+    let refuse = |why: String| Err(AppError::BadRequest(why));
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return refuse(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if password.len() > 1024 {
+        return refuse("a password is at most 1024 bytes".to_owned());
+    }
+    let distinct: std::collections::HashSet<char> = password.chars().collect();
+    if distinct.len() < MIN_DISTINCT_CHARS {
+        return refuse(format!(
+            "a password needs at least {MIN_DISTINCT_CHARS} different characters"
+        ));
+    }
+    let lower = password.to_lowercase();
+    let name = username.to_lowercase();
+    if lower == name || lower.chars().rev().collect::<String>() == name {
+        return refuse("a password must not be the user name".to_owned());
+    }
+    if COMMON_PASSWORDS
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .any(|common| common == lower)
+    {
+        return refuse(
+            "this password is on the list of common passwords guessers try first; choose another"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// Creates the first admin of a fresh deployment; does nothing once any user exists.
@@ -102,9 +133,13 @@ pub async fn create_token(
     created_by: &str,
 ) -> Result<CreatedToken, AppError> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.len() > 64
+        || name.chars().any(crate::ssr::multipart::is_hidden_control)
+    {
         return Err(AppError::BadRequest(
-            "a token name is 1-64 printable characters".to_owned(),
+            "a token name is 1-64 printable characters, without direction or invisible marks"
+                .to_owned(),
         ));
     }
     let (token, digest) = new_secret(TOKEN_PREFIX);
