@@ -113,9 +113,13 @@ export default defineConfig({
       ADMIN_USERNAME: ADMIN.username,
       ADMIN_PASSWORD: ADMIN.password,
       // Every spec runs from 127.0.0.1, so one client's budget would be the whole suite's; the
-      // limits themselves are tested over HTTP in server/tests/security.rs.
+      // limits themselves are tested over HTTP in server/tests/security.rs and hardening.rs.
       WRITES_PER_MINUTE: "100000",
       PREDICT_PER_MINUTE: "100000",
+      UPLOADS_PER_MINUTE: "100000",
+      LOGINS_PER_MINUTE: "100000",
+      READS_PER_MINUTE: "100000",
+      REFUSED_PER_MINUTE: "100000",
     },
   },
 });

@@ -24,6 +24,7 @@ data_root=$(mktemp -d)
 # Every simulated user connects from 127.0.0.1, so the per-client rate limit would cap the whole
 # run at one client's budget: raised here, for this throw-away server only.
 RUST_LOG=warn HOST=127.0.0.1 PORT=$PORT DATA_ROOT="$data_root" PREDICT_PER_MINUTE=1000000 \
+  READS_PER_MINUTE=1000000 REFUSED_PER_MINUTE=1000000 \
   "$TARGET_DIR/release/brainscan" serve >"$REPORTS/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data_root"' EXIT

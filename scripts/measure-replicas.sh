@@ -46,7 +46,7 @@ postgres_cpu() {
 # folders.
 start_replica() {
   RUST_LOG=warn HOST=127.0.0.1 PORT=$2 DATA_ROOT="${4:-$work/data}" DATABASE_URL=$3 \
-    PREDICT_PER_MINUTE=1000000 "$TARGET_DIR/release/brainscan" serve --no-worker >"$work/$1.log" 2>&1 &
+    PREDICT_PER_MINUTE=1000000 READS_PER_MINUTE=1000000 "$TARGET_DIR/release/brainscan" serve --no-worker >"$work/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 150); do
     curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && return 0

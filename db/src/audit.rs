@@ -31,13 +31,14 @@ pub async fn record(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
     insert(db, event, None).await
 }
 
-/// Records a refused request, counted into the row of the same client, action and target in the
-/// same minute if there is one.
+/// Records a refused request, counted into the row of the same client, actor, action and target
+/// in the same minute if there is one.
 pub async fn record_refusal(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
     let minute = &crate::now_rfc3339()[..16];
     let key = format!(
-        "{minute}|{}|{}|{}",
+        "{minute}|{}|{}|{}|{}",
         clipped(event.client.unwrap_or_default()),
+        clipped(event.actor),
         clipped(event.action),
         clipped(event.target.unwrap_or_default())
     );
