@@ -471,13 +471,14 @@ mod paths {
 
         #[utoipa::path(
             post, path = server_fn_path::<app::api::review::ReviewUpload>(), tag = "retraining",
-            summary = "Confirm, relabel or discard a held upload (annotator; audited)",
+            summary = "Confirm, relabel or discard a held upload (annotator, not the uploader; an admin may decide on their own; audited)",
             security(("api_token" = []), ("session_cookie" = [])),
             request_body(content = ReviewRequest, content_type = "application/json",
                 example = json!({"id": 12, "decision": "relabel", "class_name": "glioma"})),
             responses(
                 (status = 200, description = "Decided; confirmed and relabelled uploads are now pending", body = ReviewResult),
                 (status = 400, description = "Unknown decision or class, or a relabel to the same class", body = ErrorBody),
+                (status = 403, description = "Not an annotator, or an annotator deciding on their own upload", body = ErrorBody),
                 (status = 404, description = "Not held (unknown, or already decided)", body = ErrorBody),
             )
         )]
@@ -675,8 +676,14 @@ mod paths {
             get, path = server_fn_path::<app::api::auth::AuditLog>(), tag = "accounts",
             summary = "Who uploaded, retrained, activated, logged in or was refused; newest first (admin)",
             security(("api_token" = []), ("session_cookie" = [])),
-            params(("limit" = Option<i64>, Query, description = "How many (1-1000, default 100)")),
-            responses((status = 200, description = "Events", body = Vec<AuditEntry>))
+            params(
+                ("limit" = Option<i64>, Query, description = "How many (1-500, default 100)"),
+                ("before" = Option<i64>, Query, description = "Only events older than this id: the last id of the previous page"),
+            ),
+            responses(
+                (status = 200, description = "Events; refused requests are one event per client, actor, action and minute with a `count`", body = Vec<AuditEntry>),
+                (status = 400, description = "limit outside 1-500", body = ErrorBody),
+            )
         )]
         fn audit_log;
 
