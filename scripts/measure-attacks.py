@@ -24,10 +24,13 @@ def connect(source):
 
 
 def disk_bytes():
-    total = os.path.getsize(LOG)
+    """Bytes of the server's log and of each database file (app.db, its WAL and shared memory)."""
+    sizes = {"log": os.path.getsize(LOG)}
     for root, _, files in os.walk(DATA_ROOT):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files if f.startswith("app.db"))
-    return total
+        for f in files:
+            if f.startswith("app.db"):
+                sizes[f] = os.path.getsize(os.path.join(root, f))
+    return sizes
 
 
 def refused_flood(seconds=30, clients=10):
@@ -56,7 +59,8 @@ def refused_flood(seconds=30, clients=10):
     for t in threads:
         t.join()
     time.sleep(1.5)  # let the WAL and the log settle
-    grown = disk_bytes() - before
+    after = disk_bytes()
+    grown = {name: after.get(name, 0) - before.get(name, 0) for name in after}
     total = {}
     for seen in counts.values():
         for status, n in seen.items():
@@ -115,7 +119,8 @@ if __name__ == "__main__":
     which = sys.argv[1]
     if which == "refused":
         grown, statuses = refused_flood()
-        print(json.dumps({"disk_growth_bytes": grown, "answers": statuses}))
+        print(json.dumps({"disk_growth_bytes": sum(grown.values()), "by_file": grown,
+                          "answers": statuses}))
     else:
         p50, p95, n, statuses, batches = predict_latency_under_batch_flood()
         print(json.dumps({"predict_p50_ms": round(p50, 1), "predict_p95_ms": round(p95, 1),

@@ -28,29 +28,43 @@ fn clipped(text: &str) -> &str {
 }
 
 pub async fn record(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
-    insert(db, event, None).await
+    insert(db, event, None, 1).await
 }
 
-/// Records a refused request, counted into the row of the same client, actor, action and target
-/// in the same minute if there is one.
-pub async fn record_refusal(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {
+/// The row a refusal is counted into: one per minute, client, actor, action and target. Starts
+/// with the minute (`YYYY-MM-DDTHH:MM`).
+pub fn refusal_key(event: &NewAuditEvent<'_>) -> String {
     let minute = &crate::now_rfc3339()[..16];
-    let key = format!(
+    format!(
         "{minute}|{}|{}|{}|{}",
         clipped(event.client.unwrap_or_default()),
         clipped(event.actor),
         clipped(event.action),
         clipped(event.target.unwrap_or_default())
-    );
-    insert(db, event, Some(&key)).await
+    )
 }
 
-async fn insert(db: &Pool, event: &NewAuditEvent<'_>, refusal_key: Option<&str>) -> DbResult<()> {
+/// Adds `count` refusals to the row `key` names, creating it from `event` if it is new.
+pub async fn record_refusals(
+    db: &Pool,
+    event: &NewAuditEvent<'_>,
+    key: &str,
+    count: i64,
+) -> DbResult<()> {
+    insert(db, event, Some(key), count).await
+}
+
+async fn insert(
+    db: &Pool,
+    event: &NewAuditEvent<'_>,
+    refusal_key: Option<&str>,
+    count: i64,
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO audit_events (at, actor, action, target, outcome, client, detail, count,
                                    refusal_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
-         ON CONFLICT (refusal_key) DO UPDATE SET count = audit_events.count + 1",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8)
+         ON CONFLICT (refusal_key) DO UPDATE SET count = audit_events.count + $9",
     )
     .bind(crate::now_rfc3339())
     .bind(clipped(event.actor))
@@ -60,6 +74,7 @@ async fn insert(db: &Pool, event: &NewAuditEvent<'_>, refusal_key: Option<&str>)
     .bind(event.client.map(clipped))
     .bind(event.detail.map(clipped))
     .bind(refusal_key)
+    .bind(count)
     .execute(db)
     .await?;
     Ok(())

@@ -388,12 +388,16 @@ async fn refusals_are_counted_into_one_row_per_client_action_and_minute(pool: db
         client: Some(client),
         detail: Some(&long),
     };
-    for _ in 0..5 {
-        db::audit::record_refusal(&pool, &refusal("10.0.0.1"))
+    for count in [1, 4] {
+        let event = refusal("10.0.0.1");
+        let key = db::audit::refusal_key(&event);
+        db::audit::record_refusals(&pool, &event, &key, count)
             .await
             .unwrap();
     }
-    db::audit::record_refusal(&pool, &refusal("10.0.0.2"))
+    let event = refusal("10.0.0.2");
+    let key = db::audit::refusal_key(&event);
+    db::audit::record_refusals(&pool, &event, &key, 1)
         .await
         .unwrap();
     for _ in 0..2 {

@@ -94,6 +94,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
         app::ssr::retrain::spawn_worker(state.clone());
     }
     app::ssr::models::spawn_rollout(state.clone());
+    app::ssr::auth::spawn_refusal_flush(state.clone());
     Ok(state)
 }
 

@@ -64,8 +64,18 @@ async fn refused_requests_are_rationed_before_authentication_and_audited_once_a_
     );
     assert!(!waits.is_empty() && waits.iter().all(|w| (1..=120).contains(w)));
 
-    // The refusals are on the record as counted rows, not one row per request, and bounded in size.
+    // The refusals are on the record as counted rows, not one row per request, and bounded in size:
+    // each row is written at the first refusal, the count at the next flush (every 10 s).
     let events = server.audit_events().await;
+    let rows_before_flush = events.len() - before;
+    assert!((1..=4).contains(&rows_before_flush), "{events:#?}");
+    app::ssr::auth::flush_refusals(&server.state).await;
+    let events = server.audit_events().await;
+    assert_eq!(
+        events.len() - before,
+        rows_before_flush,
+        "a flush adds counts, not rows"
+    );
     let new = &events[..events.len() - before];
     assert!(new.len() <= 4, "{} rows for {refused} refusals", new.len());
     let counted: i64 = new.iter().map(|e| e["count"].as_i64().unwrap()).sum();

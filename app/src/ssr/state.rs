@@ -185,6 +185,8 @@ pub struct AppState {
     pub insights: FeatureCache,
     pub latencies: LatencyWindow,
     pub security: SecurityCounters,
+    /// Refused requests counted but not yet written to the audit trail.
+    pub refusals: crate::ssr::auth::RefusalTally,
     /// The inference thread every prediction's forward pass goes through, batched.
     pub inference: ml::batching::BatchQueue,
     started: Instant,
@@ -213,6 +215,7 @@ impl AppState {
             insights: FeatureCache::default(),
             latencies: LatencyWindow::default(),
             security: SecurityCounters::default(),
+            refusals: Default::default(),
             inference,
             started: Instant::now(),
             started_at: db::now_rfc3339(),

@@ -42,7 +42,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if changes_state {
         if let Err(error) = check_same_origin(request.headers()) {
             auth::audit_refusal(
-                &state.db,
+                &state,
                 &caller,
                 "cross-site request",
                 Some(recorded_path),
@@ -71,7 +71,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             if changes_state {
                 let detail = error.to_string();
                 let action = format!("{method} {recorded_path}");
-                auth::audit_refusal(&state.db, &caller, &action, None, Some(&detail)).await;
+                auth::audit_refusal(&state, &caller, &action, None, Some(&detail)).await;
             } else if caller.role.is_none() && wants_html(request.headers()) {
                 // A person opening a page on a closed deployment gets the login form, not JSON.
                 return Redirect::to(&format!("/login?next={}", encode_path(&path)))

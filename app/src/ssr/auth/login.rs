@@ -41,7 +41,7 @@ pub async fn login(
     if let Some(wait) = lock_remaining(state, &account).await? {
         state.security.count_login_lockout();
         audit_refusal(
-            &state.db,
+            state,
             &caller,
             "login.locked",
             Some(&account),
@@ -179,5 +179,43 @@ fn set_cookie(cookie: &str) {
         axum::http::HeaderValue::from_str(cookie),
     ) {
         response.append_header(axum::http::header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_locks_after_five_failures_for_doubling_times_up_to_fifteen_minutes() {
+        let locks: Vec<Option<i64>> = (1..=12).map(lock_seconds).collect();
+        assert_eq!(&locks[..4], [None; 4]);
+        assert_eq!(
+            &locks[4..],
+            [
+                Some(30),
+                Some(60),
+                Some(120),
+                Some(240),
+                Some(480),
+                Some(900),
+                Some(900),
+                Some(900)
+            ]
+        );
+        assert_eq!(lock_seconds(10_000), Some(900));
+        // What a guesser gets in an hour: the five free tries, then one per lock that ends.
+        let (mut elapsed, mut tries) = (0, 5);
+        while let Some(wait) = lock_seconds(tries) {
+            if elapsed + wait > 3600 {
+                break;
+            }
+            elapsed += wait;
+            tries += 1;
+        }
+        assert!(
+            tries < 100 && tries == 12,
+            "{tries} tries in the first hour"
+        );
     }
 }

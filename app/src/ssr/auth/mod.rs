@@ -10,7 +10,10 @@ mod secrets;
 pub use accounts::{
     add_user, bootstrap_admin, create_token, list_tokens, list_users, remove_user, revoke_token,
 };
-pub use audit::{audit, audit_log, audit_refusal, audit_result};
+pub use audit::{
+    audit, audit_log, audit_refusal, audit_result, flush_refusals, spawn_refusal_flush,
+    RefusalTally,
+};
 pub use login::{login, logout, session_caller, token_caller};
 pub use secrets::{digest, hash_password};
 
