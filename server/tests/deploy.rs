@@ -12,6 +12,19 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
+/// The README and every page under `docs/`, one text: where a setting may be documented.
+fn documentation() -> String {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let mut text = read("README.md");
+    for entry in std::fs::read_dir(&docs).expect("docs/") {
+        let path = entry.expect("docs entry").path();
+        if path.extension().is_some_and(|ext| ext == "md") {
+            text.push_str(&std::fs::read_to_string(&path).expect("a docs page"));
+        }
+    }
+    text
+}
+
 /// The value of `ENV NAME=value` in the Dockerfile (continuation lines included).
 fn docker_env(dockerfile: &str, name: &str) -> Option<String> {
     let joined = dockerfile.replace("\\\n", " ");
@@ -101,14 +114,14 @@ fn the_render_blueprint_is_a_docker_service_with_a_disk_at_the_data_root() {
     let dockerfile = read("Dockerfile");
     assert_eq!(docker_env(&dockerfile, "DATA_ROOT").as_deref(), Some(mount));
     assert!(dockerfile.contains(&format!("VOLUME [\"{mount}\"]")));
-    // Every variable the blueprint sets is one the server reads, and the README documents it.
-    let readme = read("README.md");
+    // Every variable the blueprint sets is one the server reads, and the documentation names it.
+    let readme = documentation();
     for (key, _) in &env {
         // Secrets are read from the environment only, never as a flag.
         assert!(server_reads(key), "server ignores {key}");
         assert!(
             readme.contains(&format!("`{key}`")),
-            "README does not document {key}"
+            "neither the README nor docs/ document {key}"
         );
     }
 }
@@ -204,7 +217,7 @@ fn the_scale_out_blueprint_runs_replicas_and_a_worker_on_postgres_and_a_bucket()
     for key in ["STORAGE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
         assert!(group_keys.contains(&key), "{key} in the shared group");
     }
-    let readme = read("README.md");
+    let readme = documentation();
     for key in &group_keys {
         assert!(server_reads(key), "server ignores {key}");
         assert!(readme.contains(&format!("`{key}`")), "README: {key}");
