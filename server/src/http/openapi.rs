@@ -59,7 +59,106 @@ impl utoipa::Modify for SecuritySchemes {
 /// The document, built once for `/openapi.json` and the `/api` index alike.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOCUMENT.get_or_init(|| ApiDoc::openapi().merge_from(paths::Operations::openapi()))
+    DOCUMENT.get_or_init(|| {
+        let mut document = ApiDoc::openapi().merge_from(paths::Operations::openapi());
+        declare_access(&mut document);
+        document
+    })
+}
+
+/// Gives every operation what the access table and the rate limits (which the server enforces
+/// before any handler runs) make true of it: the credentials it takes (optional for reads and
+/// predictions, which a public-read server answers to anyone), the role in its description, and
+/// its 401, 403 and 429 answers. Declared once here, so the document cannot disagree with the
+/// guard.
+fn declare_access(document: &mut utoipa::openapi::OpenApi) {
+    use axum::http::Method;
+    use utoipa::openapi::security::SecurityRequirement;
+
+    use super::access::{is_static, required_access, Access};
+
+    let credentials = || {
+        vec![
+            SecurityRequirement::new("api_token", Vec::<String>::new()),
+            SecurityRequirement::new("session_cookie", Vec::<String>::new()),
+        ]
+    };
+    for (template, item) in document.paths.paths.iter_mut() {
+        // `/models/{version}/activate` is decided as any one version's path is.
+        let concrete: String = template
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::PUT, &mut item.put),
+            (Method::DELETE, &mut item.delete),
+        ] {
+            let Some(operation) = operation.as_mut() else {
+                continue;
+            };
+            let who = match required_access(&method, &concrete) {
+                Access::Public => None,
+                Access::Read => {
+                    let mut optional = vec![SecurityRequirement::default()];
+                    optional.extend(credentials());
+                    operation.security = Some(optional);
+                    add_error(
+                        operation,
+                        "401",
+                        "No valid credentials, on a server started with `--public-read false`",
+                    );
+                    Some(
+                        "anyone; a viewer when the server runs with `--public-read false`"
+                            .to_owned(),
+                    )
+                }
+                Access::Role(role) => {
+                    operation.security = Some(credentials());
+                    add_error(
+                        operation,
+                        "401",
+                        "No valid credentials (log in, or send `Authorization: Bearer <token>`)",
+                    );
+                    add_error(operation, "403", "The caller's role is not enough, or a browser request came from another site");
+                    Some(format!("{role} or above"))
+                }
+            };
+            if let Some(who) = who {
+                let description = operation.description.get_or_insert_with(String::new);
+                if !description.is_empty() {
+                    description.push_str("\n\n");
+                }
+                description.push_str(&format!("**Who may call it:** {who}."));
+            }
+            if !is_static(&method, &concrete) {
+                add_error(operation, "429", "Over this client address's budget (see the README's security section); `Retry-After` says when to retry");
+            }
+        }
+    }
+}
+
+/// Documents an error answer with the JSON error body, unless the operation already describes it.
+fn add_error(operation: &mut utoipa::openapi::path::Operation, status: &str, description: &str) {
+    use utoipa::openapi::{Content, Ref, RefOr, Response};
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            let mut response = Response::new(description);
+            let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+            response.content.insert("application/json".to_owned(), body.into());
+            RefOr::T(response)
+        });
 }
 
 /// What a request body must be, as the document declares it for the operation.
@@ -713,6 +812,62 @@ mod tests {
                 "DELETE" => item.delete.is_some(),
                 _ => false,
             })
+    }
+
+    /// The operation `method path` of the document.
+    fn operation<'a>(
+        document: &'a utoipa::openapi::OpenApi,
+        method: &str,
+        path: &str,
+    ) -> &'a utoipa::openapi::path::Operation {
+        let item = document.paths.paths.get(path).expect(path);
+        match method {
+            "GET" => item.get.as_ref(),
+            _ => item.post.as_ref(),
+        }
+        .expect(path)
+    }
+
+    fn schemes(operation: &utoipa::openapi::path::Operation) -> String {
+        serde_json::to_string(&operation.security).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_operation_says_who_may_call_it_and_what_a_refusal_looks_like() {
+        let document = document();
+        for (method, path) in [
+            ("POST", "/retrain"),
+            ("POST", "/retrain/trigger"),
+            ("POST", "/models/{version}/activate"),
+            ("POST", "/auth/tokens/create"),
+            ("GET", "/audit"),
+            ("GET", "/retrain/review"),
+        ] {
+            let operation = operation(document, method, path);
+            let security = schemes(operation);
+            assert!(
+                security.contains("api_token") && security.contains("session_cookie"),
+                "{method} {path}: {security}"
+            );
+            assert!(
+                !security.contains("{}"),
+                "{method} {path} is not optional: {security}"
+            );
+            for status in ["401", "403", "429"] {
+                assert!(
+                    operation.responses.responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+        // Reads and predictions: open on a public-read server, so the credentials are optional.
+        let predict = operation(document, "POST", "/predict");
+        assert!(schemes(predict).contains("{}"), "{}", schemes(predict));
+        assert!(predict.responses.responses.contains_key("429"));
+        // The health check is for anyone, always, and never rationed.
+        let health = operation(document, "GET", "/health");
+        assert!(health.security.is_none());
+        assert!(!health.responses.responses.contains_key("429"));
     }
 
     #[test]
