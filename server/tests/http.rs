@@ -250,3 +250,14 @@ async fn the_healthcheck_command_tells_a_healthy_server_from_none() {
     assert!(!unhealthy.status.success());
     assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("model_not_loaded"));
 }
+
+#[tokio::test]
+async fn a_clean_start_and_a_page_view_log_no_error() {
+    let server = TestServer::start().await;
+    let replica = common::spawn_replica(&server, "clean-start", &[]).await;
+    let page = reqwest::get(format!("{}/predict", replica.url)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let log = std::fs::read_to_string(&replica.process.log).unwrap();
+    let errors: Vec<&str> = log.lines().filter(|line| line.contains("ERROR")).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}

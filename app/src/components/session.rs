@@ -20,9 +20,11 @@ pub fn provide_session() -> String {
 
 #[cfg(feature = "ssr")]
 fn current() -> SessionInfo {
-    match crate::ssr::state() {
-        Ok(state) => crate::ssr::auth::session_info(&state),
-        Err(_) => anonymous(),
+    // No state in context is normal once: the router lists its routes at start-up by rendering the
+    // app without a request (an error there would be logged on every start).
+    match use_context::<crate::ssr::AppState>() {
+        Some(state) => crate::ssr::auth::session_info(&state),
+        None => anonymous(),
     }
 }
 
