@@ -554,7 +554,8 @@ async fn metrics_follow_live_traffic() {
         .all(|m| m["minutes_ago"]
             .as_i64()
             .is_some_and(|ago| (0..=1).contains(&ago))));
-    assert!(after["requests_last_minute"].as_u64().unwrap() >= 4);
+    // The two predictions; the Monitor's own /metrics polls are left out of the figure.
+    assert!(after["requests_last_minute"].as_u64().unwrap() >= 2);
     assert!(after["total_requests"].as_u64().unwrap() > before["total_requests"].as_u64().unwrap());
 
     let response = reqwest::get(server.url("/metrics/prometheus"))

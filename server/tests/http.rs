@@ -255,9 +255,38 @@ async fn the_healthcheck_command_tells_a_healthy_server_from_none() {
 async fn a_clean_start_and_a_page_view_log_no_error() {
     let server = TestServer::start().await;
     let replica = common::spawn_replica(&server, "clean-start", &[]).await;
-    let page = reqwest::get(format!("{}/predict", replica.url)).await.unwrap();
+    let page = reqwest::get(format!("{}/predict", replica.url))
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let log = std::fs::read_to_string(&replica.process.log).unwrap();
     let errors: Vec<&str> = log.lines().filter(|line| line.contains("ERROR")).collect();
     assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[tokio::test]
+async fn the_monitor_tells_time_per_image_from_time_per_request_and_ignores_its_own_polling() {
+    let server = TestServer::start().await;
+    let form = (0..8).fold(reqwest::multipart::Form::new(), |form, v| {
+        form.part(
+            "files",
+            common::file_part(common::slice_jpeg(v), &format!("m{v}.jpg")),
+        )
+    });
+    let (status, body) = server.post_form_as(None, "/predict/batch", form).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, first) = server.get_json("/metrics").await;
+    let per_image = first["prediction_latency"]["p50_ms"].as_f64().unwrap();
+    let per_request = first["request_latency"]["p50_ms"].as_f64().unwrap();
+    let ratio = per_request / per_image;
+    assert!((7.9..8.1).contains(&ratio), "{first}");
+    // The Monitor page polls /metrics: its polls are not the traffic it reports.
+    for _ in 0..5 {
+        server.get_json("/metrics").await;
+    }
+    let (_, last) = server.get_json("/metrics").await;
+    assert_eq!(
+        last["requests_last_minute"], first["requests_last_minute"],
+        "{first} then {last}"
+    );
 }

@@ -38,8 +38,12 @@ pub struct MetricsReport {
     pub uptime_formatted: String,
     pub total_requests: u64,
     pub requests_last_minute: usize,
-    /// `None` until the first prediction since start-up.
+    /// Time per image classified (a batch's time over its images); `None` until the first
+    /// prediction since start-up.
     pub prediction_latency: Option<LatencyReport>,
+    /// Time per prediction request (single, batch or explanation-free), whatever it held.
+    #[serde(default)]
+    pub request_latency: Option<LatencyReport>,
     pub predictions_total: i64,
     pub predictions_by_class: BTreeMap<String, i64>,
     pub predictions_per_minute: Vec<MinuteCount>,

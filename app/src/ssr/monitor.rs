@@ -19,13 +19,8 @@ pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
         uptime_formatted: format_uptime(uptime as u64),
         total_requests: state.requests.get(),
         requests_last_minute: state.requests.last_minute(),
-        prediction_latency: state.latencies.percentiles().map(|(p50, p95, samples)| {
-            LatencyReport {
-                p50_ms: p50,
-                p95_ms: p95,
-                samples,
-            }
-        }),
+        prediction_latency: latency_report(&state.latencies),
+        request_latency: latency_report(&state.request_latencies),
         predictions_total: predictions_by_class.values().sum(),
         predictions_by_class,
         predictions_per_minute: per_minute
@@ -43,6 +38,16 @@ pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
         login_lockouts_total: state.security.login_lockouts(),
         timestamp: db::now_rfc3339(),
     })
+}
+
+fn latency_report(window: &crate::ssr::LatencyWindow) -> Option<LatencyReport> {
+    window
+        .percentiles()
+        .map(|(p50, p95, samples)| LatencyReport {
+            p50_ms: p50,
+            p95_ms: p95,
+            samples,
+        })
 }
 
 /// The same report in Prometheus' text exposition format (version 0.0.4), for scrapers.
@@ -84,7 +89,18 @@ pub fn prometheus_text(report: &MetricsReport) -> String {
         metric(
             "prediction_latency_milliseconds",
             "gauge",
-            "Prediction latency percentiles over the recent window.",
+            "Time per image classified, percentiles over the recent window.",
+            &[
+                ("{quantile=\"0.5\"}".into(), latency.p50_ms),
+                ("{quantile=\"0.95\"}".into(), latency.p95_ms),
+            ],
+        );
+    }
+    if let Some(latency) = &report.request_latency {
+        metric(
+            "prediction_request_latency_milliseconds",
+            "gauge",
+            "Time per prediction request (a batch is one request), percentiles over the recent window.",
             &[
                 ("{quantile=\"0.5\"}".into(), latency.p50_ms),
                 ("{quantile=\"0.95\"}".into(), latency.p95_ms),
@@ -150,6 +166,7 @@ mod tests {
                 p95_ms: 14.0,
                 samples: 4,
             }),
+            request_latency: None,
             predictions_total: 4,
             predictions_by_class: [("glioma".to_string(), 3), ("notumor".to_string(), 1)].into(),
             predictions_per_minute: vec![],

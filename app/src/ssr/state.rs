@@ -36,8 +36,13 @@ pub struct RequestCounts {
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl RequestCounter {
-    pub fn increment(&self) {
+    /// Counts a request; `in_traffic` is false for monitoring reads (the Monitor page's own polls,
+    /// scrapers, health checks), which the last minute's figure leaves out.
+    pub fn increment(&self, in_traffic: bool) {
         self.0.total.fetch_add(1, Ordering::Relaxed);
+        if !in_traffic {
+            return;
+        }
         let now = Instant::now();
         let mut recent = self.0.recent.lock().unwrap_or_else(|p| p.into_inner());
         recent.push_back(now);
@@ -183,7 +188,11 @@ pub struct AppState {
     pub service: Arc<ServiceConfig>,
     pub retrain: RetrainWorker,
     pub insights: FeatureCache,
+    /// Time per image classified (a request's time over its images).
     pub latencies: LatencyWindow,
+    /// Time per prediction request, whatever it held.
+    #[from_ref(skip)]
+    pub request_latencies: LatencyWindow,
     pub security: SecurityCounters,
     /// Refused requests counted but not yet written to the audit trail.
     pub refusals: crate::ssr::auth::RefusalTally,
@@ -214,6 +223,7 @@ impl AppState {
             retrain: RetrainWorker::default(),
             insights: FeatureCache::default(),
             latencies: LatencyWindow::default(),
+            request_latencies: LatencyWindow::default(),
             security: SecurityCounters::default(),
             refusals: Default::default(),
             inference,

@@ -127,7 +127,13 @@ async fn log_and_count(
     request: Request,
     next: Next,
 ) -> Response {
-    requests.increment();
+    // The Monitor page's polls, scrapers and health checks are not the traffic it reports.
+    let monitoring = request.method() == axum::http::Method::GET
+        && matches!(
+            request.uri().path(),
+            "/metrics" | "/metrics/prometheus" | "/health" | "/uptime"
+        );
+    requests.increment(!monitoring);
     let method = request.method().clone();
     let path = limits::clipped(request.uri().path(), LOGGED_PATH_CHARS).to_owned();
     let started = Instant::now();

@@ -156,7 +156,9 @@ fn add_error(operation: &mut utoipa::openapi::path::Operation, status: &str, des
         .or_insert_with(|| {
             let mut response = Response::new(description);
             let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
-            response.content.insert("application/json".to_owned(), body.into());
+            response
+                .content
+                .insert("application/json".to_owned(), body.into());
             RefOr::T(response)
         });
 }
