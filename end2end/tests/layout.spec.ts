@@ -13,11 +13,17 @@ for (const path of PAGES) {
     await waitForHydration(page);
     // Data-driven parts (tables, charts) arrive after hydration.
     await page.waitForLoadState("networkidle");
-    const { viewport, widest } = await page.evaluate(() => ({
-      viewport: document.documentElement.clientWidth,
-      widest: document.documentElement.scrollWidth,
-    }));
-    expect(widest, `${path} is ${widest} px wide on a ${viewport} px screen`).toBeLessThanOrEqual(viewport);
+    const { viewport, widest, culprits } = await page.evaluate(() => {
+      const viewport = document.documentElement.clientWidth;
+      // The innermost elements that reach past the screen's right edge, for the failure message.
+      const culprits = Array.from(document.querySelectorAll("main *"))
+        .filter((element) => element.getBoundingClientRect().right > viewport + 1)
+        .filter((element) => !Array.from(element.children).some((child) => child.getBoundingClientRect().right > viewport + 1))
+        .slice(0, 5)
+        .map((element) => `<${element.tagName.toLowerCase()} class="${element.className}"> ${Math.round(element.getBoundingClientRect().width)} px`);
+      return { viewport, widest: document.documentElement.scrollWidth, culprits };
+    });
+    expect(widest, `${path} is ${widest} px wide on a ${viewport} px screen: ${culprits.join(", ")}`).toBeLessThanOrEqual(viewport);
   });
 }
 
