@@ -21,10 +21,7 @@ pub const MAX_FIELD_CHARS: usize = 200;
 pub const MAX_PAGE: i64 = 500;
 
 fn clipped(text: &str) -> &str {
-    match text.char_indices().nth(MAX_FIELD_CHARS) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
+    domain::text::clipped(text, MAX_FIELD_CHARS)
 }
 
 pub async fn record(db: &Pool, event: &NewAuditEvent<'_>) -> DbResult<()> {

@@ -7,6 +7,7 @@ pub mod classes;
 pub mod dicom;
 pub mod records;
 pub mod states;
+pub mod text;
 
 pub use classes::{class_index, class_label, CLASS_NAMES, NUM_CLASSES};
 pub use records::{AuditEntry, SessionScores};

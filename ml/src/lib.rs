@@ -27,7 +27,7 @@ pub mod trust;
 
 // Seeded generator and phantom slices live in their own light crate (the load generator uses them
 // without Burn); re-exported so `ml::rng` and `ml::phantom` stay where the ML code expects them.
-pub use synthetic::{phantom, rng};
+pub use synthetic::{exif, phantom, rng};
 
 use std::path::PathBuf;
 

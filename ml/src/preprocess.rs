@@ -403,25 +403,6 @@ mod tests {
     use super::*;
     use image::{DynamicImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 
-    /// A JPEG with an EXIF APP1 segment holding only the Orientation tag.
-    fn jpeg_with_orientation(image: &GrayImage, orientation: u16) -> Vec<u8> {
-        let jpeg = encode(DynamicImage::ImageLuma8(image.clone()), ImageFormat::Jpeg);
-        let mut exif = b"Exif\0\0II*\0".to_vec();
-        exif.extend_from_slice(&8u32.to_le_bytes());
-        exif.extend_from_slice(&1u16.to_le_bytes());
-        exif.extend_from_slice(&0x0112u16.to_le_bytes());
-        exif.extend_from_slice(&3u16.to_le_bytes());
-        exif.extend_from_slice(&1u32.to_le_bytes());
-        exif.extend_from_slice(&orientation.to_le_bytes());
-        exif.extend_from_slice(&[0; 6]);
-        let mut out = jpeg[..2].to_vec();
-        out.extend_from_slice(&[0xFF, 0xE1]);
-        out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
-        out.extend_from_slice(&exif);
-        out.extend_from_slice(&jpeg[2..]);
-        out
-    }
-
     #[test]
     fn every_exif_orientation_is_read_as_the_upright_image() {
         // Not square and not symmetric: a bright block in the top-left corner of a gradient.
@@ -441,7 +422,8 @@ mod tests {
             let mut stored = DynamicImage::ImageLuma8(upright.clone());
             stored.apply_orientation(inverse(orientation));
             let stored = stored.into_luma8();
-            let bytes = jpeg_with_orientation(&stored, tag);
+            let jpeg = encode(DynamicImage::ImageLuma8(stored.clone()), ImageFormat::Jpeg);
+            let bytes = synthetic::exif::with_orientation(&jpeg, tag);
             let read = decode(&bytes).unwrap();
             assert_eq!(read.dimensions(), upright.dimensions(), "orientation {tag}");
             let gap = mean_gap(&read, &upright);

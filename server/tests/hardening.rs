@@ -8,8 +8,6 @@ use app::api::auth::Role;
 use common::{file_part, json_of, slice_jpeg, TestServer};
 use reqwest::multipart::Form;
 use serde_json::Value;
-use std::io::Write;
-
 fn retry_after(response: &reqwest::Response) -> Option<u64> {
     response
         .headers()
@@ -177,7 +175,7 @@ async fn logins_are_throttled_per_account_whatever_the_address() {
     )
     .await
     .unwrap();
-    let attempt = |password: &'static str, from: &'static str| {
+    let attempt = |password: &'static str, from: String| {
         reqwest::Client::new()
             .post(server.url("/auth/login"))
             .header("content-type", "application/json")
@@ -188,14 +186,14 @@ async fn logins_are_throttled_per_account_whatever_the_address() {
     let mut statuses = Vec::new();
     for n in 0..8 {
         // Each guess from another address: the per-address budget never applies.
-        let from: &'static str = Box::leak(format!("198.51.100.{n}").into_boxed_str());
+        let from = format!("198.51.100.{n}");
         let (status, _) = json_of(attempt("wrong guess!!", from).await.unwrap()).await;
         statuses.push(status);
     }
     assert_eq!(&statuses[..5], [401; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
     // Locked: even the right password waits, with the time to wait.
-    let response = attempt("ana's long passphrase", "203.0.113.50")
+    let response = attempt("ana's long passphrase", "203.0.113.50".to_owned())
         .await
         .unwrap();
     let wait = retry_after(&response).expect("Retry-After");
@@ -243,16 +241,7 @@ async fn an_upload_burst_does_not_lock_the_uploader_out_of_logging_in() {
         statuses.push(server.post_form_as(Some(&token), "/retrain", form).await.0);
     }
     assert_eq!(statuses, [200, 200, 429, 429]);
-    let (status, body) = json_of(
-        reqwest::Client::new()
-            .post(server.url("/auth/login"))
-            .header("content-type", "application/json")
-            .body(r#"{"username":"ana","password":"ana's long passphrase"}"#)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, body) = common::login(&server, "ana", "ana's long passphrase").await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -287,16 +276,9 @@ async fn login_cookie(server: &TestServer) -> String {
     )
     .await
     .unwrap();
-    let response = reqwest::Client::new()
-        .post(server.url("/auth/login"))
-        .header("content-type", "application/json")
-        .header("origin", format!("http://{}", server.addr))
-        .body(r#"{"username":"ana","password":"ana's long passphrase"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let (status, cookie, body) = common::login(server, "ana", "ana's long passphrase").await;
+    assert_eq!(status, 200, "{body}");
+    let cookie = cookie.expect("a session cookie");
     cookie.split(';').next().unwrap().to_owned()
 }
 
@@ -515,29 +497,6 @@ async fn explanations_are_bounded_per_client_and_a_busy_answer_says_when_to_retr
     );
 }
 
-/// Writes the EXIF Orientation tag into a JPEG: an APP1 segment right after SOI.
-fn with_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
-    let mut tiff = Vec::new();
-    tiff.extend_from_slice(b"II*\0");
-    tiff.extend_from_slice(&8u32.to_le_bytes());
-    tiff.extend_from_slice(&1u16.to_le_bytes());
-    tiff.extend_from_slice(&0x0112u16.to_le_bytes());
-    tiff.extend_from_slice(&3u16.to_le_bytes());
-    tiff.extend_from_slice(&1u32.to_le_bytes());
-    tiff.extend_from_slice(&orientation.to_le_bytes());
-    tiff.extend_from_slice(&[0, 0]);
-    tiff.extend_from_slice(&0u32.to_le_bytes());
-    let mut segment = b"Exif\0\0".to_vec();
-    segment.extend_from_slice(&tiff);
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xE1]);
-    out.write_all(&((segment.len() + 2) as u16).to_be_bytes())
-        .unwrap();
-    out.extend_from_slice(&segment);
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
-
 #[tokio::test]
 async fn a_slice_stored_rotated_with_an_orientation_tag_is_read_upright() {
     let server = TestServer::start().await;
@@ -555,7 +514,7 @@ async fn a_slice_stored_rotated_with_an_orientation_tag_is_read_upright() {
         server.post_form_as(None, "/predict", form)
     };
     let (_, straight) = predict(slice_jpeg(5)).await;
-    let (status, tagged) = predict(with_orientation(&jpeg, 6)).await;
+    let (status, tagged) = predict(ml::exif::with_orientation(&jpeg, 6)).await;
     assert_eq!(status, 200, "{tagged}");
     let (_, raw) = predict(jpeg.clone()).await;
     let gap = |a: &Value, b: &Value| {

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use app::api::auth::Role;
-use common::{file_part, json_of, slice_jpeg, with_token, TestServer};
+use common::{file_part, json_of, login, slice_jpeg, with_token, TestServer};
 use reqwest::multipart::Form;
 use serde_json::Value;
 
@@ -163,28 +163,6 @@ async fn requests_from_other_sites_and_of_the_wrong_type_are_refused() {
     assert_refused(status, &body, 403, "forbidden");
     let (_, stats) = server.get_json("/database/stats").await;
     assert_eq!(stats["pending_images"], 0);
-}
-
-/// Logs in over HTTP and answers the session cookie's `name=value`.
-async fn login(
-    server: &TestServer,
-    username: &str,
-    password: &str,
-) -> (u16, Option<String>, Value) {
-    let response = reqwest::Client::new()
-        .post(server.url("/auth/login"))
-        .header("content-type", "application/json")
-        .header("origin", format!("http://{}", server.addr))
-        .body(serde_json::json!({"username": username, "password": password}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let (status, body) = json_of(response).await;
-    (status, cookie, body)
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use axum::Json;
 
 use super::access::{is_static, required_access};
 use super::client::{client_address, is_https};
-use super::limits::clipped;
 use super::openapi::BodyKind;
+use domain::text::clipped;
 
 pub fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

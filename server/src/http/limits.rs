@@ -19,7 +19,12 @@ use axum::response::Response;
 use super::access::{is_static, required_access, Access};
 use super::client::client_address;
 use super::guard::error_response;
-use super::Unlogged;
+use domain::text::clipped;
+
+/// Marks an answer not to be logged: the answers to a client that has spent its budget of refused
+/// requests (one warning said the budget was spent).
+#[derive(Debug, Clone, Copy)]
+pub struct Unlogged;
 
 /// What one explanation costs of the prediction budget: its backward pass and heatmap take about
 /// four forward passes' time.
@@ -217,14 +222,6 @@ pub async fn rate_limit(
     response
 }
 
-/// At most `max` characters of `text`, for log lines and messages an attacker may fill.
-pub fn clipped(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
-}
-
 /// Answers 408 when a request (its body included) takes longer than the deadline.
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
@@ -325,11 +322,5 @@ mod tests {
         assert!(limiter
             .refusals_left("a", start + Duration::from_secs(31))
             .is_ok());
-    }
-
-    #[test]
-    fn clipping_keeps_whole_characters() {
-        assert_eq!(clipped("ééé", 2), "éé");
-        assert_eq!(clipped("ab", 5), "ab");
     }
 }

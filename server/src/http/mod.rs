@@ -113,11 +113,6 @@ async fn server_fn_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Marks an answer not to be logged: the rate limiter's answers to a client that has spent its
-/// budget of refused requests (it logged once that the budget was spent).
-#[derive(Debug, Clone, Copy)]
-pub struct Unlogged;
-
 /// The most of a request path a log line holds.
 const LOGGED_PATH_CHARS: usize = 200;
 
@@ -135,10 +130,10 @@ async fn log_and_count(
         );
     requests.increment(!monitoring);
     let method = request.method().clone();
-    let path = limits::clipped(request.uri().path(), LOGGED_PATH_CHARS).to_owned();
+    let path = domain::text::clipped(request.uri().path(), LOGGED_PATH_CHARS).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    if response.extensions().get::<Unlogged>().is_some() {
+    if response.extensions().get::<limits::Unlogged>().is_some() {
         return response;
     }
     tracing::info!(

@@ -491,3 +491,26 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Logs in over HTTP from the server's own origin, as the login page does; answers the status, the
+/// `Set-Cookie` value (if any) and the JSON body.
+pub async fn login(
+    server: &TestServer,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url("/auth/login"))
+        .header("content-type", "application/json")
+        .header("origin", format!("http://{}", server.addr))
+        .body(serde_json::json!({"username": username, "password": password}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = json_of(response).await;
+    (status, cookie, body)
+}
