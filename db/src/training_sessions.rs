@@ -258,11 +258,14 @@ pub async fn rejected_by_gate(db: impl AnyExecutor<'_>, version: &str) -> DbResu
     Ok(rejected > 0)
 }
 
-/// Every version the activation gate rejected.
-pub async fn gate_rejected_versions(db: impl AnyExecutor<'_>) -> DbResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT model_version FROM training_sessions
-         WHERE status = $1 AND model_version IS NOT NULL",
+/// Every version the activation gate rejected, with the verdict its session recorded.
+pub async fn gate_rejected_versions(
+    db: impl AnyExecutor<'_>,
+) -> DbResult<Vec<(String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT model_version, MAX(message) FROM training_sessions
+         WHERE status = $1 AND model_version IS NOT NULL
+         GROUP BY model_version",
     )
     .bind(SessionStatus::Rejected)
     .fetch_all(db)

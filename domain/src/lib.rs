@@ -4,6 +4,7 @@
 //! JSON field, OpenAPI enum, UI badge) follows.
 
 pub mod classes;
+pub mod comparison;
 pub mod dicom;
 pub mod records;
 pub mod states;

@@ -284,9 +284,37 @@ test.describe("upload, then retrain", () => {
     await waitForHydration(page);
     // Exactly one row serves; the others offer activation.
     await expect(page.getByTestId("models-table").locator("tr.serving")).toHaveCount(1);
-    const candidate = page.getByTestId("models-table").locator("tbody tr").filter({ hasText: version });
-    page.once("dialog", (dialog) => dialog.accept("checked by the end-to-end test"));
+    const candidate = page.getByTestId("models-table").locator(`tbody tr[data-version="${version}"]`);
+    // Every figure says which images it comes from; the shipped model's from the original split.
+    await expect(page.getByTestId("models-table").locator("tr.serving [data-testid=measured-on]")).toContainText(
+      "images of the original validation split",
+    );
+    await expect(candidate.getByTestId("measured-on")).toContainText(/\d+ images? of the (held-out|training) uploads/);
+    // Scored together with its parent (the serving model) on the same few uploads during its
+    // retraining: comparable, with an interval that so few images leave wide.
+    await expect(candidate.getByTestId("versus-serving")).toHaveText(/^[+-]\d+\.\d pts \([+-]\d+\.\d to [+-]\d+\.\d\)$/);
+    await candidate.getByTestId("compare-version").click();
+    const comparison = page.getByTestId("version-comparison");
+    await expect(comparison.getByTestId("comparison-explanation")).toContainText(
+      "during the retraining that made the newer one",
+    );
+    await expect(comparison.getByTestId("comparison-recall").locator("tbody tr")).toHaveCount(4);
+    // Activation asks first: what changes, the gate's verdict, and a reason before it may go on.
     await candidate.getByRole("button", { name: "Force activate…" }).click();
+    const dialog = page.getByTestId("activation-dialog");
+    await expect(dialog).toBeVisible();
+    await expect(dialog.getByRole("heading")).toHaveText(`Serve ${version} instead of ${serving}?`);
+    await expect(dialog.getByTestId("gate-verdict")).toContainText("kept as a candidate");
+    await expect(dialog.getByTestId("comparison-explanation")).toContainText("Both scored on the same");
+    // Escape cancels without a change.
+    await page.keyboard.press("Escape");
+    await expect(dialog).toBeHidden();
+    await expect(page.getByTestId("models-table").locator("tr.serving td").first()).toHaveText(serving);
+    await candidate.getByRole("button", { name: "Force activate…" }).click();
+    await expect(dialog.getByTestId("activation-confirm")).toBeDisabled();
+    await dialog.getByTestId("activation-reason").fill("checked by the end-to-end test");
+    await dialog.getByTestId("activation-confirm").click();
+    await expect(dialog).toBeHidden();
     await expect(page.getByTestId("models-table").locator("tr.serving td").first()).toHaveText(
       version,
     );

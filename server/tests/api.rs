@@ -309,6 +309,85 @@ async fn a_short_real_retrain_with_the_dataset_validates_on_the_original_split()
     }
 }
 
+/// Every version's figure names its images; the new one is compared with its parent on the images
+/// both were scored on during the run, and a version that cannot be compared says so.
+async fn check_versions_compare_on_the_same_images(
+    server: &TestServer,
+    models: &Value,
+    new_version: &str,
+    shipped_version: &str,
+) {
+    let row = |version: &str| {
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["version"] == version)
+            .unwrap()
+            .clone()
+    };
+    let (shipped, new) = (row(shipped_version), row(new_version));
+    assert_eq!(
+        shipped["evaluated_on"]["kind"], "original_split",
+        "{shipped}"
+    );
+    let set = &new["evaluated_on"];
+    let images = set["images"].as_u64().unwrap();
+    assert!(images > 0, "{new}");
+    // Whichever serves, the other is compared with it, on the new version's images.
+    let other = if new["serving"] == true {
+        &shipped
+    } else {
+        &new
+    };
+    let versus = &other["versus_serving"];
+    assert_eq!(versus["comparable"], true, "{versus}");
+    assert_eq!(versus["evaluated_on"], *set, "{versus}");
+    let (lower, upper) = (
+        versus["difference"]["lower"].as_f64().unwrap(),
+        versus["difference"]["upper"].as_f64().unwrap(),
+    );
+    let difference = versus["difference"]["difference"].as_f64().unwrap();
+    assert!(lower <= difference && difference <= upper, "{versus}");
+
+    let (status, comparison) = server
+        .get_json(&format!(
+            "/models/compare?version={new_version}&against={shipped_version}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{comparison}");
+    assert_eq!(comparison["comparable"], true, "{comparison}");
+    let (first, second) = (&comparison["first"], &comparison["second"]);
+    assert_eq!(first["version"], new_version);
+    assert_eq!(second["version"], shipped_version);
+    // The parent's figure is its score on the run's images, not the one from its own training.
+    let counted: u64 = second["confusion_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|cell| cell.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, images, "{comparison}");
+    assert_eq!(first["recall"].as_array().unwrap().len(), 4);
+    assert!(
+        (first["accuracy"].as_f64().unwrap() - new["accuracy"].as_f64().unwrap()).abs() < 1e-9,
+        "{comparison}"
+    );
+
+    let (status, missing) = server
+        .get_json("/models/compare?version=v-does-not-exist")
+        .await;
+    assert_eq!(status, 404, "{missing}");
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("v-does-not-exist"),
+        "{missing}"
+    );
+}
+
 /// Uploads a few images per class, retrains for real, follows the job to its end and checks what
 /// every endpoint then reports; answers the final `/retrain/status` body.
 async fn short_real_retrain(data_dir: Option<&str>) -> Value {
@@ -404,6 +483,8 @@ async fn short_real_retrain(data_dir: Option<&str>) -> Value {
         models["active_version"].as_str(),
         Some(expected_active.as_str())
     );
+    check_versions_compare_on_the_same_images(&server, &models, &new_version, &shipped_version)
+        .await;
 
     // Switching back to the shipped version takes effect without a restart.
     let response = reqwest::Client::new()

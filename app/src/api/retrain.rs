@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use domain::comparison::{EvaluationSet, VersionComparison};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
@@ -183,6 +184,13 @@ pub struct ModelVersionInfo {
     pub serving: bool,
     /// The activation gate rejected it: serving it needs `force` and a reason.
     pub gate_rejected: bool,
+    /// What the gate said when it rejected it (the session's message).
+    pub gate_verdict: Option<String>,
+    /// The images `accuracy` was measured on; absent for versions saved before it was recorded.
+    pub evaluated_on: Option<EvaluationSet>,
+    /// This version against the serving one on the same images, or why that cannot be done;
+    /// absent for the serving version itself.
+    pub versus_serving: Option<VersionComparison>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,6 +321,18 @@ pub async fn get_database_stats() -> Result<DatabaseStats, AppError> {
 pub async fn list_models() -> Result<ModelsResponse, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::models::list(&state).await
+}
+
+/// `GET /models/compare?version=A&against=B`: two versions on the same images (per-class recall,
+/// confusion matrices, the accuracy difference with its 95% interval), or "not comparable" with the
+/// two sets named. `against` defaults to the serving version.
+#[server(prefix = "", endpoint = "models/compare", input = GetUrl)]
+pub async fn compare_models(
+    version: String,
+    #[server(default)] against: Option<String>,
+) -> Result<VersionComparison, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::models::compare(&state, &version, against.as_deref()).await
 }
 
 /// The UI's way to activate a version; REST clients use `POST /models/{version}/activate`.

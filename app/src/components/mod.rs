@@ -12,3 +12,4 @@ pub mod session;
 pub mod sidebar;
 pub mod stat_card;
 pub mod text_input;
+pub mod time;

@@ -14,6 +14,7 @@ pub mod review;
 mod state;
 pub mod stats;
 pub mod uploads;
+pub mod versions;
 
 pub use budget::ImageBudget;
 pub use state::{

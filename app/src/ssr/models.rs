@@ -8,6 +8,9 @@ use std::time::Duration;
 use domain::AuditOutcome;
 
 use crate::api::retrain::{ModelVersionInfo, ModelsResponse};
+use domain::comparison::VersionComparison;
+
+use super::versions::{self, StoredVersion};
 use crate::error::AppError;
 
 /// A loaded classifier and the version it is registered under.
@@ -263,27 +266,50 @@ pub async fn load_serving(state: &super::AppState) -> Result<String, String> {
     Ok(version)
 }
 
-/// `GET /models`: every registered version, newest first, with its validation scores.
+/// `GET /models`: every registered version, newest first, with its validation scores, the images
+/// they were measured on, and each against the serving version.
 pub async fn list(state: &super::AppState) -> Result<ModelsResponse, AppError> {
     let serving = state.models.current().map(|model| model.version.clone());
     let rows = db::model_versions::list(&state.db).await?;
     let rejected = db::training_sessions::gate_rejected_versions(&state.db).await?;
-    let models = rows
-        .into_iter()
+    let parsed: Vec<(serde_json::Value, StoredVersion)> = rows
+        .iter()
         .map(|row| {
             let metrics: serde_json::Value =
                 serde_json::from_str(&row.metrics).unwrap_or(serde_json::Value::Null);
+            let stored =
+                StoredVersion::parse(&row.version, row.parent_version.as_deref(), &metrics);
+            (metrics, stored)
+        })
+        .collect();
+    let serving_scores = parsed
+        .iter()
+        .map(|(_, stored)| stored)
+        .find(|stored| serving.as_deref() == Some(stored.version.as_str()));
+    let models = rows
+        .into_iter()
+        .zip(&parsed)
+        .map(|(row, (metrics, stored))| {
+            let is_serving = serving.as_deref() == Some(row.version.as_str());
             ModelVersionInfo {
                 accuracy: metrics.get("accuracy").and_then(serde_json::Value::as_f64),
                 macro_f1: metrics.get("macro_f1").and_then(serde_json::Value::as_f64),
-                serving: serving.as_deref() == Some(row.version.as_str()),
-                gate_rejected: rejected.contains(&row.version),
+                serving: is_serving,
+                gate_rejected: rejected.iter().any(|(version, _)| *version == row.version),
+                gate_verdict: rejected
+                    .iter()
+                    .find(|(version, _)| *version == row.version)
+                    .map(|(_, message)| message.clone().unwrap_or_default()),
+                evaluated_on: stored.evaluated_on,
+                versus_serving: serving_scores
+                    .filter(|_| !is_serving)
+                    .map(|serving| versions::compare(stored, serving)),
                 version: row.version,
                 status: row.status,
                 created_at: row.created_at,
                 activated_at: row.activated_at,
                 parent_version: row.parent_version,
-                metrics,
+                metrics: metrics.clone(),
             }
         })
         .collect();
@@ -291,4 +317,36 @@ pub async fn list(state: &super::AppState) -> Result<ModelsResponse, AppError> {
         models,
         active_version: serving,
     })
+}
+
+/// `GET /models/compare`: `version` against `against` (default: the serving version).
+pub async fn compare(
+    state: &super::AppState,
+    version: &str,
+    against: Option<&str>,
+) -> Result<VersionComparison, AppError> {
+    let serving = state.models.current().map(|model| model.version.clone());
+    let Some(against) = against.map(str::to_owned).or(serving) else {
+        return Err(AppError::Unavailable(
+            "no version is serving; name the version to compare against".into(),
+        ));
+    };
+    let load = |version: &str| {
+        let version = version.to_owned();
+        async move {
+            let row = db::model_versions::find(&state.db, &version)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("no model version {version}")))?;
+            let metrics: serde_json::Value =
+                serde_json::from_str(&row.metrics).unwrap_or(serde_json::Value::Null);
+            Ok::<_, AppError>(StoredVersion::parse(
+                &row.version,
+                row.parent_version.as_deref(),
+                &metrics,
+            ))
+        }
+    };
+    let first = load(version).await?;
+    let second = load(&against).await?;
+    Ok(versions::compare(&first, &second))
 }

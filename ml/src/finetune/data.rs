@@ -57,6 +57,17 @@ impl ValidationSet {
             ValidationSet::OriginalSplit | ValidationSet::ReferenceSet
         )
     }
+
+    /// The set's name in the vocabulary every layer shares (the versions table shows it).
+    pub fn kind(self) -> domain::comparison::EvaluationSetKind {
+        use domain::comparison::EvaluationSetKind as Kind;
+        match self {
+            ValidationSet::OriginalSplit => Kind::OriginalSplit,
+            ValidationSet::ReferenceSet => Kind::ReferenceSet,
+            ValidationSet::HeldOutUploads => Kind::HeldOutUploads,
+            ValidationSet::TrainingUploads => Kind::TrainingUploads,
+        }
+    }
 }
 
 pub struct PreparedData {

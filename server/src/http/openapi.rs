@@ -386,6 +386,7 @@ mod paths {
     use app::api::review::{HeldUploadsResponse, ReviewResult};
     use app::api::status::{HealthReport, ServerStatus, UptimeReport};
     use app::error::ErrorBody;
+    use domain::comparison::VersionComparison;
 
     use super::forms::{
         ActivateForm, AddUserRequest, BatchPredictForm, CreateTokenRequest, LoginRequest,
@@ -527,6 +528,24 @@ mod paths {
             responses((status = 200, description = "Versions and the active one", body = ModelsResponse))
         )]
         fn list_models;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::retrain::CompareModels>(), tag = "retraining",
+            summary = "Two versions on the same images, or why they cannot be compared",
+            description = "Per-class recall, confusion matrices and the accuracy difference with its \
+                           95% interval (Newcombe), when one version is the other's parent (scored \
+                           on the same images during the retraining) or both were scored on the same \
+                           fixed set; otherwise `comparable: false` and the two sets named.",
+            params(
+                ("version" = String, Query, description = "A version listed by `GET /models`"),
+                ("against" = Option<String>, Query, description = "The other version (default: the serving one)"),
+            ),
+            responses(
+                (status = 200, description = "The comparison", body = VersionComparison),
+                (status = 404, description = "No such version", body = ErrorBody),
+            )
+        )]
+        fn compare_models;
 
         #[utoipa::path(
             post, path = "/models/{version}/activate", tag = "retraining",

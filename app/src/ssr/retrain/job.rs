@@ -98,8 +98,16 @@ pub(super) async fn execute(
     let registered_path = models
         .publish(&version, ml::artifact::MANIFEST_FILE)
         .await?;
-    let metrics_json = serde_json::to_string(&outcome.after)
-        .map_err(|e| JobError::Job(format!("cannot encode metrics: {e}")))?;
+    let metrics_json = crate::ssr::versions::stored_metrics(
+        &outcome.after,
+        domain::comparison::EvaluationSet {
+            kind: validation_set.kind(),
+            images: outcome.after.images,
+        },
+        &serving.version,
+        &outcome.before,
+    )
+    .map_err(|e| JobError::Job(format!("cannot encode metrics: {e}")))?;
     db::model_versions::insert_candidate(
         &state.db,
         &db::model_versions::NewModelVersion {

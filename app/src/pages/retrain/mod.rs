@@ -1,13 +1,13 @@
+mod versions;
+
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::web_sys;
 
 use crate::api::auth::Role;
 use crate::api::retrain::{
     activate_model, get_database_stats, get_retrain_status, list_models, retrain_sessions,
-    trigger_retrain, DatabaseStats, ModelVersionInfo, RetrainStatus, SessionStatus, SessionSummary,
-    MAX_EPOCHS,
+    trigger_retrain, DatabaseStats, RetrainStatus, SessionStatus, SessionSummary, MAX_EPOCHS,
 };
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
@@ -15,6 +15,7 @@ use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::session::{use_session, RequireRole};
 use crate::components::stat_card::{StatCard, Tone};
+use versions::ModelVersions;
 
 /// How often the page asks for progress while a job runs.
 const POLL_RUNNING: Duration = Duration::from_secs(1);
@@ -141,7 +142,7 @@ pub fn RetrainPage() -> impl IntoView {
             <Loaded
                 resource=models
                 loading="Loading models…"
-                render=move |list| view! { <ModelsTable models=list.models activate admin /> }
+                render=move |list| view! { <ModelVersions models=list.models activate admin /> }
             />
         </section>
     }
@@ -268,75 +269,4 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
         </DataTable>
     }
     .into_any()
-}
-
-#[component]
-fn ModelsTable(
-    models: Vec<ModelVersionInfo>,
-    activate: Action<
-        (String, Option<String>),
-        Result<crate::api::retrain::ModelsResponse, crate::error::AppError>,
-    >,
-    /// Whether to offer activation (admins only).
-    admin: bool,
-) -> impl IntoView {
-    view! {
-        <DataTable
-            testid="models-table"
-            headers=&["Version", "Status", "Validation accuracy", "Macro F1", "Created", ""]
-        >
-            {models
-                .into_iter()
-                .map(|model| {
-                    let version = model.version.clone();
-                    view! {
-                        <tr class:serving=model.serving>
-                            <td>{model.version.clone()}</td>
-                            <td><span class=format!("badge {}", model.status)>{model.status.as_str()}</span></td>
-                            <td>{percent(model.accuracy)}</td>
-                            <td>{model.macro_f1.map_or("–".into(), |f| format!("{f:.3}"))}</td>
-                            <td>{model.created_at.clone()}</td>
-                            <td>
-                                {(!model.serving && admin).then(|| {
-                                    let rejected = model.gate_rejected;
-                                    view! {
-                                        <button
-                                            type="button"
-                                            class="button small"
-                                            on:click=move |_| {
-                                                if rejected {
-                                                    // Serving a rejected version takes a reason, kept in the audit trail.
-                                                    if let Some(reason) = ask_reason(&version) {
-                                                        activate.dispatch((version.clone(), Some(reason)));
-                                                    }
-                                                } else {
-                                                    activate.dispatch((version.clone(), None));
-                                                }
-                                            }
-                                                >
-                                            {if rejected { "Force activate…" } else { "Activate" }}
-                                        </button>
-                                    }
-                                })}
-                            </td>
-                        </tr>
-                    }
-                })
-                .collect_view()}
-        </DataTable>
-    }
-}
-
-/// Asks the admin why a version the gate rejected should serve anyway; `None` if cancelled or blank.
-fn ask_reason(version: &str) -> Option<String> {
-    web_sys::window()
-        .and_then(|window| {
-            window
-                .prompt_with_message(&format!(
-                    "The activation gate rejected {version}. Why serve it anyway? (recorded in the audit trail)"
-                ))
-                .ok()
-                .flatten()
-        })
-        .filter(|reason| !reason.trim().is_empty())
 }
