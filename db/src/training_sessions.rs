@@ -27,6 +27,10 @@ pub struct TrainingSession {
     pub finished_at: Option<String>,
     /// JSON: the running job's live progress, as its worker last reported it.
     pub progress: Option<String>,
+    /// JSON: how the job ended (`domain::outcome::JobOutcome`); absent for jobs before it existed.
+    pub outcome: Option<String>,
+    /// Who asked the running job to stop; its worker stops at the next batch.
+    pub cancel_requested_by: Option<String>,
 }
 
 /// Macro-averaged scores of one model on the validation set.
@@ -48,12 +52,13 @@ pub struct Finished<'a> {
     pub history_json: &'a str,
     pub model_version: &'a str,
     pub message: &'a str,
+    pub outcome_json: &'a str,
 }
 
 const COLUMNS: &str = "id, status, epochs, fine_tune_epochs, images_used, accuracy_before, \
     accuracy_after, precision_before, precision_after, recall_before, recall_after, f1_before, \
     f1_after, history, model_version, message, error, created_at, started_at, finished_at, \
-    progress";
+    progress, outcome, cancel_requested_by";
 
 /// Queues a job. The database holds at most one queued or running job: while one is unfinished this
 /// answers [`DbError::JobUnfinished`] with its id, whichever process asks.
@@ -156,8 +161,9 @@ pub async fn finish(db: impl AnyExecutor<'_>, id: i64, end: &Finished<'_>) -> Db
         "UPDATE training_sessions SET status = $1, images_used = $2,
              accuracy_before = $3, accuracy_after = $4, precision_before = $5, precision_after = $6,
              recall_before = $7, recall_after = $8, f1_before = $9, f1_after = $10,
-             history = $11, model_version = $12, message = $13, finished_at = $14, progress = NULL
-         WHERE id = $15",
+             history = $11, model_version = $12, message = $13, finished_at = $14, progress = NULL,
+             outcome = $15
+         WHERE id = $16",
     )
     .bind(end.status)
     .bind(end.images_used)
@@ -173,23 +179,96 @@ pub async fn finish(db: impl AnyExecutor<'_>, id: i64, end: &Finished<'_>) -> Db
     .bind(end.model_version)
     .bind(end.message)
     .bind(crate::now_rfc3339())
+    .bind(end.outcome_json)
     .bind(id)
     .execute(db)
     .await?;
     Ok(())
 }
 
-pub async fn fail(db: impl AnyExecutor<'_>, id: i64, error: &str) -> DbResult<()> {
+/// Ends a job that did not produce a version: `error` for older clients, `outcome_json` for pages.
+pub async fn fail(
+    db: impl AnyExecutor<'_>,
+    id: i64,
+    error: &str,
+    outcome_json: &str,
+) -> DbResult<()> {
     sqlx::query(
-        "UPDATE training_sessions SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
+        "UPDATE training_sessions SET status = $1, error = $2, finished_at = $3, progress = NULL,
+             outcome = $4
+         WHERE id = $5",
     )
     .bind(SessionStatus::Failed)
     .bind(error)
     .bind(crate::now_rfc3339())
+    .bind(outcome_json)
     .bind(id)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// What asking to cancel a job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRequest {
+    /// The job was still queued: it ended at once.
+    EndedQueued,
+    /// The job is running: its worker stops it at the next batch.
+    Requested,
+    /// The job had already ended (or never existed).
+    NotUnfinished,
+}
+
+/// Cancels job `id` on behalf of `by`: a queued one ends here (failed, with `outcome_json`), a
+/// running one is flagged for its worker.
+pub async fn request_cancel(
+    db: &Pool,
+    id: i64,
+    by: &str,
+    queued_error: &str,
+    queued_outcome_json: &str,
+) -> DbResult<CancelRequest> {
+    let ended = sqlx::query(
+        "UPDATE training_sessions SET status = $1, error = $2, finished_at = $3, progress = NULL,
+             outcome = $4, cancel_requested_by = $5
+         WHERE id = $6 AND status = $7",
+    )
+    .bind(SessionStatus::Failed)
+    .bind(queued_error)
+    .bind(crate::now_rfc3339())
+    .bind(queued_outcome_json)
+    .bind(by)
+    .bind(id)
+    .bind(SessionStatus::Queued)
+    .execute(db)
+    .await?;
+    if ended.rows_affected() > 0 {
+        return Ok(CancelRequest::EndedQueued);
+    }
+    let flagged = sqlx::query(
+        "UPDATE training_sessions SET cancel_requested_by = $1 WHERE id = $2 AND status = $3",
+    )
+    .bind(by)
+    .bind(id)
+    .bind(SessionStatus::Running)
+    .execute(db)
+    .await?;
+    Ok(if flagged.rows_affected() > 0 {
+        CancelRequest::Requested
+    } else {
+        CancelRequest::NotUnfinished
+    })
+}
+
+/// Who asked running job `id` to stop, if anyone.
+pub async fn cancel_requested_by(db: impl AnyExecutor<'_>, id: i64) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT cancel_requested_by FROM training_sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .flatten())
 }
 
 /// Marks sessions a crash or restart left queued or running as failed; returns how many.

@@ -57,6 +57,7 @@ on_each_backend!(
     the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent,
     refusals_are_counted_into_one_row_per_client_action_and_minute,
     failed_logins_are_counted_per_account_until_one_succeeds,
+    a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_is_left,
 );
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
@@ -163,6 +164,7 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(po
             history_json: "[]",
             model_version: "v2",
             message: "activated",
+            outcome_json: r#"{"kind":"activated"}"#,
         },
     )
     .await
@@ -455,4 +457,80 @@ async fn failed_logins_are_counted_per_account_until_one_succeeds(pool: db::Pool
         None
     );
     assert_eq!(accounts::add_login_failure(&pool, "ana").await.unwrap(), 1);
+}
+
+async fn a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_is_left(
+    pool: db::Pool,
+) {
+    use training_sessions::CancelRequest;
+    let queued = training_sessions::create(&pool, 1, 0).await.unwrap();
+    assert_eq!(
+        training_sessions::request_cancel(
+            &pool,
+            queued,
+            "root",
+            "cancelled",
+            r#"{"kind":"cancelled"}"#
+        )
+        .await
+        .unwrap(),
+        CancelRequest::EndedQueued
+    );
+    let row = training_sessions::find(&pool, queued)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, SessionStatus::Failed);
+    assert_eq!(row.outcome.as_deref(), Some(r#"{"kind":"cancelled"}"#));
+    assert_eq!(row.cancel_requested_by.as_deref(), Some("root"));
+    // Ended: a second request changes nothing, and a new job may be queued.
+    assert_eq!(
+        training_sessions::request_cancel(&pool, queued, "root", "cancelled", "{}")
+            .await
+            .unwrap(),
+        CancelRequest::NotUnfinished
+    );
+
+    let running = training_sessions::create(&pool, 1, 0).await.unwrap();
+    training_sessions::claim_next(&pool, "worker-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        training_sessions::cancel_requested_by(&pool, running)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        training_sessions::request_cancel(&pool, running, "root", "cancelled", "{}")
+            .await
+            .unwrap(),
+        CancelRequest::Requested
+    );
+    // Still running until its worker stops it; the worker sees who asked.
+    let row = training_sessions::find(&pool, running)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, SessionStatus::Running);
+    assert_eq!(
+        training_sessions::cancel_requested_by(&pool, running)
+            .await
+            .unwrap(),
+        Some("root".to_owned())
+    );
+    training_sessions::fail(
+        &pool,
+        running,
+        "cancelled by root",
+        r#"{"kind":"cancelled"}"#,
+    )
+    .await
+    .unwrap();
+    let row = training_sessions::find(&pool, running)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, SessionStatus::Failed);
+    assert_eq!(row.progress, None);
 }

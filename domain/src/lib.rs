@@ -6,6 +6,7 @@
 pub mod classes;
 pub mod comparison;
 pub mod dicom;
+pub mod outcome;
 pub mod records;
 pub mod states;
 pub mod text;

@@ -229,6 +229,11 @@ test.describe("upload, then retrain", () => {
     await page.goto("/retrain");
     await waitForHydration(page);
     await expect(page.getByTestId("stat-pending")).toHaveText(String(before.pending));
+    // Before the click: no training folders and no reference set here, so the page says the result
+    // will stay a candidate, and links to where a reference set is uploaded.
+    const outlook = page.getByTestId("retrain-outlook");
+    await expect(outlook).toContainText("will be kept as a candidate, not activated");
+    await expect(outlook.getByTestId("reference-upload-link")).toHaveAttribute("href", "/upload?purpose=reference");
     await page.getByTestId("epochs").fill("1");
     await page.getByTestId("fine-tune-epochs").fill("0");
     await page.getByTestId("trigger-retrain").click();
@@ -237,6 +242,37 @@ test.describe("upload, then retrain", () => {
       timeout: 150_000,
     });
     await expectPanelsAfterJob(page, before);
+    // The ending in fields, not a paragraph of command-line advice.
+    const outcome = page.getByTestId("job-outcome");
+    await expect(outcome.getByTestId("outcome-headline")).toContainText("kept as a candidate, not activated");
+    await expect(outcome.getByTestId("outcome-reason")).toContainText("uploads cannot vouch for themselves");
+    await expect(outcome).not.toContainText("--data-dir");
+    // Its link opens the Upload page with the reference set chosen.
+    await outcome.getByRole("link", { name: "Upload reference images" }).click();
+    await expect(page).toHaveURL(/\/upload\?purpose=reference$/);
+    await waitForHydration(page);
+    await expect(page.getByTestId("reference-set")).toBeChecked();
+  });
+
+  test("an admin cancels a running job from the page", async ({ page, request }) => {
+    test.setTimeout(180_000);
+    await uploadSlices(request, "glioma", [330, 331, 332, 333, 334, 335]);
+    await page.goto("/retrain");
+    await waitForHydration(page);
+    const session = await triggerRetrain(request, 50, 0);
+    const cancel = page.getByTestId("cancel-retrain");
+    await expect(cancel).toBeVisible({ timeout: 30_000 });
+    await cancel.click();
+    await expect(page.getByTestId("outcome-headline")).toHaveText("Cancelled by admin", { timeout: 60_000 });
+    await expect(page.getByTestId("job-state")).toContainText("failed");
+    await expect(page.getByTestId("sessions-table").locator("tbody tr").first()).toContainText(
+      "Cancelled by admin",
+    );
+    const ended = await getJson(request, "/retrain/status");
+    expect(ended.session.id).toBe(session);
+    expect(ended.session.outcome.kind).toBe("cancelled");
+    // Nothing was kept, and its uploads still wait for the next run.
+    expect((await retrainCounts(request)).pending).toBeGreaterThanOrEqual(6);
   });
 
   test("a job that ends before the page's first status poll still refreshes every panel", async ({

@@ -243,6 +243,79 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
     assert_eq!(stats["held_for_review"], 1, "the slice labelled pituitary");
 }
 
+/// Before the click the server says whether a new version could serve by itself; an admin can
+/// stop a running job, which then keeps nothing, ends with a structured outcome and is audited.
+#[tokio::test]
+async fn the_retrain_outlook_is_said_before_and_a_running_job_can_be_cancelled() {
+    let server = TestServer::start().await;
+    let (status, outlook) = server.get_json("/retrain/readiness").await;
+    assert_eq!(status, 200, "{outlook}");
+    assert_eq!(outlook["can_activate"], false, "{outlook}");
+    assert_eq!(outlook["judged_on"], "held_out_uploads");
+    assert_eq!(outlook["reference_needed"], 300);
+    let explanation = outlook["explanation"].as_str().unwrap();
+    assert!(explanation.contains("kept as a candidate"), "{explanation}");
+    assert!(explanation.contains("0 of 300"), "{explanation}");
+
+    let (_, models_before) = server.get_json("/models").await;
+    let session_id = common::queue_retraining(&server, 0..12, 50).await;
+    common::poll_retrain_status(&server, Duration::from_secs(120), |status| {
+        status["progress"]["batch"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    // Only admins may stop a job.
+    let annotator = server.token(app::api::auth::Role::Annotator).await;
+    let body = format!(r#"{{"session_id":{session_id}}}"#);
+    let (status, refused) = server
+        .post_json_as(Some(&annotator), "/retrain/cancel", &body)
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, stopping) = server.post_json("/retrain/cancel", &body).await;
+    assert_eq!(status, 200, "{stopping}");
+    assert_eq!(stopping["status"], "running", "{stopping}");
+
+    let ended = common::poll_retrain_status(&server, Duration::from_secs(60), |status| {
+        status["status"] != "running"
+    })
+    .await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    let outcome = &ended["session"]["outcome"];
+    assert_eq!(outcome["kind"], "cancelled", "{ended}");
+    // Named as the audit trail names callers (here the test's admin token).
+    assert!(
+        outcome["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cancelled by token:"),
+        "{ended}"
+    );
+    // Nothing it trained is kept, and the uploads still wait.
+    let (_, models_after) = server.get_json("/models").await;
+    assert_eq!(models_after["models"], models_before["models"]);
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(stats["pending_images"], 12, "{stats}");
+    let (status, again) = server.post_json("/retrain/cancel", &body).await;
+    assert_error(status, &again, 404, "not queued or running");
+    let events = server.audit_events().await;
+    let cancels: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["action"] == "retrain.cancel")
+        .collect();
+    assert!(
+        cancels
+            .iter()
+            .any(|e| e["outcome"] == "ok" && e["target"] == format!("session {session_id}")),
+        "{cancels:?}"
+    );
+    // The annotator's attempt is in the trail too, as the guard records refusals.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["outcome"] == "refused" && e.to_string().contains("/retrain/cancel")),
+        "{events:?}"
+    );
+}
+
 #[tokio::test]
 async fn trigger_refuses_bad_requests_before_starting_anything() {
     let server = TestServer::start().await;
@@ -284,6 +357,17 @@ async fn a_short_real_retrain_records_a_session_and_a_new_version() {
     assert_eq!(finished["status"], "rejected", "{finished}");
     let message = finished["session"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("held-out uploads"), "{message}");
+    // The same ending in fields the page lays out, with the step it links.
+    let outcome = &finished["session"]["outcome"];
+    assert_eq!(outcome["kind"], "kept_untrusted", "{outcome}");
+    assert!(
+        outcome["reason"]
+            .as_str()
+            .unwrap()
+            .contains("images of the held-out uploads"),
+        "{outcome}"
+    );
+    assert_eq!(outcome["link"]["href"], "/upload?purpose=reference");
 }
 
 /// With the real dataset the job replays it and validates on the shipped model's held-out split, so

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use domain::comparison::{EvaluationSet, VersionComparison};
+use domain::comparison::{EvaluationSet, EvaluationSetKind, VersionComparison};
+use domain::outcome::JobOutcome;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,10 @@ pub struct SessionSummary {
     pub model_version: Option<String>,
     pub message: Option<String>,
     pub error: Option<String>,
+    /// How the job ended, in fields (what, why, what next); absent while it runs.
+    pub outcome: Option<JobOutcome>,
+    /// An admin asked the running job to stop; it stops at its next batch.
+    pub cancel_requested: bool,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -265,6 +270,53 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         rejected,
         pending_images: db::uploads::count_pending(&state.db).await?,
     })
+}
+
+/// What a retraining started now would be judged on, said before anyone clicks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetrainOutlook {
+    /// Uploads waiting to be learnt from.
+    pub pending_images: i64,
+    /// The images a new version would be scored on.
+    pub judged_on: EvaluationSetKind,
+    /// Whether a new version that scores at least as well would serve without a person: only when
+    /// it is judged on a set uploads cannot change.
+    pub can_activate: bool,
+    pub reference_images: i64,
+    /// Reference images needed before the reference set is used.
+    pub reference_needed: i64,
+    /// In the page's words: what happens on a click, and what would let the server activate.
+    pub explanation: String,
+}
+
+/// `GET /retrain/readiness`: whether a retraining started now could activate its result.
+#[server(prefix = "", endpoint = "retrain/readiness", input = GetUrl)]
+pub async fn retrain_readiness() -> Result<RetrainOutlook, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::retrain::readiness(&state).await
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CancelResponse {
+    pub session_id: i64,
+    /// `failed` when a queued job ended at once; `running` while a running one stops.
+    pub status: SessionStatus,
+    pub message: String,
+}
+
+/// `POST /retrain/cancel {"session_id": N}` (admin): stops a queued or running job, audited. A
+/// running job stops at its next batch and keeps nothing.
+#[server(prefix = "", endpoint = "retrain/cancel", input = Json)]
+pub async fn cancel_retrain(session_id: i64) -> Result<CancelResponse, AppError> {
+    let state = crate::ssr::state()?;
+    let caller = crate::ssr::auth::require(crate::api::auth::Role::Admin)?;
+    let result = crate::ssr::retrain::cancel(&state, session_id, &caller.subject).await;
+    let target = format!("session {session_id}");
+    crate::ssr::auth::audit_result(&state.db, &caller, "retrain.cancel", Some(&target), &result)
+        .await;
+    result
 }
 
 #[server(prefix = "", endpoint = "retrain/trigger", input = Json)]

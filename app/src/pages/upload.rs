@@ -26,8 +26,11 @@ pub fn UploadPage() -> impl IntoView {
     let files = SelectedFiles::new();
     let session = use_session();
     let can_upload = session.allows(Role::Annotator);
-    // Admins may put images in the trusted reference set the retraining gate judges on.
-    let reference = RwSignal::new(false);
+    // Admins may put images in the trusted reference set the retraining gate judges on; the Retrain
+    // page links here with `?purpose=reference` to preselect it.
+    let asked_for_reference = leptos_router::hooks::use_query_map()
+        .with_untracked(|query| query.get("purpose").as_deref() == Some("reference"));
+    let reference = RwSignal::new(asked_for_reference);
     let class_name = RwSignal::new(CLASS_NAMES[0].to_owned());
     let results = RwSignal::new(Vec::<(String, UploadFileResult)>::new());
     let totals = RwSignal::new(Totals::default());

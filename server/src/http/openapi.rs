@@ -289,6 +289,13 @@ mod forms {
 
     #[derive(ToSchema)]
     #[allow(dead_code)]
+    pub struct CancelForm {
+        /// The queued or running session (`GET /retrain/status`).
+        session_id: i64,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
     pub struct LoginRequest {
         username: String,
         password: String,
@@ -380,8 +387,8 @@ mod paths {
     use app::api::monitor::MetricsReport;
     use app::api::predict::{BatchPredictionResponse, ExplanationResponse, PredictionResponse};
     use app::api::retrain::{
-        ActivateRequest, DatabaseStats, ModelsResponse, RetrainStatus, SessionsResponse,
-        TriggerRequest, TriggerResponse, UploadResponse,
+        ActivateRequest, CancelResponse, DatabaseStats, ModelsResponse, RetrainOutlook,
+        RetrainStatus, SessionsResponse, TriggerRequest, TriggerResponse, UploadResponse,
     };
     use app::api::review::{HeldUploadsResponse, ReviewResult};
     use app::api::status::{HealthReport, ServerStatus, UptimeReport};
@@ -389,8 +396,9 @@ mod paths {
     use domain::comparison::VersionComparison;
 
     use super::forms::{
-        ActivateForm, AddUserRequest, BatchPredictForm, CreateTokenRequest, LoginRequest,
-        PredictForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
+        ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest,
+        LoginRequest, PredictForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest,
+        UploadForm,
     };
     use super::server_fn_path;
 
@@ -503,6 +511,27 @@ mod paths {
             responses((status = 200, description = "Status", body = RetrainStatus))
         )]
         fn retrain_status;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::retrain::RetrainReadiness>(), tag = "retraining",
+            summary = "What a retraining started now would be judged on, and whether it could activate",
+            responses((status = 200, description = "The outlook", body = RetrainOutlook))
+        )]
+        fn retrain_readiness;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::retrain::CancelRetrain>(), tag = "retraining",
+            summary = "Cancel a queued or running retraining job",
+            description = "A queued job ends at once; a running one stops at its next batch and keeps \
+                           nothing it trained (its session ends `failed` with outcome `cancelled`). \
+                           Audited as `retrain.cancel`.",
+            request_body(content = CancelForm, content_type = "application/json"),
+            responses(
+                (status = 200, description = "Cancelled, or stopping", body = CancelResponse),
+                (status = 404, description = "The session is not queued or running", body = ErrorBody),
+            )
+        )]
+        fn cancel_retrain;
 
         #[utoipa::path(
             get, path = server_fn_path::<app::api::retrain::RetrainSessions>(), tag = "retraining",

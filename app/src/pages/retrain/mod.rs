@@ -6,8 +6,9 @@ use leptos::prelude::*;
 
 use crate::api::auth::Role;
 use crate::api::retrain::{
-    activate_model, get_database_stats, get_retrain_status, list_models, retrain_sessions,
-    trigger_retrain, DatabaseStats, RetrainStatus, SessionStatus, SessionSummary, MAX_EPOCHS,
+    activate_model, cancel_retrain, get_database_stats, get_retrain_status, list_models,
+    retrain_readiness, retrain_sessions, trigger_retrain, CancelResponse, DatabaseStats,
+    RetrainOutlook, RetrainStatus, SessionStatus, SessionSummary, MAX_EPOCHS,
 };
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
@@ -37,6 +38,8 @@ pub fn RetrainPage() -> impl IntoView {
     let stats = Resource::new(move || refreshes.get(), |_| get_database_stats());
     let sessions = Resource::new(move || refreshes.get(), |_| retrain_sessions(Some(10)));
     let models = Resource::new(move || refreshes.get(), |_| list_models());
+    let outlook = Resource::new(move || refreshes.get(), |_| retrain_readiness());
+    let cancel = Action::new(move |session_id: &i64| cancel_retrain(*session_id));
     let status = RwSignal::new(None::<RetrainStatus>);
     let epochs = RwSignal::new(3_u32);
     let fine_tune_epochs = RwSignal::new(1_u32);
@@ -95,6 +98,7 @@ pub fn RetrainPage() -> impl IntoView {
         <RequireRole role=Role::Admin action="start retraining or activate versions">
         <section class="card stack" data-testid="retrain-controls">
             <h2>"Start a retraining run"</h2>
+            <Loaded resource=outlook render=move |outlook| view! { <Outlook outlook /> } />
             <EpochSlider label="Epochs" min=1 value=epochs testid="epochs" />
             <EpochSlider label="Fine-tune epochs" min=0 value=fine_tune_epochs testid="fine-tune-epochs" />
             <div class="actions">
@@ -123,7 +127,7 @@ pub fn RetrainPage() -> impl IntoView {
             <h2>"Current job"</h2>
             {move || match status.get() {
                 None => view! { <p class="muted">"Checking…"</p> }.into_any(),
-                Some(status) => view! { <JobStatus status /> }.into_any(),
+                Some(status) => view! { <JobStatus status cancel admin /> }.into_any(),
             }}
         </section>
 
@@ -206,20 +210,67 @@ fn StatsCards(stats: DatabaseStats) -> impl IntoView {
     }
 }
 
+/// Before the click: what a new version would be judged on, and whether it could serve by itself.
 #[component]
-fn JobStatus(status: RetrainStatus) -> impl IntoView {
+fn Outlook(outlook: RetrainOutlook) -> impl IntoView {
+    let class = if outlook.can_activate {
+        "reassurance"
+    } else {
+        "warning"
+    };
+    view! {
+        <div class=class data-testid="retrain-outlook">
+            <p>
+                <strong>{format!("{} uploads waiting. ", outlook.pending_images)}</strong>
+                {outlook.explanation}
+            </p>
+            {(!outlook.can_activate).then(|| view! {
+                <p><a href="/upload?purpose=reference" data-testid="reference-upload-link">"Upload reference images"</a></p>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn JobStatus(
+    status: RetrainStatus,
+    cancel: Action<i64, Result<CancelResponse, crate::error::AppError>>,
+    admin: bool,
+) -> impl IntoView {
     let progress = status.progress.clone();
+    let session = status.session.clone();
+    let unfinished = session
+        .as_ref()
+        .filter(|s| matches!(s.status, SessionStatus::Queued | SessionStatus::Running));
+    let cancellable = unfinished
+        .filter(|s| admin && !s.cancel_requested)
+        .map(|s| s.id);
+    let stopping = unfinished.is_some_and(|s| s.cancel_requested);
+    let outcome = session.and_then(|s| s.outcome);
     view! {
         <p data-testid="job-state">
             <span class=format!("badge {}", status.status)>{status.status.as_str()}</span>
             " "
-            {status.message.clone()}
+            {if outcome.is_some() { String::new() } else { status.message.clone() }}
         </p>
+        {outcome.map(|outcome| view! {
+            <dl class="outcome" data-testid="job-outcome" data-kind=format!("{:?}", outcome.kind)>
+                <dt>"Outcome"</dt>
+                <dd data-testid="outcome-headline">{outcome.headline}</dd>
+                <dt>"Why"</dt>
+                <dd data-testid="outcome-reason">{outcome.reason}</dd>
+                <dt>"What next"</dt>
+                <dd data-testid="outcome-next">
+                    {outcome.next_step}
+                    {outcome.link.map(|link| view! { " " <a href=link.href>{link.label}</a> })}
+                </dd>
+            </dl>
+        })}
         {progress.map(|live| {
             let eta = live.eta_seconds.map_or(String::new(), |s| format!(" · about {s:.0} s left"));
             view! {
                 <div class="progress" data-testid="job-progress">
-                    <progress max="1" value=live.fraction.to_string()></progress>
+                    <progress max="1" value=live.fraction.to_string() aria-label="Retraining progress"></progress>
                     <p class="muted">
                         {format!(
                             "{} · epoch {}/{} · batch {}/{} · loss {} · accuracy {}{eta}",
@@ -235,6 +286,27 @@ fn JobStatus(status: RetrainStatus) -> impl IntoView {
                 </div>
             }
         })}
+        {stopping.then(|| view! { <p class="muted" data-testid="job-stopping">"Stopping at the next batch…"</p> })}
+        {cancellable.map(|session_id| view! {
+            <div class="actions">
+                <button
+                    type="button"
+                    class="button danger"
+                    data-testid="cancel-retrain"
+                    disabled=move || cancel.pending().get()
+                    on:click=move |_| {
+                        cancel.dispatch(session_id);
+                    }
+                >
+                    "Cancel this job"
+                </button>
+            </div>
+        })}
+        {move || {
+            cancel.value().get().and_then(Result::err).map(|error| {
+                view! { <p class="error" role="alert">{error.to_string()}</p> }
+            })
+        }}
     }
 }
 
@@ -252,6 +324,7 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
             {sessions
                 .into_iter()
                 .map(|s| {
+                    let why = s.outcome.as_ref().map(|o| o.reason.clone());
                     view! {
                         <tr>
                             <td>{s.id}</td>
@@ -261,7 +334,9 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
                             <td>{format!("{} → {}", percent(s.scores.accuracy_before), percent(s.scores.accuracy_after))}</td>
                             <td>{format!("{} → {}", percent(s.scores.f1_before), percent(s.scores.f1_after))}</td>
                             <td>{s.model_version.unwrap_or_default()}</td>
-                            <td class="message">{s.error.or(s.message).unwrap_or_default()}</td>
+                            <td class="message" title=why>
+                                {s.outcome.map(|o| o.headline).or(s.error).or(s.message).unwrap_or_default()}
+                            </td>
                         </tr>
                     }
                 })

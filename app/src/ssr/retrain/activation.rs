@@ -1,6 +1,8 @@
 //! The activation gate: whether a retrained version may serve by itself, decided from its scores
 //! alone (no I/O), so every branch is tested directly.
 
+use domain::comparison::EvaluationSet;
+use domain::outcome::{JobOutcome, NextStepLink, OutcomeKind};
 use domain::SessionStatus;
 use ml::finetune::data::MIN_REFERENCE_IMAGES;
 
@@ -54,6 +56,85 @@ impl Decision {
         }
     }
 
+    /// The session's ending in fields: what happened, on which images, and what to do next in the
+    /// app's own words (the page links the step).
+    pub fn outcome(self, version: &str, evidence: &Evidence, set: EvaluationSet) -> JobOutcome {
+        let figures = format!(
+            "validation accuracy {:.2}% before, {:.2}% after, on the same {}",
+            evidence.before * 100.0,
+            evidence.after * 100.0,
+            set.describe()
+        );
+        let force = "or, if you have checked it yourself, force-activate it in the versions table \
+                     below, giving a reason";
+        let reference_link = Some(NextStepLink {
+            label: "Upload reference images".into(),
+            href: "/upload?purpose=reference".into(),
+        });
+        match self {
+            Decision::Activate => JobOutcome {
+                kind: OutcomeKind::Activated,
+                headline: format!("{version} is now serving"),
+                reason: format!(
+                    "It scored at least as well as the version it replaces ({figures}; tolerance \
+                     {:.2} points).",
+                    evidence.tolerance * 100.0
+                ),
+                next_step: "Watch the Monitor page; if anything looks wrong, activate the \
+                            previous version in the versions table below."
+                    .into(),
+                link: Some(NextStepLink {
+                    label: "Open the Monitor".into(),
+                    href: "/monitor".into(),
+                }),
+            },
+            Decision::KeepUntrusted => JobOutcome {
+                kind: OutcomeKind::KeptUntrusted,
+                headline: format!("{version} kept as a candidate, not activated"),
+                reason: format!(
+                    "It could only be judged on uploads ({figures}), and uploads cannot vouch \
+                     for themselves: wrong labels would confirm themselves."
+                ),
+                next_step: format!(
+                    "Give the server a trusted set to judge on: an admin uploads at least \
+                     {MIN_REFERENCE_IMAGES} labelled images as the reference set, then retrains; \
+                     {force}."
+                ),
+                link: reference_link,
+            },
+            Decision::KeepTooFewImages => JobOutcome {
+                kind: OutcomeKind::KeptTooFewImages,
+                headline: format!("{version} kept as a candidate, not activated"),
+                reason: format!(
+                    "Only {} validation images: too few to tell whether it is better ({figures}).",
+                    evidence.validation_images
+                ),
+                next_step: format!(
+                    "Upload more labelled images (at least {MIN_VALIDATION_IMAGES} to judge on), \
+                     then retrain; {force}."
+                ),
+                link: reference_link,
+            },
+            Decision::KeepWorse => JobOutcome {
+                kind: OutcomeKind::KeptWorse,
+                headline: format!("{version} kept as a candidate, not activated"),
+                reason: format!(
+                    "It scored worse than the serving version by more than the tolerance of \
+                     {:.2} points ({figures}).",
+                    evidence.tolerance * 100.0
+                ),
+                next_step: "Check the new uploads' labels on the Upload page (the held-for-review \
+                            queue), then retrain with more epochs; the serving version is \
+                            unchanged."
+                    .into(),
+                link: Some(NextStepLink {
+                    label: "Review uploads".into(),
+                    href: "/upload".into(),
+                }),
+            },
+        }
+    }
+
     /// The session's message; `note` says how validation was done when that matters.
     pub fn message(self, version: &str, evidence: &Evidence, note: &str) -> String {
         let before = evidence.before * 100.0;
@@ -89,6 +170,56 @@ impl Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::comparison::EvaluationSetKind;
+
+    #[test]
+    fn every_ending_says_what_happened_why_and_what_next() {
+        let uploads = EvaluationSet {
+            kind: EvaluationSetKind::HeldOutUploads,
+            images: 3,
+        };
+        let untrusted = Evidence {
+            trusted: false,
+            validation_images: 3,
+            ..TRUSTED
+        };
+        let outcome = Decision::KeepUntrusted.outcome("v2", &untrusted, uploads);
+        assert_eq!(outcome.kind, OutcomeKind::KeptUntrusted);
+        assert_eq!(outcome.headline, "v2 kept as a candidate, not activated");
+        assert!(
+            outcome.reason.contains(
+                "95.00% before, 95.00% after, on the same 3 images of the held-out uploads"
+            ),
+            "{}",
+            outcome.reason
+        );
+        assert!(
+            outcome.next_step.contains("at least 300 labelled images"),
+            "{}",
+            outcome.next_step
+        );
+        // The page's words, not the command line's.
+        assert!(
+            !outcome.next_step.contains("--data-dir"),
+            "{}",
+            outcome.next_step
+        );
+        assert_eq!(outcome.link.unwrap().href, "/upload?purpose=reference");
+
+        let split = EvaluationSet {
+            kind: EvaluationSetKind::OriginalSplit,
+            images: 857,
+        };
+        let activated = Decision::Activate.outcome("v3", &TRUSTED, split);
+        assert_eq!(activated.kind, OutcomeKind::Activated);
+        assert_eq!(activated.headline, "v3 is now serving");
+        assert_eq!(activated.link.unwrap().href, "/monitor");
+        for decision in [Decision::KeepTooFewImages, Decision::KeepWorse] {
+            let outcome = decision.outcome("v4", &TRUSTED, split);
+            assert!(!outcome.reason.is_empty() && !outcome.next_step.is_empty());
+            assert!(outcome.link.is_some());
+        }
+    }
 
     const TRUSTED: Evidence = Evidence {
         before: 0.95,

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use domain::outcome::{JobOutcome, OutcomeKind};
 use domain::{JobPhase, PreprocessingStatus};
 use ml::dataset::LabeledImage;
 use ml::finetune::data::{FineTuneSources, OriginalData, PreparedData, ValidationSet};
@@ -26,6 +27,9 @@ pub(super) enum JobError {
     Storage(#[from] storage::StorageError),
     #[error("{0}")]
     Job(String),
+    /// An admin asked the job to stop.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl JobError {
@@ -43,7 +47,31 @@ impl JobError {
                 "a storage error stopped the job; the details are in the server log".to_owned()
             }
             JobError::Job(message) => message.clone(),
+            JobError::Cancelled => "cancelled".to_owned(),
         }
+    }
+}
+
+/// How a job that produced no version ended, for the session's `outcome`.
+pub(super) fn failed_outcome(reason: &str) -> JobOutcome {
+    JobOutcome {
+        kind: OutcomeKind::Failed,
+        headline: "The job failed; the serving version is unchanged".into(),
+        reason: reason.to_owned(),
+        next_step: "Fix what the reason names, then retrain; the uploads are still waiting.".into(),
+        link: None,
+    }
+}
+
+/// How a cancelled job ended.
+pub(super) fn cancelled_outcome(by: &str) -> JobOutcome {
+    JobOutcome {
+        kind: OutcomeKind::Cancelled,
+        headline: format!("Cancelled by {by}"),
+        reason: "An admin stopped the job before it finished; no new version was kept.".into(),
+        next_step: "The uploads it would have learnt from are still waiting: retrain when ready."
+            .into(),
+        link: None,
     }
 }
 
@@ -69,6 +97,9 @@ pub(super) async fn execute(
     }
     reporter.set_phase(JobPhase::Preprocessing);
     let prepared = prepare(state, session_id, &serving, &uploads).await?;
+    if reporter.stop_requested() {
+        return Err(JobError::Cancelled);
+    }
 
     let version = format!(
         "v{}-s{session_id}",
@@ -78,7 +109,7 @@ pub(super) async fn execute(
     let out_dir = models.staging_dir(&version)?;
     let validation_set = prepared.validation_set;
     let images_used = prepared.train.len() as i64;
-    let outcome = fine_tune(
+    let trained = fine_tune(
         state,
         &serving,
         prepared,
@@ -90,7 +121,16 @@ pub(super) async fn execute(
         request,
         reporter.clone(),
     )
-    .await?;
+    .await;
+    // A stop request ends training early (or before its first epoch, as an error): either way the
+    // half-trained version is dropped, not judged.
+    if reporter.stop_requested() {
+        if let Err(error) = std::fs::remove_dir_all(&out_dir) {
+            tracing::warn!(session_id, %error, "cannot remove a cancelled job's files");
+        }
+        return Err(JobError::Cancelled);
+    }
+    let outcome = trained?;
 
     reporter.set_phase(JobPhase::Saving);
     // Only a version whose every file is in the store gets a row: no replica can be asked to load
@@ -98,12 +138,13 @@ pub(super) async fn execute(
     let registered_path = models
         .publish(&version, ml::artifact::MANIFEST_FILE)
         .await?;
+    let evaluated_on = domain::comparison::EvaluationSet {
+        kind: validation_set.kind(),
+        images: outcome.after.images,
+    };
     let metrics_json = crate::ssr::versions::stored_metrics(
         &outcome.after,
-        domain::comparison::EvaluationSet {
-            kind: validation_set.kind(),
-            images: outcome.after.images,
-        },
+        evaluated_on,
         &serving.version,
         &outcome.before,
     )
@@ -140,6 +181,8 @@ pub(super) async fn execute(
         note = format!("{note}; {trust_note}");
     }
     let message = decision.message(&version, &evidence, &note);
+    let outcome_json = serde_json::to_string(&decision.outcome(&version, &evidence, evaluated_on))
+        .map_err(|e| JobError::Job(format!("cannot encode the outcome: {e}")))?;
     let history_json = serde_json::to_string(&outcome.history)
         .map_err(|e| JobError::Job(format!("cannot encode history: {e}")))?;
     let upload_ids: Vec<i64> = uploads.iter().map(|row| row.id).collect();
@@ -156,6 +199,7 @@ pub(super) async fn execute(
             history_json: &history_json,
             model_version: &version,
             message: &message,
+            outcome_json: &outcome_json,
         },
     )
     .await?;

@@ -14,9 +14,13 @@ pub use worker::{spawn as spawn_worker, RetrainWorker, HEARTBEAT, SILENCE_LIMIT}
 
 use domain::SessionStatus;
 
-use crate::api::retrain::{TriggerRequest, TriggerResponse, MAX_EPOCHS};
+use crate::api::retrain::{
+    CancelResponse, RetrainOutlook, TriggerRequest, TriggerResponse, MAX_EPOCHS,
+};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use domain::comparison::EvaluationSetKind;
+use ml::finetune::data::MIN_REFERENCE_IMAGES;
 
 /// Validates the request and queues a session for a worker (this process's, or another's); answers
 /// at once. The database, not this process, allows one unfinished job.
@@ -67,4 +71,81 @@ pub async fn trigger(
             "retraining on {pending} new image(s) started; follow it at GET /retrain/status"
         ),
     })
+}
+
+/// What a job started now would be judged on: the original split when the training folders and the
+/// serving model's split are known, the reference set once it is large enough, else uploads (so the
+/// result stays a candidate). The same order `ml::finetune::data::prepare` follows.
+pub async fn readiness(state: &AppState) -> Result<RetrainOutlook, AppError> {
+    let pending_images = db::uploads::count_pending(&state.db).await?;
+    let reference_images = db::uploads::reference(&state.db).await?.len() as i64;
+    let reference_needed = MIN_REFERENCE_IMAGES as i64;
+    let original_split = state.service.data_dir.is_some()
+        && state
+            .models
+            .current()
+            .is_some_and(|model| model.classifier.manifest().dataset_split().is_some());
+    let judged_on = if original_split {
+        EvaluationSetKind::OriginalSplit
+    } else if reference_images >= reference_needed {
+        EvaluationSetKind::ReferenceSet
+    } else {
+        EvaluationSetKind::HeldOutUploads
+    };
+    let can_activate = judged_on.is_fixed();
+    let explanation = match judged_on {
+        EvaluationSetKind::OriginalSplit => "A new version is judged on the original validation \
+            split and serves by itself if it scores at least as well as the serving one."
+            .to_owned(),
+        EvaluationSetKind::ReferenceSet => format!(
+            "A new version is judged on the {reference_images}-image reference set and serves by \
+             itself if it scores at least as well as the serving one."
+        ),
+        _ => format!(
+            "A new version will be kept as a candidate, not activated: this server has no trusted \
+             set to judge it on, and uploads cannot vouch for their own labels. To let it \
+             activate, an admin uploads labelled images as the reference set ({reference_images} \
+             of {reference_needed} so far). You can still compare a candidate and activate it by \
+             hand."
+        ),
+    };
+    Ok(RetrainOutlook {
+        pending_images,
+        judged_on,
+        can_activate,
+        reference_images,
+        reference_needed,
+        explanation,
+    })
+}
+
+/// Stops job `session_id` for `by`: a queued one ends here, a running one at its next batch.
+pub async fn cancel(
+    state: &AppState,
+    session_id: i64,
+    by: &str,
+) -> Result<CancelResponse, AppError> {
+    use db::training_sessions::CancelRequest;
+    let outcome = serde_json::to_string(&job::cancelled_outcome(by))
+        .map_err(|e| AppError::BadRequest(format!("cannot encode the outcome: {e}")))?;
+    let message = format!("cancelled by {by}");
+    match db::training_sessions::request_cancel(&state.db, session_id, by, &message, &outcome)
+        .await?
+    {
+        CancelRequest::EndedQueued => Ok(CancelResponse {
+            session_id,
+            status: SessionStatus::Failed,
+            message: format!("session {session_id} was queued and is now cancelled"),
+        }),
+        CancelRequest::Requested => Ok(CancelResponse {
+            session_id,
+            status: SessionStatus::Running,
+            message: format!(
+                "session {session_id} stops at its next batch; nothing it trained is kept"
+            ),
+        }),
+        CancelRequest::NotUnfinished => Err(AppError::NotFound(format!(
+            "session {session_id} is not queued or running"
+        ))),
+    }
 }

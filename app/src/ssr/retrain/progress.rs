@@ -1,6 +1,8 @@
 //! How the running job tells the world how far it is: its live progress goes to the database with
 //! every heartbeat, so whichever process answers `GET /retrain/status` shows it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use domain::JobPhase;
@@ -9,22 +11,38 @@ use tokio::sync::watch;
 
 use crate::api::retrain::LiveProgress;
 
-/// The latest progress of one job, written from the training thread and read by its heartbeat.
+/// The latest progress of one job, written from the training thread and read by its heartbeat;
+/// and the other way, whether an admin asked the job to stop (set by the heartbeat, read by the
+/// training loop between batches).
 #[derive(Clone)]
-pub(super) struct ProgressReporter(watch::Sender<LiveProgress>);
+pub(super) struct ProgressReporter {
+    progress: watch::Sender<LiveProgress>,
+    stop: Arc<AtomicBool>,
+}
 
 impl ProgressReporter {
     pub fn new(epochs: usize) -> (Self, watch::Receiver<LiveProgress>) {
-        let (sender, receiver) = watch::channel(LiveProgress::new(JobPhase::Preprocessing, epochs));
-        (Self(sender), receiver)
+        let (progress, receiver) =
+            watch::channel(LiveProgress::new(JobPhase::Preprocessing, epochs));
+        let stop = Arc::new(AtomicBool::new(false));
+        (Self { progress, stop }, receiver)
     }
 
     pub fn set_phase(&self, phase: JobPhase) {
-        self.0.send_modify(|progress| progress.phase = phase);
+        self.progress.send_modify(|progress| progress.phase = phase);
     }
 
     fn set(&self, progress: LiveProgress) {
-        self.0.send_replace(progress);
+        self.progress.send_replace(progress);
+    }
+
+    /// Asks the job to stop at its next check.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 }
 
@@ -58,6 +76,10 @@ impl TrainingObserver for ProgressObserver {
             eta_seconds: eta,
             fraction,
         });
+    }
+
+    fn should_stop(&self) -> bool {
+        self.reporter.stop_requested()
     }
 
     fn on_epoch(&mut self, record: &EpochRecord, _is_best: bool) {

@@ -8,7 +8,20 @@ use crate::error::AppError;
 use crate::ssr::AppState;
 
 fn summary(row: db::training_sessions::TrainingSession) -> SessionSummary {
+    // Sessions that ended before outcomes were recorded, or that a restart or a silent worker
+    // failed, still get one: their error is the reason.
+    let outcome = row
+        .outcome
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .or_else(|| {
+            (row.status == SessionStatus::Failed)
+                .then(|| super::job::failed_outcome(row.error.as_deref().unwrap_or("unknown")))
+        });
     SessionSummary {
+        outcome,
+        cancel_requested: row.cancel_requested_by.is_some()
+            && matches!(row.status, SessionStatus::Queued | SessionStatus::Running),
         history: serde_json::from_str(&row.history).unwrap_or(serde_json::Value::Null),
         id: row.id,
         status: row.status,

@@ -90,23 +90,45 @@ async fn run(state: &AppState, session_id: i64) {
     let epochs = (request.epochs + request.fine_tune_epochs) as usize;
     let (reporter, mut progress) = ProgressReporter::new(epochs);
     let pool = state.db.clone();
+    let stopper = reporter.clone();
+    // The heartbeat also carries the other way: an admin's stop request, whichever process took it.
     let heartbeat = tokio::spawn(async move {
         loop {
             let json = serde_json::to_string(&*progress.borrow_and_update()).unwrap_or_default();
             if let Err(error) = db::training_sessions::heartbeat(&pool, session_id, &json).await {
                 tracing::warn!(session_id, %error, "a heartbeat was not recorded");
             }
+            if let Ok(Some(_)) = db::training_sessions::cancel_requested_by(&pool, session_id).await
+            {
+                stopper.request_stop();
+            }
             tokio::time::sleep(HEARTBEAT).await;
         }
     });
     let result = job::execute(state, session_id, request, reporter).await;
     heartbeat.abort();
-    if let Err(error) = result {
-        tracing::error!(session_id, %error, "retraining session failed");
-        if let Err(db_error) =
-            db::training_sessions::fail(&state.db, session_id, &error.public_message()).await
-        {
-            tracing::error!(session_id, error = %db_error, "cannot record the failure of a session");
+    let Err(error) = result else { return };
+    let (message, outcome) = match error {
+        job::JobError::Cancelled => {
+            let by = db::training_sessions::cancel_requested_by(&state.db, session_id)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "an admin".into());
+            tracing::info!(session_id, by, "retraining session cancelled");
+            (format!("cancelled by {by}"), job::cancelled_outcome(&by))
         }
+        error => {
+            tracing::error!(session_id, %error, "retraining session failed");
+            let message = error.public_message();
+            let outcome = job::failed_outcome(&message);
+            (message, outcome)
+        }
+    };
+    let outcome_json = serde_json::to_string(&outcome).unwrap_or_default();
+    if let Err(db_error) =
+        db::training_sessions::fail(&state.db, session_id, &message, &outcome_json).await
+    {
+        tracing::error!(session_id, error = %db_error, "cannot record the end of a session");
     }
 }
