@@ -12,6 +12,7 @@ pub mod api;
 pub mod charts;
 pub mod components;
 pub mod error;
+pub mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;

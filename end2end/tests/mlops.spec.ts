@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { Page } from "@playwright/test";
 import { test, expect, expectDrawn, waitForHydration } from "./fixtures";
 import { chartFile, dicomFile, DICOM_PATIENT, sliceFile } from "./images";
@@ -161,13 +162,50 @@ test("an unsure answer is marked for review with the runner-up", async ({ page, 
   }
 });
 
-test("batch mode classifies several files at once", async ({ page }) => {
+test("batch results are a table to triage: sort, filter, details with a heatmap, CSV", async ({ page }) => {
   await page.goto("/predict");
   await waitForHydration(page);
-  await page.getByTestId("file-input").setInputFiles([sliceFile(2), sliceFile(3)]);
-  await expect(page.getByTestId("predict-submit")).toHaveText("Classify 2 images");
+  await page
+    .getByTestId("file-input")
+    .setInputFiles([sliceFile(2, "b-slice.bmp"), chartFile("a-chart.bmp"), sliceFile(3, "c-slice.bmp")]);
+  await expect(page.getByTestId("predict-submit")).toHaveText("Classify 3 images");
   await page.getByTestId("predict-submit").click();
-  await expect(page.getByTestId("batch-results").getByTestId("prediction")).toHaveCount(2);
+  const table = page.getByTestId("batch-table");
+  const rows = table.getByTestId("batch-row");
+  await expect(rows).toHaveCount(3);
+  await expect(page.getByTestId("batch-summary")).toContainText(
+    "3 images: 2 answered (0 need review), 1 refused as not a brain MRI",
+  );
+  // One compact row each, with a thumbnail drawn from the picked file.
+  await expect
+    .poll(() => rows.first().locator("img.thumb").evaluate((img: HTMLImageElement) => img.naturalWidth))
+    .toBeGreaterThan(0);
+  const names = () => rows.locator(".filename").allTextContents();
+  expect(await names()).toEqual(["b-slice.bmp", "a-chart.bmp", "c-slice.bmp"]);
+  // The refused one first when the least sure are wanted, alone when refusals are asked for.
+  await page.getByTestId("batch-order").selectOption("least");
+  expect((await names())[0]).toBe("a-chart.bmp");
+  await page.getByTestId("batch-filter").selectOption("unanswered");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("Not a brain MRI");
+  await expect(page.getByTestId("batch-shown")).toHaveText("1 of 3 shown");
+  await page.getByTestId("batch-filter").selectOption("notumor");
+  await expect(rows).toHaveCount(2);
+  // Details: the probabilities and where the model looked, in a panel that Escape closes.
+  await rows.first().getByTestId("row-details").click();
+  const detail = page.getByTestId("batch-detail");
+  await expect(detail).toBeVisible();
+  await expect(detail.getByTestId("probability-bars")).toBeVisible();
+  await expect(detail.getByTestId("batch-detail-heatmap").locator("canvas")).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(detail).toBeHidden();
+  // The CSV download: a header and one row per file, the same as the REST export.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("batch-csv").click()]);
+  expect(download.suggestedFilename()).toBe("predictions.csv");
+  const csv = fs.readFileSync(await download.path(), "utf8").trim().split("\r\n");
+  expect(csv).toHaveLength(4);
+  expect(csv[0]).toMatch(/^filename,frame,status,predicted_class,confidence/);
+  expect(csv[2]).toMatch(/^a-chart\.bmp,,refused,/);
 });
 
 test.describe("upload, then retrain", () => {

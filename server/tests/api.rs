@@ -68,6 +68,63 @@ async fn batch_prediction_reports_each_file_including_the_bad_ones() {
     assert_eq!(stats["total_predictions"], 2);
 }
 
+/// `?format=csv` answers the same batch as a CSV download, one row per file, the JSON fields in
+/// columns; an unknown format is a 400 before anything is classified.
+#[tokio::test]
+async fn a_batch_is_exported_as_csv_on_request() {
+    let server = TestServer::start().await;
+    let form = || {
+        Form::new()
+            .part("files", file_part(slice_jpeg(1), "a,1.jpg"))
+            .part("files", file_part(b"not an image".to_vec(), "=notes.jpg"))
+    };
+    let response = reqwest::Client::new()
+        .post(server.url("/predict/batch?format=csv"))
+        .multipart(form())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("predictions.csv"));
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("filename,frame,status,predicted_class,confidence"));
+    let (_, json) = server.post_form("/predict/batch", form()).await;
+    let first = &json["results"][0];
+    let expected = format!(
+        "\"a,1.jpg\",,predicted,{},{:.6},{},",
+        first["predicted_class"].as_str().unwrap(),
+        first["confidence"].as_f64().unwrap(),
+        first["needs_review"]
+    );
+    assert!(
+        lines[1].starts_with(&expected),
+        "{} vs {expected}",
+        lines[1]
+    );
+    assert!(lines[2].starts_with("'=notes.jpg,,failed,"), "{}", lines[2]);
+
+    let (_, before) = server.get_json("/database/stats").await;
+    let response = reqwest::Client::new()
+        .post(server.url("/predict/batch?format=xlsx"))
+        .multipart(form())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::json_of(response).await;
+    assert_error(status, &body, 400, "format must be json or csv");
+    let (_, after) = server.get_json("/database/stats").await;
+    assert_eq!(before["total_predictions"], after["total_predictions"]);
+}
+
 #[tokio::test]
 async fn bad_prediction_requests_get_clear_4xx_json_errors() {
     let server = TestServer::start_with(&["--max-upload-mb", "1"]).await;

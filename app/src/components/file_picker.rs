@@ -41,6 +41,11 @@ impl SelectedFiles {
         self.previews.with(Vec::len)
     }
 
+    /// The selected browser files, in the order picked.
+    pub fn files(&self) -> Vec<web_sys::File> {
+        self.files.get_untracked()
+    }
+
     /// Empties the selection and the file input, so the next pick starts afresh.
     pub fn clear(&self) {
         self.set(Vec::new());

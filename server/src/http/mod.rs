@@ -4,6 +4,7 @@
 
 mod access;
 mod client;
+mod export;
 mod guard;
 mod headers;
 mod limits;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(server_fn_error_status))
+        .layer(middleware::from_fn(export::batch_csv))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         // Before the guard: a request nobody may make still spends its sender's budget.
         .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))

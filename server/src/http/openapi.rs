@@ -440,10 +440,16 @@ mod paths {
                            for an image that is not a brain MRI slice); the others are still answered. \
                            A multi-frame DICOM file gets one entry per frame (`dicom.frame`); at most \
                            64 images and frames per request (413 beyond).",
+            params(("format" = Option<String>, Query, description = "`json` (default) or `csv`: one row per file or frame, \
+                with every class's probability, as a `predictions.csv` download")),
             request_body(content = BatchPredictForm, content_type = "multipart/form-data"),
             responses(
-                (status = 200, description = "One result per file (per frame for multi-frame DICOM), in order", body = BatchPredictionResponse),
-                (status = 400, description = "No `files` field or not multipart", body = ErrorBody),
+                (status = 200, description = "One result per file (per frame for multi-frame DICOM), in order",
+                    content(
+                        (BatchPredictionResponse = "application/json"),
+                        (String = "text/csv"),
+                    )),
+                (status = 400, description = "No `files` field, not multipart, or an unknown `format`", body = ErrorBody),
                 (status = 413, description = "Larger than the upload limit", body = ErrorBody),
                 (status = 503, description = "No model is loaded", body = ErrorBody),
             )

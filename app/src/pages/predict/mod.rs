@@ -1,5 +1,9 @@
+mod batch;
+
 use leptos::prelude::*;
 use leptos::web_sys;
+
+use batch::BatchTriage;
 
 use crate::api::auth::Role;
 use crate::api::predict::{
@@ -17,7 +21,8 @@ use crate::error::AppError;
 #[derive(Clone)]
 enum Outcome {
     Single(Box<ExplanationResponse>),
-    Batch(Vec<BatchItem>),
+    /// The answers and the files they came from (for thumbnails and heatmaps).
+    Batch(Vec<BatchItem>, Vec<web_sys::File>),
     /// A refused slice an annotator had classified anyway.
     Overridden(Box<PredictionResponse>),
 }
@@ -33,6 +38,7 @@ pub fn PredictPage() -> impl IntoView {
     let can_override = use_session().allows(Role::Annotator);
     let run = Action::new_local(move |data: &Request| {
         let (form, count, override_refusal) = data.clone();
+        let picked = files.files();
         async move {
             if override_refusal {
                 predict(form.into())
@@ -45,7 +51,7 @@ pub fn PredictPage() -> impl IntoView {
             } else {
                 predict_batch(form.into())
                     .await
-                    .map(|batch| Outcome::Batch(batch.results))
+                    .map(|batch| Outcome::Batch(batch.results, picked))
             }
         }
     });
@@ -114,7 +120,7 @@ pub fn PredictPage() -> impl IntoView {
                         }
                             .into_any()
                     }
-                    Ok(Outcome::Batch(items)) => view! { <BatchResults items /> }.into_any(),
+                    Ok(Outcome::Batch(items, files)) => view! { <BatchTriage items files /> }.into_any(),
                     Ok(Outcome::Overridden(prediction)) => {
                         view! { <PredictionCard prediction=*prediction title=None /> }.into_any()
                     }
@@ -269,39 +275,6 @@ fn DicomDetails(dicom: DicomInfo) -> impl IntoView {
                 .map(|(name, value)| view! { <dt>{name}</dt> <dd>{value}</dd> })
                 .collect_view()}
         </dl>
-    }
-}
-
-#[component]
-fn BatchResults(items: Vec<BatchItem>) -> impl IntoView {
-    view! {
-        <div class="batch" data-testid="batch-results">
-            {items
-                .into_iter()
-                .map(|item| match item {
-                    BatchItem::Predicted { filename, prediction } => {
-                        view! { <PredictionCard prediction title=Some(filename) /> }.into_any()
-                    }
-                    BatchItem::Failed { filename, error, detail, score, threshold } => {
-                        match detail {
-                            Some(detail) if error == "not_brain_mri" => {
-                                view! { <Refusal title=Some(filename) detail score threshold /> }
-                                    .into_any()
-                            }
-                            _ => {
-                                view! {
-                                    <section class="card result failed">
-                                        <h2 class="filename">{filename}</h2>
-                                        <p class="error">{error}</p>
-                                    </section>
-                                }
-                                    .into_any()
-                            }
-                        }
-                    }
-                })
-                .collect_view()}
-        </div>
     }
 }
 
