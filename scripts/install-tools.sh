@@ -124,7 +124,7 @@ install_s3s_fs() {
 }
 
 install_end2end_packages() {
-  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || [ ! -d "$ROOT/end2end/node_modules/@axe-core/playwright" ]; then
     log "npm ci in end2end/ (browser download skipped: tests use Debian's chromium)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi

@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                 data-hydrated=move || hydrated.get().to_string()
                 data-session=session
             >
+                <a class="skip-link" href="#content" on:click=skip_to_content>"Skip to content"</a>
                 <Sidebar />
                 <main id="content" class="content" tabindex="-1">
                     <Routes fallback=NotFoundPage>
@@ -108,5 +109,19 @@ pub fn App() -> impl IntoView {
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// Moves the keyboard focus to the page's content, past the menu (the skip link's target; the
+/// router would otherwise treat the `#content` link as a navigation).
+fn skip_to_content(event: leptos::ev::MouseEvent) {
+    use wasm_bindgen::JsCast;
+    event.prevent_default();
+    let content = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id("content"))
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(content) = content {
+        let _ = content.focus();
     }
 }

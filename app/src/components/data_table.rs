@@ -11,8 +11,11 @@ pub fn DataTable(
     headers: &'static [&'static str],
     children: Children,
 ) -> impl IntoView {
+    // A table wider than a phone scrolls in its box; the box takes the keyboard focus so the arrow
+    // keys can scroll it, and is named for screen readers ("models table").
+    let label = testid.replace('-', " ");
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label=label>
             <table data-testid=testid>
                 <thead>
                     <tr>

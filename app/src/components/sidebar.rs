@@ -130,7 +130,17 @@ fn Account() -> impl IntoView {
             .into_any()
         }
         None => {
-            view! { <a class="button small" href="/login" data-testid="login-link">"Log in"</a> }
+            // Back to this page after logging in.
+            let location = leptos_router::hooks::use_location();
+            let href = move || {
+                let path = location.pathname.get();
+                if path == "/login" || path == "/" {
+                    "/login".to_owned()
+                } else {
+                    format!("/login?next={path}")
+                }
+            };
+            view! { <a class="button small" href=href data-testid="login-link">"Log in"</a> }
                 .into_any()
         }
     };

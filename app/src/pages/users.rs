@@ -27,6 +27,8 @@ pub fn UsersPage() -> impl IntoView {
 
 fn role_select(value: RwSignal<Role>, testid: &'static str) -> impl IntoView {
     view! {
+        <label class="field">
+        <span>"Role"</span>
         <select
             data-testid=testid
             on:change=move |event| {
@@ -41,6 +43,7 @@ fn role_select(value: RwSignal<Role>, testid: &'static str) -> impl IntoView {
                 .map(|role| view! { <option value=role.as_str()>{role.as_str()}</option> })
                 .collect_view()}
         </select>
+        </label>
     }
 }
 
@@ -133,14 +136,14 @@ fn AccountsAdmin() -> impl IntoView {
                 </DataTable>
             } />
             <form class="inline-form" on:submit=add_submit data-testid="add-user-form">
-                <TextInput kind="text" value=new_name testid="new-username" placeholder="user name" />
-                <TextInput
-                    kind="password"
-                    value=new_password
-                    testid="new-password"
-                    placeholder="password (10+ characters)"
-                    autocomplete="new-password"
-                />
+                <label class="field">
+                    <span>"User name"</span>
+                    <TextInput kind="text" value=new_name testid="new-username" />
+                </label>
+                <label class="field">
+                    <span>"Password (10+ characters)"</span>
+                    <TextInput kind="password" value=new_password testid="new-password" autocomplete="new-password" />
+                </label>
                 {role_select(new_role, "new-role")}
                 <button type="submit" class="button primary" data-testid="add-user">"Add user"</button>
             </form>
@@ -185,7 +188,10 @@ fn AccountsAdmin() -> impl IntoView {
                 </DataTable>
             } />
             <form class="inline-form" on:submit=token_submit data-testid="create-token-form">
-                <TextInput kind="text" value=token_name testid="token-name" placeholder="token name, e.g. pacs-sync" />
+                <label class="field">
+                    <span>"Token name"</span>
+                    <TextInput kind="text" value=token_name testid="token-name" placeholder="e.g. pacs-sync" />
+                </label>
                 {role_select(token_role, "token-role")}
                 <button type="submit" class="button primary" data-testid="create-token">"Create token"</button>
             </form>

@@ -308,7 +308,7 @@ pub fn BatchTriage(items: Vec<BatchItem>, files: Vec<web_sys::File>) -> impl Int
     }
     .into_any();
     let table = view! {
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="batch results table">
                 <table data-testid="batch-table">
                     <thead>
                         <tr>

@@ -56,6 +56,16 @@ pub fn PredictPage() -> impl IntoView {
         }
     });
     let busy = run.pending();
+    // The answer is announced (a live region) and takes the focus, so keyboard and screen-reader
+    // users land on it instead of the page's top.
+    let result_region = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if run.value().with(Option::is_some) {
+            if let Some(region) = result_region.get_untracked() {
+                let _ = region.focus();
+            }
+        }
+    });
     let submit = move |event: web_sys::SubmitEvent| {
         event.prevent_default();
         let count = files.count();
@@ -100,6 +110,13 @@ pub fn PredictPage() -> impl IntoView {
                 </div>
             </form>
         </section>
+        <div
+            node_ref=result_region
+            class="result-region"
+            data-testid="predict-result-region"
+            aria-live="polite"
+            tabindex="-1"
+        >
         {move || {
             run.value()
                 .get()
@@ -162,6 +179,7 @@ pub fn PredictPage() -> impl IntoView {
                     }
                 })
         }}
+        </div>
     }
 }
 
