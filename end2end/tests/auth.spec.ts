@@ -10,7 +10,8 @@ test.describe("without a session", () => {
     await expect(page.getByTestId("role-notice")).toContainText("annotator");
     await expect(page.getByTestId("upload-form")).toBeHidden();
     await expect(page.getByTestId("review-queue")).toHaveCount(0);
-    await expect(page.getByTestId("login-link")).toBeVisible();
+    // The way in leads back here afterwards.
+    await expect(page.getByTestId("login-link")).toHaveAttribute("href", "/login?next=/upload");
     await page.goto("/retrain");
     await waitForHydration(page);
     await expect(page.getByTestId("models-table")).toBeVisible();
@@ -68,6 +69,15 @@ test("an admin creates an API token, shown once, and reads the audit trail", asy
   await page.getByTestId("create-token").click();
   await expect(page.getByTestId("created-token")).toContainText("bsk_");
   await expect(page.getByTestId("tokens-table")).toContainText("pacs-sync");
+  // The form is ready for the next token; the secret can be copied, then hidden.
+  await expect(page.getByTestId("token-name")).toHaveValue("");
+  const secret = (await page.locator("[data-testid=created-token] code.secret").textContent()) ?? "";
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.getByTestId("copy-token").click();
+  await expect(page.getByTestId("copy-token")).toHaveText("Copied");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  await page.getByTestId("clear-token").click();
+  await expect(page.getByTestId("created-token")).toHaveCount(0);
   const audit = page.getByTestId("audit-table");
   await expect(audit).toContainText("token.create");
   await expect(audit).toContainText("login");

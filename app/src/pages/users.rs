@@ -86,6 +86,13 @@ fn AccountsAdmin() -> impl IntoView {
         }
     });
 
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            token_name.set(String::new());
+        }
+    });
+    let copied = RwSignal::new(false);
+
     let add_submit = move |event: web_sys::SubmitEvent| {
         event.prevent_default();
         add.dispatch((
@@ -152,11 +159,40 @@ fn AccountsAdmin() -> impl IntoView {
         <section class="card stack">
             <h2>"API tokens"</h2>
             <p class="muted small">"For scripts: send " <code>"Authorization: Bearer <token>"</code> ". A token is shown once, when it is created."</p>
-            {move || create.value().get().and_then(Result::ok).map(|created: CreatedToken| view! {
-                <p class="success" data-testid="created-token">
-                    "New token " <strong>{created.name}</strong> " (" {created.role.as_str()} "): "
-                    <code class="secret">{created.token}</code>
-                </p>
+            {move || create.value().get().and_then(Result::ok).map(|created: CreatedToken| {
+                let secret = created.token.clone();
+                view! {
+                    <div class="reassurance" data-testid="created-token-panel">
+                        <p class="success" data-testid="created-token">
+                            "New token " <strong>{created.name}</strong> " (" {created.role.as_str()} "): "
+                            <code class="secret">{created.token}</code>
+                        </p>
+                        <p class="small">"Copy it now: it is not shown again, and only its hash is stored."</p>
+                        <div class="actions">
+                            <button
+                                type="button"
+                                class="button small"
+                                data-testid="copy-token"
+                                on:click=move |_| {
+                                    copied.set(copy_to_clipboard(&secret));
+                                }
+                            >
+                                {move || if copied.get() { "Copied" } else { "Copy" }}
+                            </button>
+                            <button
+                                type="button"
+                                class="button small"
+                                data-testid="clear-token"
+                                on:click=move |_| {
+                                    copied.set(false);
+                                    create.value().set(None);
+                                }
+                            >
+                                "Done, hide it"
+                            </button>
+                        </div>
+                    </div>
+                }
             })}
             <Loaded resource=tokens render=move |tokens| view! {
                 <DataTable testid="tokens-table" headers=&["Id", "Name", "Role", "Created by", "Last used", ""]>
@@ -219,4 +255,14 @@ fn AccountsAdmin() -> impl IntoView {
             } />
         </section>
     }
+}
+
+/// Puts `text` on the clipboard; whether the browser accepted the request (it writes later).
+fn copy_to_clipboard(text: &str) -> bool {
+    web_sys::window()
+        .map(|window| {
+            // The promise settles on its own; the button says what was asked.
+            let _ = window.navigator().clipboard().write_text(text);
+        })
+        .is_some()
 }
