@@ -15,6 +15,7 @@ pub mod audit;
 pub mod model_versions;
 pub mod predictions;
 pub mod preprocessing_logs;
+pub mod traffic;
 pub mod training_sessions;
 pub mod uploads;
 

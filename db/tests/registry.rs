@@ -58,6 +58,7 @@ on_each_backend!(
     refusals_are_counted_into_one_row_per_client_action_and_minute,
     failed_logins_are_counted_per_account_until_one_succeeds,
     a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_is_left,
+    traffic_minutes_add_up_per_minute_and_instance,
 );
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
@@ -533,4 +534,37 @@ async fn a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_
         .unwrap();
     assert_eq!(row.status, SessionStatus::Failed);
     assert_eq!(row.progress, None);
+}
+
+async fn traffic_minutes_add_up_per_minute_and_instance(pool: db::Pool) {
+    use db::traffic::{add, since, TrafficMinute};
+    let delta = |minute: &str, instance: &str, counts: &str| TrafficMinute {
+        minute: minute.into(),
+        instance: instance.into(),
+        requests: 10,
+        client_errors: 2,
+        server_errors: 1,
+        predictions: 4,
+        refused: 1,
+        flagged: 1,
+        latency_counts: counts.into(),
+    };
+    add(&pool, &delta("2026-12-03T01:00", "a", "[1,3]"))
+        .await
+        .unwrap();
+    add(&pool, &delta("2026-12-03T01:00", "a", "[0,1,2]"))
+        .await
+        .unwrap();
+    add(&pool, &delta("2026-12-03T01:00", "b", "[4]"))
+        .await
+        .unwrap();
+    add(&pool, &delta("2026-12-03T00:59", "a", "[1]"))
+        .await
+        .unwrap();
+    let rows = since(&pool, "2026-12-03T01:00").await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let a = rows.iter().find(|row| row.instance == "a").unwrap();
+    assert_eq!((a.requests, a.client_errors, a.predictions), (20, 4, 8));
+    assert_eq!(a.latency_counts, "[1,4,2]");
+    assert_eq!(since(&pool, "2026-12-03T00:00").await.unwrap().len(), 3);
 }

@@ -420,3 +420,19 @@ test("the monitor page updates live after a prediction", async ({ page, request 
   await expectDrawn(page, "chart-predictions-per-minute");
   await page.screenshot({ path: test.info().outputPath("monitor.png"), fullPage: true });
 });
+
+test("the monitor page draws rates and latency over 1 hour, 24 hours and 7 days", async ({ page, request }) => {
+  const response = await request.post("/predict", { multipart: { file: sliceFile(78) } });
+  expect(response.ok()).toBeTruthy();
+  await page.goto("/monitor");
+  await waitForHydration(page);
+  const summary = page.getByTestId("history-summary");
+  await expect(summary).toContainText(/[1-9]\d* images classified in this window \(1 minute per point\)/);
+  await expectDrawn(page, "traffic-history", 0);
+  await expectDrawn(page, "traffic-history", 1);
+  await page.getByTestId("history-window").selectOption("24h");
+  await expect(summary).toContainText("(15 minutes per point)");
+  await page.getByTestId("history-window").selectOption("7d");
+  await expect(summary).toContainText("(120 minutes per point)");
+  await expectDrawn(page, "traffic-history", 1);
+});

@@ -743,6 +743,60 @@ async fn visualization_data_keeps_the_original_keys_and_stays_small() {
     assert_error(status, &body, 503, "extract-features");
 }
 
+/// The Monitor's history counts what happened (images, refusals, 4xx) in the current minute,
+/// from the database, and Prometheus carries the same counters.
+#[tokio::test]
+async fn the_traffic_history_counts_answers_refusals_and_errors() {
+    let server = TestServer::start().await;
+    for variant in [1, 2] {
+        let form = Form::new().part("file", file_part(slice_jpeg(variant), "slice.jpg"));
+        let (status, body) = server.post_form("/predict", form).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let chart = std::fs::read(common::shipped_model_dir().join("confusion_matrix.png")).unwrap();
+    let form = Form::new().part("file", file_part(chart, "chart.png"));
+    let (status, body) = server.post_form("/predict", form).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = server.get_json("/retrain/sessions?limit=0").await;
+    assert_eq!(status, 400);
+    // Monitoring polls are not traffic.
+    for _ in 0..3 {
+        server.get_json("/metrics").await;
+    }
+
+    let (status, history) = server.get_json("/metrics/history?window=1h").await;
+    assert_eq!(status, 200, "{history}");
+    let points = history["points"].as_array().unwrap();
+    assert_eq!(points.len(), 60);
+    let requests: i64 = points.iter().map(|p| p["requests"].as_i64().unwrap()).sum();
+    let predictions: i64 = points.iter().map(|p| p["predictions"].as_i64().unwrap()).sum();
+    assert_eq!(predictions, 2, "{history}");
+    assert!(requests >= 4, "{history}");
+    let busy: Vec<&Value> = points.iter().filter(|p| p["requests"].as_i64() > Some(0)).collect();
+    let refusal = busy.iter().filter_map(|p| p["refusal_rate"].as_f64()).fold(0.0, f64::max);
+    assert!((refusal - 1.0 / 3.0).abs() < 1e-9 || busy.len() > 1, "{history}");
+    assert!(
+        busy.iter().any(|p| p["client_error_rate"].as_f64().unwrap_or(0.0) > 0.0),
+        "{history}"
+    );
+    assert!(busy.iter().any(|p| p["p50_ms"].as_f64().is_some()), "{history}");
+
+    let (status, week) = server.get_json("/metrics/history?window=7d").await;
+    assert_eq!(status, 200);
+    assert_eq!(week["minutes_per_point"], 120);
+    let (status, bad) = server.get_json("/metrics/history?window=2h").await;
+    assert_error(status, &bad, 400, "1h, 24h or 7d");
+
+    let text = reqwest::get(server.url("/metrics/prometheus"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("brainscan_images_refused_total 1\n"), "{text}");
+    assert!(text.contains("brainscan_image_latency_seconds_count 2\n"), "{text}");
+}
+
 #[tokio::test]
 async fn metrics_follow_live_traffic() {
     let server = TestServer::start().await;

@@ -10,7 +10,7 @@ mod prediction;
 
 pub use insights::{class_distribution, distribution, scatter};
 pub use model::{class_scores, confusion_matrix, reliability, training_curve, CurveMetric};
-pub use monitor::predictions_per_minute;
+pub use monitor::{predictions_per_minute, traffic_history, HistoryFigures};
 pub use prediction::probabilities;
 
 use plotters::chart::MeshStyle;

@@ -78,3 +78,104 @@ pub fn predictions_per_minute(
     legend_at(&mut chart, size, SeriesLabelPosition::UpperLeft)?;
     root.present().ok()
 }
+
+/// Which figures a traffic-history chart shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum HistoryFigures {
+    /// Refusal, review, 4xx and 5xx rates, in percent.
+    Rates,
+    /// Time per image, p50 and p95, in milliseconds.
+    Latency,
+}
+
+/// A series' name, its points and its colour.
+type NamedLine<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
+/// Rates or latency over the history's window, one point per stretch; stretches without traffic
+/// have no point (a gap, not a zero).
+pub fn traffic_history(
+    canvas: &HtmlCanvasElement,
+    history: &crate::api::monitor::MetricsHistory,
+    figures: HistoryFigures,
+) -> Option<()> {
+    let (root, size) = blank_area(
+        canvas,
+        Height {
+            ratio: 0.4,
+            min: 220,
+            max: 360,
+        },
+    )?;
+    let count = history.points.len() as f64;
+    let hours = history.minutes_per_point >= 60;
+    // x: how long before now each stretch ends, in minutes or hours.
+    let per_point = history.minutes_per_point as f64 / if hours { 60.0 } else { 1.0 };
+    let x_of = |index: usize| -((count - 1.0 - index as f64) * per_point);
+    type Pick = fn(&crate::api::monitor::HistoryPoint) -> Option<f64>;
+    let series: Vec<(&str, Pick, RGBColor)> = match figures {
+        HistoryFigures::Rates => vec![
+            (
+                "refused",
+                |p| p.refusal_rate.map(|r| r * 100.0),
+                RGBColor(213, 94, 0),
+            ),
+            (
+                "flagged for review",
+                |p| p.review_rate.map(|r| r * 100.0),
+                RGBColor(0, 114, 178),
+            ),
+            (
+                "4xx",
+                |p| p.client_error_rate.map(|r| r * 100.0),
+                RGBColor(204, 121, 167),
+            ),
+            (
+                "5xx",
+                |p| p.server_error_rate.map(|r| r * 100.0),
+                RGBColor(0, 0, 0),
+            ),
+        ],
+        HistoryFigures::Latency => vec![
+            ("p50", |p| p.p50_ms, RGBColor(0, 158, 115)),
+            ("p95", |p| p.p95_ms, RGBColor(213, 94, 0)),
+        ],
+    };
+    let lines: Vec<NamedLine> = series
+        .into_iter()
+        .map(|(name, pick, colour)| {
+            let points = history
+                .points
+                .iter()
+                .enumerate()
+                .filter_map(|(index, point)| pick(point).map(|value| (x_of(index), value)))
+                .collect();
+            (name, points, colour)
+        })
+        .collect();
+    let top = lines
+        .iter()
+        .flat_map(|(_, points, _)| points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let (title, y_desc, ceiling) = match figures {
+        HistoryFigures::Rates => ("Rates", "% of requests or images", top.clamp(5.0, 100.0)),
+        HistoryFigures::Latency => ("Time per image", "milliseconds", top.max(10.0)),
+    };
+    let x_desc = if hours { "hours ago" } else { "minutes ago" };
+    let span = (count - 1.0).max(1.0) * per_point;
+    let mut chart = chart_frame(&root, title, size, 4, -span..0.0, 0.0..ceiling * 1.15)?;
+    chart
+        .configure_mesh()
+        .x_labels(7)
+        .x_label_formatter(&|x| format!("{:.0}", x.abs()))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .shared_axes(size, x_desc, y_desc)
+        .draw()
+        .ok()?;
+    for (name, points, colour) in lines {
+        if !points.is_empty() {
+            line_with_points(&mut chart, name, points, colour, 2)?;
+        }
+    }
+    legend_at(&mut chart, size, SeriesLabelPosition::UpperLeft)?;
+    root.present().ok()
+}

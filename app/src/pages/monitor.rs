@@ -3,13 +3,18 @@ use std::time::Duration;
 use crate::components::chart_canvas::ChartCanvas;
 use leptos::prelude::*;
 
-use crate::api::monitor::{get_metrics, MetricsReport, HISTORY_MINUTES};
+use crate::api::monitor::{
+    get_metrics, get_metrics_history, HistoryWindow, MetricsHistory, MetricsReport, HISTORY_MINUTES,
+};
+use crate::charts::HistoryFigures;
 use crate::class_label;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::stat_card::{StatCard, Tone};
 
 const REFRESH: Duration = Duration::from_secs(2);
+/// The history changes by the minute: polled less often.
+const HISTORY_REFRESH: Duration = Duration::from_secs(15);
 
 #[component]
 pub fn MonitorPage() -> impl IntoView {
@@ -26,6 +31,91 @@ pub fn MonitorPage() -> impl IntoView {
             Some(Err(error)) => view! { <p class="error" role="alert">{error}</p> }.into_any(),
             Some(Ok(report)) => view! { <MetricsView report /> }.into_any(),
         }}
+        <TrafficHistory />
+    }
+}
+
+/// Rates and latency over 1 hour, 24 hours or 7 days, every server process added up.
+#[component]
+fn TrafficHistory() -> impl IntoView {
+    let window = RwSignal::new(HistoryWindow::Hour);
+    let history = RwSignal::new(None::<Result<MetricsHistory, String>>);
+    let load = move || {
+        let chosen = window.get_untracked();
+        leptos::task::spawn_local(async move {
+            let loaded = get_metrics_history(chosen.as_str().to_owned())
+                .await
+                .map_err(|e| e.to_string());
+            history.set(Some(loaded));
+        });
+    };
+    every(HISTORY_REFRESH, true, load);
+    let stored = move || history.get().and_then(Result::ok);
+    let summary = move || {
+        stored().map(|history| {
+            let sum = |pick: fn(&crate::api::monitor::HistoryPoint) -> i64| {
+                history.points.iter().map(pick).sum::<i64>()
+            };
+            format!(
+                "{} requests and {} images classified in this window ({} minute{} per point).",
+                sum(|p| p.requests),
+                sum(|p| p.predictions),
+                history.minutes_per_point,
+                if history.minutes_per_point == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )
+        })
+    };
+    view! {
+        <section class="card chart" data-testid="traffic-history">
+            <div class="comparison-head">
+                <h2>"Over time"</h2>
+                <label class="field">
+                    <span>"Window"</span>
+                    <select
+                        data-testid="history-window"
+                        on:change=move |event| {
+                            if let Some(chosen) = HistoryWindow::parse(&event_target_value(&event)) {
+                                window.set(chosen);
+                                load();
+                            }
+                        }
+                    >
+                        <option value="1h">"Last hour"</option>
+                        <option value="24h">"Last 24 hours"</option>
+                        <option value="7d">"Last 7 days"</option>
+                    </select>
+                </label>
+            </div>
+            <p class="muted" data-testid="history-summary">{summary}</p>
+            {move || history.get().and_then(Result::err).map(|error| view! { <p class="error" role="alert">{error}</p> })}
+            <div class="chart-pair">
+                <ChartCanvas
+                    label="Line chart of refusal, review, 4xx and 5xx rates over time"
+                    testid="history-rates"
+                    draw=move |canvas| {
+                        let history = stored()?;
+                        crate::charts::traffic_history(canvas, &history, HistoryFigures::Rates)
+                    }
+                />
+                <ChartCanvas
+                    label="Line chart of the time per image, median and 95th percentile, over time"
+                    testid="history-latency"
+                    draw=move |canvas| {
+                        let history = stored()?;
+                        crate::charts::traffic_history(canvas, &history, HistoryFigures::Latency)
+                    }
+                />
+            </div>
+            <p class="interpretation">
+                "Refused: images the not-an-MRI check turned away; flagged: answers below the review \
+                 threshold; 4xx and 5xx: shares of requests answered with client and server errors. \
+                 A rise in refusals or flags can mean the images reaching the model changed."
+            </p>
+        </section>
     }
 }
 

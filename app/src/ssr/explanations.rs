@@ -65,8 +65,19 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
     let started = Instant::now();
     let classifier = model.classifier.clone();
     let explanation =
-        on_blocking_thread("explanation", move || classifier.explain_bytes(&bytes)).await?;
+        match on_blocking_thread("explanation", move || classifier.explain_bytes(&bytes)).await {
+            Ok(explanation) => explanation,
+            Err(error) => {
+                if matches!(error, AppError::NotBrainMri { .. }) {
+                    state.traffic.count_refusal();
+                }
+                return Err(error);
+            }
+        };
     let seconds = started.elapsed().as_secs_f64();
+    state
+        .traffic
+        .count_prediction(seconds * 1000.0, explanation.prediction.needs_review);
     record(
         state,
         &model,

@@ -13,6 +13,7 @@ pub mod retrain;
 pub mod review;
 mod state;
 pub mod stats;
+pub mod traffic;
 pub mod uploads;
 pub mod versions;
 

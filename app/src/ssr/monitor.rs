@@ -36,6 +36,7 @@ pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
         active_model_activated_at: active.and_then(|row| row.activated_at),
         memory_rss_bytes: resident_memory_bytes(),
         login_lockouts_total: state.security.login_lockouts(),
+        traffic_totals: state.traffic.totals(),
         timestamp: db::now_rfc3339(),
     })
 }
@@ -118,6 +119,69 @@ pub fn prometheus_text(report: &MetricsReport) -> String {
         "Predictions recorded in the database, by predicted class.",
         &by_class,
     );
+    let totals = &report.traffic_totals;
+    metric(
+        "http_responses_total",
+        "counter",
+        "Requests answered, by status class (the Monitor's polls, scrapes and health checks left out).",
+        &[
+            (
+                "{class=\"2xx_3xx\"}".into(),
+                (totals.requests - totals.client_errors - totals.server_errors) as f64,
+            ),
+            ("{class=\"4xx\"}".into(), totals.client_errors as f64),
+            ("{class=\"5xx\"}".into(), totals.server_errors as f64),
+        ],
+    );
+    metric(
+        "images_refused_total",
+        "counter",
+        "Images refused as not a brain MRI slice.",
+        &[(String::new(), totals.refused as f64)],
+    );
+    metric(
+        "answers_flagged_total",
+        "counter",
+        "Answers flagged for review (confidence below the model's review threshold).",
+        &[(String::new(), totals.flagged as f64)],
+    );
+    // A Prometheus histogram: cumulative counts per upper bound, then +Inf, the sum unknown.
+    let mut cumulative = 0;
+    let mut buckets: Vec<(String, f64)> = Vec::new();
+    for (index, count) in totals.latency_counts.iter().enumerate() {
+        cumulative += count;
+        let bound = totals
+            .latency_bounds_ms
+            .get(index)
+            .map_or("+Inf".to_owned(), |ms| (ms / 1000.0).to_string());
+        buckets.push((format!("{{le=\"{bound}\"}}"), cumulative as f64));
+    }
+    if !buckets.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP brainscan_image_latency_seconds Time per image classified.\n\
+             # TYPE brainscan_image_latency_seconds histogram"
+        );
+        for (labels, value) in &buckets {
+            let _ = writeln!(
+                out,
+                "brainscan_image_latency_seconds_bucket{labels} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "brainscan_image_latency_seconds_sum {}",
+            totals.latency_sum_ms / 1000.0
+        );
+        let _ = writeln!(out, "brainscan_image_latency_seconds_count {cumulative}");
+    }
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP brainscan_{name} {help}");
+        let _ = writeln!(out, "# TYPE brainscan_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "brainscan_{name}{labels} {value}");
+        }
+    };
     if let Some(version) = &report.active_model_version {
         metric(
             "model_info",
@@ -173,6 +237,17 @@ mod tests {
             active_model_version: Some("v1".into()),
             active_model_activated_at: None,
             login_lockouts_total: 0,
+            traffic_totals: crate::api::monitor::TrafficTotals {
+                requests: 10,
+                client_errors: 2,
+                server_errors: 1,
+                predictions: 4,
+                refused: 1,
+                flagged: 1,
+                latency_bounds_ms: vec![5.0, 10.0],
+                latency_counts: vec![1, 3, 0],
+                latency_sum_ms: 30.0,
+            },
             memory_rss_bytes: Some(1024),
             timestamp: String::new(),
         };
@@ -184,10 +259,29 @@ mod tests {
         assert!(text.contains("brainscan_predictions_total{class=\"glioma\"} 3\n"));
         assert!(text.contains("brainscan_model_info{version=\"v1\"} 1\n"));
         assert!(text.contains("brainscan_process_resident_memory_bytes 1024\n"));
+        assert!(text.contains("brainscan_http_responses_total{class=\"4xx\"} 2\n"));
+        assert!(text.contains("brainscan_http_responses_total{class=\"2xx_3xx\"} 7\n"));
+        assert!(text.contains("brainscan_images_refused_total 1\n"));
+        // Cumulative buckets in seconds, ending at +Inf with the count.
+        assert!(
+            text.contains(
+                "brainscan_image_latency_seconds_bucket{le=\"0.005\"} 1\n\
+             brainscan_image_latency_seconds_bucket{le=\"0.01\"} 4\n\
+             brainscan_image_latency_seconds_bucket{le=\"+Inf\"} 4\n\
+             brainscan_image_latency_seconds_sum 0.03\n\
+             brainscan_image_latency_seconds_count 4\n"
+            ),
+            "{text}"
+        );
         // Every sample line belongs to a metric announced by a TYPE line.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap();
-            assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
+            let family = name
+                .strip_suffix("_bucket")
+                .or_else(|| name.strip_suffix("_count"))
+                .or_else(|| name.strip_suffix("_sum"))
+                .unwrap_or(name);
+            assert!(text.contains(&format!("# TYPE {family} ")), "{line}");
         }
     }
 

@@ -117,15 +117,30 @@ pub async fn classify_many(
     let mut results = Vec::with_capacity(prepared.len());
     for (file, outcome) in prepared {
         let result = match outcome {
-            Err(error) => Err(image_error(error)),
+            Err(error) => {
+                let error = image_error(error);
+                if matches!(error, AppError::NotBrainMri { .. }) {
+                    state.traffic.count_refusal();
+                }
+                Err(error)
+            }
             Ok((_, dicom)) => match predictions.next() {
                 Some(Ok(prediction)) => {
+                    state.traffic.count_prediction(
+                        seconds * 1000.0 / images.max(1) as f64,
+                        prediction.needs_review,
+                    );
                     record(state, &model, &prediction, seconds, source).await?;
                     let mut answer = response(&model, prediction, seconds);
                     answer.dicom = dicom;
                     Ok(answer)
                 }
-                Some(Err(refusal)) => Err(refusal),
+                Some(Err(refusal)) => {
+                    if matches!(refusal, AppError::NotBrainMri { .. }) {
+                        state.traffic.count_refusal();
+                    }
+                    Err(refusal)
+                }
                 None => Err(AppError::Internal),
             },
         };

@@ -198,6 +198,8 @@ pub struct AppState {
     pub refusals: crate::ssr::auth::RefusalTally,
     /// The inference thread every prediction's forward pass goes through, batched.
     pub inference: ml::batching::BatchQueue,
+    /// Requests, predictions, refusals and review flags per minute, not yet written.
+    pub traffic: crate::ssr::traffic::TrafficTally,
     started: Instant,
     started_at: String,
 }
@@ -227,6 +229,7 @@ impl AppState {
             security: SecurityCounters::default(),
             refusals: Default::default(),
             inference,
+            traffic: Default::default(),
             started: Instant::now(),
             started_at: db::now_rfc3339(),
         })

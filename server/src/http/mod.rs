@@ -15,6 +15,7 @@ mod service;
 use std::time::Instant;
 
 use app::error::{AppError, ErrorBody};
+use app::ssr::traffic::TrafficTally;
 use app::ssr::{AppState, RequestCounter};
 use app::{shell, App};
 use axum::body::Body;
@@ -64,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
-            state.requests.clone(),
+            (state.requests.clone(), state.traffic.clone()),
             log_and_count,
         ))
         .with_state(state)
@@ -118,9 +119,10 @@ async fn server_fn_error_status(request: Request, next: Next) -> Response {
 /// The most of a request path a log line holds.
 const LOGGED_PATH_CHARS: usize = 200;
 
-/// One log line per request, and the count `/uptime` reports.
+/// One log line per request, the count `/uptime` reports, and the per-minute tally the Monitor
+/// draws over time.
 async fn log_and_count(
-    State(requests): State<RequestCounter>,
+    State((requests, traffic)): State<(RequestCounter, TrafficTally)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -128,13 +130,16 @@ async fn log_and_count(
     let monitoring = request.method() == axum::http::Method::GET
         && matches!(
             request.uri().path(),
-            "/metrics" | "/metrics/prometheus" | "/health" | "/uptime"
+            "/metrics" | "/metrics/prometheus" | "/metrics/history" | "/health" | "/uptime"
         );
     requests.increment(!monitoring);
     let method = request.method().clone();
     let path = domain::text::clipped(request.uri().path(), LOGGED_PATH_CHARS).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
+    if !monitoring {
+        traffic.count_response(response.status().as_u16());
+    }
     if response.extensions().get::<limits::Unlogged>().is_some() {
         return response;
     }

@@ -384,7 +384,7 @@ mod paths {
     };
     use app::api::insights::VisualizationData;
     use app::api::model::ModelReport;
-    use app::api::monitor::MetricsReport;
+    use app::api::monitor::{MetricsHistory, MetricsReport};
     use app::api::predict::{BatchPredictionResponse, ExplanationResponse, PredictionResponse};
     use app::api::retrain::{
         ActivateRequest, CancelResponse, DatabaseStats, ModelsResponse, RetrainOutlook,
@@ -680,6 +680,21 @@ mod paths {
             responses((status = 200, description = "Metrics", body = MetricsReport))
         )]
         fn metrics;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::monitor::GetMetricsHistory>(), tag = "operations",
+            summary = "Rates and latency over time, every server process added up",
+            description = "Requests, images classified, refusal, review, 4xx and 5xx rates and the \
+                           time per image (p50, p95 from latency buckets), per minute for `1h`, per \
+                           15 minutes for `24h`, per 2 hours for `7d`. Written by each process every \
+                           10 s to `traffic_minutes`.",
+            params(("window" = String, Query, description = "`1h`, `24h` or `7d`")),
+            responses(
+                (status = 200, description = "Points, oldest first", body = MetricsHistory),
+                (status = 400, description = "Another window", body = ErrorBody),
+            )
+        )]
+        fn metrics_history;
 
         #[utoipa::path(
             get, path = "/metrics/prometheus", tag = "operations",
