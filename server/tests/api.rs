@@ -795,6 +795,29 @@ async fn the_traffic_history_counts_answers_refusals_and_errors() {
         .unwrap();
     assert!(text.contains("brainscan_images_refused_total 1\n"), "{text}");
     assert!(text.contains("brainscan_image_latency_seconds_count 2\n"), "{text}");
+    // The Grafana dashboard in docs/ asks only for series this server serves.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../docs/monitoring/grafana-dashboard.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|word| word.starts_with("brainscan_"))
+            {
+                asked += 1;
+                assert!(text.contains(&format!("\n{name}")), "{name} is not served");
+            }
+        }
+    }
+    assert!(asked >= 10, "{asked}");
 }
 
 #[tokio::test]
