@@ -27,6 +27,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The thing exists but its state forbids the change (e.g. an upload a version was trained on).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     /// Only one retraining job runs at a time.
@@ -60,7 +63,7 @@ impl AppError {
             AppError::Unauthorized(_) => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
-            AppError::RetrainBusy { .. } => 409,
+            AppError::RetrainBusy { .. } | AppError::Conflict(_) => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::NotBrainMri { .. } => 422,
             AppError::UnsupportedMediaType(_) => 415,
@@ -79,6 +82,7 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::RetrainBusy { .. } => "retrain_busy",
             AppError::Unavailable(_) => "unavailable",
@@ -142,6 +146,7 @@ impl From<ErrorBody> for AppError {
             ("unauthorized", _) => AppError::Unauthorized(body.detail),
             ("forbidden", _) => AppError::Forbidden(body.detail),
             ("not_found", _) => AppError::NotFound(body.detail),
+            ("conflict", _) => AppError::Conflict(body.detail),
             ("payload_too_large", _) => AppError::PayloadTooLarge(body.detail),
             ("unavailable", _) => AppError::Unavailable(body.detail),
             ("too_many_requests", _) => AppError::TooManyRequests(body.detail),

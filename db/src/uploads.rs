@@ -159,7 +159,8 @@ pub async fn count_pending(db: impl AnyExecutor<'_>) -> DbResult<i64> {
 /// The trusted reference set, oldest first.
 pub async fn reference(db: impl AnyExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM uploaded_images WHERE purpose = 'reference' ORDER BY id"
+        "SELECT {COLUMNS} FROM uploaded_images
+         WHERE purpose = 'reference' AND review <> 'discarded' ORDER BY id"
     ))
     .fetch_all(db)
     .await?)
@@ -205,7 +206,7 @@ pub async fn stats(db: &Pool) -> DbResult<UploadStats> {
              FROM uploaded_images",
             count_where("processed = 1"),
             count_where(&format!("used_for_training = 0 AND {TRAINABLE}")),
-            count_where("purpose = 'reference'"),
+            count_where("purpose = 'reference' AND review <> 'discarded'"),
             count_where("review = 'held'"),
         ))
         .fetch_one(db)
@@ -282,6 +283,180 @@ pub async fn decide(
     )
     .bind(decision.as_str())
     .bind(class_name)
+    .bind(detail)
+    .bind(id)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Where an upload stands, as the Data page filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadStatus {
+    /// A training upload waiting for the next retraining.
+    Pending,
+    /// Trained on by a retraining session: kept as it is, since a version depends on it.
+    Used,
+    /// Waiting for an annotator (its label was contradicted by the model).
+    Held,
+    /// Discarded by an annotator or deleted on the Data page: never trained on, kept for the record.
+    Discarded,
+    /// In the trusted reference set.
+    Reference,
+}
+
+impl UploadStatus {
+    pub const ALL: [UploadStatus; 5] = [
+        Self::Pending,
+        Self::Used,
+        Self::Held,
+        Self::Discarded,
+        Self::Reference,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Used => "used",
+            Self::Held => "held",
+            Self::Discarded => "discarded",
+            Self::Reference => "reference",
+        }
+    }
+
+    fn condition(self) -> String {
+        match self {
+            Self::Pending => format!("used_for_training = 0 AND {TRAINABLE}"),
+            Self::Used => "used_for_training = 1".into(),
+            Self::Held => "review = 'held'".into(),
+            Self::Discarded => "review = 'discarded'".into(),
+            Self::Reference => "purpose = 'reference' AND review <> 'discarded'".into(),
+        }
+    }
+
+    /// Where a stored row stands.
+    pub fn of(row: &ListedUpload) -> Self {
+        if row.review == "discarded" {
+            Self::Discarded
+        } else if row.used_for_training == 1 {
+            Self::Used
+        } else if row.review == "held" {
+            Self::Held
+        } else if row.purpose == "reference" {
+            Self::Reference
+        } else {
+            Self::Pending
+        }
+    }
+}
+
+/// An upload as the Data page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ListedUpload {
+    pub id: i64,
+    pub filename: String,
+    pub class_name: String,
+    pub purpose: String,
+    pub review: String,
+    pub used_for_training: i64,
+    pub uploaded_by: Option<String>,
+    pub uploaded_at: String,
+    pub width: i64,
+    pub height: i64,
+    pub size_bytes: i64,
+    pub stored_path: String,
+}
+
+/// Which uploads to list: every field narrows, `before_id` pages back (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct UploadFilter<'a> {
+    pub class_name: Option<&'a str>,
+    pub status: Option<UploadStatus>,
+    pub uploaded_by: Option<&'a str>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// The uploads `filter` keeps, newest first, at most `filter.limit`; and how many it keeps in all.
+pub async fn browse(db: &Pool, filter: &UploadFilter<'_>) -> DbResult<(Vec<ListedUpload>, i64)> {
+    let mut conditions = vec!["1 = 1".to_owned()];
+    let mut texts: Vec<&str> = Vec::new();
+    if let Some(class_name) = filter.class_name {
+        texts.push(class_name);
+        conditions.push(format!("class_name = ${}", texts.len()));
+    }
+    if let Some(uploaded_by) = filter.uploaded_by {
+        texts.push(uploaded_by);
+        conditions.push(format!("uploaded_by = ${}", texts.len()));
+    }
+    if let Some(status) = filter.status {
+        conditions.push(format!("({})", status.condition()));
+    }
+    let matching = conditions.join(" AND ");
+    let page_condition = match filter.before_id {
+        Some(_) => format!("{matching} AND id < ${}", texts.len() + 1),
+        None => matching.clone(),
+    };
+    let limit_param = texts.len() + 1 + usize::from(filter.before_id.is_some());
+    let list_sql = format!(
+        "SELECT id, filename, class_name, purpose, review, used_for_training, uploaded_by,
+             uploaded_at, width, height, size_bytes, stored_path
+         FROM uploaded_images WHERE {page_condition} ORDER BY id DESC LIMIT ${limit_param}"
+    );
+    let mut list = sqlx::query_as::<_, ListedUpload>(&list_sql);
+    for text in &texts {
+        list = list.bind(*text);
+    }
+    if let Some(before) = filter.before_id {
+        list = list.bind(before);
+    }
+    let rows = list.bind(filter.limit).fetch_all(db).await?;
+    let count_sql = format!("SELECT COUNT(*) FROM uploaded_images WHERE {matching}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for text in &texts {
+        count = count.bind(*text);
+    }
+    let total = count.fetch_one(db).await?;
+    Ok((rows, total))
+}
+
+/// One upload as listed, or `None`.
+pub async fn listed(db: &Pool, id: i64) -> DbResult<Option<ListedUpload>> {
+    Ok(sqlx::query_as(
+        "SELECT id, filename, class_name, purpose, review, used_for_training, uploaded_by,
+             uploaded_at, width, height, size_bytes, stored_path
+         FROM uploaded_images WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Gives an upload no version was trained on a new label (`detail`: the JSON kept with it).
+/// `false` when it was trained on, is held (the review queue decides those) or was discarded.
+pub async fn relabel(db: &Pool, id: i64, class_name: &str, detail: &str) -> DbResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE uploaded_images SET class_name = $1, review = 'relabelled', review_detail = $2
+         WHERE id = $3 AND used_for_training = 0 AND review NOT IN ('held', 'discarded')",
+    )
+    .bind(class_name)
+    .bind(detail)
+    .bind(id)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Deletes an upload no version was trained on, softly: it is discarded (never trained on or
+/// judged with again) and its row and file stay for the record. `false` when it was trained on or
+/// is already discarded.
+pub async fn discard(db: &Pool, id: i64, detail: &str) -> DbResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE uploaded_images SET review = 'discarded', review_detail = $1
+         WHERE id = $2 AND used_for_training = 0 AND review <> 'discarded'",
+    )
     .bind(detail)
     .bind(id)
     .execute(db)

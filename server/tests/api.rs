@@ -373,6 +373,174 @@ async fn the_retrain_outlook_is_said_before_and_a_running_job_can_be_cancelled()
     );
 }
 
+/// A GET as the test's admin (the Data page's reads need an annotator).
+async fn admin_get(server: &TestServer, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await
+        .unwrap();
+    common::json_of(response).await
+}
+
+async fn count(server: &TestServer, query: &str) -> i64 {
+    let (_, page) = admin_get(server, &format!("/uploads?{query}")).await;
+    page["total"].as_i64().unwrap()
+}
+
+/// The Data page's endpoints: uploads listed with filters, relabelled and softly deleted while no
+/// version was trained on them, refused (409) once one was, audited, for annotators only.
+#[tokio::test]
+async fn uploads_are_browsed_relabelled_and_deleted_until_a_version_depends_on_them() {
+    let server = TestServer::start().await;
+    let upload = |class: &str, variants: std::ops::Range<u32>| {
+        variants.fold(
+            Form::new().text("class_name", class.to_owned()),
+            |form, variant| {
+                form.part(
+                    "files",
+                    file_part(slice_jpeg(variant), &format!("{class}-{variant}.jpg")),
+                )
+            },
+        )
+    };
+    // The model reads the generated slices as no tumour: these are stored, the glioma one held.
+    let (status, body) = server
+        .post_form("/retrain", upload("notumor", 500..503))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .post_form("/retrain", upload("glioma", 510..511))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, all) = admin_get(&server, "/uploads").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["total"], 4);
+    assert_eq!(count(&server, "status=pending").await, 3);
+    assert_eq!(count(&server, "status=held").await, 1);
+    assert_eq!(count(&server, "class_name=glioma").await, 1);
+    assert_eq!(
+        count(&server, "class_name=notumor&status=pending&limit=1").await,
+        3
+    );
+    let (_, one) = admin_get(&server, "/uploads?limit=1").await;
+    assert_eq!(one["uploads"].as_array().unwrap().len(), 1);
+    let (status, bad) = admin_get(&server, "/uploads?status=lost").await;
+    assert_error(status, &bad, 400, "status must be one of");
+    let (status, bad) = admin_get(&server, "/uploads?limit=0").await;
+    assert_error(status, &bad, 400, "limit");
+
+    let id_of = |status_wanted: &str| -> Vec<i64> {
+        all["uploads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["status"] == status_wanted)
+            .map(|u| u["id"].as_i64().unwrap())
+            .collect()
+    };
+    let pending = id_of("pending");
+    let held = id_of("held")[0];
+
+    // Viewers may not look, let alone change.
+    let viewer = server.token(app::api::auth::Role::Viewer).await;
+    let response = reqwest::Client::new()
+        .get(server.url("/uploads"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let (status, _) = server
+        .post_json_as(
+            Some(&viewer),
+            "/uploads/delete",
+            &format!(r#"{{"id":{}}}"#, pending[0]),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let image = reqwest::Client::new()
+        .get(server.url(&format!("/uploads/{}/image", pending[0])))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+
+    let (status, relabelled) = server
+        .post_json(
+            "/uploads/relabel",
+            &format!(r#"{{"id":{},"class_name":"meningioma"}}"#, pending[0]),
+        )
+        .await;
+    assert_eq!(status, 200, "{relabelled}");
+    assert_eq!(relabelled["class_name"], "meningioma");
+    assert_eq!(relabelled["status"], "pending");
+    let (status, deleted) = server
+        .post_json("/uploads/delete", &format!(r#"{{"id":{}}}"#, pending[1]))
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["status"], "discarded");
+    assert_eq!(deleted["editable"], false);
+    let (status, again) = server
+        .post_json("/uploads/delete", &format!(r#"{{"id":{}}}"#, pending[1]))
+        .await;
+    assert_error(status, &again, 409, "already deleted");
+    let (status, body) = server
+        .post_json(
+            "/uploads/relabel",
+            &format!(r#"{{"id":{held},"class_name":"notumor"}}"#),
+        )
+        .await;
+    assert_error(status, &body, 409, "held for review");
+    let (status, body) = server.post_json("/uploads/delete", r#"{"id":99999}"#).await;
+    assert_error(status, &body, 404, "no upload 99999");
+    let (_, stats) = server.get_json("/database/stats").await;
+    assert_eq!(
+        stats["pending_images"], 2,
+        "the deleted one is not trained on"
+    );
+
+    // Once a retraining used them, they stay as they are.
+    let (status, started) = server
+        .post_json("/retrain/trigger", r#"{"epochs":1,"fine_tune_epochs":0}"#)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    common::poll_retrain_status(&server, Duration::from_secs(300), |status| {
+        ["completed", "rejected", "failed"].contains(&status["status"].as_str().unwrap_or(""))
+    })
+    .await;
+    let (status, body) = server
+        .post_json("/uploads/delete", &format!(r#"{{"id":{}}}"#, pending[0]))
+        .await;
+    assert_error(status, &body, 409, "trained on it");
+    assert_eq!(count(&server, "status=used").await, 2);
+    assert_eq!(count(&server, "status=discarded").await, 1);
+
+    let actions: Vec<String> = server
+        .audit_events()
+        .await
+        .iter()
+        .map(|e| format!("{} {}", e["action"], e["outcome"]))
+        .collect();
+    assert!(
+        actions.contains(&r#""upload.relabel" "ok""#.to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&r#""upload.delete" "ok""#.to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&r#""upload.delete" "failed""#.to_owned()),
+        "{actions:?}"
+    );
+}
+
 #[tokio::test]
 async fn trigger_refuses_bad_requests_before_starting_anything() {
     let server = TestServer::start().await;
@@ -769,17 +937,33 @@ async fn the_traffic_history_counts_answers_refusals_and_errors() {
     let points = history["points"].as_array().unwrap();
     assert_eq!(points.len(), 60);
     let requests: i64 = points.iter().map(|p| p["requests"].as_i64().unwrap()).sum();
-    let predictions: i64 = points.iter().map(|p| p["predictions"].as_i64().unwrap()).sum();
+    let predictions: i64 = points
+        .iter()
+        .map(|p| p["predictions"].as_i64().unwrap())
+        .sum();
     assert_eq!(predictions, 2, "{history}");
     assert!(requests >= 4, "{history}");
-    let busy: Vec<&Value> = points.iter().filter(|p| p["requests"].as_i64() > Some(0)).collect();
-    let refusal = busy.iter().filter_map(|p| p["refusal_rate"].as_f64()).fold(0.0, f64::max);
-    assert!((refusal - 1.0 / 3.0).abs() < 1e-9 || busy.len() > 1, "{history}");
+    let busy: Vec<&Value> = points
+        .iter()
+        .filter(|p| p["requests"].as_i64() > Some(0))
+        .collect();
+    let refusal = busy
+        .iter()
+        .filter_map(|p| p["refusal_rate"].as_f64())
+        .fold(0.0, f64::max);
     assert!(
-        busy.iter().any(|p| p["client_error_rate"].as_f64().unwrap_or(0.0) > 0.0),
+        (refusal - 1.0 / 3.0).abs() < 1e-9 || busy.len() > 1,
         "{history}"
     );
-    assert!(busy.iter().any(|p| p["p50_ms"].as_f64().is_some()), "{history}");
+    assert!(
+        busy.iter()
+            .any(|p| p["client_error_rate"].as_f64().unwrap_or(0.0) > 0.0),
+        "{history}"
+    );
+    assert!(
+        busy.iter().any(|p| p["p50_ms"].as_f64().is_some()),
+        "{history}"
+    );
 
     let (status, week) = server.get_json("/metrics/history?window=7d").await;
     assert_eq!(status, 200);
@@ -793,8 +977,14 @@ async fn the_traffic_history_counts_answers_refusals_and_errors() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains("brainscan_images_refused_total 1\n"), "{text}");
-    assert!(text.contains("brainscan_image_latency_seconds_count 2\n"), "{text}");
+    assert!(
+        text.contains("brainscan_images_refused_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("brainscan_image_latency_seconds_count 2\n"),
+        "{text}"
+    );
     // The Grafana dashboard in docs/ asks only for series this server serves.
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(

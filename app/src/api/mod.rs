@@ -2,6 +2,7 @@
 //! function bodies run only on the server.
 
 pub mod auth;
+pub mod data;
 pub mod insights;
 pub mod model;
 pub mod monitor;

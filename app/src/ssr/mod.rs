@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod data;
 pub mod explanations;
 pub mod insights;
 pub mod model_report;

@@ -43,9 +43,15 @@ const READ_WRITES: [&str; 4] = [
     "/predict/explain",
     "/api/server_status",
 ];
-const ANNOTATOR_WRITES: [&str; 2] = ["/retrain", "/retrain/review/decide"];
-/// Reads that show held uploads (their images and who uploaded them): the annotators' work queue.
-const ANNOTATOR_READ_PREFIX: &str = "/retrain/review";
+const ANNOTATOR_WRITES: [&str; 4] = [
+    "/retrain",
+    "/retrain/review/decide",
+    "/uploads/relabel",
+    "/uploads/delete",
+];
+/// Reads that show stored uploads (their images and who uploaded them): the annotators' review
+/// queue and the Data page.
+const ANNOTATOR_READ_PREFIXES: [&str; 2] = ["/retrain/review", "/uploads"];
 
 /// A static file or the health check: a safe request for it needs no caller at all.
 pub fn is_static(method: &Method, path: &str) -> bool {
@@ -63,10 +69,10 @@ pub fn required_access(method: &Method, path: &str) -> Access {
             Access::Public
         } else if ADMIN_READS.contains(&path) {
             Access::Role(Role::Admin)
-        } else if path
-            .strip_prefix(ANNOTATOR_READ_PREFIX)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        {
+        } else if ANNOTATOR_READ_PREFIXES.iter().any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        }) {
             Access::Role(Role::Annotator)
         } else {
             Access::Read

@@ -289,6 +289,20 @@ mod forms {
 
     #[derive(ToSchema)]
     #[allow(dead_code)]
+    pub struct RelabelForm {
+        id: i64,
+        /// glioma, meningioma, notumor or pituitary
+        class_name: String,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct DeleteForm {
+        id: i64,
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
     pub struct CancelForm {
         /// The queued or running session (`GET /retrain/status`).
         session_id: i64,
@@ -382,6 +396,7 @@ mod paths {
     use app::api::auth::{
         AuditEntry, CreatedToken, CurrentUser, SessionInfo, TokenSummary, UserSummary,
     };
+    use app::api::data::{UploadRow, UploadsPage};
     use app::api::insights::VisualizationData;
     use app::api::model::ModelReport;
     use app::api::monitor::{MetricsHistory, MetricsReport};
@@ -396,9 +411,9 @@ mod paths {
     use domain::comparison::VersionComparison;
 
     use super::forms::{
-        ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest,
-        LoginRequest, PredictForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest,
-        UploadForm,
+        ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest, DeleteForm,
+        LoginRequest, PredictForm, RelabelForm, RemoveUserRequest, ReviewRequest,
+        RevokeTokenRequest, UploadForm,
     };
     use super::server_fn_path;
 
@@ -650,6 +665,58 @@ mod paths {
             )
         )]
         fn held_image;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::data::ListUploads>(), tag = "retraining",
+            summary = "Stored uploads, newest first, with filters (annotator)",
+            params(
+                ("class_name" = Option<String>, Query, description = "glioma, meningioma, notumor or pituitary"),
+                ("status" = Option<String>, Query, description = "pending, used, held, discarded or reference"),
+                ("uploaded_by" = Option<String>, Query, description = "The uploader's account or token name"),
+                ("before" = Option<i64>, Query, description = "Only ids below this (the next page)"),
+                ("limit" = Option<i64>, Query, description = "1-200, default 50"),
+            ),
+            responses(
+                (status = 200, description = "A page and the total the filters keep", body = UploadsPage),
+                (status = 400, description = "An unknown class or status, or a limit out of range", body = ErrorBody),
+            )
+        )]
+        fn list_uploads;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::data::RelabelUpload>(), tag = "retraining",
+            summary = "Give an upload no version was trained on another label (annotator, audited)",
+            request_body(content = RelabelForm, content_type = "application/json"),
+            responses(
+                (status = 200, description = "The upload after the change", body = UploadRow),
+                (status = 404, description = "No such upload", body = ErrorBody),
+                (status = 409, description = "Trained on, held for review or deleted", body = ErrorBody),
+            )
+        )]
+        fn relabel_upload;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::data::DeleteUpload>(), tag = "retraining",
+            summary = "Delete an upload no version was trained on (soft: discarded, kept for the record; annotator, audited)",
+            request_body(content = DeleteForm, content_type = "application/json"),
+            responses(
+                (status = 200, description = "The upload after the change", body = UploadRow),
+                (status = 404, description = "No such upload", body = ErrorBody),
+                (status = 409, description = "Trained on, or already deleted", body = ErrorBody),
+            )
+        )]
+        fn delete_upload;
+
+        #[utoipa::path(
+            get, path = "/uploads/{id}/image", tag = "retraining",
+            summary = "A stored upload's image (annotator)",
+            params(("id" = i64, Path, description = "An upload's id")),
+            responses(
+                (status = 200, description = "The stored image bytes", content_type = "image/*"),
+                (status = 404, description = "No such upload", body = ErrorBody),
+            )
+        )]
+        fn upload_image;
 
         #[utoipa::path(
             get, path = server_fn_path::<app::api::model::GetModelReport>(), tag = "insights",

@@ -65,6 +65,35 @@ pub fn routes() -> Routes {
         .get("/redoc", super::openapi::redoc)
         .post("/models/{version}/activate", activate_model)
         .get("/retrain/review/{id}/image", held_image)
+        .get("/uploads/{id}/image", upload_image)
+}
+
+/// `GET /uploads/{id}/image`: any stored upload's image, for the Data page (annotators and admins).
+async fn upload_image(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(error) = app::ssr::auth::check(&caller, Role::Annotator) {
+        return error_response(error);
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return error_response(AppError::BadRequest(format!(
+            "the upload id must be a number (got {:?})",
+            domain::text::clipped(&id, 40)
+        )));
+    };
+    match app::ssr::data::image(&state, id).await {
+        Ok((bytes, content_type)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, content_type),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(error) => error_response(error),
+    }
 }
 
 /// `GET /retrain/review/{id}/image`: a held upload's image, for the annotator deciding on it.
