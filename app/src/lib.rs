@@ -19,7 +19,7 @@ pub mod ssr;
 
 use components::sidebar::Sidebar;
 use pages::{
-    home::HomePage, insights::InsightsPage, login::LoginPage, model::ModelPage,
+    data::DataPage, home::HomePage, insights::InsightsPage, login::LoginPage, model::ModelPage,
     monitor::MonitorPage, not_found::NotFoundPage, predict::PredictPage, retrain::RetrainPage,
     upload::UploadPage, users::UsersPage,
 };
@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/insights") view=InsightsPage />
                         <Route path=path!("/model") view=ModelPage />
                         <Route path=path!("/upload") view=UploadPage />
+                        <Route path=path!("/data") view=DataPage />
                         <Route path=path!("/retrain") view=RetrainPage />
                         <Route path=path!("/monitor") view=MonitorPage />
                         <Route path=path!("/login") view=LoginPage />

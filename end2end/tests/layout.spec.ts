@@ -5,7 +5,7 @@ import { test, expect, waitForHydration } from "./fixtures";
  * scrolls sideways; wide tables scroll inside their own box), and page titles sit on the light
  * content background, not on the sidebar's navy. Runs as the admin, so every page shows all it can.
  */
-const PAGES = ["/", "/predict", "/upload", "/retrain", "/model", "/insights", "/monitor", "/users"];
+const PAGES = ["/", "/predict", "/upload", "/data", "/retrain", "/model", "/insights", "/monitor", "/users"];
 
 for (const path of PAGES) {
   test(`${path} fits a phone screen @phone`, async ({ page }) => {

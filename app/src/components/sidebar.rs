@@ -12,7 +12,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV_ITEMS: [NavItem; 7] = [
+const NAV_ITEMS: [NavItem; 8] = [
     NavItem {
         href: "/",
         label: "Home",
@@ -37,6 +37,11 @@ const NAV_ITEMS: [NavItem; 7] = [
         href: "/upload",
         label: "Upload",
         icon: "⇪",
+    },
+    NavItem {
+        href: "/data",
+        label: "Data",
+        icon: "▦",
     },
     NavItem {
         href: "/retrain",

@@ -1,5 +1,6 @@
 //! One page per route.
 
+pub mod data;
 pub mod home;
 pub mod insights;
 pub mod login;
