@@ -239,6 +239,14 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][0]["outcome"], "duplicate");
+    // Said in the uploader's terms: the file it repeats, its label, when and by whom.
+    let reason = body["results"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason
+            .starts_with("the same image is already stored as scan-10.jpg (No tumour, uploaded 20"),
+        "{reason}"
+    );
+    assert!(reason.contains("by token:tests"), "{reason}");
     assert_eq!(body["results"][1]["outcome"], "stored");
     assert_eq!(body["pending_images"], 3);
 

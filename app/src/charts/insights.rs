@@ -26,7 +26,8 @@ pub fn class_distribution(
         &root,
         "Images per class",
         size,
-        4,
+        // Four-digit counts and the rotated axis name beside them.
+        5,
         0.0..classes.len() as f64,
         0.0..max * 1.15,
     )?;
@@ -35,6 +36,7 @@ pub fn class_distribution(
         .disable_x_mesh()
         .x_labels(classes.len() * 2 + 1)
         .x_label_formatter(&|x| category_label(&labels, *x))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .shared_axes(size, "class", "images")
         .draw()
         .ok()?;

@@ -251,6 +251,12 @@ pub fn training_curve(
         }
         line_with_points(&mut chart, name, points, colour, 3)?;
     }
-    legend(&mut chart, size)?;
+    // Loss falls and accuracy rises towards the last epochs: the legend goes where the curves are
+    // not, so it never hides how training ended.
+    let corner = match metric {
+        CurveMetric::Loss => SeriesLabelPosition::UpperRight,
+        CurveMetric::Accuracy => SeriesLabelPosition::LowerRight,
+    };
+    legend_at(&mut chart, size, corner)?;
     root.present().ok()
 }

@@ -128,8 +128,9 @@ fn Charts(data: VisualizationData) -> impl IntoView {
             <p class="interpretation">
                 {format!(
                     "{training_total} training images: the largest class is {largest}, the smallest {smallest}, \
-                     so no class dominates and accuracy is a fair summary. {uploads_total} uploaded image(s) \
-                     wait in the retraining pool or have been used."
+                     so no class dominates and accuracy is a fair summary. {uploads_total} image(s) have \
+                     been uploaded (for training and for the reference set, waiting, used, held or \
+                     deleted: the Data page tells them apart)."
                 )}
             </p>
         </ChartCard>

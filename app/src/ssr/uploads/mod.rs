@@ -220,6 +220,11 @@ async fn store_one(
         },
     )
     .await?;
+    // A duplicate names the stored file it repeats, as the uploader knows it.
+    let existing = match outcome {
+        db::uploads::InsertOutcome::Duplicate(id) => db::uploads::listed(&state.db, id).await?,
+        db::uploads::InsertOutcome::Stored(_) => None,
+    };
     Ok(match (outcome, hold) {
         (db::uploads::InsertOutcome::Stored(id), Some(hold)) => UploadFileResult {
             filename,
@@ -244,7 +249,20 @@ async fn store_one(
             filename,
             outcome: UploadOutcome::Duplicate,
             id: Some(id),
-            reason: Some(format!("the same image is already stored as upload {id}")),
+            reason: Some(match existing {
+                Some(stored) => format!(
+                    "the same image is already stored as {} ({}, uploaded {}{}, id {id})",
+                    domain::text::clipped(&stored.filename, 120),
+                    crate::class_label(&stored.class_name),
+                    stored.uploaded_at.get(..10).unwrap_or(&stored.uploaded_at),
+                    stored
+                        .uploaded_by
+                        .as_deref()
+                        .map(|by| format!(" by {by}"))
+                        .unwrap_or_default(),
+                ),
+                None => format!("the same image is already stored as upload {id}"),
+            }),
         },
     })
 }
