@@ -99,6 +99,8 @@ test("the heatmap shows where the model looked, and its slider and switch change
       return { alpha, tinted, red: data[0] };
     });
   await expect.poll(async () => (await heat()).tinted).toBeGreaterThan(0);
+  // The colours are explained beside the picture.
+  await expect(explanation.getByTestId("heat-scale")).toContainText("weighed most");
   const atDefault = await heat();
   await explanation.getByTestId("heatmap-opacity").fill("100");
   await expect.poll(async () => (await heat()).alpha).toBeGreaterThan(atDefault.alpha);

@@ -7,6 +7,10 @@ test("the model page shows the serving model's scores and training curves", asyn
   await waitForHydration(page);
   await expect(page.getByTestId("model-version")).toHaveText(report.version);
   await expect(page.getByTestId("model-accuracy")).toHaveText(`${(report.accuracy * 100).toFixed(2)}%`);
+  // The figure names the images it was measured on.
+  await expect(page.getByTestId("model-accuracy-card")).toContainText(
+    `on ${report.evaluated_on.images} images of the original validation split`,
+  );
   for (const chart of ["chart-confusion", "chart-class-scores"]) {
     await expectDrawn(page, chart);
     await expect(page.getByTestId(chart).locator(".interpretation")).not.toBeEmpty();

@@ -92,6 +92,9 @@ pub struct ModelReport {
     pub input_size: u32,
     /// Validation images the scores below were measured on.
     pub validation_images: u64,
+    /// Which set those images are; absent for versions saved before it was recorded.
+    #[serde(default)]
+    pub evaluated_on: Option<domain::comparison::EvaluationSet>,
     pub accuracy: f64,
     pub macro_f1: f64,
     pub classes: Vec<String>,
@@ -144,6 +147,7 @@ mod tests {
             architecture: "cnn".into(),
             input_size: 112,
             validation_images: 0,
+            evaluated_on: None,
             accuracy: 0.0,
             macro_f1: 0.0,
             classes: vec!["a".into(), "b".into(), "c".into()],

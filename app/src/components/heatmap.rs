@@ -39,6 +39,11 @@ pub fn HeatmapOverlay(explanation: ExplanationResponse) -> impl IntoView {
                     draw=draw
                 />
             </div>
+            <div class="heat-scale" data-testid="heat-scale">
+                <span>"weighed less"</span>
+                <span class="heat-gradient" role="img" aria-label="Colour scale: clear, then red, then yellow for the areas that weighed most"></span>
+                <span>"weighed most"</span>
+            </div>
             <figcaption class="heatmap-controls">
                 <label>
                     <input

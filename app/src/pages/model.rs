@@ -118,8 +118,13 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                 "activated " {report.activated_at.clone().unwrap_or_else(|| "–".into())}
 
             </StatCard>
-            <StatCard title="Validation accuracy" value={percent(report.accuracy)} value_testid="model-accuracy">
-                {format!("on {} held-out images", report.validation_images)}
+            <StatCard title="Validation accuracy" value={percent(report.accuracy)} value_testid="model-accuracy" testid="model-accuracy-card">
+                {report
+                    .evaluated_on
+                    .map_or_else(
+                        || format!("on {} held-out images", report.validation_images),
+                        |set| format!("on {}", set.describe()),
+                    )}
             </StatCard>
             <StatCard title="Macro F1" value={format!("{:.3}", report.macro_f1)}>
                 "unweighted mean over the classes"

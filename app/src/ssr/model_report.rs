@@ -63,7 +63,18 @@ pub async fn active(state: &AppState) -> Result<ModelReport, AppError> {
         });
     }
 
+    // What the figures below were measured on, as the versions table says it.
+    let evaluated_on = registered.as_ref().and_then(|row| {
+        let metrics = serde_json::from_str(&row.metrics).unwrap_or(serde_json::Value::Null);
+        crate::ssr::versions::StoredVersion::parse(
+            &row.version,
+            row.parent_version.as_deref(),
+            &metrics,
+        )
+        .evaluated_on
+    });
     Ok(ModelReport {
+        evaluated_on,
         version: serving.version.clone(),
         created_at: manifest.created_at.clone(),
         activated_at: registered.and_then(|row| row.activated_at),
