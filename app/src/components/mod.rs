@@ -5,6 +5,7 @@ pub mod data_table;
 pub mod file_picker;
 pub mod heatmap;
 pub mod loaded;
+pub mod modal;
 pub mod page_header;
 pub mod polling;
 pub mod probability_bars;

@@ -8,6 +8,7 @@ use crate::api::auth::Role;
 use crate::api::data::{delete_upload, list_uploads, relabel_upload, UploadRow, UploadsPage};
 use crate::class_label;
 use crate::components::loaded::Loaded;
+use crate::components::modal;
 use crate::components::page_header::PageHeader;
 use crate::components::session::RequireRole;
 use crate::components::time::LocalTime;
@@ -249,16 +250,7 @@ fn UploadLine(
 #[component]
 fn ZoomDialog(zoomed: RwSignal<Option<UploadRow>>) -> impl IntoView {
     let dialog = NodeRef::<Dialog>::new();
-    Effect::new(move |_| {
-        let Some(dialog) = dialog.get() else { return };
-        if zoomed.with(Option::is_some) {
-            if !dialog.open() {
-                let _ = dialog.show_modal();
-            }
-        } else if dialog.open() {
-            dialog.close();
-        }
-    });
+    modal::follow_signal(dialog, move || zoomed.with(Option::is_some));
     view! {
         <dialog node_ref=dialog class="dialog" data-testid="data-zoom" aria-labelledby="zoom-title" on:close=move |_| zoomed.set(None)>
             {move || zoomed.get().map(|upload| view! {

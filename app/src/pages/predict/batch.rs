@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use crate::api::predict::{explain_prediction, BatchItem, ExplanationResponse};
 use crate::class_label;
 use crate::components::heatmap::HeatmapOverlay;
+use crate::components::modal;
 use crate::components::probability_bars::ProbabilityBars;
 use crate::error::AppError;
 use domain::CLASS_NAMES;
@@ -407,30 +408,19 @@ fn DetailPanel(
         }
     });
     Effect::new(move |_| {
-        let Some(dialog) = dialog.get() else { return };
-        match detail.get() {
-            Some(row) => {
-                // DICOM frames beyond the first are not re-read for a heatmap: the explanation
-                // reads the file's middle frame, which may not be this row's.
-                if row.state == RowState::Answered && row.frame.is_none_or(|f| f <= 1) {
-                    if let Some(file) = row
-                        .file
-                        .and_then(|i| files.with_value(|f| f.get(i).cloned()))
-                    {
-                        explain.dispatch_local(file);
-                    }
-                }
-                if !dialog.open() {
-                    let _ = dialog.show_modal();
-                }
-            }
-            None => {
-                if dialog.open() {
-                    dialog.close();
-                }
+        // DICOM frames beyond the first are not re-read for a heatmap: the explanation reads the
+        // file's middle frame, which may not be this row's.
+        let Some(row) = detail.get() else { return };
+        if row.state == RowState::Answered && row.frame.is_none_or(|f| f <= 1) {
+            if let Some(file) = row
+                .file
+                .and_then(|i| files.with_value(|f| f.get(i).cloned()))
+            {
+                explain.dispatch_local(file);
             }
         }
     });
+    modal::follow_signal(dialog, move || detail.with(Option::is_some));
     view! {
         <dialog
             node_ref=dialog

@@ -11,6 +11,7 @@ use crate::class_label;
 use crate::components::chart_canvas::ChartCanvas;
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
+use crate::components::modal;
 use crate::components::time::LocalTime;
 use crate::error::AppError;
 use domain::comparison::VersionComparison;
@@ -218,17 +219,13 @@ fn ActivationDialog(
 ) -> impl IntoView {
     let dialog = NodeRef::<Dialog>::new();
     let reason = RwSignal::new(String::new());
+    // Each confirmation starts without the last one's reason.
     Effect::new(move |_| {
-        let Some(dialog) = dialog.get() else { return };
-        if confirming.get().is_some() {
+        if confirming.with(Option::is_some) {
             reason.set(String::new());
-            if !dialog.open() {
-                let _ = dialog.show_modal();
-            }
-        } else if dialog.open() {
-            dialog.close();
         }
     });
+    modal::follow_signal(dialog, move || confirming.with(Option::is_some));
     let serving = serving.unwrap_or_else(|| "no version".into());
     view! {
         <dialog
