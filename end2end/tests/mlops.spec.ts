@@ -227,6 +227,11 @@ test.describe("upload, then retrain", () => {
     // class): labelled so they are stored, labelled otherwise they are held for review.
     await expect(page.getByTestId("total-stored")).toHaveText("2");
     await expect(page.getByTestId("total-held")).toHaveText("6");
+    // Beside this visit's counters, the database's totals, the same as /database/stats says.
+    const stats = await (await page.request.get("/database/stats")).json();
+    await expect(page.getByTestId("upload-db-totals")).toContainText(
+      `In the database: ${stats.total_uploaded_images} uploads, ${stats.pending_images} waiting for retraining, ${stats.held_for_review} held for review`,
+    );
     // The same bytes again are recognised, not stored twice.
     await page.getByTestId("file-input").setInputFiles([sliceFile(10)]);
     await page.getByTestId("upload-submit").click();

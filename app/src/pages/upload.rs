@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos::web_sys;
 
 use crate::api::auth::Role;
-use crate::api::retrain::{upload_training_images, UploadFileResult, UploadOutcome};
+use crate::api::retrain::{
+    get_database_stats, upload_training_images, UploadFileResult, UploadOutcome,
+};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
 use crate::components::session::{use_session, RoleNotice};
@@ -141,6 +143,8 @@ pub fn UploadPage() -> impl IntoView {
                 view! { <p class="error card" role="alert" data-testid="upload-error">{error.to_string()}</p> }
             })
         }}
+        <DatabaseTotals uploads_changed />
+        <h2 class="section-title">"This visit"</h2>
         <section class="cards" data-testid="upload-totals">
             <StatCard title="Stored" value={move || totals.get().stored} tone=Tone::Ok value_testid="total-stored" />
             <StatCard title="Held for review" value={move || totals.get().held} tone=Tone::Warn value_testid="total-held" />
@@ -188,5 +192,37 @@ pub fn UploadPage() -> impl IntoView {
             </ul>
         </section>
         {can_upload.then(|| view! { <ReviewQueue uploads_changed /> })}
+    }
+}
+
+/// What the database holds, whatever this visit did: the totals the per-visit counters add to.
+/// Asked for by the browser after hydration (and after each upload), so the server's streamed page
+/// does not wait on it.
+#[component]
+fn DatabaseTotals(uploads_changed: RwSignal<u32>) -> impl IntoView {
+    let stats = RwSignal::new(None::<crate::api::retrain::DatabaseStats>);
+    Effect::new(move |_| {
+        uploads_changed.track();
+        leptos::task::spawn_local(async move {
+            if let Ok(loaded) = get_database_stats().await {
+                stats.set(Some(loaded));
+            }
+        });
+    });
+    move || {
+        stats.get().map(|stats| {
+            view! {
+                <p class="reassurance" data-testid="upload-db-totals">
+                    {format!(
+                        "In the database: {} uploads, {} waiting for retraining, {} held for review, {} in the reference set. ",
+                        stats.total_uploaded_images,
+                        stats.pending_images,
+                        stats.held_for_review,
+                        stats.reference_images,
+                    )}
+                    <a href="/data">"Browse them on the Data page"</a>
+                </p>
+            }
+        })
     }
 }

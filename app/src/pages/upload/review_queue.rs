@@ -77,7 +77,10 @@ fn HeldItem(item: HeldUpload, decide: DecideAction) -> impl IntoView {
         .collect();
     view! {
         <li class="review-item" data-testid="review-item" data-upload-id=id.to_string()>
-            <img src=item.image_url.clone() alt=format!("held upload {}", item.filename) loading="lazy" />
+            // The full-size image opens in its own tab: a thumbnail is too small to judge a label.
+            <a href=item.image_url.clone() target="_blank" rel="noopener" title="Open at full size">
+                <img src=item.image_url.clone() alt=format!("held upload {}", item.filename) loading="lazy" />
+            </a>
             <div class="stack">
                 <span class="name">{item.filename.clone()}</span>
                 <span>
