@@ -50,7 +50,7 @@ impl Backend {
 }
 
 /// The tables the schema defines, in creation order.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 11] = [
     "model_versions",
     "training_sessions",
     "uploaded_images",
@@ -61,6 +61,7 @@ pub const TABLES: [&str; 10] = [
     "api_tokens",
     "audit_events",
     "login_failures",
+    "traffic_minutes",
 ];
 
 #[derive(Debug, thiserror::Error)]
