@@ -368,6 +368,9 @@ pub struct ListedUpload {
     pub stored_path: String,
 }
 
+const LISTED_COLUMNS: &str = "id, filename, class_name, purpose, review, used_for_training, \
+                              uploaded_by, uploaded_at, width, height, size_bytes, stored_path";
+
 /// Which uploads to list: every field narrows, `before_id` pages back (newest first).
 #[derive(Debug, Clone, Default)]
 pub struct UploadFilter<'a> {
@@ -400,9 +403,8 @@ pub async fn browse(db: &Pool, filter: &UploadFilter<'_>) -> DbResult<(Vec<Liste
     };
     let limit_param = texts.len() + 1 + usize::from(filter.before_id.is_some());
     let list_sql = format!(
-        "SELECT id, filename, class_name, purpose, review, used_for_training, uploaded_by,
-             uploaded_at, width, height, size_bytes, stored_path
-         FROM uploaded_images WHERE {page_condition} ORDER BY id DESC LIMIT ${limit_param}"
+        "SELECT {LISTED_COLUMNS} FROM uploaded_images
+         WHERE {page_condition} ORDER BY id DESC LIMIT ${limit_param}"
     );
     let mut list = sqlx::query_as::<_, ListedUpload>(&list_sql);
     for text in &texts {
@@ -423,11 +425,9 @@ pub async fn browse(db: &Pool, filter: &UploadFilter<'_>) -> DbResult<(Vec<Liste
 
 /// One upload as listed, or `None`.
 pub async fn listed(db: &Pool, id: i64) -> DbResult<Option<ListedUpload>> {
-    Ok(sqlx::query_as(
-        "SELECT id, filename, class_name, purpose, review, used_for_training, uploaded_by,
-             uploaded_at, width, height, size_bytes, stored_path
-         FROM uploaded_images WHERE id = $1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {LISTED_COLUMNS} FROM uploaded_images WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await?)

@@ -963,6 +963,21 @@ async fn the_traffic_history_counts_answers_refusals_and_errors() {
         (refusal - 1.0 / 3.0).abs() < 1e-9 || busy.len() > 1,
         "{history}"
     );
+    // Exactly one image refused in the window: each point's refusals follow from its rate and its
+    // answered images (rate = refused / (answered + refused)).
+    let refused: f64 = busy
+        .iter()
+        .filter_map(|p| {
+            let rate = p["refusal_rate"].as_f64()?;
+            let answered = p["predictions"].as_f64()?;
+            Some(if rate >= 1.0 {
+                1.0
+            } else {
+                rate * answered / (1.0 - rate)
+            })
+        })
+        .sum();
+    assert!((refused - 1.0).abs() < 1e-9, "{refused} refused: {history}");
     assert!(
         busy.iter()
             .any(|p| p["client_error_rate"].as_f64().unwrap_or(0.0) > 0.0),

@@ -7,20 +7,20 @@ use web_sys::HtmlCanvasElement;
 
 use super::*;
 
+/// The Monitor page's charts: wide and low, so several fit on a screen.
+const MONITOR_HEIGHT: Height = Height {
+    ratio: 0.4,
+    min: 220,
+    max: 360,
+};
+
 /// Predictions per minute over the last `window` minutes, stacked by predicted class.
 pub fn predictions_per_minute(
     canvas: &HtmlCanvasElement,
     counts: &[crate::api::monitor::MinuteCount],
     window: i64,
 ) -> Option<()> {
-    let (root, size) = blank_area(
-        canvas,
-        Height {
-            ratio: 0.4,
-            min: 220,
-            max: 360,
-        },
-    )?;
+    let (root, size) = blank_area(canvas, MONITOR_HEIGHT)?;
     let mut per_minute: BTreeMap<i64, i64> = BTreeMap::new();
     for entry in counts {
         *per_minute.entry(entry.minutes_ago).or_default() += entry.count;
@@ -98,14 +98,7 @@ pub fn traffic_history(
     history: &crate::api::monitor::MetricsHistory,
     figures: HistoryFigures,
 ) -> Option<()> {
-    let (root, size) = blank_area(
-        canvas,
-        Height {
-            ratio: 0.4,
-            min: 220,
-            max: 360,
-        },
-    )?;
+    let (root, size) = blank_area(canvas, MONITOR_HEIGHT)?;
     let count = history.points.len() as f64;
     let hours = history.minutes_per_point >= 60;
     // x: how long before now each stretch ends, in minutes or hours.

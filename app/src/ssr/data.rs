@@ -136,17 +136,28 @@ pub async fn delete(state: &AppState, by: &str, id: i64) -> Result<UploadRow, Ap
 /// The stored bytes of upload `id` and their content type.
 pub async fn image(state: &AppState, id: i64) -> Result<(Vec<u8>, &'static str), AppError> {
     let listed = find(state, id).await?;
+    read_stored(state, id, &listed.stored_path).await
+}
+
+/// Reads an upload's file from the store, typed by the extension `inspect` gave it from its bytes.
+/// The path was made by the server from the content hash; the store refuses any name that could
+/// leave the uploads area anyway. Failures are logged here and answered without the path.
+pub async fn read_stored(
+    state: &AppState,
+    id: i64,
+    stored_path: &str,
+) -> Result<(Vec<u8>, &'static str), AppError> {
     let bytes = state
         .service
         .storage
         .uploads
-        .read(&listed.stored_path)
+        .read(stored_path)
         .await
         .map_err(|error| {
             tracing::error!("cannot read upload {id}: {error}");
             AppError::Internal
         })?;
-    let content_type = image::ImageFormat::from_path(std::path::Path::new(&listed.stored_path))
+    let content_type = image::ImageFormat::from_path(std::path::Path::new(stored_path))
         .map_or("application/octet-stream", |format| format.to_mime_type());
     Ok((bytes, content_type))
 }

@@ -167,21 +167,5 @@ pub async fn held_image(state: &AppState, id: i64) -> Result<(Vec<u8>, &'static 
     let row = db::uploads::held_one(&state.db, id)
         .await?
         .ok_or_else(|| not_held(id))?;
-    // `stored_path` was made by the server from the content hash; the store refuses any name that
-    // could leave the uploads area anyway.
-    let bytes = state
-        .service
-        .storage
-        .uploads
-        .read(&row.stored_path)
-        .await
-        .map_err(|error| {
-            tracing::error!("cannot read held upload {id}: {error}");
-            AppError::Internal
-        })?;
-    let relative = std::path::Path::new(&row.stored_path);
-    // The extension is the format `inspect` detected from the bytes.
-    let content_type = image::ImageFormat::from_path(relative)
-        .map_or("application/octet-stream", |format| format.to_mime_type());
-    Ok((bytes, content_type))
+    crate::ssr::data::read_stored(state, id, &row.stored_path).await
 }

@@ -74,26 +74,7 @@ async fn upload_image(
     Extension(caller): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(error) = app::ssr::auth::check(&caller, Role::Annotator) {
-        return error_response(error);
-    }
-    let Ok(id) = id.parse::<i64>() else {
-        return error_response(AppError::BadRequest(format!(
-            "the upload id must be a number (got {:?})",
-            domain::text::clipped(&id, 40)
-        )));
-    };
-    match app::ssr::data::image(&state, id).await {
-        Ok((bytes, content_type)) => (
-            [
-                (axum::http::header::CONTENT_TYPE, content_type),
-                (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(error) => error_response(error),
-    }
+    annotator_image(&caller, &id, |id| app::ssr::data::image(&state, id)).await
 }
 
 /// `GET /retrain/review/{id}/image`: a held upload's image, for the annotator deciding on it.
@@ -102,19 +83,29 @@ async fn held_image(
     Extension(caller): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(error) = app::ssr::auth::check(&caller, Role::Annotator) {
+    annotator_image(&caller, &id, |id| app::ssr::review::held_image(&state, id)).await
+}
+
+/// An upload's image for an annotator: the role checked, the id parsed, the bytes `load` finds
+/// served privately (only for the annotator who asked: no shared cache may keep them).
+async fn annotator_image<F, Loading>(caller: &Principal, id: &str, load: F) -> Response
+where
+    F: FnOnce(i64) -> Loading,
+    Loading: std::future::Future<Output = Result<(Vec<u8>, &'static str), AppError>>,
+{
+    if let Err(error) = app::ssr::auth::check(caller, Role::Annotator) {
         return error_response(error);
     }
     let Ok(id) = id.parse::<i64>() else {
         return error_response(AppError::BadRequest(format!(
-            "the upload id must be a number (got {id:?})"
+            "the upload id must be a number (got {:?})",
+            domain::text::clipped(id, 40)
         )));
     };
-    match app::ssr::review::held_image(&state, id).await {
+    match load(id).await {
         Ok((bytes, content_type)) => (
             [
                 (axum::http::header::CONTENT_TYPE, content_type),
-                // Only for the annotator who asked: no shared cache may keep it.
                 (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
             ],
             bytes,

@@ -77,8 +77,8 @@ pub async fn trigger(
 /// serving model's split are known, the reference set once it is large enough, else uploads (so the
 /// result stays a candidate). The same order `ml::finetune::data::prepare` follows.
 pub async fn readiness(state: &AppState) -> Result<RetrainOutlook, AppError> {
-    let pending_images = db::uploads::count_pending(&state.db).await?;
-    let reference_images = db::uploads::reference(&state.db).await?.len() as i64;
+    let uploads = db::uploads::stats(&state.db).await?;
+    let (pending_images, reference_images) = (uploads.pending, uploads.reference);
     let reference_needed = MIN_REFERENCE_IMAGES as i64;
     let original_split = state.service.data_dir.is_some()
         && state
