@@ -3,7 +3,7 @@
 
 use domain::CLASS_NAMES;
 
-use crate::api::predict::BatchItem;
+use crate::types::predict::BatchItem;
 
 /// The header row: fixed columns, then one probability column per class in the model's order.
 fn header() -> String {
@@ -127,7 +127,7 @@ pub fn batch_csv(items: &[BatchItem]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::predict::PredictionResponse;
+    use crate::types::predict::PredictionResponse;
 
     fn predicted(filename: &str) -> BatchItem {
         BatchItem::Predicted {

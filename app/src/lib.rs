@@ -1,5 +1,8 @@
-//! The Leptos application: the HTML shell, the router and every page. Server functions live in
-//! [`api`]; the server-only state they reach lives in [`ssr`] and never compiles to WASM.
+//! The Leptos application: the HTML shell, the router and every page. Imports run one way:
+//! [`pages`] -> [`api`] (server functions) -> [`ssr`] (their server-only bodies, never compiled to
+//! WASM) -> [`types`] (the wire types both sides exchange), so every type has one owner.
+// The pages' view types nest deeply; the WASM build's layout queries need more than 128 levels.
+#![recursion_limit = "256"]
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -16,6 +19,7 @@ pub mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod types;
 
 use components::sidebar::Sidebar;
 use pages::{

@@ -1,12 +1,16 @@
 import { test as base, expect, Page } from "@playwright/test";
 
-/** Fails the test if the page logs a console error or throws, after the test body has run. */
+/**
+ * Fails the test if the page logs a console error, a hydration warning (Leptos warns when the
+ * browser's first render may differ from the server's) or throws, after the test body has run.
+ */
 export const test = base.extend<{ consoleErrors: string[] }>({
   consoleErrors: [
     async ({ page }, use) => {
       const errors: string[] = [];
       page.on("console", (message) => {
         if (message.type() === "error") errors.push(message.text());
+        if (message.type() === "warning" && /hydrat/i.test(message.text())) errors.push(message.text());
       });
       page.on("pageerror", (error) => errors.push(error.message));
       await use(errors);

@@ -9,9 +9,12 @@ use image::{GrayImage, Rgb, RgbImage};
 use crate::dicom::DicomFrame;
 use crate::infer::{Classifier, Prediction};
 use crate::model::Model;
-use crate::preprocess::{decode_input, normalise_into, prepare};
+use crate::preprocess::{crop_to_head, decode_input, normalise_into, resize_square};
 use crate::train::to_f32_vec;
 use crate::{MlError, MlResult};
+
+/// Most pixels a side of [`Explanation::view`]: sharp on a screen, small enough to send as PNG.
+pub const VIEW_SIDE_MAX: u32 = 448;
 
 /// A prediction with the heatmap of the class it answered.
 #[derive(Debug, Clone)]
@@ -24,6 +27,10 @@ pub struct Explanation {
     pub grid_height: usize,
     /// The slice as the model saw it: cropped to the head, square, `input_size` pixels.
     pub slice: GrayImage,
+    /// The same square from the original pixels, for people to look at: up to [`VIEW_SIDE_MAX`]
+    /// pixels a side (never fewer than the model's input), so a large scan is not shown blurred
+    /// at the model's resolution. The heatmap covers it exactly as it covers `slice`.
+    pub view: GrayImage,
     /// For a DICOM input, its summary and the frame explained (the middle one).
     pub dicom: Option<DicomFrame>,
 }
@@ -67,7 +74,12 @@ impl Classifier {
             .dicom
             .clone()
             .map(|summary| DicomFrame { summary, index });
-        let pixels = prepare(&input.into_middle_frame(), &config);
+        let square = crop_to_head(&input.into_middle_frame(), &config);
+        let view_side = square
+            .width()
+            .clamp(size as u32, VIEW_SIDE_MAX.max(size as u32));
+        let view = resize_square(square.clone(), view_side);
+        let pixels = resize_square(square, size as u32).into_raw();
         let mut input = vec![0.0; pixels.len()];
         normalise_into(&pixels, &config, &mut input);
         let images =
@@ -96,6 +108,7 @@ impl Classifier {
             grid_width,
             grid_height,
             slice,
+            view,
             dicom,
         })
     }
@@ -154,12 +167,17 @@ impl Explanation {
         top * (1.0 - fy) + bottom * fy
     }
 
-    /// The slice in grey with the heatmap blended over it (`opacity` 0-1, red = hot), for the
+    /// The view in grey with the heatmap blended over it (`opacity` 0-1, red = hot), for the
     /// PNG the API and CLI return.
     pub fn overlay(&self, opacity: f32) -> RgbImage {
-        RgbImage::from_fn(self.slice.width(), self.slice.height(), |x, y| {
-            let grey = f32::from(self.slice.get_pixel(x, y).0[0]);
-            let heat = self.heat_at(x as f32, y as f32);
+        // View pixels to slice pixels: both are the same square at different sizes.
+        let scale = self.slice.width() as f32 / self.view.width().max(1) as f32;
+        RgbImage::from_fn(self.view.width(), self.view.height(), |x, y| {
+            let grey = f32::from(self.view.get_pixel(x, y).0[0]);
+            let heat = self.heat_at(
+                (x as f32 + 0.5) * scale - 0.5,
+                (y as f32 + 0.5) * scale - 0.5,
+            );
             let [r, g, b] = heat_colour(heat);
             let alpha = opacity.clamp(0.0, 1.0) * heat.sqrt();
             let mix = |c: f32| (grey * (1.0 - alpha) + c * alpha).round() as u8;
@@ -327,11 +345,14 @@ mod tests {
             grid_width: 2,
             grid_height: 2,
             slice: GrayImage::from_pixel(64, 64, image::Luma([100])),
+            view: GrayImage::from_pixel(128, 128, image::Luma([100])),
             dicom: None,
         };
         let overlay = explanation.overlay(0.8);
-        let cold = overlay.get_pixel(5, 5).0;
-        let hot = overlay.get_pixel(60, 60).0;
+        // Drawn at the view's size, the heat placed as on the slice.
+        assert_eq!(overlay.dimensions(), (128, 128));
+        let cold = overlay.get_pixel(10, 10).0;
+        let hot = overlay.get_pixel(120, 120).0;
         assert_eq!(cold, [100, 100, 100]);
         assert!(hot[0] > 200 && hot[2] < 60, "{hot:?}");
         // The whole slice is brighter than the head threshold: all the heat is in the head.
@@ -363,6 +384,7 @@ mod tests {
             grid_width: 4,
             grid_height: 4,
             slice: disc.clone(),
+            view: disc.clone(),
             dicom: None,
         };
         let uniform = with_heat(vec![1.0; 16]);

@@ -339,14 +339,18 @@ pub fn crop_to_head(image: &GrayImage, config: &PreprocessConfig) -> GrayImage {
 
 /// The model-sized grayscale square, before normalisation (what the training cache stores).
 pub fn prepare(image: &GrayImage, config: &PreprocessConfig) -> Vec<u8> {
-    let size = config.input_size as u32;
-    let square = halve_while_at_least(crop_to_head(image, config), 2 * size);
-    let resized = if square.width() == size {
+    resize_square(crop_to_head(image, config), config.input_size as u32).into_raw()
+}
+
+/// A square (as [`crop_to_head`] gives it) at `side` pixels: halved cheaply while at least twice
+/// `side`, then filtered to the exact size.
+pub fn resize_square(square: GrayImage, side: u32) -> GrayImage {
+    let square = halve_while_at_least(square, 2 * side);
+    if square.width() == side {
         square
     } else {
-        image::imageops::resize(&square, size, size, FilterType::Triangle)
-    };
-    resized.into_raw()
+        image::imageops::resize(&square, side, side, FilterType::Triangle)
+    }
 }
 
 /// Halves a square with 2x2 averaging while its side is at least `limit`: cheap integer work that

@@ -329,7 +329,7 @@ async fn the_retrain_outlook_is_said_before_and_a_running_job_can_be_cancelled()
     })
     .await;
     // Only admins may stop a job.
-    let annotator = server.token(app::api::auth::Role::Annotator).await;
+    let annotator = server.token(app::types::auth::Role::Annotator).await;
     let body = format!(r#"{{"session_id":{session_id}}}"#);
     let (status, refused) = server
         .post_json_as(Some(&annotator), "/retrain/cancel", &body)
@@ -453,7 +453,7 @@ async fn uploads_are_browsed_relabelled_and_deleted_until_a_version_depends_on_t
     let held = id_of("held")[0];
 
     // Viewers may not look, let alone change.
-    let viewer = server.token(app::api::auth::Role::Viewer).await;
+    let viewer = server.token(app::types::auth::Role::Viewer).await;
     let response = reqwest::Client::new()
         .get(server.url("/uploads"))
         .bearer_auth(&viewer)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::api::auth::Role;
+use app::types::auth::Role;
 use common::{file_part, json_of, slice_jpeg, TestServer};
 use reqwest::multipart::Form;
 use serde_json::Value;

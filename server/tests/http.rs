@@ -205,6 +205,24 @@ async fn pages_are_rendered_on_the_server() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    // The not-found page is rendered with the server's state too: a signed-in caller stays signed
+    // in there (the sidebar still shows the account, not "Log in").
+    for path in ["/users", "/no-such-page"] {
+        let html = client
+            .get(server.url(path))
+            .bearer_auth(&server.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("&quot;role&quot;:&quot;admin&quot;")
+                || html.contains("\"role\":\"admin\""),
+            "{path} renders without the caller's session"
+        );
+    }
 }
 
 #[tokio::test]

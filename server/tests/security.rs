@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use app::api::auth::Role;
+use app::types::auth::Role;
 use common::{file_part, json_of, login, slice_jpeg, with_token, TestServer};
 use reqwest::multipart::Form;
 use serde_json::Value;

@@ -233,6 +233,21 @@ async fn an_explanation_carries_the_prediction_and_a_heatmap_over_the_slice() {
         "an explanation is a prediction too"
     );
 
+    // A large scan is shown from its own pixels, not blown up from the model's small input: the
+    // slice a person looks at is sharper than what the model saw, the heatmap still over it.
+    let serving = app::ssr::predictions::serving_model(&server.state).expect("a model serves");
+    let model_side = serving.classifier.manifest().preprocess.input_size as u64;
+    let large = ml::phantom::slice_jpeg(3, 640).expect("a phantom encodes");
+    let form = Form::new().part("file", file_part(large, "large.jpg"));
+    let (status, body) = server.post_form("/predict/explain", form).await;
+    assert_eq!(status, 200, "{body}");
+    let view_side = body["slice_size"].as_u64().unwrap();
+    assert!(
+        view_side > model_side && view_side <= 448,
+        "shown at {view_side} px, the model's input is {model_side} px"
+    );
+    assert_eq!(decode_png(&body["overlay_png"]).width() as u64, view_side);
+
     let chart = png(ml::non_mri::generate("chart", 5).unwrap());
     let form = Form::new().part("file", file_part(chart, "chart.png"));
     let (status, body) = server.post_form("/predict/explain", form).await;
@@ -246,7 +261,7 @@ async fn an_explanation_carries_the_prediction_and_a_heatmap_over_the_slice() {
 /// malformed flag is a clear 400.
 #[tokio::test]
 async fn an_annotator_may_override_a_refusal_and_the_override_is_audited() {
-    use app::api::auth::Role;
+    use app::types::auth::Role;
     let server = TestServer::start().await;
     let threshold = trust_file()["ood"]["threshold"].as_f64().unwrap();
     let noise = png(ml::non_mri::generate("noise", 11).unwrap());

@@ -1,5 +1,6 @@
-//! Server functions and the data they exchange. The types compile for both server and browser; the
-//! function bodies run only on the server.
+//! Server functions: one module per area of the REST surface. Their signatures compile for both
+//! server and browser, their bodies run only on the server and call into `crate::ssr`; the data they
+//! exchange lives in `crate::types`.
 
 pub mod auth;
 pub mod data;

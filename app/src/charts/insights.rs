@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use web_sys::HtmlCanvasElement;
 
 use super::{blank_area, category_label, chart_frame, colour_of, legend, SharedAxes, STANDARD};
-use crate::api::insights::{Distribution, Scatter};
+use crate::types::insights::{Distribution, Scatter};
 
 /// Grouped bars: training images and uploads per class.
 pub fn class_distribution(
@@ -114,7 +114,7 @@ pub fn distribution(
 /// Gradient mean against mean intensity, one colour per class.
 pub fn scatter(canvas: &HtmlCanvasElement, data: &Scatter) -> Option<()> {
     let (root, size) = blank_area(canvas, STANDARD)?;
-    let bounds = |f: fn(&crate::api::insights::ScatterPoint) -> f64| {
+    let bounds = |f: fn(&crate::types::insights::ScatterPoint) -> f64| {
         data.points
             .iter()
             .map(f)

@@ -75,7 +75,7 @@ pub fn confusion_matrix(
 /// Precision, recall and F1 side by side for each class.
 pub fn class_scores(
     canvas: &HtmlCanvasElement,
-    scores: &[crate::api::model::ClassScore],
+    scores: &[crate::types::model::ClassScore],
 ) -> Option<()> {
     let (root, size) = blank_area(canvas, STANDARD)?;
     let labels: Vec<String> = scores
@@ -106,7 +106,7 @@ pub fn class_scores(
         .shared_axes(size, "class", "score (0-1)")
         .draw()
         .ok()?;
-    type Metric = fn(&crate::api::model::ClassScore) -> f64;
+    type Metric = fn(&crate::types::model::ClassScore) -> f64;
     let metrics: [(&str, RGBColor, Metric); 3] = [
         ("precision", RGBColor(0, 114, 178), |s| s.precision),
         ("recall", RGBColor(230, 159, 0), |s| s.recall),
@@ -131,7 +131,7 @@ pub fn class_scores(
 /// after temperature calibration, over the diagonal a perfectly calibrated model would follow.
 pub fn reliability(
     canvas: &HtmlCanvasElement,
-    trust: &crate::api::model::TrustSummary,
+    trust: &crate::types::model::TrustSummary,
 ) -> Option<()> {
     let (root, size) = blank_area(canvas, STANDARD)?;
     let mut chart = chart_frame(
@@ -191,7 +191,7 @@ pub enum CurveMetric {
 /// Train against validation, one point per epoch.
 pub fn training_curve(
     canvas: &HtmlCanvasElement,
-    curve: &crate::api::model::TrainingCurve,
+    curve: &crate::types::model::TrainingCurve,
     metric: CurveMetric,
 ) -> Option<()> {
     let (root, size) = blank_area(canvas, STANDARD)?;

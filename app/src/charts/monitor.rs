@@ -17,7 +17,7 @@ const MONITOR_HEIGHT: Height = Height {
 /// Predictions per minute over the last `window` minutes, stacked by predicted class.
 pub fn predictions_per_minute(
     canvas: &HtmlCanvasElement,
-    counts: &[crate::api::monitor::MinuteCount],
+    counts: &[crate::types::monitor::MinuteCount],
     window: i64,
 ) -> Option<()> {
     let (root, size) = blank_area(canvas, MONITOR_HEIGHT)?;
@@ -95,7 +95,7 @@ type NamedLine<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
 /// have no point (a gap, not a zero).
 pub fn traffic_history(
     canvas: &HtmlCanvasElement,
-    history: &crate::api::monitor::MetricsHistory,
+    history: &crate::types::monitor::MetricsHistory,
     figures: HistoryFigures,
 ) -> Option<()> {
     let (root, size) = blank_area(canvas, MONITOR_HEIGHT)?;
@@ -104,7 +104,7 @@ pub fn traffic_history(
     // x: how long before now each stretch ends, in minutes or hours.
     let per_point = history.minutes_per_point as f64 / if hours { 60.0 } else { 1.0 };
     let x_of = |index: usize| -((count - 1.0 - index as f64) * per_point);
-    type Pick = fn(&crate::api::monitor::HistoryPoint) -> Option<f64>;
+    type Pick = fn(&crate::types::monitor::HistoryPoint) -> Option<f64>;
     let series: Vec<(&str, Pick, RGBColor)> = match figures {
         HistoryFigures::Rates => vec![
             (

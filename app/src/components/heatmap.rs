@@ -2,11 +2,12 @@ use leptos::prelude::*;
 
 use crate::components::chart_canvas::ChartCanvas;
 
-use crate::api::predict::ExplanationResponse;
+use crate::types::predict::ExplanationResponse;
 
-/// The slice as the model saw it with its Grad-CAM heatmap drawn over it in the browser: an
-/// opacity slider and an on/off switch. The server sends the heat grid; the canvas draws it at the
-/// slice's own resolution, interpolated between cells, as red to yellow with the heat as alpha.
+/// The classified slice (from its own pixels, sharper than the model's input) with its Grad-CAM
+/// heatmap drawn over it in the browser: an opacity slider and an on/off switch. The server sends
+/// the heat grid; the canvas draws it at the slice's own resolution, interpolated between cells, as
+/// red to yellow with the heat as alpha.
 #[component]
 pub fn HeatmapOverlay(explanation: ExplanationResponse) -> impl IntoView {
     let opacity = RwSignal::new(60u32);
@@ -31,7 +32,7 @@ pub fn HeatmapOverlay(explanation: ExplanationResponse) -> impl IntoView {
     view! {
         <figure class="heatmap" data-testid="heatmap">
             <div class="heatmap-stack">
-                <img src=source alt="The slice as the model saw it" width=side height=side />
+                <img src=source alt="The slice the model classified, cropped to the head" width=side height=side />
                 <ChartCanvas
                     label="Where the model looked: red to yellow is more important"
                     testid="heatmap-canvas"

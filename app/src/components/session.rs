@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::auth::{Role, SessionInfo};
+use crate::types::auth::{Role, SessionInfo};
 
 #[derive(Debug, Clone)]
 pub struct Session(SessionInfo);

@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::auth::{logout, Role};
+use crate::api::auth::logout;
 use crate::components::session::{reload_to, use_session};
+use crate::types::auth::Role;
 use crate::PRODUCT_NAME;
 
 /// One entry of the navigation: where it goes and what it is called.

@@ -4,8 +4,7 @@
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
-use crate::api::auth::Role;
-use crate::api::data::{delete_upload, list_uploads, relabel_upload, UploadRow, UploadsPage};
+use crate::api::data::{delete_upload, list_uploads, relabel_upload};
 use crate::class_label;
 use crate::components::loaded::Loaded;
 use crate::components::modal;
@@ -13,6 +12,8 @@ use crate::components::page_header::PageHeader;
 use crate::components::session::RequireRole;
 use crate::components::time::LocalTime;
 use crate::error::AppError;
+use crate::types::auth::Role;
+use crate::types::data::{UploadRow, UploadsPage};
 use domain::CLASS_NAMES;
 
 /// Uploads per page.
@@ -219,7 +220,8 @@ fn UploadLine(
                 <LocalTime utc=upload.uploaded_at.clone() />
                 <span class="muted small">{upload.uploaded_by.clone().map(|by| format!(" by {by}")).unwrap_or_default()}</span>
             </td>
-            <td class="row-actions">
+            <td>
+                <div class="row-actions">
                 {upload.editable.then(|| view! {
                     {move || if confirming.get() {
                         view! {
@@ -241,6 +243,7 @@ fn UploadLine(
                         }.into_any()
                     }}
                 })}
+                </div>
             </td>
         </tr>
     }

@@ -3,11 +3,12 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::status::{get_server_status, ServerStatus};
+use crate::api::status::get_server_status;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::stat_card::{StatCard, Tone};
+use crate::types::status::ServerStatus;
 
 /// How often the status cards refresh themselves once the page is hydrated.
 const STATUS_REFRESH: Duration = Duration::from_secs(10);

@@ -2,10 +2,11 @@ use crate::charts;
 use crate::components::chart_canvas::{drawing, ChartCard};
 use leptos::prelude::*;
 
-use crate::api::insights::{get_visualization_data, Distribution, Scatter, VisualizationData};
+use crate::api::insights::get_visualization_data;
 use crate::class_label;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
+use crate::types::insights::{Distribution, Scatter, VisualizationData};
 
 #[component]
 pub fn InsightsPage() -> impl IntoView {

@@ -2,12 +2,13 @@ use crate::charts::{self, CurveMetric};
 use crate::components::chart_canvas::{drawing, ChartCanvas, ChartCard};
 use leptos::prelude::*;
 
-use crate::api::model::{get_model_report, ModelReport, TrainingCurve};
+use crate::api::model::get_model_report;
 use crate::class_label;
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::stat_card::{StatCard, Tone};
+use crate::types::model::{ModelReport, TrainingCurve};
 
 #[component]
 pub fn ModelPage() -> impl IntoView {

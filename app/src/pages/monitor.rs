@@ -3,14 +3,13 @@ use std::time::Duration;
 use crate::components::chart_canvas::ChartCanvas;
 use leptos::prelude::*;
 
-use crate::api::monitor::{
-    get_metrics, get_metrics_history, HistoryWindow, MetricsHistory, MetricsReport, HISTORY_MINUTES,
-};
+use crate::api::monitor::{get_metrics, get_metrics_history};
 use crate::charts::HistoryFigures;
 use crate::class_label;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::stat_card::{StatCard, Tone};
+use crate::types::monitor::{HistoryWindow, MetricsHistory, MetricsReport, HISTORY_MINUTES};
 
 const REFRESH: Duration = Duration::from_secs(2);
 /// The history changes by the minute: polled less often.
@@ -53,7 +52,7 @@ fn TrafficHistory() -> impl IntoView {
     let stored = move || history.get().and_then(Result::ok);
     let summary = move || {
         stored().map(|history| {
-            let sum = |pick: fn(&crate::api::monitor::HistoryPoint) -> i64| {
+            let sum = |pick: fn(&crate::types::monitor::HistoryPoint) -> i64| {
                 history.points.iter().map(pick).sum::<i64>()
             };
             format!(

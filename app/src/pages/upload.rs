@@ -3,14 +3,13 @@ mod review_queue;
 use leptos::prelude::*;
 use leptos::web_sys;
 
-use crate::api::auth::Role;
-use crate::api::retrain::{
-    get_database_stats, upload_training_images, UploadFileResult, UploadOutcome,
-};
+use crate::api::retrain::{get_database_stats, upload_training_images};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::page_header::PageHeader;
 use crate::components::session::{use_session, RoleNotice};
 use crate::components::stat_card::{StatCard, Tone};
+use crate::types::auth::Role;
+use crate::types::retrain::{UploadFileResult, UploadOutcome};
 use crate::{class_label, CLASS_NAMES};
 use review_queue::ReviewQueue;
 
@@ -200,7 +199,7 @@ pub fn UploadPage() -> impl IntoView {
 /// does not wait on it.
 #[component]
 fn DatabaseTotals(uploads_changed: RwSignal<u32>) -> impl IntoView {
-    let stats = RwSignal::new(None::<crate::api::retrain::DatabaseStats>);
+    let stats = RwSignal::new(None::<crate::types::retrain::DatabaseStats>);
     Effect::new(move |_| {
         uploads_changed.track();
         leptos::task::spawn_local(async move {

@@ -3,13 +3,14 @@ use leptos::web_sys;
 
 use crate::api::auth::{
     add_user, audit_log, create_token, list_tokens, list_users, remove_user, revoke_token,
-    CreatedToken, Role,
 };
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::session::RequireRole;
 use crate::components::text_input::TextInput;
+use crate::components::time::LocalTime;
+use crate::types::auth::{CreatedToken, Role};
 
 /// Accounts, API tokens and the audit trail; admins only.
 #[component]
@@ -130,7 +131,7 @@ fn AccountsAdmin() -> impl IntoView {
                             <tr>
                                 <td>{user.username.clone()}</td>
                                 <td><span class="badge">{user.role.as_str()}</span></td>
-                                <td>{user.created_at.clone()}</td>
+                                <td><LocalTime utc=user.created_at.clone() /></td>
                                 <td>
                                     <button type="button" class="button small"
                                         on:click=move |_| { remove.dispatch(name.clone()); }>
@@ -205,7 +206,12 @@ fn AccountsAdmin() -> impl IntoView {
                                 <td>{token.name}</td>
                                 <td>{token.role.as_str()}</td>
                                 <td>{token.created_by}</td>
-                                <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                <td>
+                                    {match token.last_used_at {
+                                        Some(at) => view! { <LocalTime utc=at /> }.into_any(),
+                                        None => "never".into_any(),
+                                    }}
+                                </td>
                                 <td>
                                     {if revoked {
                                         view! { <span class="badge">"revoked"</span> }.into_any()
@@ -239,7 +245,7 @@ fn AccountsAdmin() -> impl IntoView {
                 <DataTable testid="audit-table" headers=&["When", "Who", "Action", "Target", "Outcome", "Client", "Detail"]>
                     {events.into_iter().map(|event| view! {
                         <tr>
-                            <td>{event.at}</td>
+                            <td><LocalTime utc=event.at /></td>
                             <td>{event.actor}</td>
                             <td>
                                 {event.action}

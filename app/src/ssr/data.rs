@@ -2,9 +2,9 @@
 
 use db::uploads::{ListedUpload, UploadFilter, UploadStatus};
 
-use crate::api::data::{UploadRow, UploadsPage, MAX_PAGE};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::data::{UploadRow, UploadsPage, MAX_PAGE};
 
 /// The list's filters as the request gave them.
 pub struct Filters {

@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use base64::Engine;
 
-use crate::api::predict::{ExplanationResponse, PredictionResponse};
 use crate::error::AppError;
 use crate::ssr::predictions::{dicom_info, on_blocking_thread, record, response, serving_model};
 use crate::ssr::AppState;
+use crate::types::predict::{ExplanationResponse, PredictionResponse};
 
 /// Opacity of the heatmap in the overlay PNG (the Predict page draws its own, with a slider).
 const OVERLAY_OPACITY: f32 = 0.6;
@@ -86,7 +86,7 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         db::predictions::Source::Api,
     )
     .await?;
-    let slice_png = png_base64(image::DynamicImage::ImageLuma8(explanation.slice.clone()))?;
+    let slice_png = png_base64(image::DynamicImage::ImageLuma8(explanation.view.clone()))?;
     let overlay_png = png_base64(image::DynamicImage::ImageRgb8(
         explanation.overlay(OVERLAY_OPACITY),
     ))?;
@@ -100,7 +100,7 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         grid_width: explanation.grid_width,
         grid_height: explanation.grid_height,
         slice_png,
-        slice_size: explanation.slice.width(),
+        slice_size: explanation.view.width(),
         overlay_png,
         explain_time_seconds: seconds,
         prediction: PredictionResponse {

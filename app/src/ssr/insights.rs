@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::api::insights::{
+use crate::error::AppError;
+use crate::ssr::AppState;
+use crate::types::insights::{
     Distribution, Scatter, ScatterPoint, Summary, VisualizationData, HISTOGRAM_BINS,
     SCATTER_POINTS_PER_CLASS,
 };
-use crate::error::AppError;
-use crate::ssr::AppState;
 
 /// The training features, parsed once on first successful use (the CSV is part of the release,
 /// never rewritten while the server runs). A missing CSV is not remembered: creating it with

@@ -1,11 +1,11 @@
 //! The serving model's validation report and training curves, from its manifest and the sessions
 //! recorded in the database.
 
-use crate::api::model::{
-    ClassScore, EpochPoint, ModelReport, ReliabilityBin, TrainingCurve, TrustSummary, MAX_CURVES,
-};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::model::{
+    ClassScore, EpochPoint, ModelReport, ReliabilityBin, TrainingCurve, TrustSummary, MAX_CURVES,
+};
 
 pub async fn active(state: &AppState) -> Result<ModelReport, AppError> {
     let serving = state

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use domain::AuditOutcome;
 
-use crate::api::retrain::{ModelVersionInfo, ModelsResponse};
+use crate::types::retrain::{ModelVersionInfo, ModelsResponse};
 use domain::comparison::VersionComparison;
 
 use super::versions::{self, StoredVersion};

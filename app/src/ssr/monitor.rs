@@ -1,9 +1,9 @@
 //! Assembling `/metrics` from the in-memory counters and the database.
 
-use crate::api::monitor::{LatencyReport, MetricsReport, MinuteCount, HISTORY_MINUTES};
-use crate::api::status::format_uptime;
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::monitor::{LatencyReport, MetricsReport, MinuteCount, HISTORY_MINUTES};
+use crate::types::status::format_uptime;
 
 pub async fn metrics(state: &AppState) -> Result<MetricsReport, AppError> {
     let now = chrono::Utc::now();
@@ -220,12 +220,12 @@ pub fn resident_memory_bytes() -> Option<u64> {
 mod tests {
     #[test]
     fn prometheus_text_has_one_typed_metric_per_figure() {
-        let report = crate::api::monitor::MetricsReport {
+        let report = crate::types::monitor::MetricsReport {
             uptime_seconds: 12.5,
             uptime_formatted: "12s".into(),
             total_requests: 7,
             requests_last_minute: 3,
-            prediction_latency: Some(crate::api::monitor::LatencyReport {
+            prediction_latency: Some(crate::types::monitor::LatencyReport {
                 p50_ms: 9.5,
                 p95_ms: 14.0,
                 samples: 4,
@@ -237,7 +237,7 @@ mod tests {
             active_model_version: Some("v1".into()),
             active_model_activated_at: None,
             login_lockouts_total: 0,
-            traffic_totals: crate::api::monitor::TrafficTotals {
+            traffic_totals: crate::types::monitor::TrafficTotals {
                 requests: 10,
                 client_errors: 2,
                 server_errors: 1,

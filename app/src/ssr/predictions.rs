@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::predict::{DicomInfo, PredictionResponse};
 use crate::error::AppError;
 use crate::ssr::models::ServingModel;
 use crate::ssr::AppState;
+use crate::types::predict::{DicomInfo, PredictionResponse};
 
 /// Frames one request may send through the model: a batch's files and their DICOM frames.
 pub const MAX_FRAMES_PER_REQUEST: usize = 64;

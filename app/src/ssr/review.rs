@@ -3,13 +3,13 @@
 
 use domain::AuditOutcome;
 
-use crate::api::review::{HeldUpload, HeldUploadsResponse, ReviewDecision, ReviewResult};
 use crate::error::AppError;
 use crate::ssr::auth::Principal;
 use crate::ssr::AppState;
+use crate::types::review::{HeldUpload, HeldUploadsResponse, ReviewDecision, ReviewResult};
 
 pub async fn held(state: &AppState, limit: i64) -> Result<HeldUploadsResponse, AppError> {
-    let max = crate::api::review::MAX_REVIEW_PAGE;
+    let max = crate::types::review::MAX_REVIEW_PAGE;
     if !(1..=max).contains(&limit) {
         return Err(AppError::BadRequest(format!(
             "limit must be between 1 and {max} (got {limit})"
@@ -110,7 +110,7 @@ async fn record_decision(
         .ok_or_else(|| not_held(id))?;
     // Four eyes: a hold exists because the uploader may be wrong, so someone else decides.
     let own = row.uploaded_by.as_deref() == Some(caller.subject.as_str());
-    if own && !caller.allows(crate::api::auth::Role::Admin) {
+    if own && !caller.allows(crate::types::auth::Role::Admin) {
         return Err(AppError::Forbidden(format!(
             "you uploaded upload {id}; another annotator or an admin must decide on it"
         )));

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::api::status::{format_uptime, HealthReport, ServerStatus, UptimeReport};
 use crate::ssr::insights::FeatureCache;
 use crate::ssr::models::ModelSlot;
 use crate::ssr::multipart::UploadLimits;
 use crate::ssr::retrain::RetrainWorker;
+use crate::types::status::{format_uptime, HealthReport, ServerStatus, UptimeReport};
 
 /// Forward passes that may run at once. Measured at 50 users: two threads gave the same throughput
 /// (170 predictions/s, the cores are saturated) with 20% more memory, so one.

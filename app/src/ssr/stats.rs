@@ -1,8 +1,8 @@
 //! `GET /database/stats`: what the database holds, in one answer.
 
-use crate::api::retrain::DatabaseStats;
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::retrain::DatabaseStats;
 
 pub async fn database_stats(state: &AppState) -> Result<DatabaseStats, AppError> {
     let uploads = db::uploads::stats(&state.db).await?;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Timelike, Utc};
 use db::traffic::TrafficMinute;
 
-use crate::api::monitor::{HistoryPoint, HistoryWindow, MetricsHistory, TrafficTotals};
 use crate::error::AppError;
+use crate::types::monitor::{HistoryPoint, HistoryWindow, MetricsHistory, TrafficTotals};
 
 /// Upper bounds of the latency buckets, in milliseconds per image; a last bucket holds the rest.
 pub const LATENCY_BOUNDS_MS: [f64; 11] = [

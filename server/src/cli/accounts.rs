@@ -6,8 +6,8 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use app::api::auth::Role;
 use app::ssr::auth;
+use app::types::auth::Role;
 
 /// Where the database is; the same settings (and variables) as `serve`.
 #[derive(Debug, Clone, clap::Args)]

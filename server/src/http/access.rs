@@ -1,7 +1,7 @@
 //! Who may call what: one table for every route, read before any handler runs. Anything not named
 //! here that changes state needs an admin, so a new endpoint is closed until someone opens it.
 
-use app::api::auth::Role;
+use app::types::auth::Role;
 use axum::http::Method;
 
 /// What a request needs from its caller.

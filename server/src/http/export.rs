@@ -9,8 +9,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use app::api::predict::BatchPredictionResponse;
 use app::error::AppError;
+use app::types::predict::BatchPredictionResponse;
 
 use super::guard;
 

@@ -284,7 +284,7 @@ macro_rules! operations {
 
 /// Request bodies of the multipart endpoints, for the document only.
 mod forms {
-    use app::api::auth::Role;
+    use app::types::auth::Role;
     use utoipa::ToSchema;
 
     #[derive(ToSchema)]
@@ -376,7 +376,7 @@ mod forms {
     pub struct ReviewRequest {
         /// The held upload's id.
         id: i64,
-        decision: app::api::review::ReviewDecision,
+        decision: app::types::review::ReviewDecision,
         /// The class to train it as; required for `relabel`.
         class_name: Option<String>,
     }
@@ -393,21 +393,21 @@ mod forms {
 /// lists it in [`paths::Operations`], so a new endpoint is documented in exactly one place. A
 /// server function's path comes from the server function itself.
 mod paths {
-    use app::api::auth::{
+    use app::error::ErrorBody;
+    use app::types::auth::{
         AuditEntry, CreatedToken, CurrentUser, SessionInfo, TokenSummary, UserSummary,
     };
-    use app::api::data::{UploadRow, UploadsPage};
-    use app::api::insights::VisualizationData;
-    use app::api::model::ModelReport;
-    use app::api::monitor::{MetricsHistory, MetricsReport};
-    use app::api::predict::{BatchPredictionResponse, ExplanationResponse, PredictionResponse};
-    use app::api::retrain::{
+    use app::types::data::{UploadRow, UploadsPage};
+    use app::types::insights::VisualizationData;
+    use app::types::model::ModelReport;
+    use app::types::monitor::{MetricsHistory, MetricsReport};
+    use app::types::predict::{BatchPredictionResponse, ExplanationResponse, PredictionResponse};
+    use app::types::retrain::{
         ActivateRequest, CancelResponse, DatabaseStats, ModelsResponse, RetrainOutlook,
         RetrainStatus, SessionsResponse, TriggerRequest, TriggerResponse, UploadResponse,
     };
-    use app::api::review::{HeldUploadsResponse, ReviewResult};
-    use app::api::status::{HealthReport, ServerStatus, UptimeReport};
-    use app::error::ErrorBody;
+    use app::types::review::{HeldUploadsResponse, ReviewResult};
+    use app::types::status::{HealthReport, ServerStatus, UptimeReport};
     use domain::comparison::VersionComparison;
 
     use super::forms::{
@@ -477,8 +477,9 @@ mod paths {
             description = "Multipart field `file`. The prediction (as `/predict`) plus the Grad-CAM \
                            heatmap of the predicted class on the last convolutional feature map, \
                            computed with Burn's autodiff on the serving model: `heatmap` rows \
-                           (`grid_height` x `grid_width`, 0-1, the hottest cell 1) over the slice as \
-                           the model saw it (`slice_png`, cropped to the head), and the two blended \
+                           (`grid_height` x `grid_width`, 0-1, the hottest cell 1) over the slice the \
+                           model saw (`slice_png`, cropped to the head, from the original pixels at \
+                           `slice_size` px, up to 448), and the two blended \
                            (`overlay_png`); both PNGs base64. Viewer role, like `/predict`.",
             request_body(content = PredictForm, content_type = "multipart/form-data"),
             responses(

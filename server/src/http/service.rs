@@ -1,11 +1,11 @@
 //! Service-level routes kept from the original API: `/health`, `/uptime` and the `/api` index.
 
-use app::api::auth::Role;
-use app::api::retrain::ActivateRequest;
-use app::api::status::{HealthReport, UptimeReport};
 use app::error::{AppError, ErrorBody};
 use app::ssr::auth::Principal;
 use app::ssr::AppState;
+use app::types::auth::Role;
+use app::types::retrain::ActivateRequest;
+use app::types::status::{HealthReport, UptimeReport};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::handler::Handler;

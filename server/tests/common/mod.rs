@@ -153,11 +153,15 @@ impl TestServer {
             panic!("no subcommand means serve");
         };
         let state = brainscan::build_state(&config).await.expect("state");
-        let admin_token =
-            app::ssr::auth::create_token(&state.db, "tests", app::api::auth::Role::Admin, "tests")
-                .await
-                .expect("admin token")
-                .token;
+        let admin_token = app::ssr::auth::create_token(
+            &state.db,
+            "tests",
+            app::types::auth::Role::Admin,
+            "tests",
+        )
+        .await
+        .expect("admin token")
+        .token;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = brainscan::build_app(state.clone());
@@ -205,7 +209,7 @@ impl TestServer {
     }
 
     /// A token with `role`, for tests of who may do what.
-    pub async fn token(&self, role: app::api::auth::Role) -> String {
+    pub async fn token(&self, role: app::types::auth::Role) -> String {
         app::ssr::auth::create_token(&self.state.db, role.as_str(), role, "tests")
             .await
             .expect("token")

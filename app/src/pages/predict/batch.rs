@@ -7,12 +7,13 @@ use leptos::prelude::*;
 use leptos::web_sys;
 use wasm_bindgen::JsCast;
 
-use crate::api::predict::{explain_prediction, BatchItem, ExplanationResponse};
+use crate::api::predict::explain_prediction;
 use crate::class_label;
 use crate::components::heatmap::HeatmapOverlay;
 use crate::components::modal;
 use crate::components::probability_bars::ProbabilityBars;
 use crate::error::AppError;
+use crate::types::predict::{BatchItem, ExplanationResponse};
 use domain::CLASS_NAMES;
 
 /// How one row ended.
@@ -477,7 +478,7 @@ fn Explained(explained: ExplanationResponse) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::predict::PredictionResponse;
+    use crate::types::predict::PredictionResponse;
 
     fn answered(filename: &str, class: &str, confidence: f64, needs_review: bool) -> BatchItem {
         BatchItem::Predicted {

@@ -5,17 +5,15 @@ use leptos::web_sys;
 
 use batch::BatchTriage;
 
-use crate::api::auth::Role;
-use crate::api::predict::{
-    explain_prediction, predict, predict_batch, BatchItem, DicomInfo, ExplanationResponse,
-    PredictionResponse,
-};
+use crate::api::predict::{explain_prediction, predict, predict_batch};
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::heatmap::HeatmapOverlay;
 use crate::components::page_header::PageHeader;
 use crate::components::probability_bars::ProbabilityBars;
 use crate::components::session::use_session;
 use crate::error::AppError;
+use crate::types::auth::Role;
+use crate::types::predict::{BatchItem, DicomInfo, ExplanationResponse, PredictionResponse};
 
 /// What the last request returned: one explained prediction or a batch.
 #[derive(Clone)]

@@ -4,11 +4,9 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::auth::Role;
 use crate::api::retrain::{
     activate_model, cancel_retrain, get_database_stats, get_retrain_status, list_models,
-    retrain_readiness, retrain_sessions, trigger_retrain, CancelResponse, DatabaseStats,
-    RetrainOutlook, RetrainStatus, SessionStatus, SessionSummary, MAX_EPOCHS,
+    retrain_readiness, retrain_sessions, trigger_retrain,
 };
 use crate::components::data_table::DataTable;
 use crate::components::loaded::Loaded;
@@ -16,6 +14,12 @@ use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::session::{use_session, RequireRole};
 use crate::components::stat_card::{StatCard, Tone};
+use crate::components::time::LocalTime;
+use crate::types::auth::Role;
+use crate::types::retrain::{
+    CancelResponse, DatabaseStats, RetrainOutlook, RetrainStatus, SessionStatus, SessionSummary,
+    MAX_EPOCHS,
+};
 use versions::ModelVersions;
 
 /// How often the page asks for progress while a job runs.
@@ -62,16 +66,21 @@ pub fn RetrainPage() -> impl IntoView {
     // the trigger's own reload may have read the statistics a moment before the job finished and the
     // sessions a moment after, and the table alone would then never look out of date.
     let reloaded_for = StoredValue::new(None::<Option<(i64, SessionStatus)>>);
+    // The newest session the table shows, copied out by an effect: the poller runs outside any
+    // <Suspense/>, where reading the resource itself would warn on hydration.
+    let newest_shown = StoredValue::new(None::<Option<(i64, SessionStatus)>>);
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = sessions.get() {
+            newest_shown.set_value(Some(list.sessions.first().map(session_key)));
+        }
+    });
     every(POLL_RUNNING, true, move || {
         leptos::task::spawn_local(async move {
             if let Ok(latest) = get_retrain_status().await {
                 let reported = latest.session.as_ref().map(session_key);
-                let baseline = reloaded_for.get_value().or_else(|| {
-                    sessions
-                        .get_untracked()
-                        .and_then(Result::ok)
-                        .map(|list| list.sessions.first().map(session_key))
-                });
+                let baseline = reloaded_for
+                    .get_value()
+                    .or_else(|| newest_shown.get_value());
                 if baseline.is_some_and(|baseline| baseline != reported) {
                     reloaded_for.set_value(Some(reported));
                     refreshes.update(|n| *n += 1);
@@ -319,7 +328,7 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
     view! {
         <DataTable
             testid="sessions-table"
-            headers=&["#", "Status", "Epochs", "Images", "Accuracy before → after", "F1 before → after", "Model", "Message"]
+            headers=&["#", "Started", "Status", "Epochs", "Images", "Accuracy before → after", "F1 before → after", "Model", "Message"]
         >
             {sessions
                 .into_iter()
@@ -328,6 +337,7 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
                     view! {
                         <tr>
                             <td>{s.id}</td>
+                            <td><LocalTime utc=s.started_at.unwrap_or(s.created_at) /></td>
                             <td><span class=format!("badge {}", s.status)>{s.status.as_str()}</span></td>
                             <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
                             <td>{s.images_used}</td>

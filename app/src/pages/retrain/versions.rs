@@ -5,7 +5,7 @@
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
-use crate::api::retrain::{compare_models, ModelVersionInfo, ModelsResponse};
+use crate::api::retrain::compare_models;
 use crate::charts;
 use crate::class_label;
 use crate::components::chart_canvas::ChartCanvas;
@@ -14,6 +14,7 @@ use crate::components::loaded::Loaded;
 use crate::components::modal;
 use crate::components::time::LocalTime;
 use crate::error::AppError;
+use crate::types::retrain::{ModelVersionInfo, ModelsResponse};
 use domain::comparison::VersionComparison;
 
 /// Activates a version: its name and, for one the gate rejected, the reason.
@@ -86,7 +87,8 @@ pub fn ModelVersions(
                                 {versus}
                             </td>
                             <td><LocalTime utc=model.created_at.clone() /></td>
-                            <td class="row-actions">
+                            <td>
+                                <div class="row-actions">
                                 {(!model.serving).then(|| {
                                     let version = version.clone();
                                     view! {
@@ -112,6 +114,7 @@ pub fn ModelVersions(
                                         </button>
                                     }
                                 })}
+                                </div>
                             </td>
                         </tr>
                     }

@@ -3,7 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::api::review::{held_uploads, review_upload, HeldUpload, ReviewDecision};
+use crate::api::review::{held_uploads, review_upload};
+use crate::types::review::{HeldUpload, ReviewDecision};
 use crate::{class_label, CLASS_NAMES};
 
 /// `uploads_changed` is bumped by the page after every upload, so new holds show at once.
@@ -61,7 +62,7 @@ pub fn ReviewQueue(uploads_changed: RwSignal<u32>) -> impl IntoView {
 
 type DecideAction = Action<
     (i64, ReviewDecision, Option<String>),
-    Result<crate::api::review::ReviewResult, crate::error::AppError>,
+    Result<crate::types::review::ReviewResult, crate::error::AppError>,
 >;
 
 #[component]

@@ -2,8 +2,8 @@
 
 use super::secrets::{hash_password, new_secret, TOKEN_PREFIX};
 use super::MIN_PASSWORD_CHARS;
-use crate::api::auth::{CreatedToken, Role, TokenSummary, UserSummary};
 use crate::error::AppError;
+use crate::types::auth::{CreatedToken, Role, TokenSummary, UserSummary};
 
 fn check_username(username: &str) -> Result<(), AppError> {
     let valid = !username.is_empty()

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::Principal;
-use crate::api::auth::AuditEntry;
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::auth::AuditEntry;
 
 /// Records an event; a database failure is logged and never fails the request it describes.
 pub async fn audit(

@@ -5,9 +5,9 @@ use domain::AuditOutcome;
 use super::audit::{audit, audit_refusal};
 use super::secrets::{digest, new_secret, verify_password, DUMMY_HASH};
 use super::{principal, Principal, SESSION_COOKIE, SESSION_HOURS};
-use crate::api::auth::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::auth::{CurrentUser, Role};
 
 /// Resolves an `Authorization: Bearer` token; `None` if unknown or revoked.
 pub async fn token_caller(db: &db::Pool, token: &str) -> Result<Option<(String, Role)>, AppError> {

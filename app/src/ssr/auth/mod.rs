@@ -17,9 +17,9 @@ pub use audit::{
 pub use login::{login, logout, session_caller, token_caller};
 pub use secrets::{digest, hash_password};
 
-use crate::api::auth::{CurrentUser, Role, SessionInfo};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::auth::{CurrentUser, Role, SessionInfo};
 
 /// The browser session cookie.
 pub const SESSION_COOKIE: &str = "brainscan_session";

@@ -12,10 +12,10 @@ use ml::finetune::{self, FineTuneOutcome, FineTuneRequest};
 
 use super::activation::{decide, Evidence};
 use super::progress::{ProgressObserver, ProgressReporter};
-use crate::api::retrain::TriggerRequest;
 use crate::error::AppError;
 use crate::ssr::models::ServingModel;
 use crate::ssr::AppState;
+use crate::types::retrain::TriggerRequest;
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum JobError {

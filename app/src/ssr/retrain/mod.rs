@@ -14,11 +14,11 @@ pub use worker::{spawn as spawn_worker, RetrainWorker, HEARTBEAT, SILENCE_LIMIT}
 
 use domain::SessionStatus;
 
-use crate::api::retrain::{
-    CancelResponse, RetrainOutlook, TriggerRequest, TriggerResponse, MAX_EPOCHS,
-};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::retrain::{
+    CancelResponse, RetrainOutlook, TriggerRequest, TriggerResponse, MAX_EPOCHS,
+};
 use domain::comparison::EvaluationSetKind;
 use ml::finetune::data::MIN_REFERENCE_IMAGES;
 

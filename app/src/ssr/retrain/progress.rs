@@ -9,7 +9,7 @@ use domain::JobPhase;
 use ml::train::{BatchProgress, EpochRecord, TrainingObserver};
 use tokio::sync::watch;
 
-use crate::api::retrain::LiveProgress;
+use crate::types::retrain::LiveProgress;
 
 /// The latest progress of one job, written from the training thread and read by its heartbeat;
 /// and the other way, whether an admin asked the job to stop (set by the heartbeat, read by the

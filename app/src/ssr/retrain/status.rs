@@ -3,9 +3,9 @@
 
 use domain::{JobPhase, RetrainState, SessionStatus};
 
-use crate::api::retrain::{LiveProgress, RetrainStatus, SessionSummary, SessionsResponse};
 use crate::error::AppError;
 use crate::ssr::AppState;
+use crate::types::retrain::{LiveProgress, RetrainStatus, SessionSummary, SessionsResponse};
 
 fn summary(row: db::training_sessions::TrainingSession) -> SessionSummary {
     // Sessions that ended before outcomes were recorded, or that a restart or a silent worker

@@ -9,8 +9,8 @@ use tokio::sync::Notify;
 
 use super::job;
 use super::progress::ProgressReporter;
-use crate::api::retrain::TriggerRequest;
 use crate::ssr::AppState;
+use crate::types::retrain::TriggerRequest;
 
 /// How often a running job's worker writes its progress and says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::api::retrain::{UploadFileResult, UploadOutcome};
 use crate::error::AppError;
+use crate::types::retrain::{UploadFileResult, UploadOutcome};
 
 use crate::ssr::models::ServingModel;
 use crate::ssr::multipart::UploadedFile;
