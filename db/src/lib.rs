@@ -12,6 +12,7 @@ use sqlx::Executor;
 
 pub mod accounts;
 pub mod audit;
+pub mod feedback;
 pub mod model_versions;
 pub mod predictions;
 pub mod preprocessing_logs;
@@ -50,7 +51,7 @@ impl Backend {
 }
 
 /// The tables the schema defines, in creation order.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 12] = [
     "model_versions",
     "training_sessions",
     "uploaded_images",
@@ -62,6 +63,7 @@ pub const TABLES: [&str; 11] = [
     "audit_events",
     "login_failures",
     "traffic_minutes",
+    "prediction_feedback",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,11 @@ pub struct NewPrediction<'a> {
     pub confidence: f64,
     pub latency_ms: f64,
     pub source: Source,
+    /// JSON object, class -> probability.
+    pub probabilities: &'a str,
+    pub needs_review: bool,
+    /// Top probability minus the runner-up's: small means the model hesitated.
+    pub margin: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -48,8 +53,9 @@ pub struct Prediction {
 
 pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResult<i64> {
     let id = sqlx::query_scalar(
-        "INSERT INTO predictions (predicted_at, model_version, predicted_class, confidence, latency_ms, source)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO predictions (predicted_at, model_version, predicted_class, confidence, latency_ms,
+                                  source, probabilities, needs_review, margin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(crate::now_rfc3339())
     .bind(row.model_version)
@@ -57,6 +63,9 @@ pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResu
     .bind(row.confidence)
     .bind(row.latency_ms)
     .bind(row.source.as_str())
+    .bind(row.probabilities)
+    .bind(i64::from(row.needs_review))
+    .bind(row.margin.clamp(0.0, 1.0))
     .fetch_one(db)
     .await?;
     Ok(id)
@@ -100,4 +109,122 @@ pub async fn per_minute_since(
     .bind(since)
     .fetch_all(db)
     .await?)
+}
+
+/// A prediction as a reviewer sees it: what the model answered and whether its slice is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ReviewedPrediction {
+    pub id: i64,
+    pub predicted_at: String,
+    pub model_version: String,
+    pub predicted_class: String,
+    pub confidence: f64,
+    /// JSON object, class -> probability (absent on rows older than the feedback loop).
+    pub probabilities: Option<String>,
+    pub needs_review: i64,
+    pub margin: Option<f64>,
+    /// Storage key of the kept slice; `None` when none was kept or retention deleted it.
+    pub slice_key: Option<String>,
+    pub slice_expires_at: Option<String>,
+}
+
+const REVIEWED_COLUMNS: &str = "id, predicted_at, model_version, predicted_class, confidence, \
+                                probabilities, needs_review, margin, slice_key, slice_expires_at";
+
+pub async fn get(db: impl AnyExecutor<'_>, id: i64) -> DbResult<Option<ReviewedPrediction>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {REVIEWED_COLUMNS} FROM predictions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Records that the prediction's slice is kept as `key` until `expires_at` (RFC 3339).
+pub async fn keep_slice(
+    db: impl AnyExecutor<'_>,
+    id: i64,
+    key: &str,
+    expires_at: &str,
+) -> DbResult<()> {
+    sqlx::query("UPDATE predictions SET slice_key = $1, slice_expires_at = $2 WHERE id = $3")
+        .bind(key)
+        .bind(expires_at)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// `(id, slice key)` of kept slices whose retention ended before `now` (RFC 3339), oldest first.
+pub async fn expired_slices(
+    db: impl AnyExecutor<'_>,
+    now: &str,
+    limit: i64,
+) -> DbResult<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, slice_key FROM predictions
+         WHERE slice_key IS NOT NULL AND slice_expires_at < $1
+         ORDER BY slice_expires_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Forgets a deleted slice; its expiry stays, so a late reviewer is told it expired (410).
+pub async fn forget_slice(db: impl AnyExecutor<'_>, id: i64) -> DbResult<()> {
+    sqlx::query("UPDATE predictions SET slice_key = NULL WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Which kept, unreviewed predictions the review queue shows.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter<'a> {
+    pub model_version: Option<&'a str>,
+    pub predicted_class: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// Kept predictions nobody reviewed yet, those flagged for review first, then by the smallest
+/// margin between the top two classes (uncertainty sampling), then newest; with their total.
+pub async fn review_queue(
+    db: &crate::Pool,
+    filter: &QueueFilter<'_>,
+) -> DbResult<(Vec<ReviewedPrediction>, i64)> {
+    let mut conditions = vec![
+        "slice_key IS NOT NULL".to_owned(),
+        "NOT EXISTS (SELECT 1 FROM prediction_feedback f WHERE f.prediction_id = predictions.id)"
+            .to_owned(),
+    ];
+    let mut texts: Vec<&str> = Vec::new();
+    if let Some(version) = filter.model_version {
+        texts.push(version);
+        conditions.push(format!("model_version = ${}", texts.len()));
+    }
+    if let Some(class) = filter.predicted_class {
+        texts.push(class);
+        conditions.push(format!("predicted_class = ${}", texts.len()));
+    }
+    let matching = conditions.join(" AND ");
+    let list_sql = format!(
+        "SELECT {REVIEWED_COLUMNS} FROM predictions WHERE {matching}
+         ORDER BY needs_review DESC, COALESCE(margin, 1) ASC, id DESC LIMIT ${}",
+        texts.len() + 1
+    );
+    let mut list = sqlx::query_as::<_, ReviewedPrediction>(&list_sql);
+    for text in &texts {
+        list = list.bind(*text);
+    }
+    let rows = list.bind(filter.limit).fetch_all(db).await?;
+    let count_sql = format!("SELECT COUNT(*) FROM predictions WHERE {matching}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for text in &texts {
+        count = count.bind(*text);
+    }
+    Ok((rows, count.fetch_one(db).await?))
 }

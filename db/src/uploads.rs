@@ -24,6 +24,8 @@ pub struct NewUpload<'a> {
     /// [`Review::Held`] when the serving model contradicted the label; `review_detail` says why.
     pub review: Review,
     pub review_detail: Option<&'a str>,
+    /// The prediction a reviewer corrected into this upload; `None` for a bulk upload.
+    pub prediction_id: Option<i64>,
 }
 
 /// Where an upload stands with the suspect-label check. Only `None`, `Confirmed` and `Relabelled`
@@ -108,8 +110,8 @@ pub async fn insert(db: &Pool, row: &NewUpload<'_>) -> DbResult<InsertOutcome> {
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO uploaded_images
              (filename, class_name, stored_path, size_bytes, sha256, width, height, uploaded_at,
-              metadata, purpose, uploaded_by, review, review_detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+              metadata, purpose, uploaded_by, review, review_detail, prediction_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (sha256) DO NOTHING
          RETURNING id",
     )
@@ -126,6 +128,7 @@ pub async fn insert(db: &Pool, row: &NewUpload<'_>) -> DbResult<InsertOutcome> {
     .bind(row.uploaded_by)
     .bind(row.review.as_str())
     .bind(row.review_detail)
+    .bind(row.prediction_id)
     .fetch_optional(db)
     .await?;
     if let Some(id) = inserted {

@@ -60,6 +60,9 @@ async fn reconnecting_keeps_existing_rows() {
         confidence: 0.9,
         latency_ms: 4.2,
         source: Source::Api,
+        probabilities: r#"{"glioma":0.9}"#,
+        needs_review: false,
+        margin: 0.85,
     };
     {
         let pool = db::connect(&url).await.unwrap();
@@ -133,6 +136,9 @@ async fn schema_rejects_invalid_rows(pool: &db::Pool) {
         confidence: 1.5,
         latency_ms: 1.0,
         source: Source::Ui,
+        probabilities: "{}",
+        needs_review: false,
+        margin: 0.5,
     };
     assert!(predictions::insert(pool, &bad_confidence).await.is_err());
 

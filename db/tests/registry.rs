@@ -59,6 +59,7 @@ on_each_backend!(
     failed_logins_are_counted_per_account_until_one_succeeds,
     a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_is_left,
     traffic_minutes_add_up_per_minute_and_instance,
+    feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first,
 );
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
@@ -75,6 +76,7 @@ fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
         uploaded_by: Some("ana"),
         review: uploads::Review::None,
         review_detail: None,
+        prediction_id: None,
     }
 }
 
@@ -567,4 +569,133 @@ async fn traffic_minutes_add_up_per_minute_and_instance(pool: db::Pool) {
     assert_eq!((a.requests, a.client_errors, a.predictions), (20, 4, 8));
     assert_eq!(a.latency_counts, "[1,4,2]");
     assert_eq!(since(&pool, "2026-12-03T00:00").await.unwrap().len(), 3);
+}
+
+async fn feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first(pool: db::Pool) {
+    use db::feedback::{self, NewFeedback, Verdict};
+    use db::predictions::{self, NewPrediction, QueueFilter, Source};
+    let predict = |class: &'static str, needs_review: bool, margin: f64| NewPrediction {
+        model_version: if class == "pituitary" { "v2" } else { "v1" },
+        predicted_class: class,
+        confidence: 0.5 + margin / 2.0,
+        latency_ms: 3.0,
+        source: Source::Api,
+        probabilities: "{}",
+        needs_review,
+        margin,
+    };
+    let confident = predictions::insert(&pool, &predict("glioma", false, 0.9))
+        .await
+        .unwrap();
+    let hesitant = predictions::insert(&pool, &predict("glioma", false, 0.1))
+        .await
+        .unwrap();
+    let flagged = predictions::insert(&pool, &predict("meningioma", true, 0.5))
+        .await
+        .unwrap();
+    let other_version = predictions::insert(&pool, &predict("pituitary", false, 0.05))
+        .await
+        .unwrap();
+    let unkept = predictions::insert(&pool, &predict("glioma", true, 0.0))
+        .await
+        .unwrap();
+    for (id, expires) in [
+        (confident, "2030-01-01T00:00:00.000Z"),
+        (hesitant, "2030-01-01T00:00:00.000Z"),
+        (flagged, "2030-01-01T00:00:00.000Z"),
+        (other_version, "2020-01-01T00:00:00.000Z"),
+    ] {
+        predictions::keep_slice(&pool, id, &format!("slices/{id}.png"), expires)
+            .await
+            .unwrap();
+    }
+
+    let all = QueueFilter {
+        limit: 10,
+        ..QueueFilter::default()
+    };
+    let (queue, total) = predictions::review_queue(&pool, &all).await.unwrap();
+    let order: Vec<i64> = queue.iter().map(|p| p.id).collect();
+    // Flagged first, then by margin; a prediction whose slice was not kept cannot be reviewed.
+    assert_eq!(order, [flagged, other_version, hesitant, confident]);
+    assert_eq!(total, 4);
+    assert!(!order.contains(&unkept));
+    let v1_glioma = QueueFilter {
+        model_version: Some("v1"),
+        predicted_class: Some("glioma"),
+        limit: 1,
+    };
+    let (page, total) = predictions::review_queue(&pool, &v1_glioma).await.unwrap();
+    assert_eq!((page.len(), total), (1, 2));
+    assert_eq!(page[0].id, hesitant);
+
+    let verdict = |prediction_id, reviewer, verdict, true_class| NewFeedback {
+        prediction_id,
+        reviewer,
+        verdict,
+        true_class,
+    };
+    let first = feedback::insert(&pool, &verdict(hesitant, "ana", Verdict::Wrong, "notumor"))
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        feedback::insert(&pool, &verdict(hesitant, "ana", Verdict::Right, "glioma"))
+            .await
+            .unwrap(),
+        None,
+        "one verdict per reviewer and prediction"
+    );
+    feedback::insert(&pool, &verdict(hesitant, "bo", Verdict::Right, "glioma"))
+        .await
+        .unwrap()
+        .expect("another reviewer may judge it too");
+    feedback::insert(&pool, &verdict(confident, "ana", Verdict::Right, "glioma"))
+        .await
+        .unwrap();
+    let (queue, _) = predictions::review_queue(&pool, &all).await.unwrap();
+    assert_eq!(
+        queue.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [flagged, other_version],
+        "reviewed predictions leave the queue"
+    );
+    let answers = feedback::reviewed_answers(&pool).await.unwrap();
+    let count = |predicted: &str, truth: &str| {
+        answers
+            .iter()
+            .find(|a| {
+                a.model_version == "v1" && a.predicted_class == predicted && a.true_class == truth
+            })
+            .map_or(0, |a| a.count)
+    };
+    assert_eq!(
+        (count("glioma", "glioma"), count("glioma", "notumor")),
+        (2, 1)
+    );
+
+    let expired = predictions::expired_slices(&pool, "2026-06-01T00:00:00.000Z", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        expired,
+        [(other_version, format!("slices/{other_version}.png"))]
+    );
+    predictions::forget_slice(&pool, other_version)
+        .await
+        .unwrap();
+    let forgotten = predictions::get(&pool, other_version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(forgotten.slice_key, None);
+    assert!(
+        forgotten.slice_expires_at.is_some(),
+        "the expiry stays to answer 410"
+    );
+    assert!(
+        predictions::expired_slices(&pool, "2026-06-01T00:00:00.000Z", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
