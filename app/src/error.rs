@@ -30,6 +30,9 @@ pub enum AppError {
     /// The thing exists but its state forbids the change (e.g. an upload a version was trained on).
     #[error("{0}")]
     Conflict(String),
+    /// It existed but is deleted for good (e.g. a prediction's slice after its retention).
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     /// Only one retraining job runs at a time.
@@ -64,6 +67,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::RetrainBusy { .. } | AppError::Conflict(_) => 409,
+            AppError::Gone(_) => 410,
             AppError::PayloadTooLarge(_) => 413,
             AppError::NotBrainMri { .. } => 422,
             AppError::UnsupportedMediaType(_) => 415,
@@ -83,6 +87,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::RetrainBusy { .. } => "retrain_busy",
             AppError::Unavailable(_) => "unavailable",
@@ -147,6 +152,7 @@ impl From<ErrorBody> for AppError {
             ("forbidden", _) => AppError::Forbidden(body.detail),
             ("not_found", _) => AppError::NotFound(body.detail),
             ("conflict", _) => AppError::Conflict(body.detail),
+            ("gone", _) => AppError::Gone(body.detail),
             ("payload_too_large", _) => AppError::PayloadTooLarge(body.detail),
             ("unavailable", _) => AppError::Unavailable(body.detail),
             ("too_many_requests", _) => AppError::TooManyRequests(body.detail),

@@ -152,6 +152,8 @@ mod tests {
                 ood_score: Some(0.9),
                 dicom: None,
                 refusal_overridden: false,
+                prediction_id: Some(7),
+                slice_kept: true,
             },
         }
     }

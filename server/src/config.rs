@@ -158,6 +158,16 @@ pub struct ServeConfig {
     /// Directory with the built site (the WASM bundle, CSS and public assets).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+
+    /// Keep each prediction's slice (the pixels only, as an 8-bit PNG; never the DICOM file) so
+    /// reviewers can confirm or correct the answer and a correction can become training data.
+    /// Default: on with SQLite (the embedded mode), off with PostgreSQL.
+    #[arg(long, env = "KEEP_PREDICTION_SLICES", action = clap::ArgAction::Set)]
+    pub keep_prediction_slices: Option<bool>,
+
+    /// Days a kept prediction slice is kept; then it is deleted.
+    #[arg(long, env = "PREDICTION_SLICE_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub prediction_slice_retention_days: u64,
 }
 
 /// `brainscan worker`: the shared state only; it serves nothing, so it takes no web option.
@@ -209,6 +219,13 @@ impl ServeConfig {
     }
 
     /// What the server functions need to know about files and limits.
+    /// Whether prediction slices are kept: as set, else only in the embedded (SQLite) mode.
+    pub fn keeps_prediction_slices(&self) -> bool {
+        self.keep_prediction_slices.unwrap_or_else(|| {
+            db::Backend::from_url(&self.state.database_url()) == Some(db::Backend::Sqlite)
+        })
+    }
+
     pub fn service(&self, storage: storage::Storage) -> app::ssr::ServiceConfig {
         app::ssr::ServiceConfig {
             shipped_model_dir: self.state.model_dir.clone(),
@@ -231,6 +248,9 @@ impl ServeConfig {
             },
             request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
             training_backend: self.state.training_backend,
+            slice_retention: self.keeps_prediction_slices().then(|| {
+                std::time::Duration::from_secs(self.prediction_slice_retention_days * 24 * 3600)
+            }),
         }
     }
 }

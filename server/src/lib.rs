@@ -96,6 +96,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     app::ssr::models::spawn_rollout(state.clone());
     app::ssr::auth::spawn_refusal_flush(state.clone());
     app::ssr::traffic::spawn_flush(state.traffic.clone(), state.db.clone());
+    app::ssr::feedback::spawn_retention(state.clone());
     Ok(state)
 }
 

@@ -5,6 +5,8 @@
 //! training session, so a put never replaces anything ([`Area::put_once`] uses a conditional put,
 //! `If-None-Match: *` on S3). The code that trains and serves models reads local files, so a remote
 //! object is copied into a local cache first; the copies never go stale, since objects never change.
+//! An object may be deleted ([`Area::delete`]: kept prediction slices at the end of their
+//! retention), never rewritten.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -356,6 +358,25 @@ impl Area {
             }
         }
         Ok(cached)
+    }
+
+    /// Deletes `key` and this process's cached copy of it; deleting what is not there succeeds, so
+    /// two processes sweeping the same expired objects do not fail each other.
+    pub async fn delete(&self, key: &str) -> StorageResult<()> {
+        let location = object_path(key)?;
+        match self.store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        if self.local_root.is_none() {
+            let cached = self.cache.join(location.as_ref());
+            match tokio::fs::remove_file(&cached).await {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(StorageError::io(&cached, error)),
+            }
+        }
+        Ok(())
     }
 
     /// The name of every object in the area, sorted (staging and cache folders are not objects).

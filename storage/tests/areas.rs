@@ -91,6 +91,45 @@ async fn an_object_is_written_once_and_never_replaced(stores: Stores) {
     );
 }
 
+async fn a_deleted_object_is_gone_for_every_process_and_deleting_twice_succeeds(stores: Stores) {
+    let key = "slices/7-abcdef.png";
+    stores
+        .writer
+        .uploads
+        .put_once(key, b"slice".to_vec())
+        .await
+        .unwrap();
+    stores
+        .writer
+        .uploads
+        .put_once("ab/keep.jpg", b"kept".to_vec())
+        .await
+        .unwrap();
+    // The reader holds a cached copy, as a replica that served the slice would.
+    let cached = stores.reader.uploads.local_file(key).await.unwrap();
+    assert!(cached.exists());
+    stores.writer.uploads.delete(key).await.unwrap();
+    stores.reader.uploads.delete(key).await.unwrap();
+    assert_refused!(
+        stores.reader.uploads.read(key).await,
+        StorageError::NotFound(_)
+    );
+    assert!(
+        !stores
+            .reader
+            .uploads
+            .local_file(key)
+            .await
+            .is_ok_and(|path| path.exists()),
+        "no cached copy outlives the object"
+    );
+    assert_eq!(stores.reader.uploads.keys().await.unwrap(), ["ab/keep.jpg"]);
+    assert_refused!(
+        stores.writer.uploads.delete("../outside").await,
+        StorageError::InvalidKey(_)
+    );
+}
+
 fn stage_version(stores: &Stores, name: &str, files: &[(&str, &[u8])]) -> std::path::PathBuf {
     let staging = stores.writer.models.staging_dir(name).unwrap();
     std::fs::create_dir_all(&staging).unwrap();
@@ -222,6 +261,7 @@ macro_rules! on_each_store {
 
 on_each_store!(
     an_object_is_written_once_and_never_replaced,
+    a_deleted_object_is_gone_for_every_process_and_deleting_twice_succeeds,
     a_published_version_reaches_another_process_whole,
     a_version_without_its_manifest_is_not_served,
     names_that_could_leave_their_area_are_refused,

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod data;
+pub mod feedback;
 pub mod insights;
 pub mod model;
 pub mod monitor;

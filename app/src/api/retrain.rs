@@ -28,7 +28,13 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         crate::ssr::auth::check(&caller, crate::types::auth::Role::Admin)?;
     }
     let files = form.files_named("files")?;
-    let results = uploads::store_all(&state, &class_name, purpose, &caller.subject, files).await?;
+    let labelling = uploads::Labelling {
+        class_name: &class_name,
+        purpose,
+        uploaded_by: &caller.subject,
+        prediction_id: None,
+    };
+    let results = uploads::store_all(&state, labelling, files).await?;
     let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
     let (stored, held, duplicates, rejected) = (
         count(UploadOutcome::Stored),

@@ -64,6 +64,11 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         .map_err(|_| busy("the server is at capacity (too many explanations in progress)"))?;
     let started = Instant::now();
     let classifier = model.classifier.clone();
+    let kept_bytes = state
+        .service
+        .slice_retention
+        .is_some()
+        .then(|| bytes.clone());
     let explanation =
         match on_blocking_thread("explanation", move || classifier.explain_bytes(&bytes)).await {
             Ok(explanation) => explanation,
@@ -78,12 +83,14 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
     state
         .traffic
         .count_prediction(seconds * 1000.0, explanation.prediction.needs_review);
-    record(
+    let kept = kept_bytes.is_some();
+    let prediction_id = record(
         state,
         &model,
         &explanation.prediction,
         seconds,
         db::predictions::Source::Api,
+        kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
     )
     .await?;
     let slice_png = png_base64(image::DynamicImage::ImageLuma8(explanation.view.clone()))?;
@@ -108,6 +115,8 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
                 .dicom
                 .as_ref()
                 .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
+            prediction_id: Some(prediction_id),
+            slice_kept: kept,
             ..response(&model, explanation.prediction, seconds)
         },
     })

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod budget;
 pub mod data;
 pub mod explanations;
+pub mod feedback;
 pub mod insights;
 pub mod model_report;
 pub mod models;

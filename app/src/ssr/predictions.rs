@@ -73,11 +73,12 @@ pub async fn classify_many(
     let model = serving_model(state)?;
     let started = Instant::now();
     let config = model.classifier.manifest().preprocess;
+    let keep = state.service.slice_retention.is_some();
     let prepared = tokio::task::spawn_blocking(move || {
         images
             .iter()
             .enumerate()
-            .flat_map(|(file, bytes)| prepare_frames(file, bytes, &config, frames))
+            .flat_map(|(file, bytes)| prepare_frames(file, bytes, &config, frames, keep))
             .collect::<Vec<_>>()
     })
     .await
@@ -95,7 +96,7 @@ pub async fn classify_many(
     let inputs: Vec<f32> = prepared
         .iter()
         .filter_map(|(_, outcome)| outcome.as_ref().ok())
-        .flat_map(|(input, _)| input.iter().copied())
+        .flat_map(|(input, _, _)| input.iter().copied())
         .collect();
     let mut predictions = if inputs.is_empty() {
         Vec::new()
@@ -124,15 +125,19 @@ pub async fn classify_many(
                 }
                 Err(error)
             }
-            Ok((_, dicom)) => match predictions.next() {
+            Ok((_, dicom, frame)) => match predictions.next() {
                 Some(Ok(prediction)) => {
                     state.traffic.count_prediction(
                         seconds * 1000.0 / images.max(1) as f64,
                         prediction.needs_review,
                     );
-                    record(state, &model, &prediction, seconds, source).await?;
+                    let kept = frame.is_some();
+                    let slice = frame.map(crate::ssr::feedback::SliceSource::Frame);
+                    let id = record(state, &model, &prediction, seconds, source, slice).await?;
                     let mut answer = response(&model, prediction, seconds);
                     answer.dicom = dicom;
+                    answer.prediction_id = Some(id);
+                    answer.slice_kept = kept;
                     Ok(answer)
                 }
                 Some(Err(refusal)) => {
@@ -162,6 +167,11 @@ pub async fn classify_past_refusal(
     let model = serving_model(state)?;
     let started = Instant::now();
     let classifier = model.classifier.clone();
+    let kept_bytes = state
+        .service
+        .slice_retention
+        .is_some()
+        .then(|| bytes.clone());
     let prediction = on_blocking_thread("override prediction", move || {
         classifier.predict_bytes_past_refusal(&bytes)
     })
@@ -192,28 +202,35 @@ pub async fn classify_past_refusal(
         Some(&detail),
     )
     .await;
-    record(
+    let kept = kept_bytes.is_some();
+    let id = record(
         state,
         &model,
         &prediction,
         seconds,
         db::predictions::Source::Api,
+        kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
     )
     .await?;
-    Ok(response(&model, prediction, seconds))
+    Ok(PredictionResponse {
+        prediction_id: Some(id),
+        slice_kept: kept,
+        ..response(&model, prediction, seconds)
+    })
 }
 
-type Prepared = (
-    usize,
-    Result<(Vec<f32>, Option<Box<DicomInfo>>), ml::MlError>,
-);
+/// A frame's model input, its DICOM summary and, when slices are kept, the frame itself.
+type PreparedFrame = (Vec<f32>, Option<Box<DicomInfo>>, Option<image::GrayImage>);
+type Prepared = (usize, Result<PreparedFrame, ml::MlError>);
 
-/// Decodes one file into the model's input for each frame asked for (one for an ordinary image).
+/// Decodes one file into the model's input for each frame asked for (one for an ordinary image),
+/// with the decoded frame when `keep` (the slice a reviewer will see).
 fn prepare_frames(
     file: usize,
     bytes: &[u8],
     config: &ml::preprocess::PreprocessConfig,
     frames: Frames,
+    keep: bool,
 ) -> Vec<Prepared> {
     let input = match ml::preprocess::decode_input(bytes) {
         Ok(input) => input,
@@ -231,7 +248,8 @@ fn prepare_frames(
                 .dicom
                 .as_ref()
                 .map(|summary| Box::new(dicom_info(summary, index)));
-            (file, Ok((pixels, dicom)))
+            let frame = keep.then(|| input.frames[index].clone());
+            (file, Ok((pixels, dicom, frame)))
         })
         .collect()
 }
@@ -280,14 +298,32 @@ pub async fn forward(
         .collect())
 }
 
+/// Records a prediction and answers its id; with `slice` (when the server keeps slices) its slice
+/// is kept for reviewers in the background, off the request's path.
 pub(crate) async fn record(
     state: &AppState,
     model: &ServingModel,
     prediction: &ml::Prediction,
     seconds: f64,
     source: db::predictions::Source,
-) -> Result<(), AppError> {
-    db::predictions::insert(
+    slice: Option<crate::ssr::feedback::SliceSource>,
+) -> Result<i64, AppError> {
+    let probabilities: std::collections::BTreeMap<&str, f32> = prediction
+        .probabilities
+        .iter()
+        .map(|(class, p)| (class.as_str(), *p))
+        .collect();
+    let mut ranked: Vec<f32> = probabilities.values().copied().collect();
+    ranked.sort_by(|a, b| b.total_cmp(a));
+    let margin = match ranked.as_slice() {
+        [top, second, ..] => f64::from(top - second),
+        _ => 1.0,
+    };
+    let probabilities = serde_json::to_string(&probabilities).map_err(|error| {
+        tracing::error!("cannot encode probabilities: {error}");
+        AppError::Internal
+    })?;
+    let id = db::predictions::insert(
         &state.db,
         &db::predictions::NewPrediction {
             model_version: &model.version,
@@ -295,10 +331,16 @@ pub(crate) async fn record(
             confidence: f64::from(prediction.confidence),
             latency_ms: seconds * 1000.0,
             source,
+            probabilities: &probabilities,
+            needs_review: prediction.needs_review,
+            margin,
         },
     )
     .await?;
-    Ok(())
+    if let Some(slice) = slice {
+        crate::ssr::feedback::keep_slice(state, id, slice);
+    }
+    Ok(id)
 }
 
 pub(crate) fn response(
@@ -322,6 +364,8 @@ pub(crate) fn response(
         ood_score: prediction.ood_distance.map(f64::from),
         dicom: None,
         refusal_overridden: prediction.refusal_overridden,
+        prediction_id: None,
+        slice_kept: false,
     }
 }
 

@@ -166,6 +166,8 @@ pub struct ServiceConfig {
     pub request_timeout: Duration,
     /// Where retraining jobs run (the worker's `--backend`).
     pub training_backend: ml::Backend,
+    /// How long a prediction's slice is kept for reviewers; `None`: slices are not kept.
+    pub slice_retention: Option<Duration>,
 }
 
 impl ServiceConfig {

@@ -36,6 +36,13 @@ pub struct PredictionResponse {
     /// (`override_refusal`); the answer needs review.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refusal_overridden: bool,
+    /// The recorded prediction, for feedback (`POST /predictions/{id}/feedback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_id: Option<i64>,
+    /// The server keeps this slice (de-identified, 8-bit PNG) for reviewers until its retention
+    /// ends, so a correction can become training data.
+    #[serde(default)]
+    pub slice_kept: bool,
 }
 
 /// A DICOM input's de-identified summary. A single prediction reads the middle frame of a

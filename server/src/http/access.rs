@@ -43,15 +43,24 @@ const READ_WRITES: [&str; 4] = [
     "/predict/explain",
     "/api/server_status",
 ];
-const ANNOTATOR_WRITES: [&str; 4] = [
+const ANNOTATOR_WRITES: [&str; 5] = [
     "/retrain",
     "/retrain/review/decide",
     "/uploads/relabel",
     "/uploads/delete",
+    "/predictions/feedback",
 ];
-/// Reads that show stored uploads (their images and who uploaded them): the annotators' review
-/// queue and the Data page.
-const ANNOTATOR_READ_PREFIXES: [&str; 2] = ["/retrain/review", "/uploads"];
+/// Reads that show stored uploads (their images and who uploaded them) or kept prediction slices:
+/// the annotators' review queues and the Data page.
+const ANNOTATOR_READ_PREFIXES: [&str; 3] = ["/retrain/review", "/uploads", "/predictions/review"];
+
+/// `/predictions/{id}/<action>`: one prediction's feedback or kept slice.
+fn is_prediction_path(path: &str, action: &str) -> bool {
+    path.strip_prefix("/predictions/")
+        .and_then(|rest| rest.strip_suffix(action))
+        .and_then(|id| id.strip_suffix('/'))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
 
 /// A static file or the health check: a safe request for it needs no caller at all.
 pub fn is_static(method: &Method, path: &str) -> bool {
@@ -67,6 +76,9 @@ pub fn required_access(method: &Method, path: &str) -> Access {
     if is_safe(method) {
         if is_static(method, path) || PUBLIC_PATHS.contains(&path) {
             Access::Public
+        } else if is_prediction_path(path, "slice") {
+            // A patient's image: never public, whatever the public-read setting.
+            Access::Role(Role::Viewer)
         } else if ADMIN_READS.contains(&path) {
             Access::Role(Role::Admin)
         } else if ANNOTATOR_READ_PREFIXES.iter().any(|prefix| {
@@ -83,7 +95,7 @@ pub fn required_access(method: &Method, path: &str) -> Access {
         Access::Public
     } else if READ_WRITES.contains(&path) {
         Access::Read
-    } else if ANNOTATOR_WRITES.contains(&path) {
+    } else if ANNOTATOR_WRITES.contains(&path) || is_prediction_path(path, "feedback") {
         Access::Role(Role::Annotator)
     } else {
         Access::Role(Role::Admin)
@@ -128,6 +140,38 @@ mod tests {
             required_access(&post, "/retrain/review/decide"),
             Access::Role(Role::Annotator)
         );
+    }
+
+    #[test]
+    fn kept_slices_need_an_account_and_feedback_an_annotator() {
+        let get = Method::GET;
+        assert_eq!(
+            required_access(&get, "/predictions/12/slice").required_role(true),
+            Some(Role::Viewer),
+            "a patient's slice is never public"
+        );
+        assert_eq!(
+            required_access(&get, "/predictions/review").required_role(true),
+            Some(Role::Annotator)
+        );
+        assert_eq!(
+            required_access(&get, "/metrics/accuracy").required_role(true),
+            None
+        );
+        for path in ["/predictions/12/feedback", "/predictions/feedback"] {
+            assert_eq!(
+                required_access(&Method::POST, path),
+                Access::Role(Role::Annotator),
+                "{path}"
+            );
+        }
+        for not_one_prediction in ["/predictions//feedback", "/predictions/1/2/feedback"] {
+            assert_eq!(
+                required_access(&Method::POST, not_one_prediction),
+                Access::Role(Role::Admin),
+                "{not_one_prediction}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ use utoipa::OpenApi;
     tags(
         (name = "prediction", description = "Classify MRI slices"),
         (name = "retraining", description = "Labelled uploads, retraining jobs and model versions"),
+        (name = "feedback", description = "Reviewers confirm or correct predictions (corrections become \
+            training data); the review queue; accuracy on reviewed answers"),
         (name = "insights", description = "Data and model reports behind the charts"),
         (name = "operations", description = "Health, uptime, metrics and these docs"),
         (name = "accounts", description = "Logging in, users, API tokens and the audit trail. Roles: \
@@ -301,6 +303,17 @@ mod forms {
         id: i64,
     }
 
+    /// The UI's form of `POST /predictions/{id}/feedback`.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct FeedbackForm {
+        prediction_id: i64,
+        /// right or wrong
+        verdict: String,
+        /// The true class, required for `wrong`: glioma, meningioma, notumor or pituitary.
+        class_name: Option<String>,
+    }
+
     #[derive(ToSchema)]
     #[allow(dead_code)]
     pub struct CancelForm {
@@ -398,6 +411,7 @@ mod paths {
         AuditEntry, CreatedToken, CurrentUser, SessionInfo, TokenSummary, UserSummary,
     };
     use app::types::data::{UploadRow, UploadsPage};
+    use app::types::feedback::{FeedbackRequest, FeedbackResponse, LiveAccuracy, ReviewQueue};
     use app::types::insights::VisualizationData;
     use app::types::model::ModelReport;
     use app::types::monitor::{MetricsHistory, MetricsReport};
@@ -412,7 +426,7 @@ mod paths {
 
     use super::forms::{
         ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest, DeleteForm,
-        LoginRequest, PredictForm, RelabelForm, RemoveUserRequest, ReviewRequest,
+        FeedbackForm, LoginRequest, PredictForm, RelabelForm, RemoveUserRequest, ReviewRequest,
         RevokeTokenRequest, UploadForm,
     };
     use super::server_fn_path;
@@ -718,6 +732,81 @@ mod paths {
             )
         )]
         fn upload_image;
+
+        #[utoipa::path(
+            post, path = "/predictions/{id}/feedback", tag = "feedback",
+            summary = "Say whether a prediction was right; a correction becomes training data (audited)",
+            description = "Once per reviewer and prediction. `right` records the answer as confirmed; \
+                           `wrong` with the true `class_name` also makes the kept slice a pending \
+                           training upload (provenance: this prediction) through every upload check: \
+                           a duplicate is reported, a slice the model confidently reads otherwise is \
+                           held for a second annotator.",
+            params(("id" = i64, Path, description = "`prediction_id` from a `/predict` answer")),
+            request_body(content = FeedbackRequest, content_type = "application/json",
+                example = json!({"verdict": "wrong", "class_name": "meningioma"})),
+            responses(
+                (status = 200, description = "Recorded; for a correction, the upload it became", body = FeedbackResponse),
+                (status = 400, description = "Unknown verdict or class, or a correction to the class the model answered", body = ErrorBody),
+                (status = 404, description = "No such prediction, or its slice was never kept (needed for a correction)", body = ErrorBody),
+                (status = 409, description = "This reviewer already judged this prediction", body = ErrorBody),
+                (status = 410, description = "The slice was deleted when its retention ended (a correction needs it)", body = ErrorBody),
+            )
+        )]
+        fn prediction_feedback;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::feedback::GiveFeedback>(), tag = "feedback",
+            summary = "The pages' form of `POST /predictions/{id}/feedback`",
+            request_body(content = FeedbackForm, content_type = "application/json"),
+            responses(
+                (status = 200, description = "Recorded", body = FeedbackResponse),
+                (status = 409, description = "This reviewer already judged this prediction", body = ErrorBody),
+                (status = 410, description = "The slice's retention ended", body = ErrorBody),
+            )
+        )]
+        fn give_feedback;
+
+        #[utoipa::path(
+            get, path = "/predictions/{id}/slice", tag = "feedback",
+            summary = "A kept prediction slice (8-bit PNG of the pixels, no DICOM header)",
+            description = "A patient's image: it needs a signed-in viewer even on a public-read server, \
+                           and is sent `Cache-Control: private, no-store`.",
+            params(("id" = i64, Path, description = "A prediction's id")),
+            responses(
+                (status = 200, description = "The slice", content_type = "image/png"),
+                (status = 404, description = "No such prediction, or its slice was not kept", body = ErrorBody),
+                (status = 410, description = "Deleted when its retention ended", body = ErrorBody),
+            )
+        )]
+        fn prediction_slice;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::feedback::PredictionsToReview>(), tag = "feedback",
+            summary = "The review queue: kept predictions nobody reviewed, flagged first, then the least certain",
+            description = "Ordered by `needs_review` and then by the margin between the top two \
+                           probabilities, smallest first (uncertainty sampling: the answers a \
+                           correction teaches the model most from).",
+            params(
+                ("model_version" = Option<String>, Query, description = "Only this version's answers"),
+                ("class_name" = Option<String>, Query, description = "Only answers of this class"),
+                ("limit" = Option<i64>, Query, description = "1-100, default 20"),
+            ),
+            responses(
+                (status = 200, description = "A page of the queue and its total", body = ReviewQueue),
+                (status = 400, description = "An unknown class or a limit out of range", body = ErrorBody),
+            )
+        )]
+        fn predictions_to_review;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::feedback::GetLiveAccuracy>(), tag = "feedback",
+            summary = "Accuracy on reviewed answers, per model version",
+            description = "For each version with reviewed answers: the share reviewers confirmed and \
+                           the recall per class with 95% Wilson intervals, and the confusion matrix \
+                           (`confusion[true][predicted]`). The serving version first.",
+            responses((status = 200, description = "Live accuracy", body = LiveAccuracy))
+        )]
+        fn get_live_accuracy;
 
         #[utoipa::path(
             get, path = server_fn_path::<app::api::model::GetModelReport>(), tag = "insights",

@@ -4,6 +4,7 @@ use app::error::{AppError, ErrorBody};
 use app::ssr::auth::Principal;
 use app::ssr::AppState;
 use app::types::auth::Role;
+use app::types::feedback::FeedbackRequest;
 use app::types::retrain::ActivateRequest;
 use app::types::status::{HealthReport, UptimeReport};
 use axum::body::Bytes;
@@ -66,6 +67,70 @@ pub fn routes() -> Routes {
         .post("/models/{version}/activate", activate_model)
         .get("/retrain/review/{id}/image", held_image)
         .get("/uploads/{id}/image", upload_image)
+        .post("/predictions/{id}/feedback", prediction_feedback)
+        .get("/predictions/{id}/slice", prediction_slice)
+}
+
+/// A path's `{id}`, or a clear 400.
+fn parse_id(id: &str, what: &str) -> Result<i64, AppError> {
+    id.parse::<i64>().map_err(|_| {
+        AppError::BadRequest(format!(
+            "the {what} id must be a number (got {:?})",
+            domain::text::clipped(id, 40)
+        ))
+    })
+}
+
+/// `POST /predictions/{id}/feedback {"verdict": "right"|"wrong", "class_name": ...}` (annotator,
+/// audited): the REST form of the `give_feedback` server function.
+async fn prediction_feedback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        app::ssr::auth::check(&caller, Role::Annotator)?;
+        let id = parse_id(&id, "prediction")?;
+        let request: FeedbackRequest = serde_json::from_slice(&body).map_err(|error| {
+            AppError::BadRequest(format!(
+                "the body must be {{\"verdict\": \"right\" or \"wrong\", \"class_name\": \
+                 one of {}}}: {error}",
+                domain::CLASS_NAMES.join(", ")
+            ))
+        })?;
+        app::ssr::feedback::submit(&state, &caller, id, request).await
+    }
+    .await;
+    match result {
+        Ok(feedback) => Json(feedback).into_response(),
+        Err(error) => error_response(error),
+    }
+}
+
+/// `GET /predictions/{id}/slice`: a kept prediction slice (PNG) for a signed-in reader, never cached
+/// by anything shared: it is a patient's image.
+async fn prediction_slice(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        app::ssr::auth::check(&caller, Role::Viewer)?;
+        app::ssr::feedback::slice(&state, parse_id(&id, "prediction")?).await
+    }
+    .await;
+    match result {
+        Ok(png) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "image/png"),
+                (axum::http::header::CACHE_CONTROL, "private, no-store"),
+            ],
+            png,
+        )
+            .into_response(),
+        Err(error) => error_response(error),
+    }
 }
 
 /// `GET /uploads/{id}/image`: any stored upload's image, for the Data page (annotators and admins).
@@ -96,11 +161,9 @@ where
     if let Err(error) = app::ssr::auth::check(caller, Role::Annotator) {
         return error_response(error);
     }
-    let Ok(id) = id.parse::<i64>() else {
-        return error_response(AppError::BadRequest(format!(
-            "the upload id must be a number (got {:?})",
-            domain::text::clipped(id, 40)
-        )));
+    let id = match parse_id(id, "upload") {
+        Ok(id) => id,
+        Err(error) => return error_response(error),
     };
     match load(id).await {
         Ok((bytes, content_type)) => (

@@ -495,6 +495,8 @@ mod tests {
                 ood_score: None,
                 dicom: None,
                 refusal_overridden: false,
+                prediction_id: None,
+                slice_kept: false,
             },
         }
     }

@@ -45,16 +45,30 @@ pub fn parse_purpose(value: Option<&str>) -> Result<db::uploads::Purpose, AppErr
     }
 }
 
-/// Stores each file for `class_name`, answering stored, held, duplicate or rejected (with the
+/// What every file of one upload request is labelled with, and by whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Labelling<'a> {
+    pub class_name: &'a str,
+    pub purpose: db::uploads::Purpose,
+    /// A user name or `token:<name>`.
+    pub uploaded_by: &'a str,
+    /// The prediction a reviewer corrected into this upload; `None` for a bulk upload.
+    pub prediction_id: Option<i64>,
+}
+
+/// Stores each file with its labelling, answering stored, held, duplicate or rejected (with the
 /// reason) per file. Training uploads whose label the serving model confidently contradicts are
 /// stored but held for an annotator ([`ml::label_check`]) instead of being queued for training.
 pub async fn store_all(
     state: &AppState,
-    class_name: &str,
-    purpose: db::uploads::Purpose,
-    uploaded_by: &str,
+    labelling: Labelling<'_>,
     files: Vec<UploadedFile>,
 ) -> Result<Vec<UploadFileResult>, AppError> {
+    let Labelling {
+        class_name,
+        purpose,
+        ..
+    } = labelling;
     // Every upload to a serving model must be a brain MRI slice; its label is second-guessed only
     // for training uploads, since the reference set is the admins' trusted ground truth. With no
     // model there is no check to run.
@@ -97,18 +111,7 @@ pub async fn store_all(
             None => Ok((image, None)),
         });
         let result = match checked {
-            Ok((image, hold)) => {
-                store_one(
-                    state,
-                    class_name,
-                    purpose,
-                    uploaded_by,
-                    filename,
-                    image,
-                    hold,
-                )
-                .await?
-            }
+            Ok((image, hold)) => store_one(state, labelling, filename, image, hold).await?,
             Err(reason) => UploadFileResult {
                 filename,
                 outcome: UploadOutcome::Rejected,
@@ -165,13 +168,12 @@ async fn second_opinions(
 
 async fn store_one(
     state: &AppState,
-    class_name: &str,
-    purpose: db::uploads::Purpose,
-    uploaded_by: &str,
+    labelling: Labelling<'_>,
     filename: String,
     image: CheckedImage,
     hold: Option<Hold>,
 ) -> Result<UploadFileResult, AppError> {
+    let class_name = labelling.class_name;
     let key = content_key(&image.sha256, image.extension);
     let size_bytes = image.bytes.len() as i64;
     // Write-once under a content-derived name: an object already there holds these very bytes.
@@ -209,14 +211,15 @@ async fn store_one(
                 "dicom": image.dicom,
             })
             .to_string(),
-            purpose,
-            uploaded_by: Some(uploaded_by),
+            purpose: labelling.purpose,
+            uploaded_by: Some(labelling.uploaded_by),
             review: if hold.is_some() {
                 db::uploads::Review::Held
             } else {
                 db::uploads::Review::None
             },
             review_detail: hold_detail.as_deref(),
+            prediction_id: labelling.prediction_id,
         },
     )
     .await?;
