@@ -153,7 +153,7 @@ mod tests {
                 dicom: None,
                 refusal_overridden: false,
                 prediction_id: Some(7),
-                slice_kept: true,
+                slice_kept_until: None,
             },
         }
     }

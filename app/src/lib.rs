@@ -25,7 +25,7 @@ use components::sidebar::Sidebar;
 use pages::{
     data::DataPage, home::HomePage, insights::InsightsPage, login::LoginPage, model::ModelPage,
     monitor::MonitorPage, not_found::NotFoundPage, predict::PredictPage, retrain::RetrainPage,
-    upload::UploadPage, users::UsersPage,
+    review::ReviewPage, upload::UploadPage, users::UsersPage,
 };
 
 /// Product name shown in the UI and reported by the API.
@@ -106,6 +106,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/model") view=ModelPage />
                         <Route path=path!("/upload") view=UploadPage />
                         <Route path=path!("/data") view=DataPage />
+                        <Route path=path!("/review") view=ReviewPage />
                         <Route path=path!("/retrain") view=RetrainPage />
                         <Route path=path!("/monitor") view=MonitorPage />
                         <Route path=path!("/login") view=LoginPage />

@@ -191,7 +191,9 @@ async fn a_batch_answers_every_frame_of_a_multi_frame_file() {
 #[tokio::test]
 async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     let server = TestServer::start().await;
-    let logged = common::spawn_replica(&server, "server", &[]).await;
+    // Prediction slices kept too: they must hold no identifier either.
+    let logged =
+        common::spawn_replica(&server, "server", &["--keep-prediction-slices", "true"]).await;
     let token = server.admin_token.clone();
     let client = reqwest::Client::new();
     let post = |path: &str, form: Form| {
@@ -244,6 +246,24 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     let form = Form::new().part("file", dicom_part(ct, "ct.dcm"));
     assert_eq!(post("/predict", form).await.unwrap().status(), 422);
 
+    // Slices are kept in the background: wait for both predictions' slices.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let kept: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM predictions WHERE slice_key IS NOT NULL")
+                .fetch_one(&server.state.db)
+                .await
+                .unwrap();
+        if kept == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{kept} of 2 slices kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     let metadata: String =
         sqlx::query_scalar("SELECT metadata FROM uploaded_images ORDER BY id LIMIT 1")
             .fetch_one(&server.state.db)
@@ -294,10 +314,14 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
             places.push((format!("PostgreSQL {table}"), rows.join("\n").into_bytes()));
         }
     }
-    let mut stored_pngs = 0;
+    let (mut stored_pngs, mut kept_slices) = (0, 0);
     for (place, bytes) in &places {
         if bytes.starts_with(b"\x89PNG") {
-            stored_pngs += 1;
+            if place.contains("/slices/") {
+                kept_slices += 1;
+            } else {
+                stored_pngs += 1;
+            }
         }
         assert!(
             !ml::dicom::is_dicom(bytes),
@@ -312,5 +336,9 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     assert_eq!(
         stored_pngs, 1,
         "the slice is stored once, as a PNG: {names:?}"
+    );
+    assert_eq!(
+        kept_slices, 2,
+        "each prediction's slice is kept as a PNG: {names:?}"
     );
 }

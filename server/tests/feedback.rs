@@ -17,7 +17,7 @@ async fn predict_and_keep(server: &TestServer, jpeg: Vec<u8>) -> Value {
     let form = Form::new().part("file", file_part(jpeg, "scan.jpg"));
     let (status, prediction) = server.post_form("/predict", form).await;
     assert_eq!(status, 200, "{prediction}");
-    assert_eq!(prediction["slice_kept"], true, "{prediction}");
+    assert!(prediction["slice_kept_until"].is_string(), "{prediction}");
     let id = prediction["prediction_id"]
         .as_i64()
         .expect("a prediction id");
@@ -361,7 +361,7 @@ async fn without_kept_slices_answers_say_so_and_corrections_are_refused() {
     let form = Form::new().part("file", file_part(slice_jpeg(8), "scan.jpg"));
     let (status, prediction) = server.post_form("/predict", form).await;
     assert_eq!(status, 200, "{prediction}");
-    assert_eq!(prediction["slice_kept"], false);
+    assert_eq!(prediction.get("slice_kept_until"), None, "{prediction}");
     let id = prediction["prediction_id"].as_i64().unwrap();
     let truth = another_class(prediction["predicted_class"].as_str().unwrap());
     let (status, body) = server

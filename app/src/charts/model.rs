@@ -9,6 +9,7 @@ use super::*;
 /// with the count written in it.
 pub fn confusion_matrix(
     canvas: &HtmlCanvasElement,
+    title: &str,
     classes: &[String],
     matrix: &[Vec<u64>],
 ) -> Option<()> {
@@ -23,14 +24,7 @@ pub fn confusion_matrix(
     let n = classes.len();
     let labels: Vec<String> = classes.iter().map(|c| crate::class_label(c)).collect();
     let top_down: Vec<String> = labels.iter().rev().cloned().collect();
-    let mut chart = chart_frame(
-        &root,
-        "Confusion matrix (validation images)",
-        size,
-        7,
-        0.0..n as f64,
-        0.0..n as f64,
-    )?;
+    let mut chart = chart_frame(&root, title, size, 7, 0.0..n as f64, 0.0..n as f64)?;
     chart
         .configure_mesh()
         .disable_mesh()

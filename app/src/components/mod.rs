@@ -2,6 +2,7 @@
 
 pub mod chart_canvas;
 pub mod data_table;
+pub mod feedback;
 pub mod file_picker;
 pub mod heatmap;
 pub mod loaded;

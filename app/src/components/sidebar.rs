@@ -13,7 +13,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV_ITEMS: [NavItem; 8] = [
+const NAV_ITEMS: [NavItem; 9] = [
     NavItem {
         href: "/",
         label: "Home",
@@ -43,6 +43,11 @@ const NAV_ITEMS: [NavItem; 8] = [
         href: "/data",
         label: "Data",
         icon: "▦",
+    },
+    NavItem {
+        href: "/review",
+        label: "Review",
+        icon: "✓",
     },
     NavItem {
         href: "/retrain",

@@ -9,5 +9,6 @@ pub mod monitor;
 pub mod not_found;
 pub mod predict;
 pub mod retrain;
+pub mod review;
 pub mod upload;
 pub mod users;

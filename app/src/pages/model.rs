@@ -144,7 +144,12 @@ fn ModelView(report: ModelReport) -> impl IntoView {
             title="Where it goes wrong"
             label="Confusion matrix heatmap"
             draw=drawing(stored, |canvas, report| {
-                charts::confusion_matrix(canvas, &report.classes, &report.confusion_matrix)
+                charts::confusion_matrix(
+                    canvas,
+                    "Confusion matrix (validation images)",
+                    &report.classes,
+                    &report.confusion_matrix,
+                )
             })
         >
             <p class="interpretation">{confusion_text}</p>

@@ -3,12 +3,14 @@ use std::time::Duration;
 use crate::components::chart_canvas::ChartCanvas;
 use leptos::prelude::*;
 
+use crate::api::feedback::get_live_accuracy;
 use crate::api::monitor::{get_metrics, get_metrics_history};
 use crate::charts::HistoryFigures;
 use crate::class_label;
 use crate::components::page_header::PageHeader;
 use crate::components::polling::every;
 use crate::components::stat_card::{StatCard, Tone};
+use crate::types::feedback::{LiveAccuracy, VersionAccuracy};
 use crate::types::monitor::{HistoryWindow, MetricsHistory, MetricsReport, HISTORY_MINUTES};
 
 const REFRESH: Duration = Duration::from_secs(2);
@@ -31,6 +33,123 @@ pub fn MonitorPage() -> impl IntoView {
             Some(Ok(report)) => view! { <MetricsView report /> }.into_any(),
         }}
         <TrafficHistory />
+        <ReviewedAccuracy />
+    }
+}
+
+/// A share with its 95% interval, e.g. "87.5% (52.9–97.8%)".
+fn share_with_interval(share: Option<f64>, low: Option<f64>, high: Option<f64>) -> String {
+    match (share, low, high) {
+        (Some(share), Some(low), Some(high)) => format!(
+            "{:.1}% ({:.1}–{:.1}%)",
+            share * 100.0,
+            low * 100.0,
+            high * 100.0
+        ),
+        _ => "–".into(),
+    }
+}
+
+/// Accuracy in use: what reviewers said about each version's answers.
+#[component]
+fn ReviewedAccuracy() -> impl IntoView {
+    let live = RwSignal::new(None::<Result<LiveAccuracy, String>>);
+    every(HISTORY_REFRESH, true, move || {
+        leptos::task::spawn_local(async move {
+            live.set(Some(get_live_accuracy().await.map_err(|e| e.to_string())));
+        })
+    });
+    view! {
+        <section class="card" data-testid="live-accuracy">
+            <h2>"Accuracy on reviewed answers"</h2>
+            <p class="muted small">
+                "Reviewers confirm or correct answers on the Review page and the Predict page. Each \
+                 verdict counts once; the figures in brackets are 95% intervals (Wilson), wide while \
+                 few answers are reviewed."
+            </p>
+            {move || match live.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="error" role="alert">{error}</p> }.into_any(),
+                Some(Ok(live)) if live.versions.is_empty() => view! {
+                    <p class="muted" data-testid="live-accuracy-empty">"No answer has been reviewed yet."</p>
+                }
+                .into_any(),
+                Some(Ok(live)) => view! { <VersionsReviewed live /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn VersionsReviewed(live: LiveAccuracy) -> impl IntoView {
+    let classes = live.classes.clone();
+    let first = live.versions.first().cloned();
+    view! {
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Accuracy on reviewed answers per version">
+            <table class="data-table" data-testid="live-accuracy-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Version"</th>
+                        <th scope="col">"Reviewed"</th>
+                        <th scope="col">"Confirmed right"</th>
+                        {classes.iter().map(|class| view! { <th scope="col">{format!("{} recall", class_label(class))}</th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody>
+                    {live.versions.iter().map(|version| view! { <VersionRow version=version.clone() /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {first.map(|version| {
+            let title = format!("Reviewed answers of {}", version.model_version);
+            let matrix: Vec<Vec<u64>> = version
+                .confusion
+                .iter()
+                .map(|row| row.iter().map(|&n| n.max(0) as u64).collect())
+                .collect();
+            let stored = StoredValue::new((title, classes.clone(), matrix));
+            view! {
+                <div class="chart">
+                    <ChartCanvas
+                        label="Confusion matrix of reviewed answers: true class by row, answer by column"
+                        testid="live-confusion"
+                        draw=move |canvas| stored.with_value(|(title, classes, matrix)| {
+                            crate::charts::confusion_matrix(canvas, title, classes, matrix)
+                        })
+                    />
+                </div>
+            }
+        })}
+    }
+}
+
+#[component]
+fn VersionRow(version: VersionAccuracy) -> impl IntoView {
+    view! {
+        <tr data-testid="live-accuracy-row">
+            <td>
+                {version.model_version.clone()}
+                {version.serving.then(|| view! { " " <span class="badge completed">"serving"</span> })}
+            </td>
+            <td>{version.reviewed}</td>
+            <td>{share_with_interval(version.accuracy, version.low, version.high)}</td>
+            {version
+                .per_class
+                .iter()
+                .map(|class| {
+                    let text = if class.reviewed == 0 {
+                        "–".to_owned()
+                    } else {
+                        format!(
+                            "{} of {}",
+                            share_with_interval(class.recall, class.low, class.high),
+                            class.reviewed
+                        )
+                    };
+                    view! { <td>{text}</td> }
+                })
+                .collect_view()}
+        </tr>
     }
 }
 

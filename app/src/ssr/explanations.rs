@@ -116,7 +116,9 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
                 .as_ref()
                 .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
             prediction_id: Some(prediction_id),
-            slice_kept: kept,
+            slice_kept_until: kept
+                .then(|| crate::ssr::feedback::kept_until(state))
+                .flatten(),
             ..response(&model, explanation.prediction, seconds)
         },
     })

@@ -73,13 +73,22 @@ pub fn keep_slice(state: &AppState, id: i64, source: SliceSource) {
             tracing::error!(prediction = id, %key, %error, "cannot store a prediction's slice");
             return;
         }
-        let expires = chrono::Utc::now()
-            + chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(30));
-        let expires = expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let expires = expiry(retention);
         if let Err(error) = db::predictions::keep_slice(&state.db, id, &key, &expires).await {
             tracing::error!(prediction = id, %error, "cannot record a kept slice");
         }
     });
+}
+
+/// Until when a slice kept now is kept (RFC 3339), when this server keeps slices.
+pub fn kept_until(state: &AppState) -> Option<String> {
+    state.service.slice_retention.map(expiry)
+}
+
+fn expiry(retention: Duration) -> String {
+    let until = chrono::Utc::now()
+        + chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(30));
+    until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn slice_png(source: SliceSource) -> Result<Vec<u8>, String> {

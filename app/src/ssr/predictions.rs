@@ -137,7 +137,9 @@ pub async fn classify_many(
                     let mut answer = response(&model, prediction, seconds);
                     answer.dicom = dicom;
                     answer.prediction_id = Some(id);
-                    answer.slice_kept = kept;
+                    answer.slice_kept_until = kept
+                        .then(|| crate::ssr::feedback::kept_until(state))
+                        .flatten();
                     Ok(answer)
                 }
                 Some(Err(refusal)) => {
@@ -214,7 +216,9 @@ pub async fn classify_past_refusal(
     .await?;
     Ok(PredictionResponse {
         prediction_id: Some(id),
-        slice_kept: kept,
+        slice_kept_until: kept
+            .then(|| crate::ssr::feedback::kept_until(state))
+            .flatten(),
         ..response(&model, prediction, seconds)
     })
 }
@@ -365,7 +369,7 @@ pub(crate) fn response(
         dicom: None,
         refusal_overridden: prediction.refusal_overridden,
         prediction_id: None,
-        slice_kept: false,
+        slice_kept_until: None,
     }
 }
 

@@ -39,10 +39,10 @@ pub struct PredictionResponse {
     /// The recorded prediction, for feedback (`POST /predictions/{id}/feedback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction_id: Option<i64>,
-    /// The server keeps this slice (de-identified, 8-bit PNG) for reviewers until its retention
-    /// ends, so a correction can become training data.
-    #[serde(default)]
-    pub slice_kept: bool,
+    /// Until when the server keeps this slice (the pixels only, as an 8-bit PNG) for reviewers, so
+    /// a correction can become training data; absent when it is not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice_kept_until: Option<String>,
 }
 
 /// A DICOM input's de-identified summary. A single prediction reads the middle frame of a

@@ -496,7 +496,7 @@ mod tests {
                 dicom: None,
                 refusal_overridden: false,
                 prediction_id: None,
-                slice_kept: false,
+                slice_kept_until: None,
             },
         }
     }

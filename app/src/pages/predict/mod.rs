@@ -6,6 +6,7 @@ use leptos::web_sys;
 use batch::BatchTriage;
 
 use crate::api::predict::{explain_prediction, predict, predict_batch};
+use crate::components::feedback::FeedbackButtons;
 use crate::components::file_picker::{selected_form_data, FilePicker, SelectedFiles};
 use crate::components::heatmap::HeatmapOverlay;
 use crate::components::page_header::PageHeader;
@@ -224,6 +225,25 @@ fn PredictionCard(prediction: PredictionResponse, title: Option<String>) -> impl
                 })}
             <ProbabilityBars probabilities=prediction.probabilities.clone() />
             {prediction.dicom.clone().map(|dicom| view! { <DicomDetails dicom=*dicom /> })}
+            {prediction
+                .prediction_id
+                .map(|id| {
+                    view! { <FeedbackButtons prediction_id=id predicted_class=prediction.predicted_class.clone() /> }
+                })}
+            {prediction
+                .slice_kept_until
+                .as_deref()
+                .map(|until| {
+                    view! {
+                        <p class="muted small" data-testid="slice-kept">
+                            {format!(
+                                "This server keeps the slice (its pixels only, no file header) for \
+                                 reviewers until {}, so an annotator can confirm or correct the answer.",
+                                until.get(..10).unwrap_or(until)
+                            )}
+                        </p>
+                    }
+                })}
             <p class="muted small">
                 {format!(
                     "model {} · {:.1} ms",

@@ -192,11 +192,14 @@ fn ComparisonView(comparison: VersionComparison) -> impl IntoView {
     let matrix = |scores: domain::comparison::ScoresOnSet| {
         let classes = classes.clone();
         let label = format!("Confusion matrix of {} on these images", scores.version);
+        let title = format!("Confusion matrix of {}", scores.version);
         view! {
             <figure>
                 <ChartCanvas
                     label
-                    draw=move |canvas| charts::confusion_matrix(canvas, &classes, &scores.confusion_matrix)
+                    draw=move |canvas| {
+                        charts::confusion_matrix(canvas, &title, &classes, &scores.confusion_matrix)
+                    }
                 />
                 <figcaption>{format!("{} ({:.2}%)", scores.version, scores.accuracy * 100.0)}</figcaption>
             </figure>
