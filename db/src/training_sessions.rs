@@ -5,7 +5,7 @@ use sqlx::AnyExecutor;
 
 use crate::{Backend, DbError, DbResult, Pool};
 
-pub use domain::{SessionScores, SessionStatus};
+pub use domain::{SessionScores, SessionStatus, TrainingSources};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct TrainingSession {
@@ -13,7 +13,11 @@ pub struct TrainingSession {
     pub status: SessionStatus,
     pub epochs: i64,
     pub fine_tune_epochs: i64,
+    /// Which pending images the job learns from.
+    pub sources: TrainingSources,
     pub images_used: i64,
+    /// Of the images learnt from, how many were reviewers' corrections of predictions.
+    pub feedback_images: i64,
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub scores: SessionScores,
@@ -47,6 +51,7 @@ pub struct Scores {
 pub struct Finished<'a> {
     pub status: SessionStatus,
     pub images_used: i64,
+    pub feedback_images: i64,
     pub before: Scores,
     pub after: Scores,
     pub history_json: &'a str,
@@ -55,22 +60,29 @@ pub struct Finished<'a> {
     pub outcome_json: &'a str,
 }
 
-const COLUMNS: &str = "id, status, epochs, fine_tune_epochs, images_used, accuracy_before, \
+const COLUMNS: &str = "id, status, epochs, fine_tune_epochs, sources, images_used, \
+    feedback_images, accuracy_before, \
     accuracy_after, precision_before, precision_after, recall_before, recall_after, f1_before, \
     f1_after, history, model_version, message, error, created_at, started_at, finished_at, \
     progress, outcome, cancel_requested_by";
 
 /// Queues a job. The database holds at most one queued or running job: while one is unfinished this
 /// answers [`DbError::JobUnfinished`] with its id, whichever process asks.
-pub async fn create(db: &Pool, epochs: i64, fine_tune_epochs: i64) -> DbResult<i64> {
+pub async fn create(
+    db: &Pool,
+    epochs: i64,
+    fine_tune_epochs: i64,
+    sources: TrainingSources,
+) -> DbResult<i64> {
     let inserted = sqlx::query_scalar(
-        "INSERT INTO training_sessions (status, epochs, fine_tune_epochs, created_at)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO training_sessions (status, epochs, fine_tune_epochs, created_at, sources)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(SessionStatus::Queued)
     .bind(epochs)
     .bind(fine_tune_epochs)
     .bind(crate::now_rfc3339())
+    .bind(sources)
     .fetch_one(db)
     .await;
     match inserted {
@@ -162,8 +174,8 @@ pub async fn finish(db: impl AnyExecutor<'_>, id: i64, end: &Finished<'_>) -> Db
              accuracy_before = $3, accuracy_after = $4, precision_before = $5, precision_after = $6,
              recall_before = $7, recall_after = $8, f1_before = $9, f1_after = $10,
              history = $11, model_version = $12, message = $13, finished_at = $14, progress = NULL,
-             outcome = $15
-         WHERE id = $16",
+             outcome = $15, feedback_images = $16
+         WHERE id = $17",
     )
     .bind(end.status)
     .bind(end.images_used)
@@ -180,6 +192,7 @@ pub async fn finish(db: impl AnyExecutor<'_>, id: i64, end: &Finished<'_>) -> Db
     .bind(end.message)
     .bind(crate::now_rfc3339())
     .bind(end.outcome_json)
+    .bind(end.feedback_images)
     .bind(id)
     .execute(db)
     .await?;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyExecutor};
 
+pub use domain::TrainingSources;
+
 use crate::{count_where, DbResult, Pool};
 
 #[derive(Debug, Clone)]
@@ -92,6 +94,8 @@ pub struct UploadedImage {
     pub training_session_id: Option<i64>,
     /// JSON object: the image format and its extracted features.
     pub metadata: String,
+    /// The prediction a reviewer corrected into this upload; `None` for a bulk upload.
+    pub prediction_id: Option<i64>,
 }
 
 /// What happened to an upload: a new row, or the row that already holds the same bytes.
@@ -102,7 +106,7 @@ pub enum InsertOutcome {
 }
 
 const COLUMNS: &str = "id, filename, class_name, stored_path, size_bytes, sha256, width, height, \
-                       uploaded_at, training_session_id, metadata";
+                       uploaded_at, training_session_id, metadata, prediction_id";
 
 /// Inserts the upload unless its content hash is already stored (atomic: two concurrent uploads of
 /// the same bytes yield one row and one duplicate).
@@ -141,19 +145,33 @@ pub async fn insert(db: &Pool, row: &NewUpload<'_>) -> DbResult<InsertOutcome> {
     Ok(InsertOutcome::Duplicate(existing))
 }
 
-/// Training images not yet used by any training session, oldest first.
-pub async fn pending(db: impl AnyExecutor<'_>) -> DbResult<Vec<UploadedImage>> {
+/// The uploads `sources` names: bulk uploads, reviewers' corrections, or both.
+fn from_sources(sources: TrainingSources) -> &'static str {
+    match sources {
+        TrainingSources::Both => "1 = 1",
+        TrainingSources::Uploads => "prediction_id IS NULL",
+        TrainingSources::Feedback => "prediction_id IS NOT NULL",
+    }
+}
+
+/// Training images from `sources` not yet used by any training session, oldest first.
+pub async fn pending(
+    db: impl AnyExecutor<'_>,
+    sources: TrainingSources,
+) -> DbResult<Vec<UploadedImage>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM uploaded_images
-         WHERE used_for_training = 0 AND {TRAINABLE} ORDER BY id"
+         WHERE used_for_training = 0 AND {TRAINABLE} AND {} ORDER BY id",
+        from_sources(sources)
     ))
     .fetch_all(db)
     .await?)
 }
 
-pub async fn count_pending(db: impl AnyExecutor<'_>) -> DbResult<i64> {
+pub async fn count_pending(db: impl AnyExecutor<'_>, sources: TrainingSources) -> DbResult<i64> {
     Ok(sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0 AND {TRAINABLE}"
+        "SELECT COUNT(*) FROM uploaded_images WHERE used_for_training = 0 AND {TRAINABLE} AND {}",
+        from_sources(sources)
     ))
     .fetch_one(db)
     .await?)

@@ -104,15 +104,22 @@ async fn uploads_are_stored_once_per_content_hash_and_consumed_by_a_session(pool
     assert_eq!(stats.by_class.get("glioma"), Some(&1));
     assert_eq!(stats.by_class.get("pituitary"), Some(&1));
 
-    let session = training_sessions::create(&pool, 3, 1).await.unwrap();
-    let pending = uploads::pending(&pool).await.unwrap();
+    let session = training_sessions::create(&pool, 3, 1, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
+    let pending = uploads::pending(&pool, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     let ids: Vec<i64> = pending.iter().map(|image| image.id).collect();
     let mut connection = pool.acquire().await.unwrap();
     uploads::mark_used(&mut connection, &ids, session)
         .await
         .unwrap();
     drop(connection);
-    assert!(uploads::pending(&pool).await.unwrap().is_empty());
+    assert!(uploads::pending(&pool, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap()
+        .is_empty());
     let stats = uploads::stats(&pool).await.unwrap();
     assert_eq!((stats.pending, stats.processed), (0, 2));
 }
@@ -129,7 +136,9 @@ async fn unknown_classes_and_bad_hashes_are_refused_by_the_schema(pool: db::Pool
 }
 
 async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(pool: db::Pool) {
-    let finished = training_sessions::create(&pool, 3, 1).await.unwrap();
+    let finished = training_sessions::create(&pool, 3, 1, db::uploads::TrainingSources::Feedback)
+        .await
+        .unwrap();
     assert_eq!(
         training_sessions::claim_next(&pool, "worker-a")
             .await
@@ -159,6 +168,7 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(po
         &Finished {
             status: SessionStatus::Completed,
             images_used: 12,
+            feedback_images: 5,
             before: scores,
             after: Scores {
                 accuracy: 0.95,
@@ -172,7 +182,9 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(po
     )
     .await
     .unwrap();
-    let interrupted = training_sessions::create(&pool, 2, 0).await.unwrap();
+    let interrupted = training_sessions::create(&pool, 2, 0, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     assert_eq!(
         training_sessions::claim_next(&pool, "worker-a")
             .await
@@ -193,6 +205,10 @@ async fn sessions_move_through_their_states_and_restarts_fail_unfinished_ones(po
         .unwrap();
     assert_eq!(row.status, SessionStatus::Completed);
     assert_eq!(row.scores.accuracy_after, Some(0.95));
+    assert_eq!(
+        (row.sources, row.feedback_images),
+        (db::uploads::TrainingSources::Feedback, 5)
+    );
     assert_eq!(training_sessions::counts(&pool).await.unwrap(), (2, 1));
     let recent = training_sessions::recent(&pool, 1).await.unwrap();
     assert_eq!(recent.len(), 1);
@@ -264,10 +280,17 @@ async fn reference_uploads_are_never_pending_for_training(pool: db::Pool) {
         ..upload(&reference_hash, "pituitary")
     };
     uploads::insert(&pool, &reference).await.unwrap();
-    let pending = uploads::pending(&pool).await.unwrap();
+    let pending = uploads::pending(&pool, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].sha256, training_hash);
-    assert_eq!(uploads::count_pending(&pool).await.unwrap(), 1);
+    assert_eq!(
+        uploads::count_pending(&pool, db::uploads::TrainingSources::Both)
+            .await
+            .unwrap(),
+        1
+    );
     let references = uploads::reference(&pool).await.unwrap();
     assert_eq!(references.len(), 1);
     assert_eq!(references[0].class_name, "pituitary");
@@ -290,7 +313,12 @@ async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending(po
         };
         ids.push(id);
     }
-    assert_eq!(uploads::count_pending(&pool).await.unwrap(), 0);
+    assert_eq!(
+        uploads::count_pending(&pool, db::uploads::TrainingSources::Both)
+            .await
+            .unwrap(),
+        0
+    );
     let (listed, total) = uploads::held(&pool, 2).await.unwrap();
     assert_eq!((listed.len(), total), (2, 3));
     assert_eq!(listed[0].review_detail.as_deref(), Some(detail));
@@ -313,7 +341,9 @@ async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending(po
     );
     assert!(uploads::held_one(&pool, ids[0]).await.unwrap().is_none());
 
-    let pending = uploads::pending(&pool).await.unwrap();
+    let pending = uploads::pending(&pool, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     let kept: Vec<(i64, &str)> = pending
         .iter()
         .map(|image| (image.id, image.class_name.as_str()))
@@ -326,9 +356,11 @@ async fn held_uploads_wait_for_one_decision_and_only_kept_ones_become_pending(po
 async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_silent(
     pool: db::Pool,
 ) {
-    let first = training_sessions::create(&pool, 1, 0).await.unwrap();
+    let first = training_sessions::create(&pool, 1, 0, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     // A second trigger, from this process or any other, is refused and told which job runs.
-    match training_sessions::create(&pool, 1, 0).await {
+    match training_sessions::create(&pool, 1, 0, db::uploads::TrainingSources::Both).await {
         Err(db::DbError::JobUnfinished { session_id }) => assert_eq!(session_id, first),
         other => panic!("expected JobUnfinished, got {other:?}"),
     }
@@ -346,7 +378,7 @@ async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_
         None
     );
     assert!(matches!(
-        training_sessions::create(&pool, 1, 0).await,
+        training_sessions::create(&pool, 1, 0, db::uploads::TrainingSources::Both).await,
         Err(db::DbError::JobUnfinished { .. })
     ));
     training_sessions::heartbeat(&pool, first, r#"{"phase":"training"}"#)
@@ -378,7 +410,9 @@ async fn the_database_allows_one_unfinished_job_and_fails_one_whose_worker_fell_
     assert_eq!(row.status, SessionStatus::Failed);
     assert!(row.error.unwrap().contains("heartbeats"));
     assert_eq!(row.progress, None);
-    let second = training_sessions::create(&pool, 1, 0).await.unwrap();
+    let second = training_sessions::create(&pool, 1, 0, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     assert!(second > first);
 }
 
@@ -466,7 +500,9 @@ async fn a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_
     pool: db::Pool,
 ) {
     use training_sessions::CancelRequest;
-    let queued = training_sessions::create(&pool, 1, 0).await.unwrap();
+    let queued = training_sessions::create(&pool, 1, 0, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     assert_eq!(
         training_sessions::request_cancel(
             &pool,
@@ -494,7 +530,9 @@ async fn a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_
         CancelRequest::NotUnfinished
     );
 
-    let running = training_sessions::create(&pool, 1, 0).await.unwrap();
+    let running = training_sessions::create(&pool, 1, 0, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     training_sessions::claim_next(&pool, "worker-a")
         .await
         .unwrap();
@@ -672,6 +710,32 @@ async fn feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first
         (count("glioma", "glioma"), count("glioma", "notumor")),
         (2, 1)
     );
+
+    // A correction made into an upload is pending for jobs that learn from feedback only.
+    let correction_hash = "c".repeat(64);
+    let mut correction = upload(&correction_hash, "notumor");
+    correction.prediction_id = Some(hesitant);
+    uploads::insert(&pool, &correction).await.unwrap();
+    uploads::insert(&pool, &upload(&"d".repeat(64), "glioma"))
+        .await
+        .unwrap();
+    let from = |sources| {
+        let pool = pool.clone();
+        async move {
+            uploads::pending(&pool, sources)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.prediction_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        from(uploads::TrainingSources::Feedback).await,
+        [Some(hesitant)]
+    );
+    assert_eq!(from(uploads::TrainingSources::Uploads).await, [None]);
+    assert_eq!(from(uploads::TrainingSources::Both).await.len(), 2);
 
     let expired = predictions::expired_slices(&pool, "2026-06-01T00:00:00.000Z", 10)
         .await

@@ -15,4 +15,5 @@ pub use classes::{class_index, class_label, CLASS_NAMES, NUM_CLASSES};
 pub use records::{AuditEntry, SessionScores};
 pub use states::{
     AuditOutcome, JobPhase, ModelStatus, PreprocessingStatus, RetrainState, SessionStatus,
+    TrainingSources,
 };

@@ -118,6 +118,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which pending training images a retraining job learns from: bulk uploads, reviewers'
+    /// corrections of predictions, or both.
+    pub enum TrainingSources {
+        Both => "both",
+        Uploads => "uploads",
+        Feedback => "feedback",
+    }
+}
+
+text_enum! {
     /// What `GET /retrain/status` reports: `idle` before the first job, then the newest job's status.
     pub enum RetrainState {
         Idle => "idle",

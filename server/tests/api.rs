@@ -292,7 +292,10 @@ async fn uploads_are_stored_once_and_bad_ones_refused() {
 
     // Each stored upload carries its features, computed once at upload time.
     let pool = db::connect(&server.database_url).await.unwrap();
-    for row in db::uploads::pending(&pool).await.unwrap() {
+    for row in db::uploads::pending(&pool, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap()
+    {
         let metadata: Value = serde_json::from_str(&row.metadata).unwrap();
         assert_eq!(metadata["format"], "jpg");
         assert!(
@@ -840,7 +843,9 @@ async fn a_restart_marks_an_interrupted_session_failed_cleans_partial_versions_a
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/app.db", dir.path().display());
     let pool = db::connect(&url).await.unwrap();
-    let session = db::training_sessions::create(&pool, 3, 1).await.unwrap();
+    let session = db::training_sessions::create(&pool, 3, 1, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     assert_eq!(
         db::training_sessions::claim_next(&pool, "killed-server")
             .await

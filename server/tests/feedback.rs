@@ -376,3 +376,62 @@ async fn without_kept_slices_answers_say_so_and_corrections_are_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_retraining_may_learn_from_corrections_only_and_says_how_many_it_used() {
+    let server = TestServer::start_with(&KEEP).await;
+    // A bulk upload waits too; a job that learns from feedback only must leave it pending.
+    let form = Form::new()
+        .text("class_name", "glioma")
+        .part("files", file_part(slice_jpeg(20), "bulk.jpg"));
+    let (status, upload) = server.post_form("/retrain", form).await;
+    assert_eq!(status, 200, "{upload}");
+    common::confirm_held(&server).await;
+    let (status, body) = server
+        .post_json(
+            "/retrain/trigger",
+            r#"{"epochs":1,"fine_tune_epochs":0,"sources":"feedback"}"#,
+        )
+        .await;
+    assert_eq!(status, 400, "no correction yet: {body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("corrected"),
+        "{body}"
+    );
+
+    let prediction = predict_and_keep(&server, slice_jpeg(21)).await;
+    let id = prediction["prediction_id"].as_i64().unwrap();
+    let truth = another_class(prediction["predicted_class"].as_str().unwrap());
+    let (status, body) = server
+        .post_json(
+            &format!("/predictions/{id}/feedback"),
+            &json!({"verdict": "wrong", "class_name": truth}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    common::confirm_held(&server).await;
+
+    let (status, started) = server
+        .post_json(
+            "/retrain/trigger",
+            r#"{"epochs":1,"fine_tune_epochs":0,"sources":"feedback"}"#,
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let ended =
+        common::poll_retrain_status(&server, std::time::Duration::from_secs(300), |status| {
+            ["completed", "rejected", "failed"].contains(&status["status"].as_str().unwrap_or(""))
+        })
+        .await;
+    let (_, sessions) = server.get_json("/retrain/sessions?limit=1").await;
+    let session = &sessions["sessions"][0];
+    assert_eq!(session["sources"], "feedback", "{sessions}");
+    assert_eq!(session["feedback_images"], 1, "{ended} {sessions}");
+    let bulk_pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM uploaded_images WHERE prediction_id IS NULL AND used_for_training = 0",
+    )
+    .fetch_one(&server.state.db)
+    .await
+    .unwrap();
+    assert_eq!(bulk_pending, 1, "the bulk upload still waits");
+}

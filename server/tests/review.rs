@@ -268,7 +268,9 @@ async fn a_confidently_contradicted_label_is_held_until_an_annotator_decides() {
         404
     );
 
-    let pending = db::uploads::pending(&server.state.db).await.unwrap();
+    let pending = db::uploads::pending(&server.state.db, db::uploads::TrainingSources::Both)
+        .await
+        .unwrap();
     let labels: Vec<(i64, String)> = pending.into_iter().map(|i| (i.id, i.class_name)).collect();
     assert!(labels.contains(&(held_ids[0], slices[0].least_likely.to_owned())));
     assert!(labels.contains(&(held_ids[1], slices[1].predicted.clone())));

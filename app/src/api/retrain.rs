@@ -83,7 +83,8 @@ pub async fn upload_training_images(data: MultipartData) -> Result<UploadRespons
         held,
         duplicates,
         rejected,
-        pending_images: db::uploads::count_pending(&state.db).await?,
+        pending_images: db::uploads::count_pending(&state.db, domain::TrainingSources::Both)
+            .await?,
     })
 }
 
@@ -111,6 +112,7 @@ pub async fn cancel_retrain(session_id: i64) -> Result<CancelResponse, AppError>
 pub async fn trigger_retrain(
     epochs: u32,
     #[server(default)] fine_tune_epochs: u32,
+    #[server(default)] sources: Option<crate::types::retrain::TrainingSources>,
 ) -> Result<TriggerResponse, AppError> {
     let state = crate::ssr::state()?;
     let caller = crate::ssr::auth::require(crate::types::auth::Role::Admin)?;
@@ -119,6 +121,7 @@ pub async fn trigger_retrain(
         crate::types::retrain::TriggerRequest {
             epochs,
             fine_tune_epochs,
+            sources,
         },
     )
     .await;

@@ -5,7 +5,9 @@ use domain::outcome::JobOutcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use domain::{JobPhase, ModelStatus, RetrainState, SessionScores, SessionStatus};
+pub use domain::{
+    JobPhase, ModelStatus, RetrainState, SessionScores, SessionStatus, TrainingSources,
+};
 
 /// Epoch limits for a retraining request.
 pub const MAX_EPOCHS: u32 = 50;
@@ -67,6 +69,9 @@ pub struct TriggerRequest {
     pub epochs: u32,
     #[serde(default)]
     pub fine_tune_epochs: u32,
+    /// What to learn from: bulk uploads, reviewers' corrections, or both (the default).
+    #[serde(default)]
+    pub sources: Option<TrainingSources>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,7 +122,11 @@ pub struct SessionSummary {
     pub status: SessionStatus,
     pub epochs: i64,
     pub fine_tune_epochs: i64,
+    /// What the job learns from: bulk uploads, reviewers' corrections, or both.
+    pub sources: TrainingSources,
     pub images_used: i64,
+    /// Of the images learnt from, how many were reviewers' corrections of predictions.
+    pub feedback_images: i64,
     #[serde(flatten)]
     pub scores: SessionScores,
     pub history: serde_json::Value,

@@ -18,7 +18,7 @@ use crate::components::time::LocalTime;
 use crate::types::auth::Role;
 use crate::types::retrain::{
     CancelResponse, DatabaseStats, RetrainOutlook, RetrainStatus, SessionStatus, SessionSummary,
-    MAX_EPOCHS,
+    TrainingSources, MAX_EPOCHS,
 };
 use versions::ModelVersions;
 
@@ -47,10 +47,13 @@ pub fn RetrainPage() -> impl IntoView {
     let status = RwSignal::new(None::<RetrainStatus>);
     let epochs = RwSignal::new(3_u32);
     let fine_tune_epochs = RwSignal::new(1_u32);
+    let sources = RwSignal::new(TrainingSources::Both);
 
-    let trigger = Action::new(move |&(epochs, fine_tune_epochs): &(u32, u32)| async move {
-        trigger_retrain(epochs, fine_tune_epochs).await
-    });
+    let trigger = Action::new(
+        move |&(epochs, fine_tune_epochs, sources): &(u32, u32, TrainingSources)| async move {
+            trigger_retrain(epochs, fine_tune_epochs, Some(sources)).await
+        },
+    );
     let activate = Action::new(move |(version, reason): &(String, Option<String>)| {
         activate_model(version.clone(), reason.is_some(), reason.clone())
     });
@@ -110,6 +113,21 @@ pub fn RetrainPage() -> impl IntoView {
             <Loaded resource=outlook render=move |outlook| view! { <Outlook outlook /> } />
             <EpochSlider label="Epochs" min=1 value=epochs testid="epochs" />
             <EpochSlider label="Fine-tune epochs" min=0 value=fine_tune_epochs testid="fine-tune-epochs" />
+            <label class="field">
+                <span>"Learn from"</span>
+                <select
+                    data-testid="retrain-sources"
+                    on:change=move |event| {
+                        if let Ok(chosen) = event_target_value(&event).parse() {
+                            sources.set(chosen);
+                        }
+                    }
+                >
+                    <option value="both">"Uploads and reviewers' corrections"</option>
+                    <option value="uploads">"Uploads only"</option>
+                    <option value="feedback">"Reviewers' corrections only"</option>
+                </select>
+            </label>
             <div class="actions">
                 <button
                     type="button"
@@ -117,7 +135,11 @@ pub fn RetrainPage() -> impl IntoView {
                     data-testid="trigger-retrain"
                     disabled=move || running() || trigger.pending().get()
                     on:click=move |_| {
-                        trigger.dispatch((epochs.get_untracked(), fine_tune_epochs.get_untracked()));
+                        trigger.dispatch((
+                            epochs.get_untracked(),
+                            fine_tune_epochs.get_untracked(),
+                            sources.get_untracked(),
+                        ));
                     }
                 >
                     "Retrain now"
@@ -340,7 +362,13 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
                             <td><LocalTime utc=s.started_at.unwrap_or(s.created_at) /></td>
                             <td><span class=format!("badge {}", s.status)>{s.status.as_str()}</span></td>
                             <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
-                            <td>{s.images_used}</td>
+                            <td data-testid="session-images">
+                                {if s.feedback_images > 0 {
+                                    format!("{} ({} corrections)", s.images_used, s.feedback_images)
+                                } else {
+                                    s.images_used.to_string()
+                                }}
+                            </td>
                             <td>{format!("{} → {}", percent(s.scores.accuracy_before), percent(s.scores.accuracy_after))}</td>
                             <td>{format!("{} → {}", percent(s.scores.f1_before), percent(s.scores.f1_after))}</td>
                             <td>{s.model_version.unwrap_or_default()}</td>

@@ -91,10 +91,18 @@ pub(super) async fn execute(
         .models
         .current()
         .ok_or_else(|| JobError::Job("no model is loaded to retrain".into()))?;
-    let uploads = db::uploads::pending(&state.db).await?;
+    let sources = request.sources.unwrap_or(domain::TrainingSources::Both);
+    let uploads = db::uploads::pending(&state.db, sources).await?;
     if uploads.is_empty() {
-        return Err(JobError::Job("no new uploaded images".into()));
+        return Err(JobError::Job(format!(
+            "no new images to learn from ({})",
+            sources.as_str()
+        )));
     }
+    let feedback_images = uploads
+        .iter()
+        .filter(|row| row.prediction_id.is_some())
+        .count() as i64;
     reporter.set_phase(JobPhase::Preprocessing);
     let prepared = prepare(state, session_id, &serving, &uploads).await?;
     if reporter.stop_requested() {
@@ -194,6 +202,7 @@ pub(super) async fn execute(
         &db::training_sessions::Finished {
             status: decision.session_status(),
             images_used,
+            feedback_images,
             before: scores(&outcome.before),
             after: scores(&outcome.after),
             history_json: &history_json,

@@ -12,7 +12,7 @@ pub use activation::{decide, Decision, Evidence, MIN_VALIDATION_IMAGES};
 pub use status::{sessions, status};
 pub use worker::{spawn as spawn_worker, RetrainWorker, HEARTBEAT, SILENCE_LIMIT};
 
-use domain::SessionStatus;
+use domain::{SessionStatus, TrainingSources};
 
 use crate::error::AppError;
 use crate::ssr::AppState;
@@ -35,13 +35,17 @@ pub async fn trigger(
             request.epochs, request.fine_tune_epochs
         )));
     }
-    let pending = db::uploads::count_pending(&state.db).await?;
+    let sources = request.sources.unwrap_or(TrainingSources::Both);
+    let pending = db::uploads::count_pending(&state.db, sources).await?;
     if pending == 0 {
-        return Err(AppError::BadRequest(
-            "there are no new uploaded images to learn from: upload labelled images with \
-             POST /retrain first"
+        return Err(AppError::BadRequest(match sources {
+            TrainingSources::Feedback => "no reviewer has corrected a prediction since the last \
+                                          retraining: nothing to learn from feedback"
                 .into(),
-        ));
+            _ => "there are no new uploaded images to learn from: upload labelled images with \
+                  POST /retrain first"
+                .into(),
+        }));
     }
     if !state.model_loaded() {
         return Err(AppError::Unavailable(
@@ -53,6 +57,7 @@ pub async fn trigger(
         &state.db,
         i64::from(request.epochs),
         i64::from(request.fine_tune_epochs),
+        sources,
     )
     .await
     {

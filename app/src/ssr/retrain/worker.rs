@@ -80,6 +80,7 @@ async fn run(state: &AppState, session_id: i64) {
         Ok(Some(row)) => TriggerRequest {
             epochs: u32::try_from(row.epochs).unwrap_or(1),
             fine_tune_epochs: u32::try_from(row.fine_tune_epochs).unwrap_or(0),
+            sources: Some(row.sources),
         },
         Ok(None) => return,
         Err(error) => {
