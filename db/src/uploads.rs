@@ -387,10 +387,13 @@ pub struct ListedUpload {
     pub height: i64,
     pub size_bytes: i64,
     pub stored_path: String,
+    /// The prediction a reviewer corrected into this upload.
+    pub prediction_id: Option<i64>,
 }
 
 const LISTED_COLUMNS: &str = "id, filename, class_name, purpose, review, used_for_training, \
-                              uploaded_by, uploaded_at, width, height, size_bytes, stored_path";
+                              uploaded_by, uploaded_at, width, height, size_bytes, stored_path, \
+                              prediction_id";
 
 /// Which uploads to list: every field narrows, `before_id` pages back (newest first).
 #[derive(Debug, Clone, Default)]

@@ -1053,9 +1053,12 @@ async fn metrics_follow_live_traffic() {
         let form = Form::new().part("file", file_part(slice_jpeg(variant), "m.jpg"));
         assert_eq!(server.post_form("/predict", form).await.0, 200);
     }
+    // The Predict page classifies one slice through the explanation: it is timed as a prediction.
+    let form = Form::new().part("file", file_part(slice_jpeg(52), "m.jpg"));
+    assert_eq!(server.post_form("/predict/explain", form).await.0, 200);
     let (_, after) = server.get_json("/metrics").await;
-    assert_eq!(after["predictions_total"], 2);
-    assert_eq!(after["prediction_latency"]["samples"], 2);
+    assert_eq!(after["predictions_total"], 3);
+    assert_eq!(after["prediction_latency"]["samples"], 3);
     assert!(after["prediction_latency"]["p95_ms"].as_f64().unwrap() > 0.0);
     let minutes: i64 = after["predictions_per_minute"]
         .as_array()
@@ -1063,7 +1066,7 @@ async fn metrics_follow_live_traffic() {
         .iter()
         .map(|m| m["count"].as_i64().unwrap())
         .sum();
-    assert_eq!(minutes, 2);
+    assert_eq!(minutes, 3);
     assert!(after["predictions_per_minute"]
         .as_array()
         .unwrap()
@@ -1093,7 +1096,7 @@ async fn metrics_follow_live_traffic() {
         .filter(|l| l.starts_with("brainscan_predictions_total{"))
         .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
         .sum();
-    assert_eq!(predicted, 2.0, "{text}");
+    assert_eq!(predicted, 3.0, "{text}");
     assert!(
         text.contains("# TYPE brainscan_prediction_latency_milliseconds gauge"),
         "{text}"

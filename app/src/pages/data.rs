@@ -189,6 +189,11 @@ fn UploadLine(
             <td class="filename">
                 {upload.filename.clone()}
                 <span class="muted small">{format!(" · {}×{} · {}", upload.width, upload.height, upload.purpose)}</span>
+                {upload.prediction_id.map(|prediction| view! {
+                    <span class="muted small" data-testid="data-provenance">
+                        {format!(" · a reviewer's correction of prediction {prediction}")}
+                    </span>
+                })}
             </td>
             <td>
                 {if upload.editable {

@@ -109,10 +109,9 @@ fn VersionsReviewed(live: LiveAccuracy) -> impl IntoView {
                 .collect();
             let stored = StoredValue::new((title, classes.clone(), matrix));
             view! {
-                <div class="chart">
+                <div class="chart" data-testid="live-confusion">
                     <ChartCanvas
                         label="Confusion matrix of reviewed answers: true class by row, answer by column"
-                        testid="live-confusion"
                         draw=move |canvas| stored.with_value(|(title, classes, matrix)| {
                             crate::charts::confusion_matrix(canvas, title, classes, matrix)
                         })

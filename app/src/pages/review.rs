@@ -118,7 +118,7 @@ fn QueueList(queue: ReviewQueue, reviewed: Callback<()>) -> impl IntoView {
         <p class="muted" data-testid="review-count">
             {format!("{shown} of {total} unreviewed predictions")}
         </p>
-        <ul class="review-list" data-testid="review-list">
+        <ul class="queue-list" data-testid="queue-list">
             {queue.items.into_iter().map(|item| view! { <QueueItem item reviewed /> }).collect_view()}
         </ul>
     }
@@ -133,9 +133,9 @@ fn QueueItem(item: QueuedPrediction, reviewed: Callback<()>) -> impl IntoView {
         .map(|m| format!("margin {:.0} pts", m * 100.0))
         .unwrap_or_default();
     view! {
-        <li class="card review-item" data-testid="review-item" data-prediction=item.prediction_id>
+        <li class="card queue-item" data-testid="queue-item" data-prediction=item.prediction_id>
             <img
-                class="review-slice"
+                class="queue-slice"
                 src=item.slice_url.clone()
                 alt=format!("Slice of prediction {}", item.prediction_id)
                 loading="lazy"

@@ -30,6 +30,7 @@ fn row(listed: ListedUpload) -> UploadRow {
         width: listed.width,
         height: listed.height,
         size_bytes: listed.size_bytes,
+        prediction_id: listed.prediction_id,
     }
 }
 

@@ -80,6 +80,9 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
             }
         };
     let seconds = started.elapsed().as_secs_f64();
+    // One slice, one request: the Monitor's time per image and per request both count it.
+    state.latencies.record(seconds * 1000.0);
+    state.request_latencies.record(seconds * 1000.0);
     state
         .traffic
         .count_prediction(seconds * 1000.0, explanation.prediction.needs_review);

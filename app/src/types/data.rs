@@ -23,6 +23,9 @@ pub struct UploadRow {
     /// Relabelling and deleting are open: no version was trained on it and it is not discarded.
     pub editable: bool,
     pub image_url: String,
+    /// The prediction a reviewer corrected into this upload (absent for a bulk upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -364,7 +364,12 @@ fn SessionsTable(sessions: Vec<SessionSummary>) -> impl IntoView {
                             <td>{format!("{} + {}", s.epochs, s.fine_tune_epochs)}</td>
                             <td data-testid="session-images">
                                 {if s.feedback_images > 0 {
-                                    format!("{} ({} corrections)", s.images_used, s.feedback_images)
+                                    format!(
+                                        "{} ({} correction{})",
+                                        s.images_used,
+                                        s.feedback_images,
+                                        if s.feedback_images == 1 { "" } else { "s" }
+                                    )
                                 } else {
                                     s.images_used.to_string()
                                 }}
