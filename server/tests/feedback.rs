@@ -174,6 +174,18 @@ async fn a_correction_becomes_a_pending_upload_with_its_provenance_once_per_revi
     let answer_column = domain::class_index(&answered).unwrap();
     assert_eq!(version["confusion"][truth_row][answer_column], 2);
 
+    let prometheus = reqwest::get(server.url("/metrics/prometheus"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = format!(
+        "brainscan_reviewed_answers{{version=\"{}\"}} 2\n",
+        prediction["model_version"].as_str().unwrap()
+    );
+    assert!(prometheus.contains(&gauge), "{prometheus}");
+
     let audited = server
         .audit_events()
         .await

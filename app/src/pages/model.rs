@@ -2,6 +2,7 @@ use crate::charts::{self, CurveMetric};
 use crate::components::chart_canvas::{drawing, ChartCanvas, ChartCard};
 use leptos::prelude::*;
 
+use crate::api::feedback::get_live_accuracy;
 use crate::api::model::get_model_report;
 use crate::class_label;
 use crate::components::data_table::DataTable;
@@ -46,6 +47,43 @@ fn describe_curve(curve: &TrainingCurve) -> String {
             percent(last.train_accuracy)
         ),
         _ => "This run recorded no epochs.".into(),
+    }
+}
+
+/// The serving version's accuracy on the answers reviewers judged, beside the validation figure.
+#[component]
+fn ReviewedInUse(version: String) -> impl IntoView {
+    let live = Resource::new(|| (), |_| get_live_accuracy());
+    view! {
+        <Suspense fallback=|| view! { <StatCard title="Right in use" value="…".to_owned()>"loading"</StatCard> }>
+            {move || {
+                let version = version.clone();
+                live.get().map(move |live| {
+                    let reviewed = live
+                        .ok()
+                        .and_then(|live| live.versions.into_iter().find(|v| v.model_version == version));
+                    match reviewed {
+                        Some(v) if v.reviewed > 0 => view! {
+                            <StatCard title="Right in use" value={v.accuracy.map(percent).unwrap_or_default()} testid="model-in-use-card">
+                                {format!(
+                                    "of {} reviewed answers (95%: {}–{})",
+                                    v.reviewed,
+                                    v.low.map(percent).unwrap_or_default(),
+                                    v.high.map(percent).unwrap_or_default()
+                                )}
+                            </StatCard>
+                        }
+                        .into_any(),
+                        _ => view! {
+                            <StatCard title="Right in use" value="–".to_owned() testid="model-in-use-card">
+                                "no answer of this version reviewed yet (Review page)"
+                            </StatCard>
+                        }
+                        .into_any(),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }
 
@@ -127,6 +165,7 @@ fn ModelView(report: ModelReport) -> impl IntoView {
                         |set| format!("on {}", set.describe()),
                     )}
             </StatCard>
+            <ReviewedInUse version=report.version.clone() />
             <StatCard title="Macro F1" value={format!("{:.3}", report.macro_f1)}>
                 "unweighted mean over the classes"
             </StatCard>

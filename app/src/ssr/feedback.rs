@@ -407,6 +407,53 @@ pub fn accuracy_of(
     LiveAccuracy { classes, versions }
 }
 
+/// The live accuracy in Prometheus' text format: per version, the verdicts, the share confirmed
+/// right and each class's recall on reviewed answers (classes without a reviewed slice are left out).
+pub fn prometheus_text(live: &LiveAccuracy) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP brainscan_{name} {help}");
+        let _ = writeln!(out, "# TYPE brainscan_{name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "brainscan_{name}{{{labels}}} {value}");
+        }
+    };
+    let version = |v: &VersionAccuracy| format!("version=\"{}\"", v.model_version);
+    family(
+        "reviewed_answers",
+        "Reviewers' verdicts on this version's answers.",
+        live.versions
+            .iter()
+            .map(|v| (version(v), v.reviewed as f64))
+            .collect(),
+    );
+    family(
+        "reviewed_accuracy",
+        "Share of this version's reviewed answers that reviewers confirmed right.",
+        live.versions
+            .iter()
+            .filter_map(|v| Some((version(v), v.accuracy?)))
+            .collect(),
+    );
+    family(
+        "reviewed_recall",
+        "Recall per class on reviewed answers (slices reviewers said are this class).",
+        live.versions
+            .iter()
+            .flat_map(|v| {
+                v.per_class.iter().filter_map(move |class| {
+                    Some((
+                        format!("{},class=\"{}\"", version(v), class.class_name),
+                        class.recall?,
+                    ))
+                })
+            })
+            .collect(),
+    );
+    out
+}
+
 /// Deletes the kept slices whose retention ended before `now` (RFC 3339) and forgets them; answers
 /// how many. Safe to run in several processes at once.
 pub async fn sweep_expired_slices(state: &AppState, now: &str) -> Result<usize, AppError> {
@@ -491,5 +538,23 @@ mod tests {
         assert!((meningioma.high.unwrap() - 0.929).abs() < 0.001);
         let notumor = &v1.per_class[2];
         assert_eq!((notumor.reviewed, notumor.recall), (0, None));
+
+        let text = prometheus_text(&live);
+        assert!(
+            text.contains("brainscan_reviewed_answers{version=\"v1\"} 16\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("brainscan_reviewed_accuracy{version=\"v1\"} 0.875\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("brainscan_reviewed_recall{version=\"v1\",class=\"meningioma\"} 0.75\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("class=\"notumor\""),
+            "no recall without reviewed slices"
+        );
     }
 }

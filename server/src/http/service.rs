@@ -221,13 +221,21 @@ async fn activate_model(
 
 /// `GET /metrics/prometheus`: `/metrics` in Prometheus' text format.
 async fn prometheus_metrics(State(state): State<AppState>) -> Response {
-    match app::ssr::monitor::metrics(&state).await {
-        Ok(report) => (
+    let figures = async {
+        let report = app::ssr::monitor::metrics(&state).await?;
+        let live = app::ssr::feedback::live_accuracy(&state).await?;
+        Ok::<_, AppError>(
+            app::ssr::monitor::prometheus_text(&report)
+                + &app::ssr::feedback::prometheus_text(&live),
+        )
+    };
+    match figures.await {
+        Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            app::ssr::monitor::prometheus_text(&report),
+            text,
         )
             .into_response(),
         Err(error) => error_response(error),
