@@ -401,6 +401,12 @@ pub struct UploadFilter<'a> {
     pub class_name: Option<&'a str>,
     pub status: Option<UploadStatus>,
     pub uploaded_by: Option<&'a str>,
+    /// `training` or `reference`.
+    pub purpose: Option<&'a str>,
+    /// Uploaded on or after this day, `YYYY-MM-DD` (UTC).
+    pub uploaded_from: Option<&'a str>,
+    /// Uploaded on or before this day, `YYYY-MM-DD` (UTC).
+    pub uploaded_until: Option<&'a str>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }
@@ -416,6 +422,19 @@ pub async fn browse(db: &Pool, filter: &UploadFilter<'_>) -> DbResult<(Vec<Liste
     if let Some(uploaded_by) = filter.uploaded_by {
         texts.push(uploaded_by);
         conditions.push(format!("uploaded_by = ${}", texts.len()));
+    }
+    if let Some(purpose) = filter.purpose {
+        texts.push(purpose);
+        conditions.push(format!("purpose = ${}", texts.len()));
+    }
+    // Timestamps are stored as RFC 3339 UTC text: their first ten characters are the day.
+    if let Some(day) = filter.uploaded_from {
+        texts.push(day);
+        conditions.push(format!("substr(uploaded_at, 1, 10) >= ${}", texts.len()));
+    }
+    if let Some(day) = filter.uploaded_until {
+        texts.push(day);
+        conditions.push(format!("substr(uploaded_at, 1, 10) <= ${}", texts.len()));
     }
     if let Some(status) = filter.status {
         conditions.push(format!("({})", status.condition()));

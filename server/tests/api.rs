@@ -442,6 +442,20 @@ async fn uploads_are_browsed_relabelled_and_deleted_until_a_version_depends_on_t
     assert_error(status, &bad, 400, "status must be one of");
     let (status, bad) = admin_get(&server, "/uploads?limit=0").await;
     assert_error(status, &bad, 400, "limit");
+    // By purpose and by upload day (UTC, both ends included).
+    assert_eq!(count(&server, "purpose=training").await, 4);
+    assert_eq!(count(&server, "purpose=reference").await, 0);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        count(&server, &format!("from={today}&until={today}")).await,
+        4
+    );
+    assert_eq!(count(&server, "until=2000-01-01").await, 0);
+    assert_eq!(count(&server, "from=2999-01-01").await, 0);
+    let (status, bad) = admin_get(&server, "/uploads?from=yesterday").await;
+    assert_error(status, &bad, 400, "YYYY-MM-DD");
+    let (status, bad) = admin_get(&server, "/uploads?purpose=fun").await;
+    assert_error(status, &bad, 400, "purpose");
 
     let id_of = |status_wanted: &str| -> Vec<i64> {
         all["uploads"]

@@ -9,12 +9,18 @@ use crate::types::data::{UploadRow, UploadsPage};
 
 use crate::error::AppError;
 
-/// `GET /uploads?class_name=&status=&uploaded_by=&before=&limit=` (annotator).
+/// `GET /uploads?class_name=&status=&uploaded_by=&purpose=&from=&until=&before=&limit=`
+/// (annotator).
+// Each argument is one query parameter of the REST endpoint, which clients name one by one.
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "", endpoint = "uploads", input = GetUrl)]
 pub async fn list_uploads(
     #[server(default)] class_name: Option<String>,
     #[server(default)] status: Option<String>,
     #[server(default)] uploaded_by: Option<String>,
+    #[server(default)] purpose: Option<String>,
+    #[server(default)] from: Option<String>,
+    #[server(default)] until: Option<String>,
     #[server(default)] before: Option<i64>,
     #[server(default)] limit: Option<i64>,
 ) -> Result<UploadsPage, AppError> {
@@ -26,6 +32,9 @@ pub async fn list_uploads(
             class_name,
             status,
             uploaded_by,
+            purpose,
+            from,
+            until,
             before,
             limit,
         },

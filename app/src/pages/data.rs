@@ -32,6 +32,9 @@ struct Filters {
     class_name: String,
     status: String,
     uploaded_by: String,
+    purpose: String,
+    from: String,
+    until: String,
 }
 
 #[component]
@@ -57,6 +60,9 @@ fn DataBrowser() -> impl IntoView {
                 some(filters.class_name),
                 some(filters.status),
                 some(filters.uploaded_by),
+                some(filters.purpose),
+                some(filters.from),
+                some(filters.until),
                 None,
                 Some(PAGE_SIZE),
             )
@@ -102,6 +108,22 @@ fn DataBrowser() -> impl IntoView {
                         <option value="">"Any status"</option>
                         {STATUSES.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
                     </select>
+                </label>
+                <label class="field">
+                    <span>"Purpose"</span>
+                    <select data-testid="data-purpose" on:change=set(|f, v| f.purpose = v)>
+                        <option value="">"Any purpose"</option>
+                        <option value="training">"Training"</option>
+                        <option value="reference">"Reference set"</option>
+                    </select>
+                </label>
+                <label class="field">
+                    <span>"Uploaded from"</span>
+                    <input type="date" data-testid="data-from" on:change=set(|f, v| f.from = v) />
+                </label>
+                <label class="field">
+                    <span>"until"</span>
+                    <input type="date" data-testid="data-until" on:change=set(|f, v| f.until = v) />
                 </label>
                 <label class="field">
                     <span>"Uploaded by"</span>

@@ -11,8 +11,28 @@ pub struct Filters {
     pub class_name: Option<String>,
     pub status: Option<String>,
     pub uploaded_by: Option<String>,
+    pub purpose: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub until: Option<String>,
     pub before: Option<i64>,
     pub limit: Option<i64>,
+}
+
+/// A `from`/`until` day: `YYYY-MM-DD`, or a clear 400.
+fn parse_day(field: &str, value: Option<String>) -> Result<Option<String>, AppError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(day) => chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+            .map(|date| Some(date.format("%Y-%m-%d").to_string()))
+            .map_err(|_| {
+                AppError::BadRequest(format!(
+                    "{field} must be a day as YYYY-MM-DD (got {})",
+                    domain::text::clipped(&day, 20)
+                ))
+            }),
+    }
 }
 
 fn row(listed: ListedUpload) -> UploadRow {
@@ -61,12 +81,22 @@ pub async fn list(state: &AppState, filters: Filters) -> Result<UploadsPage, App
         ),
     };
     let uploaded_by = filters.uploaded_by.filter(|name| !name.is_empty());
+    let purpose = filters
+        .purpose
+        .filter(|p| !p.is_empty())
+        .map(|p| crate::ssr::uploads::parse_purpose(Some(&p)))
+        .transpose()?;
+    let uploaded_from = parse_day("from", filters.from)?;
+    let uploaded_until = parse_day("until", filters.until)?;
     let (rows, total) = db::uploads::browse(
         &state.db,
         &UploadFilter {
             class_name: class_name.as_deref(),
             status,
             uploaded_by: uploaded_by.as_deref(),
+            purpose: purpose.map(|p| p.as_str()),
+            uploaded_from: uploaded_from.as_deref(),
+            uploaded_until: uploaded_until.as_deref(),
             before_id: filters.before,
             limit,
         },

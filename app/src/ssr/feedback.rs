@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -479,7 +478,6 @@ pub fn spawn_retention(state: AppState) {
     if state.service.slice_retention.is_none() {
         return;
     }
-    let state = Arc::new(state);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(RETENTION_SWEEP_EVERY);
         loop {
