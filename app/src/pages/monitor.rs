@@ -101,7 +101,11 @@ fn VersionsReviewed(live: LiveAccuracy) -> impl IntoView {
             </table>
         </div>
         {first.map(|version| {
-            let title = format!("Reviewed answers of {}", version.model_version);
+            let title = "Reviewed answers".to_owned();
+            let caption = format!(
+                "{}: true class by row (the reviewers' word), answer by column.",
+                version.model_version
+            );
             let matrix: Vec<Vec<u64>> = version
                 .confusion
                 .iter()
@@ -116,6 +120,7 @@ fn VersionsReviewed(live: LiveAccuracy) -> impl IntoView {
                             crate::charts::confusion_matrix(canvas, title, classes, matrix)
                         })
                     />
+                    <p class="muted small">{caption}</p>
                 </div>
             }
         })}
