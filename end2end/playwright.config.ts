@@ -120,6 +120,8 @@ export default defineConfig({
       LOGINS_PER_MINUTE: "100000",
       READS_PER_MINUTE: "100000",
       REFUSED_PER_MINUTE: "100000",
+      // The feedback loop needs kept slices; PostgreSQL deployments keep none unless told to.
+      KEEP_PREDICTION_SLICES: "true",
     },
   },
 });
