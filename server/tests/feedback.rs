@@ -63,6 +63,17 @@ async fn feedback(server: &TestServer, token: Option<&str>, id: i64, body: Value
         .await
 }
 
+/// The admin says `prediction` was wrong: it is another class than the one answered.
+async fn correct_as_admin(server: &TestServer, prediction: &Value) -> (u16, Value) {
+    let id = prediction["prediction_id"]
+        .as_i64()
+        .expect("a prediction id");
+    let truth = another_class(prediction["predicted_class"].as_str().unwrap());
+    let token = server.admin_token.clone();
+    let body = json!({"verdict": "wrong", "class_name": truth});
+    feedback(server, Some(&token), id, body).await
+}
+
 async fn get_as(server: &TestServer, token: Option<&str>, path: &str) -> (u16, Value) {
     let request = common::with_token(reqwest::Client::new().get(server.url(path)), token);
     json_of(request.send().await.unwrap()).await
@@ -271,13 +282,7 @@ async fn a_slice_that_is_not_an_mri_never_becomes_training_data() {
     assert_eq!(status, 200, "{prediction}");
     let id = prediction["prediction_id"].as_i64().unwrap();
     wait_for_slice(&server, id).await;
-    let truth = another_class(prediction["predicted_class"].as_str().unwrap());
-    let (status, body) = server
-        .post_json(
-            &format!("/predictions/{id}/feedback"),
-            &json!({"verdict": "wrong", "class_name": truth}).to_string(),
-        )
-        .await;
+    let (status, body) = correct_as_admin(&server, &prediction).await;
     assert_eq!(status, 200, "the verdict itself is recorded: {body}");
     assert_eq!(body["upload"]["outcome"], "rejected", "{body}");
     assert!(body["upload"]["reason"].as_str().is_some(), "{body}");
@@ -332,13 +337,7 @@ async fn retention_deletes_expired_slices_and_nothing_else() {
     assert!(uploads.read(&recent_key).await.is_ok());
     assert_eq!(key_of(old_id).await, None);
 
-    let (status, gone) = server
-        .post_json(
-            &format!("/predictions/{old_id}/feedback"),
-            &json!({"verdict": "wrong", "class_name": another_class(old["predicted_class"].as_str().unwrap())})
-                .to_string(),
-        )
-        .await;
+    let (status, gone) = correct_as_admin(&server, &old).await;
     assert_eq!(status, 410, "{gone}");
     assert_eq!(gone["error"], "gone");
     assert!(
@@ -374,14 +373,7 @@ async fn without_kept_slices_answers_say_so_and_corrections_are_refused() {
     let (status, prediction) = server.post_form("/predict", form).await;
     assert_eq!(status, 200, "{prediction}");
     assert_eq!(prediction.get("slice_kept_until"), None, "{prediction}");
-    let id = prediction["prediction_id"].as_i64().unwrap();
-    let truth = another_class(prediction["predicted_class"].as_str().unwrap());
-    let (status, body) = server
-        .post_json(
-            &format!("/predictions/{id}/feedback"),
-            &json!({"verdict": "wrong", "class_name": truth}).to_string(),
-        )
-        .await;
+    let (status, body) = correct_as_admin(&server, &prediction).await;
     assert_eq!(status, 404, "{body}");
     assert!(
         body["detail"].as_str().unwrap().contains("not kept"),
@@ -412,14 +404,7 @@ async fn a_retraining_may_learn_from_corrections_only_and_says_how_many_it_used(
     );
 
     let prediction = predict_and_keep(&server, slice_jpeg(21)).await;
-    let id = prediction["prediction_id"].as_i64().unwrap();
-    let truth = another_class(prediction["predicted_class"].as_str().unwrap());
-    let (status, body) = server
-        .post_json(
-            &format!("/predictions/{id}/feedback"),
-            &json!({"verdict": "wrong", "class_name": truth}).to_string(),
-        )
-        .await;
+    let (status, body) = correct_as_admin(&server, &prediction).await;
     assert_eq!(status, 200, "{body}");
     common::confirm_held(&server).await;
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use base64::Engine;
 
 use crate::error::AppError;
-use crate::ssr::predictions::{dicom_info, on_blocking_thread, record, response, serving_model};
+use crate::ssr::predictions::{dicom_info, on_blocking_thread, record, serving_model};
 use crate::ssr::AppState;
 use crate::types::predict::{ExplanationResponse, PredictionResponse};
 
@@ -86,11 +86,10 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
     state
         .traffic
         .count_prediction(seconds * 1000.0, explanation.prediction.needs_review);
-    let kept = kept_bytes.is_some();
-    let prediction_id = record(
+    let recorded = record(
         state,
         &model,
-        &explanation.prediction,
+        explanation.prediction.clone(),
         seconds,
         db::predictions::Source::Api,
         kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
@@ -118,11 +117,7 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
                 .dicom
                 .as_ref()
                 .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
-            prediction_id: Some(prediction_id),
-            slice_kept_until: kept
-                .then(|| crate::ssr::feedback::kept_until(state))
-                .flatten(),
-            ..response(&model, explanation.prediction, seconds)
+            ..recorded
         },
     })
 }

@@ -39,18 +39,20 @@ pub enum SliceSource {
 
 /// Keeps the slice of prediction `id` in the background: an 8-bit PNG of the pixels only (no
 /// DICOM header, so nothing about the patient), under `slices/` in the uploads area, recorded
-/// with its expiry. Never fails the prediction: a slice that cannot be kept is logged.
-pub fn keep_slice(state: &AppState, id: i64, source: SliceSource) {
-    let Some(retention) = state.service.slice_retention else {
-        return;
-    };
+/// with its expiry. Answers that expiry (RFC 3339), the one the answer reports, or `None` when
+/// this slice is not kept (the server keeps none, or too many are being written). Never fails the
+/// prediction: a slice that cannot be kept is logged.
+pub fn keep_slice(state: &AppState, id: i64, source: SliceSource) -> Option<String> {
+    let retention = state.service.slice_retention?;
     let Ok(permit) = KEEPING.try_acquire() else {
         tracing::warn!(
             prediction = id,
             "too many slices being kept; this one is not"
         );
-        return;
+        return None;
     };
+    let expires = expiry(retention);
+    let recorded = expires.clone();
     let state = state.clone();
     tokio::spawn(async move {
         let _permit = permit;
@@ -72,16 +74,11 @@ pub fn keep_slice(state: &AppState, id: i64, source: SliceSource) {
             tracing::error!(prediction = id, %key, %error, "cannot store a prediction's slice");
             return;
         }
-        let expires = expiry(retention);
-        if let Err(error) = db::predictions::keep_slice(&state.db, id, &key, &expires).await {
+        if let Err(error) = db::predictions::keep_slice(&state.db, id, &key, &recorded).await {
             tracing::error!(prediction = id, %error, "cannot record a kept slice");
         }
     });
-}
-
-/// Until when a slice kept now is kept (RFC 3339), when this server keeps slices.
-pub fn kept_until(state: &AppState) -> Option<String> {
-    state.service.slice_retention.map(expiry)
+    Some(expires)
 }
 
 fn expiry(retention: Duration) -> String {
@@ -120,10 +117,21 @@ fn slice_png(source: SliceSource) -> Result<Vec<u8>, String> {
 /// The kept slice of prediction `id` as PNG bytes: 404 for an unknown prediction, 410 once its
 /// retention ended, 404 when none was kept.
 pub async fn slice(state: &AppState, id: i64) -> Result<Vec<u8>, AppError> {
-    let prediction = db::predictions::get(&state.db, id)
+    read_slice(state, &find(state, id).await?).await
+}
+
+async fn find(state: &AppState, id: i64) -> Result<db::predictions::ReviewedPrediction, AppError> {
+    db::predictions::get(&state.db, id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("no prediction {id}")))?;
-    let key = kept_key(&prediction)?;
+        .ok_or_else(|| AppError::NotFound(format!("no prediction {id}")))
+}
+
+async fn read_slice(
+    state: &AppState,
+    prediction: &db::predictions::ReviewedPrediction,
+) -> Result<Vec<u8>, AppError> {
+    let id = prediction.id;
+    let key = kept_key(prediction)?;
     state
         .service
         .storage
@@ -131,7 +139,7 @@ pub async fn slice(state: &AppState, id: i64) -> Result<Vec<u8>, AppError> {
         .read(&key)
         .await
         .map_err(|error| match error {
-            storage::StorageError::NotFound(_) => expired(&prediction),
+            storage::StorageError::NotFound(_) => expired(prediction),
             error => {
                 tracing::error!(prediction = id, %key, %error, "cannot read a kept slice");
                 AppError::Internal
@@ -173,9 +181,7 @@ pub async fn submit(
     id: i64,
     request: FeedbackRequest,
 ) -> Result<FeedbackResponse, AppError> {
-    let prediction = db::predictions::get(&state.db, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no prediction {id}")))?;
+    let prediction = find(state, id).await?;
     let true_class = match request.verdict {
         Verdict::Right => {
             if let Some(class) = request
@@ -206,7 +212,7 @@ pub async fn submit(
     };
     // A correction needs the slice: find out before anything is recorded.
     let slice = match request.verdict {
-        Verdict::Wrong => Some(slice(state, id).await?),
+        Verdict::Wrong => Some(read_slice(state, &prediction).await?),
         Verdict::Right => None,
     };
     let verdict = match request.verdict {

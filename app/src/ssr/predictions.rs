@@ -131,15 +131,10 @@ pub async fn classify_many(
                         seconds * 1000.0 / images.max(1) as f64,
                         prediction.needs_review,
                     );
-                    let kept = frame.is_some();
                     let slice = frame.map(crate::ssr::feedback::SliceSource::Frame);
-                    let id = record(state, &model, &prediction, seconds, source, slice).await?;
-                    let mut answer = response(&model, prediction, seconds);
+                    let mut answer =
+                        record(state, &model, prediction, seconds, source, slice).await?;
                     answer.dicom = dicom;
-                    answer.prediction_id = Some(id);
-                    answer.slice_kept_until = kept
-                        .then(|| crate::ssr::feedback::kept_until(state))
-                        .flatten();
                     Ok(answer)
                 }
                 Some(Err(refusal)) => {
@@ -204,23 +199,15 @@ pub async fn classify_past_refusal(
         Some(&detail),
     )
     .await;
-    let kept = kept_bytes.is_some();
-    let id = record(
+    record(
         state,
         &model,
-        &prediction,
+        prediction,
         seconds,
         db::predictions::Source::Api,
         kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
     )
-    .await?;
-    Ok(PredictionResponse {
-        prediction_id: Some(id),
-        slice_kept_until: kept
-            .then(|| crate::ssr::feedback::kept_until(state))
-            .flatten(),
-        ..response(&model, prediction, seconds)
-    })
+    .await
 }
 
 /// A frame's model input, its DICOM summary and, when slices are kept, the frame itself.
@@ -302,16 +289,17 @@ pub async fn forward(
         .collect())
 }
 
-/// Records a prediction and answers its id; with `slice` (when the server keeps slices) its slice
-/// is kept for reviewers in the background, off the request's path.
+/// Records a prediction and answers it as the client will see it; with `slice` (when the server
+/// keeps slices) its slice is kept for reviewers in the background, off the request's path, and
+/// the answer says until when.
 pub(crate) async fn record(
     state: &AppState,
     model: &ServingModel,
-    prediction: &ml::Prediction,
+    prediction: ml::Prediction,
     seconds: f64,
     source: db::predictions::Source,
     slice: Option<crate::ssr::feedback::SliceSource>,
-) -> Result<i64, AppError> {
+) -> Result<PredictionResponse, AppError> {
     let probabilities: std::collections::BTreeMap<&str, f32> = prediction
         .probabilities
         .iter()
@@ -341,17 +329,16 @@ pub(crate) async fn record(
         },
     )
     .await?;
-    if let Some(slice) = slice {
-        crate::ssr::feedback::keep_slice(state, id, slice);
-    }
-    Ok(id)
+    let slice_kept_until =
+        slice.and_then(|slice| crate::ssr::feedback::keep_slice(state, id, slice));
+    Ok(PredictionResponse {
+        prediction_id: Some(id),
+        slice_kept_until,
+        ..response(model, prediction, seconds)
+    })
 }
 
-pub(crate) fn response(
-    model: &ServingModel,
-    prediction: ml::Prediction,
-    seconds: f64,
-) -> PredictionResponse {
+fn response(model: &ServingModel, prediction: ml::Prediction, seconds: f64) -> PredictionResponse {
     PredictionResponse {
         predicted_class: prediction.predicted_class,
         confidence: f64::from(prediction.confidence),
