@@ -6,7 +6,6 @@
 # shellcheck shell=bash
 
 start_test_postgres() {
-  local port=${TEST_POSTGRES_PORT:-54329}
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
   [ -x "$bin/pg_ctl" ] || { echo "PostgreSQL is not installed (apt-get install postgresql; scripts/install-tools.sh does it)" >&2; return 1; }
@@ -20,9 +19,20 @@ start_test_postgres() {
   "${as[@]}" "$bin/initdb" -D "$TEST_POSTGRES_DIR/data" --username=brainscan --auth=trust \
     --encoding=UTF8 --locale=C.UTF-8 >"$TEST_POSTGRES_DIR/initdb.log" 2>&1 \
     || { cat "$TEST_POSTGRES_DIR/initdb.log" >&2; return 1; }
-  "${as[@]}" "$bin/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -l "$TEST_POSTGRES_DIR/server.log" -w \
-    -o "-h 127.0.0.1 -p $port -k $TEST_POSTGRES_DIR -c fsync=off -c max_connections=200" start >/dev/null \
-    || { cat "$TEST_POSTGRES_DIR/server.log" >&2; return 1; }
+  # The default ports lie below Linux's ephemeral range (32768-60999), where any outgoing connection
+  # may hold a port for a while; a port that is taken is skipped.
+  local port base=${TEST_POSTGRES_PORT:-24329} started=""
+  for port in $(seq "$base" 2 $((base + 40))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
+    if "${as[@]}" "$bin/pg_ctl" -D "$TEST_POSTGRES_DIR/data" -l "$TEST_POSTGRES_DIR/server.log" -w \
+      -o "-h 127.0.0.1 -p $port -k $TEST_POSTGRES_DIR -c fsync=off -c max_connections=200" start >/dev/null; then
+      started=yes
+      break
+    fi
+    grep -q "could not bind\|already in use" "$TEST_POSTGRES_DIR/server.log" \
+      || { cat "$TEST_POSTGRES_DIR/server.log" >&2; return 1; }
+  done
+  [ -n "$started" ] || { echo "PostgreSQL found no free port from $base" >&2; return 1; }
   export TEST_POSTGRES_DIR TEST_POSTGRES_BIN="$bin"
   export TEST_POSTGRES_URL="postgres://brainscan@127.0.0.1:$port/postgres"
   echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($TEST_POSTGRES_DIR)"
