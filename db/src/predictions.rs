@@ -38,6 +38,18 @@ pub struct NewPrediction<'a> {
     pub needs_review: bool,
     /// Top probability minus the runner-up's: small means the model hesitated.
     pub margin: f64,
+    /// What the slice showed of its source, for drift; `None` where it was not measured.
+    pub signals: Option<InputSignals>,
+}
+
+/// A prediction's drift signals besides its answer (see the `0010_drift_signals` migration).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, sqlx::FromRow)]
+pub struct InputSignals {
+    /// The not-an-MRI distance; `None` for a model without that check.
+    pub ood_distance: Option<f64>,
+    pub mean_intensity: f64,
+    pub contrast: f64,
+    pub slice_size: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -54,8 +66,9 @@ pub struct Prediction {
 pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResult<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO predictions (predicted_at, model_version, predicted_class, confidence, latency_ms,
-                                  source, probabilities, needs_review, margin)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                  source, probabilities, needs_review, margin, ood_distance,
+                                  mean_intensity, contrast, slice_size)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(crate::now_rfc3339())
     .bind(row.model_version)
@@ -66,6 +79,10 @@ pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResu
     .bind(row.probabilities)
     .bind(i64::from(row.needs_review))
     .bind(row.margin.clamp(0.0, 1.0))
+    .bind(row.signals.and_then(|s| s.ood_distance))
+    .bind(row.signals.map(|s| s.mean_intensity))
+    .bind(row.signals.map(|s| s.contrast))
+    .bind(row.signals.map(|s| s.slice_size))
     .fetch_one(db)
     .await?;
     Ok(id)
@@ -227,4 +244,56 @@ pub async fn review_queue(
         count = count.bind(*text);
     }
     Ok((rows, count.fetch_one(db).await?))
+}
+
+/// Which of a version's predictions count as recent for drift.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecentWindow {
+    /// Its newest `n`.
+    Last(i64),
+    /// Those made at or after this RFC 3339 time.
+    Since(String),
+}
+
+/// One recent prediction's drift signals and answer.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct SignalRow {
+    pub predicted_class: String,
+    pub confidence: f64,
+    pub ood_distance: Option<f64>,
+    pub mean_intensity: f64,
+    pub contrast: f64,
+    pub slice_size: f64,
+}
+
+/// The drift signals of `version`'s recent predictions, newest first; predictions recorded before
+/// signals were measured are left out.
+pub async fn recent_signals(
+    db: impl AnyExecutor<'_>,
+    version: &str,
+    window: &RecentWindow,
+) -> DbResult<Vec<SignalRow>> {
+    const COLUMNS: &str = "SELECT predicted_class, confidence, ood_distance, mean_intensity, contrast,
+                                  slice_size
+                           FROM predictions
+                           WHERE model_version = $1 AND mean_intensity IS NOT NULL";
+    let rows = match window {
+        RecentWindow::Last(n) => {
+            sqlx::query_as(&format!("{COLUMNS} ORDER BY id DESC LIMIT $2"))
+                .bind(version)
+                .bind(*n)
+                .fetch_all(db)
+                .await?
+        }
+        RecentWindow::Since(time) => {
+            sqlx::query_as(&format!(
+                "{COLUMNS} AND predicted_at >= $2 ORDER BY id DESC"
+            ))
+            .bind(version)
+            .bind(time.as_str())
+            .fetch_all(db)
+            .await?
+        }
+    };
+    Ok(rows)
 }

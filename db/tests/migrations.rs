@@ -63,6 +63,7 @@ async fn reconnecting_keeps_existing_rows() {
         probabilities: r#"{"glioma":0.9}"#,
         needs_review: false,
         margin: 0.85,
+        signals: None,
     };
     {
         let pool = db::connect(&url).await.unwrap();
@@ -139,6 +140,7 @@ async fn schema_rejects_invalid_rows(pool: &db::Pool) {
         probabilities: "{}",
         needs_review: false,
         margin: 0.5,
+        signals: None,
     };
     assert!(predictions::insert(pool, &bad_confidence).await.is_err());
 

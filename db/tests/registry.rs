@@ -60,6 +60,7 @@ on_each_backend!(
     a_queued_job_cancels_at_once_a_running_one_is_flagged_and_an_ended_one_is_left,
     traffic_minutes_add_up_per_minute_and_instance,
     feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first,
+    drift_reads_one_versions_newest_measured_predictions,
 );
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
@@ -621,6 +622,7 @@ async fn feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first
         probabilities: "{}",
         needs_review,
         margin,
+        signals: None,
     };
     let confident = predictions::insert(&pool, &predict("glioma", false, 0.9))
         .await
@@ -762,4 +764,61 @@ async fn feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first
             .unwrap()
             .is_empty()
     );
+}
+
+async fn drift_reads_one_versions_newest_measured_predictions(pool: db::Pool) {
+    use db::predictions::{self, InputSignals, NewPrediction, RecentWindow, Source};
+    let predict = |version: &'static str, mean: Option<f64>| NewPrediction {
+        model_version: version,
+        predicted_class: "glioma",
+        confidence: 0.9,
+        latency_ms: 3.0,
+        source: Source::Api,
+        probabilities: "{}",
+        needs_review: false,
+        margin: 0.8,
+        signals: mean.map(|mean| InputSignals {
+            ood_distance: (mean > 10.0).then_some(0.7),
+            mean_intensity: mean,
+            contrast: 40.0,
+            slice_size: 512.0,
+        }),
+    };
+    predictions::insert(&pool, &predict("v1", None)).await.unwrap();
+    for mean in [1.0, 20.0, 30.0] {
+        predictions::insert(&pool, &predict("v1", Some(mean)))
+            .await
+            .unwrap();
+    }
+    predictions::insert(&pool, &predict("v2", Some(99.0)))
+        .await
+        .unwrap();
+
+    let newest = predictions::recent_signals(&pool, "v1", &RecentWindow::Last(2))
+        .await
+        .unwrap();
+    let means: Vec<f64> = newest.iter().map(|row| row.mean_intensity).collect();
+    assert_eq!(means, vec![30.0, 20.0], "newest first, v1 only");
+    assert_eq!(newest[0].ood_distance, Some(0.7));
+    let all = predictions::recent_signals(&pool, "v1", &RecentWindow::Last(500))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3, "the unmeasured prediction is left out: {all:?}");
+    assert_eq!(all[2].ood_distance, None);
+    let today = predictions::recent_signals(
+        &pool,
+        "v1",
+        &RecentWindow::Since("2000-01-01T00:00:00Z".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(today.len(), 3);
+    let future = predictions::recent_signals(
+        &pool,
+        "v1",
+        &RecentWindow::Since("2999-01-01T00:00:00Z".into()),
+    )
+    .await
+    .unwrap();
+    assert!(future.is_empty());
 }

@@ -125,6 +125,9 @@ pub struct ImageCache {
     /// A teacher model's logits for every image (row-major, one row of `CLASS_NAMES.len()` per
     /// image) when the cache is used for distillation; empty otherwise.
     pub teacher_logits: Vec<f32>,
+    /// Each image's size as read, `sqrt(width * height)` pixels, when the cache was built from
+    /// files ([`build_cache`]); empty otherwise. The drift baseline's size signal comes from it.
+    pub source_sizes: Vec<f32>,
 }
 
 impl ImageCache {
@@ -153,6 +156,15 @@ impl ImageCache {
             .get(index * classes..(index + 1) * classes)
     }
 
+    /// The image's size as read, when every image's is known.
+    pub fn source_size(&self, index: usize) -> Option<&f32> {
+        if self.source_sizes.len() == self.len() {
+            self.source_sizes.get(index)
+        } else {
+            None
+        }
+    }
+
     pub fn has_teacher_logits(&self) -> bool {
         !self.is_empty() && self.teacher_logits.len() == self.len() * CLASS_NAMES.len()
     }
@@ -168,6 +180,9 @@ impl ImageCache {
             if let Some(logits) = self.teacher_logits(index) {
                 subset.teacher_logits.extend_from_slice(logits);
             }
+            if let Some(&size) = self.source_size(index) {
+                subset.source_sizes.push(size);
+            }
         }
         subset
     }
@@ -176,6 +191,13 @@ impl ImageCache {
     /// them: a partly distilled cache would silently train some images without their teacher.
     pub fn extend_from(&mut self, other: &ImageCache) {
         let both_distilled = self.has_teacher_logits() && other.has_teacher_logits();
+        let both_sized = self.source_sizes.len() == self.len()
+            && other.source_sizes.len() == other.len();
+        if both_sized {
+            self.source_sizes.extend_from_slice(&other.source_sizes);
+        } else {
+            self.source_sizes.clear();
+        }
         self.pixels.extend_from_slice(&other.pixels);
         self.labels.extend_from_slice(&other.labels);
         if both_distilled {
@@ -221,11 +243,13 @@ pub fn build_cache(
     on_progress: &(dyn Fn(usize) + Sync),
 ) -> (ImageCache, Vec<SkippedImage>) {
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<MlResult<Vec<u8>>> = items
+    let results: Vec<MlResult<(Vec<u8>, f32)>> = items
         .par_iter()
         .map(|item| {
-            let result =
-                preprocess::load(&item.path).map(|image| preprocess::prepare(&image, config));
+            let result = preprocess::load(&item.path).map(|image| {
+                let size = (f64::from(image.width()) * f64::from(image.height())).sqrt() as f32;
+                (preprocess::prepare(&image, config), size)
+            });
             on_progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
             result
         })
@@ -237,7 +261,10 @@ pub fn build_cache(
     let mut skipped = Vec::new();
     for (item, result) in items.iter().zip(results) {
         match result {
-            Ok(pixels) => cache.push(&pixels, item.label),
+            Ok((pixels, size)) => {
+                cache.push(&pixels, item.label);
+                cache.source_sizes.push(size);
+            }
             Err(error) => skipped.push(SkippedImage {
                 path: item.path.clone(),
                 error,

@@ -10,7 +10,8 @@ use crate::dataset::ImageCache;
 use crate::metrics::EvaluationReport;
 use crate::model::Model;
 use crate::preprocess::preprocess_bytes;
-use crate::train::{argmax, evaluate, softmax_row, to_f32_vec};
+use crate::drift::DriftBaseline;
+use crate::train::{argmax, evaluate, features_and_logits, softmax_row, to_f32_vec};
 use crate::trust::Trust;
 use crate::{MlError, MlResult};
 
@@ -108,6 +109,37 @@ impl Classifier {
             self.manifest.temperature,
             &self.device,
         )
+    }
+
+    /// The drift baseline ([`crate::drift`]) of this model on `validation`, its validation split
+    /// preprocessed as the manifest says: for a model whose check predates drift measurement
+    /// (a fresh fit of the check measures it too).
+    pub fn drift_baseline(&self, validation: &ImageCache) -> MlResult<DriftBaseline> {
+        let scored = features_and_logits(
+            &self.model,
+            validation,
+            &self.manifest.preprocess,
+            32,
+            &self.device,
+        )?;
+        let distances: Vec<f32> = match &self.trust {
+            Some(trust) => scored
+                .features
+                .chunks(scored.feature_width.max(1))
+                .map(|row| trust.ood.distance(row))
+                .collect(),
+            None => Vec::new(),
+        };
+        let probabilities: Vec<Vec<f32>> = scored
+            .logits
+            .chunks(self.manifest.classes.len().max(1))
+            .map(|row| softmax_row(row, self.manifest.temperature))
+            .collect();
+        Ok(DriftBaseline::from_validation(
+            validation,
+            &distances,
+            &probabilities,
+        ))
     }
 
     pub(crate) fn model(&self) -> &Model {

@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod device;
 pub mod dicom;
 pub mod dicom_writer;
+pub mod drift;
 pub mod efficientnet;
 pub mod explain;
 pub mod features;

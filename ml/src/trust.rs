@@ -9,6 +9,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::ImageCache;
+use crate::drift::DriftBaseline;
 use crate::model::Model;
 use crate::preprocess::PreprocessConfig;
 use crate::train::{argmax, features_and_logits, softmax_row};
@@ -102,6 +103,10 @@ pub struct Trust {
     /// Answers whose calibrated top probability is below this need a radiologist's review.
     pub review_threshold: f32,
     pub report: TrustReport,
+    /// What the validation split's slices and answers looked like, for drift
+    /// ([`crate::drift`]); absent in checks fitted before drift was measured.
+    #[serde(default)]
+    pub drift_baseline: Option<DriftBaseline>,
 }
 
 impl Trust {
@@ -168,6 +173,12 @@ impl Trust {
                 })
                 .collect()
         };
+        let calibrated_rows: Vec<Vec<f32>> = held_out
+            .logits
+            .chunks(CLASS_NAMES.len())
+            .map(|row| softmax_row(row, temperature))
+            .collect();
+        let drift_baseline = DriftBaseline::from_validation(validation, &distances, &calibrated_rows);
         let calibrated = answers(temperature);
         let uncalibrated = answers(1.0);
         let (review_threshold, flagged_share, unflagged_accuracy) =
@@ -188,6 +199,7 @@ impl Trust {
                 reliability_uncalibrated,
                 reliability_calibrated,
             },
+            drift_baseline: Some(drift_baseline),
         })
     }
 

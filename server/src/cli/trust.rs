@@ -25,6 +25,10 @@ pub struct TrustArgs {
     /// Measure only: do not write trust.json.
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep the fitted check and measure only its drift baseline on the validation split (for a
+    /// model whose trust.json predates drift measurement): one pass over the validation slices.
+    #[arg(long)]
+    pub drift_only: bool,
 }
 
 /// The refusal measured on one kind of non-MRI image.
@@ -50,6 +54,9 @@ pub fn run(args: TrustArgs) -> anyhow::Result<()> {
         items.len() as u64,
         "preprocessing [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
     );
+    if args.drift_only {
+        return drift_only(&args, &classifier, &validation_items, started);
+    }
     let (train, _) = dataset::build_cache(&train_items, &manifest.preprocess, &|done| {
         bar.set_position(done as u64)
     });
@@ -75,6 +82,48 @@ pub fn run(args: TrustArgs) -> anyhow::Result<()> {
         let classifier = classifier.with_trust(Some(trust));
         let refusals = measure_refusals(&classifier, dir)?;
         print_refusals(&refusals);
+    }
+    eprintln!("{:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Measures the drift baseline of a model's existing check and writes it into its trust.json.
+fn drift_only(
+    args: &TrustArgs,
+    classifier: &ml::Classifier,
+    validation_items: &[dataset::LabeledImage],
+    started: Instant,
+) -> anyhow::Result<()> {
+    let mut trust = classifier
+        .trust()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the model has no trust.json to add a drift baseline to"))?;
+    let bar = progress::bar(
+        validation_items.len() as u64,
+        "preprocessing [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+    );
+    let (validation, _) =
+        dataset::build_cache(validation_items, &classifier.manifest().preprocess, &|done| {
+            bar.set_position(done as u64)
+        });
+    bar.finish_and_clear();
+    let baseline = classifier.drift_baseline(&validation)?;
+    eprintln!(
+        "drift baseline on {} validation slices: class mix {:?}",
+        baseline.images,
+        baseline
+            .class_mix
+            .iter()
+            .map(|share| format!("{:.3}", share))
+            .collect::<Vec<_>>()
+    );
+    trust.drift_baseline = Some(baseline);
+    if !args.dry_run {
+        trust.save(&args.model.dir)?;
+        eprintln!(
+            "wrote {}",
+            args.model.dir.join(ml::trust::TRUST_FILE).display()
+        );
     }
     eprintln!("{:.0}s", started.elapsed().as_secs_f64());
     Ok(())
