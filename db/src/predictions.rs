@@ -273,7 +273,8 @@ pub async fn recent_signals(
     version: &str,
     window: &RecentWindow,
 ) -> DbResult<Vec<SignalRow>> {
-    const COLUMNS: &str = "SELECT predicted_class, confidence, ood_distance, mean_intensity, contrast,
+    const COLUMNS: &str =
+        "SELECT predicted_class, confidence, ood_distance, mean_intensity, contrast,
                                   slice_size
                            FROM predictions
                            WHERE model_version = $1 AND mean_intensity IS NOT NULL";

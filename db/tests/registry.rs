@@ -784,7 +784,9 @@ async fn drift_reads_one_versions_newest_measured_predictions(pool: db::Pool) {
             slice_size: 512.0,
         }),
     };
-    predictions::insert(&pool, &predict("v1", None)).await.unwrap();
+    predictions::insert(&pool, &predict("v1", None))
+        .await
+        .unwrap();
     for mean in [1.0, 20.0, 30.0] {
         predictions::insert(&pool, &predict("v1", Some(mean)))
             .await
@@ -803,7 +805,11 @@ async fn drift_reads_one_versions_newest_measured_predictions(pool: db::Pool) {
     let all = predictions::recent_signals(&pool, "v1", &RecentWindow::Last(500))
         .await
         .unwrap();
-    assert_eq!(all.len(), 3, "the unmeasured prediction is left out: {all:?}");
+    assert_eq!(
+        all.len(),
+        3,
+        "the unmeasured prediction is left out: {all:?}"
+    );
     assert_eq!(all[2].ood_distance, None);
     let today = predictions::recent_signals(
         &pool,

@@ -191,8 +191,8 @@ impl ImageCache {
     /// them: a partly distilled cache would silently train some images without their teacher.
     pub fn extend_from(&mut self, other: &ImageCache) {
         let both_distilled = self.has_teacher_logits() && other.has_teacher_logits();
-        let both_sized = self.source_sizes.len() == self.len()
-            && other.source_sizes.len() == other.len();
+        let both_sized =
+            self.source_sizes.len() == self.len() && other.source_sizes.len() == other.len();
         if both_sized {
             self.source_sizes.extend_from_slice(&other.source_sizes);
         } else {

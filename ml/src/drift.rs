@@ -182,7 +182,11 @@ impl DriftBaseline {
                 .collect(),
             mean_intensity: NumericBaseline::new(means),
             contrast: NumericBaseline::new(contrasts),
-            size: NumericBaseline::new(validation.source_sizes.clone()),
+            size: NumericBaseline::new(
+                (0..validation.len())
+                    .filter_map(|index| validation.source_size(index).copied())
+                    .collect(),
+            ),
         }
     }
 
@@ -345,7 +349,10 @@ mod tests {
     #[test]
     fn ks_matches_a_hand_computation() {
         // F_a - F_b at 1, 2, 3, 4: 1/4, 2/4, 3/4 - 1/4, 1 - 2/4: the largest gap is 0.5.
-        assert_eq!(ks_statistic(&[1.0, 2.0, 3.0, 4.0], &[3.0, 4.0, 5.0, 6.0]), 0.5);
+        assert_eq!(
+            ks_statistic(&[1.0, 2.0, 3.0, 4.0], &[3.0, 4.0, 5.0, 6.0]),
+            0.5
+        );
         // At 3: F_a = 1, F_b = 2/4 (1.5 and 2.5): 0.5.
         assert_eq!(ks_statistic(&[1.0, 2.0, 3.0], &[1.5, 2.5, 3.5, 4.5]), 0.5);
         // Ties move together: equal samples have no gap, disjoint ones the largest.
@@ -361,7 +368,10 @@ mod tests {
             vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0]
         );
         let shares = shares_in_bins(&baseline.values, &baseline.bin_edges());
-        assert!(shares.iter().all(|&s| (s - 0.1).abs() < 1e-12), "{shares:?}");
+        assert!(
+            shares.iter().all(|&s| (s - 0.1).abs() < 1e-12),
+            "{shares:?}"
+        );
         // Nine in ten slices at 512 px, one at 256: one edge, two bins.
         let mut sizes = vec![512.0; 90];
         sizes.extend(vec![256.0; 10]);
@@ -402,6 +412,31 @@ mod tests {
         assert_eq!(baseline.values[0], 0.0);
         assert_eq!(baseline.values[MAX_BASELINE_VALUES - 1], 9999.0);
         assert!(NumericBaseline::new(vec![f32::NAN]).is_none());
+    }
+
+    #[test]
+    fn the_baseline_holds_what_the_model_answered_and_what_its_images_showed() {
+        let mut validation = ImageCache {
+            size: 2,
+            ..Default::default()
+        };
+        validation.push(&[0, 0, 100, 100], 0);
+        validation.source_sizes.push(512.0);
+        validation.push(&[10, 10, 10, 10], 2);
+        validation.source_sizes.push(256.0);
+        let probabilities = vec![vec![0.7, 0.1, 0.1, 0.1], vec![0.1, 0.1, 0.2, 0.6]];
+        let baseline = DriftBaseline::from_validation(&validation, &[0.5, 1.5], &probabilities);
+        assert_eq!(baseline.images, 2);
+        assert_eq!(baseline.class_mix, vec![0.5, 0.0, 0.0, 0.5]);
+        assert_eq!(baseline.top_probability.unwrap().values, vec![0.6, 0.7]);
+        assert_eq!(baseline.not_mri_distance.unwrap().values, vec![0.5, 1.5]);
+        assert_eq!(baseline.mean_intensity.unwrap().values, vec![10.0, 50.0]);
+        assert_eq!(baseline.contrast.unwrap().values, vec![0.0, 50.0]);
+        assert_eq!(baseline.size.unwrap().values, vec![256.0, 512.0]);
+        // Without a not-an-MRI check or known sizes, those signals have no baseline.
+        validation.source_sizes.clear();
+        let bare = DriftBaseline::from_validation(&validation, &[], &probabilities);
+        assert!(bare.not_mri_distance.is_none() && bare.size.is_none());
     }
 
     #[test]

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Manifest, ModelArtifact};
 use crate::dataset::ImageCache;
+use crate::drift::DriftBaseline;
 use crate::metrics::EvaluationReport;
 use crate::model::Model;
 use crate::preprocess::preprocess_bytes;
-use crate::drift::DriftBaseline;
 use crate::train::{argmax, evaluate, features_and_logits, softmax_row, to_f32_vec};
 use crate::trust::Trust;
 use crate::{MlError, MlResult};

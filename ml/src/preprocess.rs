@@ -396,9 +396,13 @@ pub fn preprocess_bytes(bytes: &[u8], config: &PreprocessConfig) -> MlResult<Vec
 
 /// A decoded image to model input, for callers that already hold the decoded image.
 pub fn model_input(image: &GrayImage, config: &PreprocessConfig) -> Vec<f32> {
-    let pixels = prepare(image, config);
+    normalised(&prepare(image, config), config)
+}
+
+/// [`prepare`]d pixels as the model's normalised input.
+pub fn normalised(pixels: &[u8], config: &PreprocessConfig) -> Vec<f32> {
     let mut out = vec![0.0; pixels.len()];
-    normalise_into(&pixels, config, &mut out);
+    normalise_into(pixels, config, &mut out);
     out
 }
 

@@ -178,7 +178,8 @@ impl Trust {
             .chunks(CLASS_NAMES.len())
             .map(|row| softmax_row(row, temperature))
             .collect();
-        let drift_baseline = DriftBaseline::from_validation(validation, &distances, &calibrated_rows);
+        let drift_baseline =
+            DriftBaseline::from_validation(validation, &distances, &calibrated_rows);
         let calibrated = answers(temperature);
         let uncalibrated = answers(1.0);
         let (review_threshold, flagged_share, unflagged_accuracy) =

@@ -207,6 +207,7 @@ fn a_trust_check_fitted_for_another_network_is_refused_at_load() {
             reliability_uncalibrated: bins.clone(),
             reliability_calibrated: bins,
         },
+        drift_baseline: None,
     };
     trust.save(dir.path()).unwrap();
     let error = Classifier::load(dir.path(), device).err().unwrap();

@@ -168,6 +168,23 @@ pub struct ServeConfig {
     /// Days a kept prediction slice is kept; then it is deleted.
     #[arg(long, env = "PREDICTION_SLICE_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub prediction_slice_retention_days: u64,
+
+    /// Which of the serving model's predictions drift is measured on: a count of the newest
+    /// (`500`) or a period before now (`24h`, `1d`, `90m`).
+    #[arg(long, env = "DRIFT_WINDOW", default_value = "500")]
+    pub drift_window: app::ssr::drift::DriftWindow,
+
+    /// A drift signal whose population stability index is above this raises the Monitor page's
+    /// banner and `/health`'s `drift` entry (0.1 is commonly read as a small shift, 0.2 as large).
+    #[arg(long, env = "DRIFT_PSI_ALERT", default_value_t = 0.2, value_parser = psi_alert)]
+    pub drift_psi_alert: f64,
+}
+
+fn psi_alert(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(value),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
 }
 
 /// `brainscan worker`: the shared state only; it serves nothing, so it takes no web option.
@@ -251,6 +268,10 @@ impl ServeConfig {
             slice_retention: self.keeps_prediction_slices().then(|| {
                 std::time::Duration::from_secs(self.prediction_slice_retention_days * 24 * 3600)
             }),
+            drift: app::ssr::drift::DriftSettings {
+                window: self.drift_window,
+                psi_alert: self.drift_psi_alert,
+            },
         }
     }
 }

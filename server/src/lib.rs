@@ -97,6 +97,7 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
     app::ssr::auth::spawn_refusal_flush(state.clone());
     app::ssr::traffic::spawn_flush(state.traffic.clone(), state.db.clone());
     app::ssr::feedback::spawn_retention(state.clone());
+    app::ssr::drift::spawn_refresh(state.clone());
     Ok(state)
 }
 

@@ -50,3 +50,10 @@ pub async fn get_live_accuracy() -> Result<LiveAccuracy, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::feedback::live_accuracy(&state).await
 }
+
+/// `GET /metrics/drift`: the serving model's recent inputs against its validation split.
+#[server(prefix = "", endpoint = "metrics/drift", input = GetUrl)]
+pub async fn get_drift() -> Result<crate::types::drift::DriftReport, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::drift::report(&state).await
+}

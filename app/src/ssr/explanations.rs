@@ -69,16 +69,21 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         .slice_retention
         .is_some()
         .then(|| bytes.clone());
-    let explanation =
-        match on_blocking_thread("explanation", move || classifier.explain_bytes(&bytes)).await {
-            Ok(explanation) => explanation,
-            Err(error) => {
-                if matches!(error, AppError::NotBrainMri { .. }) {
-                    state.traffic.count_refusal();
-                }
-                return Err(error);
+    let explained = on_blocking_thread("explanation", move || {
+        let explanation = classifier.explain_bytes(&bytes)?;
+        let signals =
+            crate::ssr::predictions::measure_signals(&bytes, &classifier.manifest().preprocess);
+        Ok((explanation, signals))
+    });
+    let (explanation, signals) = match explained.await {
+        Ok(explained) => explained,
+        Err(error) => {
+            if matches!(error, AppError::NotBrainMri { .. }) {
+                state.traffic.count_refusal();
             }
-        };
+            return Err(error);
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     // One slice, one request: the Monitor's time per image and per request both count it.
     state.latencies.record(seconds * 1000.0);
@@ -86,15 +91,13 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
     state
         .traffic
         .count_prediction(seconds * 1000.0, explanation.prediction.needs_review);
-    let recorded = record(
-        state,
-        &model,
-        explanation.prediction.clone(),
+    let recorded = crate::ssr::predictions::Recorded {
         seconds,
-        db::predictions::Source::Api,
-        kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
-    )
-    .await?;
+        source: db::predictions::Source::Api,
+        slice: kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
+        signals,
+    };
+    let recorded = record(state, &model, explanation.prediction.clone(), recorded).await?;
     let slice_png = png_base64(image::DynamicImage::ImageLuma8(explanation.view.clone()))?;
     let overlay_png = png_base64(image::DynamicImage::ImageRgb8(
         explanation.overlay(OVERLAY_OPACITY),

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod budget;
 pub mod data;
+pub mod drift;
 pub mod explanations;
 pub mod feedback;
 pub mod insights;

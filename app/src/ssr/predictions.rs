@@ -96,7 +96,7 @@ pub async fn classify_many(
     let inputs: Vec<f32> = prepared
         .iter()
         .filter_map(|(_, outcome)| outcome.as_ref().ok())
-        .flat_map(|(input, _, _)| input.iter().copied())
+        .flat_map(|(input, ..)| input.iter().copied())
         .collect();
     let mut predictions = if inputs.is_empty() {
         Vec::new()
@@ -125,15 +125,20 @@ pub async fn classify_many(
                 }
                 Err(error)
             }
-            Ok((_, dicom, frame)) => match predictions.next() {
+            Ok((_, dicom, frame, signals)) => match predictions.next() {
                 Some(Ok(prediction)) => {
                     state.traffic.count_prediction(
                         seconds * 1000.0 / images.max(1) as f64,
                         prediction.needs_review,
                     );
                     let slice = frame.map(crate::ssr::feedback::SliceSource::Frame);
-                    let mut answer =
-                        record(state, &model, prediction, seconds, source, slice).await?;
+                    let recorded = Recorded {
+                        seconds,
+                        source,
+                        slice,
+                        signals: Some(signals),
+                    };
+                    let mut answer = record(state, &model, prediction, recorded).await?;
                     answer.dicom = dicom;
                     Ok(answer)
                 }
@@ -169,8 +174,10 @@ pub async fn classify_past_refusal(
         .slice_retention
         .is_some()
         .then(|| bytes.clone());
-    let prediction = on_blocking_thread("override prediction", move || {
-        classifier.predict_bytes_past_refusal(&bytes)
+    let (prediction, signals) = on_blocking_thread("override prediction", move || {
+        let prediction = classifier.predict_bytes_past_refusal(&bytes)?;
+        let signals = measure_signals(&bytes, &classifier.manifest().preprocess);
+        Ok((prediction, signals))
     })
     .await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -199,19 +206,38 @@ pub async fn classify_past_refusal(
         Some(&detail),
     )
     .await;
-    record(
-        state,
-        &model,
-        prediction,
+    let recorded = Recorded {
         seconds,
-        db::predictions::Source::Api,
-        kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
-    )
-    .await
+        source: db::predictions::Source::Api,
+        slice: kept_bytes.map(crate::ssr::feedback::SliceSource::Bytes),
+        signals,
+    };
+    record(state, &model, prediction, recorded).await
 }
 
-/// A frame's model input, its DICOM summary and, when slices are kept, the frame itself.
-type PreparedFrame = (Vec<f32>, Option<Box<DicomInfo>>, Option<image::GrayImage>);
+/// The drift signals of an encoded slice (of a DICOM file, its middle frame), for the paths whose
+/// model call decodes the file itself; `None` when it does not decode.
+pub fn measure_signals(
+    bytes: &[u8],
+    config: &ml::preprocess::PreprocessConfig,
+) -> Option<ml::drift::SliceSignals> {
+    let frame = ml::preprocess::decode(bytes).ok()?;
+    let pixels = ml::preprocess::prepare(&frame, config);
+    Some(ml::drift::SliceSignals::measure(
+        &pixels,
+        frame.width(),
+        frame.height(),
+    ))
+}
+
+/// A frame's model input, its DICOM summary, when slices are kept the frame itself, and its
+/// drift signals.
+type PreparedFrame = (
+    Vec<f32>,
+    Option<Box<DicomInfo>>,
+    Option<image::GrayImage>,
+    ml::drift::SliceSignals,
+);
 type Prepared = (usize, Result<PreparedFrame, ml::MlError>);
 
 /// Decodes one file into the model's input for each frame asked for (one for an ordinary image),
@@ -234,13 +260,17 @@ fn prepare_frames(
     chosen
         .into_iter()
         .map(|index| {
-            let pixels = ml::preprocess::model_input(&input.frames[index], config);
+            let frame = &input.frames[index];
+            let prepared = ml::preprocess::prepare(frame, config);
+            let signals =
+                ml::drift::SliceSignals::measure(&prepared, frame.width(), frame.height());
+            let pixels = ml::preprocess::normalised(&prepared, config);
             let dicom = input
                 .dicom
                 .as_ref()
                 .map(|summary| Box::new(dicom_info(summary, index)));
-            let frame = keep.then(|| input.frames[index].clone());
-            (file, Ok((pixels, dicom, frame)))
+            let kept = keep.then(|| frame.clone());
+            (file, Ok((pixels, dicom, kept, signals)))
         })
         .collect()
 }
@@ -289,17 +319,32 @@ pub async fn forward(
         .collect())
 }
 
-/// Records a prediction and answers it as the client will see it; with `slice` (when the server
-/// keeps slices) its slice is kept for reviewers in the background, off the request's path, and
-/// the answer says until when.
+/// How a prediction came about, besides its answer.
+pub(crate) struct Recorded {
+    /// The request's model time.
+    pub seconds: f64,
+    pub source: db::predictions::Source,
+    /// The slice to keep for reviewers, when the server keeps slices.
+    pub slice: Option<crate::ssr::feedback::SliceSource>,
+    /// What the slice showed of its source, for drift.
+    pub signals: Option<ml::drift::SliceSignals>,
+}
+
+/// Records a prediction and answers it as the client will see it; with a slice (when the server
+/// keeps slices) it is kept for reviewers in the background, off the request's path, and the
+/// answer says until when.
 pub(crate) async fn record(
     state: &AppState,
     model: &ServingModel,
     prediction: ml::Prediction,
-    seconds: f64,
-    source: db::predictions::Source,
-    slice: Option<crate::ssr::feedback::SliceSource>,
+    recorded: Recorded,
 ) -> Result<PredictionResponse, AppError> {
+    let Recorded {
+        seconds,
+        source,
+        slice,
+        signals,
+    } = recorded;
     let probabilities: std::collections::BTreeMap<&str, f32> = prediction
         .probabilities
         .iter()
@@ -326,6 +371,12 @@ pub(crate) async fn record(
             probabilities: &probabilities,
             needs_review: prediction.needs_review,
             margin,
+            signals: signals.map(|signals| db::predictions::InputSignals {
+                ood_distance: prediction.ood_distance.map(f64::from),
+                mean_intensity: f64::from(signals.mean_intensity),
+                contrast: f64::from(signals.contrast),
+                slice_size: f64::from(signals.size),
+            }),
         },
     )
     .await?;

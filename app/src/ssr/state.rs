@@ -168,6 +168,8 @@ pub struct ServiceConfig {
     pub training_backend: ml::Backend,
     /// How long a prediction's slice is kept for reviewers; `None`: slices are not kept.
     pub slice_retention: Option<Duration>,
+    /// Which predictions count as recent for drift, and when a signal drifts.
+    pub drift: crate::ssr::drift::DriftSettings,
 }
 
 impl ServiceConfig {
@@ -202,6 +204,8 @@ pub struct AppState {
     pub inference: ml::batching::BatchQueue,
     /// Requests, predictions, refusals and review flags per minute, not yet written.
     pub traffic: crate::ssr::traffic::TrafficTally,
+    /// This process's latest drift report.
+    pub drift: crate::ssr::drift::DriftCache,
     started: Instant,
     started_at: String,
 }
@@ -232,6 +236,7 @@ impl AppState {
             refusals: Default::default(),
             inference,
             traffic: Default::default(),
+            drift: Default::default(),
             started: Instant::now(),
             started_at: db::now_rfc3339(),
         })
@@ -253,6 +258,17 @@ impl AppState {
             .to_owned(),
             model_loaded,
             timestamp: db::now_rfc3339(),
+            details: crate::types::status::HealthDetails {
+                // The kept report (refreshed every minute), so a health check costs no query.
+                drift: self
+                    .drift
+                    .latest()
+                    .filter(|report| {
+                        report.model_version.as_deref()
+                            == self.models.current().as_ref().map(|m| m.version.as_str())
+                    })
+                    .and_then(|report| report.alert()),
+            },
         }
     }
 

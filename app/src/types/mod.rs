@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod data;
+pub mod drift;
 pub mod feedback;
 pub mod insights;
 pub mod model;

@@ -10,6 +10,17 @@ pub struct HealthReport {
     pub status: String,
     pub model_loaded: bool,
     pub timestamp: String,
+    /// What an operator should see but a load balancer need not act on (the status stays
+    /// `healthy`): a `drift` entry while the serving model's inputs drift.
+    #[serde(default)]
+    pub details: HealthDetails,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HealthDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::types::drift::DriftAlert>,
 }
 
 /// `GET /uptime`, field for field as the original service returned it.

@@ -102,10 +102,11 @@ fn drift_only(
         validation_items.len() as u64,
         "preprocessing [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
     );
-    let (validation, _) =
-        dataset::build_cache(validation_items, &classifier.manifest().preprocess, &|done| {
-            bar.set_position(done as u64)
-        });
+    let (validation, _) = dataset::build_cache(
+        validation_items,
+        &classifier.manifest().preprocess,
+        &|done| bar.set_position(done as u64),
+    );
     bar.finish_and_clear();
     let baseline = classifier.drift_baseline(&validation)?;
     eprintln!(

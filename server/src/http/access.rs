@@ -154,10 +154,16 @@ mod tests {
             required_access(&get, "/predictions/review").required_role(true),
             Some(Role::Annotator)
         );
-        assert_eq!(
-            required_access(&get, "/metrics/accuracy").required_role(true),
-            None
-        );
+        for public_read_figures in ["/metrics/accuracy", "/metrics/drift"] {
+            assert_eq!(
+                required_access(&get, public_read_figures).required_role(true),
+                None
+            );
+            assert_eq!(
+                required_access(&get, public_read_figures).required_role(false),
+                Some(Role::Viewer)
+            );
+        }
         for path in ["/predictions/12/feedback", "/predictions/feedback"] {
             assert_eq!(
                 required_access(&Method::POST, path),

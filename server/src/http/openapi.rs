@@ -411,6 +411,7 @@ mod paths {
         AuditEntry, CreatedToken, CurrentUser, SessionInfo, TokenSummary, UserSummary,
     };
     use app::types::data::{UploadRow, UploadsPage};
+    use app::types::drift::DriftReport;
     use app::types::feedback::{FeedbackRequest, FeedbackResponse, LiveAccuracy, ReviewQueue};
     use app::types::insights::VisualizationData;
     use app::types::model::ModelReport;
@@ -810,6 +811,19 @@ mod paths {
             responses((status = 200, description = "Live accuracy", body = LiveAccuracy))
         )]
         fn get_live_accuracy;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::feedback::GetDrift>(), tag = "feedback",
+            summary = "Drift of the serving model's inputs against its validation split",
+            description = "For each signal (the not-an-MRI distance, the top probability, the \
+                           predicted class mix, the head crop's mean intensity and contrast, the \
+                           slice's size): the shares per bin on the validation split and on the \
+                           recent predictions (`DRIFT_WINDOW`), the population stability index and \
+                           the two-sample Kolmogorov-Smirnov statistic. `drifting` above \
+                           `DRIFT_PSI_ALERT`; `collecting` below `min_predictions`.",
+            responses((status = 200, description = "Drift", body = DriftReport))
+        )]
+        fn get_drift;
 
         #[utoipa::path(
             get, path = server_fn_path::<app::api::model::GetModelReport>(), tag = "insights",

@@ -226,7 +226,8 @@ async fn prometheus_metrics(State(state): State<AppState>) -> Response {
         let live = app::ssr::feedback::live_accuracy(&state).await?;
         Ok::<_, AppError>(
             app::ssr::monitor::prometheus_text(&report)
-                + &app::ssr::feedback::prometheus_text(&live),
+                + &app::ssr::feedback::prometheus_text(&live)
+                + &app::ssr::drift::prometheus_text(&state),
         )
     };
     match figures.await {
