@@ -269,14 +269,16 @@ pub fn shares_in_bins(values: &[f32], edges: &[f32]) -> Vec<f64> {
     counts.iter().map(|&c| c as f64 / total).collect()
 }
 
+/// Labels for the bins `edges` bound, with as many decimals as it takes to tell adjacent edges apart
+/// (top probabilities crowd below 1).
 fn bin_labels(edges: &[f32]) -> Vec<String> {
-    let format = |v: f32| {
-        if v.abs() >= 10.0 {
-            format!("{v:.0}")
-        } else {
-            format!("{v:.2}")
-        }
-    };
+    let decimals = (0..=4)
+        .find(|&decimals| {
+            let shown: Vec<String> = edges.iter().map(|e| format!("{e:.decimals$}")).collect();
+            shown.windows(2).all(|pair| pair[0] != pair[1])
+        })
+        .unwrap_or(4);
+    let format = |v: f32| format!("{v:.decimals$}");
     let mut labels = Vec::with_capacity(edges.len() + 1);
     let mut lower: Option<f32> = None;
     for &edge in edges {
@@ -403,6 +405,16 @@ mod tests {
         assert!((drift.psi - 4.257_02).abs() < 1e-3, "{}", drift.psi);
         assert_eq!(drift.ks, None);
         assert!(compare_class_mix(&[0.25; 4], &[0; 4]).is_none());
+    }
+
+    #[test]
+    fn bin_labels_have_the_decimals_that_tell_edges_apart() {
+        assert_eq!(bin_labels(&[256.0, 512.0]), vec!["≤ 256", "256–512", "> 512"]);
+        assert_eq!(
+            bin_labels(&[0.991, 0.997, 0.999]),
+            vec!["≤ 0.991", "0.991–0.997", "0.997–0.999", "> 0.999"]
+        );
+        assert_eq!(bin_labels(&[]), vec!["all"]);
     }
 
     #[test]

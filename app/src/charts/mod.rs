@@ -3,11 +3,13 @@
 //! is never called: [`crate::components::chart_canvas::ChartCanvas`] draws only in the browser, so
 //! pages need no feature gates of their own.
 
+mod drift;
 mod insights;
 mod model;
 mod monitor;
 mod prediction;
 
+pub use drift::drift_signal;
 pub use insights::{class_distribution, distribution, scatter};
 pub use model::{class_scores, confusion_matrix, reliability, training_curve, CurveMetric};
 pub use monitor::{predictions_per_minute, traffic_history, HistoryFigures};

@@ -1,3 +1,7 @@
+//! The Monitor page: live metrics, traffic history, accuracy on reviewed answers and input drift.
+
+mod drift;
+
 use std::time::Duration;
 
 use crate::components::chart_canvas::ChartCanvas;
@@ -25,8 +29,10 @@ pub fn MonitorPage() -> impl IntoView {
             report.set(Some(get_metrics().await.map_err(|e| e.to_string())));
         })
     });
+    let drift = drift::poll_drift();
     view! {
         <PageHeader title="Monitor" subtitle="How the service is doing right now." />
+        <drift::DriftBanner report=drift />
         {move || match report.get() {
             None => view! { <p class="muted">"Loading live metrics…"</p> }.into_any(),
             Some(Err(error)) => view! { <p class="error" role="alert">{error}</p> }.into_any(),
@@ -34,6 +40,7 @@ pub fn MonitorPage() -> impl IntoView {
         }}
         <TrafficHistory />
         <ReviewedAccuracy />
+        <drift::InputDrift report=drift />
     }
 }
 
