@@ -8,7 +8,7 @@ same dataset slices one at a time, alternating between them so that a noisy mach
 alike, and prints the p50 and p95 client latency of each and the difference of the medians with a
 95% bootstrap interval.
 
-    DATA_DIR=../shared/data/brain-tumor-mri/train [BASELINE_BINARY=...] \
+    DATA_DIR=../shared/data/brain-tumor-mri/train [BASELINE_BINARY=...] [BASELINE_KEEPS_SLICES=true] \
         python3 scripts/bench-feedback.py [requests]
 
 Build first: cargo build --release -p brainscan.
@@ -97,7 +97,10 @@ def main() -> None:
     chosen = [(path.name, path.read_bytes()) for path in random.sample(images, requests)]
     roots = [tempfile.mkdtemp(), tempfile.mkdtemp()]
     baseline = Path(os.environ.get("BASELINE_BINARY", BINARY))
-    servers = [start(8301, True, roots[0], BINARY), start(8302, False, roots[1], baseline)]
+    # BASELINE_KEEPS_SLICES=true: the baseline keeps slices too, so only what else differs between
+    # the builds is measured (drift signals, for one).
+    baseline_keeps = os.environ.get("BASELINE_KEEPS_SLICES") == "true"
+    servers = [start(8301, True, roots[0], BINARY), start(8302, baseline_keeps, roots[1], baseline)]
     try:
         connections = [http.client.HTTPConnection("127.0.0.1", port) for port in (8301, 8302)]
         for name, data in chosen[:20]:  # warm-up: allocator, page cache, the model's first batches
@@ -120,7 +123,7 @@ def main() -> None:
         differences.sort()
         print(f"{requests} requests each, alternating; {len(kept_files)} slices kept by the first server")
         print(f"keeping slices: p50 {statistics.median(kept):.2f} ms, p95 {percentile(kept, 0.95):.2f} ms")
-        print(f"baseline ({baseline.name}{'' if baseline != BINARY else ', not keeping'}):")
+        print(f"baseline ({baseline.name}{', keeping' if baseline_keeps else ', not keeping'}):")
         print(f"                p50 {statistics.median(plain):.2f} ms, p95 {percentile(plain, 0.95):.2f} ms")
         print(
             f"added p50: {statistics.median(kept) - statistics.median(plain):+.2f} ms "

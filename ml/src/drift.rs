@@ -409,7 +409,10 @@ mod tests {
 
     #[test]
     fn bin_labels_have_the_decimals_that_tell_edges_apart() {
-        assert_eq!(bin_labels(&[256.0, 512.0]), vec!["≤ 256", "256–512", "> 512"]);
+        assert_eq!(
+            bin_labels(&[256.0, 512.0]),
+            vec!["≤ 256", "256–512", "> 512"]
+        );
         assert_eq!(
             bin_labels(&[0.991, 0.997, 0.999]),
             vec!["≤ 0.991", "0.991–0.997", "0.997–0.999", "> 0.999"]

@@ -64,8 +64,8 @@ async fn recent_predictions_are_compared_with_the_validation_baseline() {
     let answers = batch["results"].as_array().unwrap();
     assert_eq!(answers.len(), WINDOW);
 
-    // A report is answered again for three seconds; the one above is stale after the wait.
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // A report is answered again for a second; the one above is stale after the wait.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, report) = server.get_json("/metrics/drift").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["recent_predictions"], WINDOW, "{report}");

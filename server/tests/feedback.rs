@@ -432,3 +432,56 @@ async fn a_retraining_may_learn_from_corrections_only_and_says_how_many_it_used(
     .unwrap();
     assert_eq!(bulk_pending, 1, "the bulk upload still waits");
 }
+
+#[tokio::test]
+async fn a_reviewer_sees_where_the_model_looked_on_a_kept_slice_without_a_new_prediction() {
+    let server = TestServer::start_with(&KEEP).await;
+    let prediction = predict_and_keep(&server, slice_jpeg(8)).await;
+    let id = prediction["prediction_id"].as_i64().unwrap();
+    let (_, before) = server.get_json("/metrics").await;
+    let annotator = server.token(Role::Annotator).await;
+    let viewer = server.token(Role::Viewer).await;
+    let body = json!({ "prediction_id": id }).to_string();
+
+    let (status, explained) = server
+        .post_json_as(Some(&annotator), "/predictions/explain", &body)
+        .await;
+    assert_eq!(status, 200, "{explained}");
+    assert_eq!(explained["prediction_id"], id);
+    assert_eq!(explained["predicted_class"], prediction["predicted_class"]);
+    let rows = explained["heatmap"].as_array().unwrap();
+    assert_eq!(
+        rows.len() as u64,
+        explained["grid_height"].as_u64().unwrap()
+    );
+    assert!(explained["slice_png"].as_str().unwrap().len() > 100);
+    let (_, after) = server.get_json("/metrics").await;
+    assert_eq!(
+        after["predictions_total"], before["predictions_total"],
+        "explaining a kept slice records no prediction"
+    );
+
+    let (status, refused) = server
+        .post_json_as(Some(&viewer), "/predictions/explain", &body)
+        .await;
+    assert_eq!(
+        status, 403,
+        "a patient's slice is for annotators: {refused}"
+    );
+    let (status, _) = server
+        .post_json_as(None, "/predictions/explain", &body)
+        .await;
+    assert_eq!(status, 401);
+    let (status, missing) = server
+        .post_json_as(
+            Some(&annotator),
+            "/predictions/explain",
+            &json!({ "prediction_id": 999_999 }).to_string(),
+        )
+        .await;
+    assert_eq!(status, 404, "{missing}");
+    assert!(
+        missing["detail"].as_str().unwrap().contains("999999"),
+        "{missing}"
+    );
+}

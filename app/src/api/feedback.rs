@@ -57,3 +57,14 @@ pub async fn get_drift() -> Result<crate::types::drift::DriftReport, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::drift::report(&state).await
 }
+
+/// `POST /predictions/explain`: where the serving model looks on a kept prediction's slice (the
+/// review queue's heatmap). Annotators and admins, as for every kept slice's pixels.
+#[server(prefix = "", endpoint = "predictions/explain", input = Json)]
+pub async fn explain_kept_prediction(
+    prediction_id: i64,
+) -> Result<crate::types::predict::ExplanationResponse, AppError> {
+    crate::ssr::auth::require(crate::types::auth::Role::Annotator)?;
+    let state = crate::ssr::state()?;
+    crate::ssr::explanations::explain_kept(&state, prediction_id).await
+}

@@ -4,10 +4,11 @@
 
 use leptos::prelude::*;
 
-use crate::api::feedback::predictions_to_review;
+use crate::api::feedback::{explain_kept_prediction, predictions_to_review};
 use crate::api::retrain::list_models;
 use crate::class_label;
 use crate::components::feedback::FeedbackButtons;
+use crate::components::heatmap::HeatmapOverlay;
 use crate::components::loaded::Loaded;
 use crate::components::page_header::PageHeader;
 use crate::components::probability_bars::ProbabilityBars;
@@ -132,14 +133,56 @@ fn QueueItem(item: QueuedPrediction, reviewed: Callback<()>) -> impl IntoView {
         .margin
         .map(|m| format!("margin {:.0} pts", m * 100.0))
         .unwrap_or_default();
+    let id = item.prediction_id;
+    let explain = Action::new(move |_: &()| explain_kept_prediction(id));
+    let answered_by = item.model_version.clone();
+    let slice = view! {
+        <img
+            class="queue-slice"
+            src=item.slice_url.clone()
+            alt=format!("Slice of prediction {}", item.prediction_id)
+            loading="lazy"
+        />
+    };
     view! {
         <li class="card queue-item" data-testid="queue-item" data-prediction=item.prediction_id>
-            <img
-                class="queue-slice"
-                src=item.slice_url.clone()
-                alt=format!("Slice of prediction {}", item.prediction_id)
-                loading="lazy"
-            />
+            <div class="queue-figure">
+                {move || match explain.value().get() {
+                    Some(Ok(explained)) => {
+                        let note = (explained.prediction.model_version != answered_by).then(|| {
+                            format!(
+                                "Explained by the serving version {}, not {} that answered.",
+                                explained.prediction.model_version, answered_by
+                            )
+                        });
+                        view! {
+                            <HeatmapOverlay explanation=explained />
+                            {note.map(|note| view! { <p class="muted small">{note}</p> })}
+                        }
+                        .into_any()
+                    }
+                    Some(Err(error)) => view! {
+                        {slice.clone()}
+                        <p class="error small" role="alert">{error.to_string()}</p>
+                    }
+                    .into_any(),
+                    None => view! {
+                        {slice.clone()}
+                        <button
+                            type="button"
+                            class="button small"
+                            data-testid="queue-heatmap"
+                            disabled=move || explain.pending().get()
+                            on:click=move |_| {
+                                explain.dispatch(());
+                            }
+                        >
+                            {move || if explain.pending().get() { "Computing…" } else { "Show where the model looked" }}
+                        </button>
+                    }
+                    .into_any(),
+                }}
+            </div>
             <div class="stack">
                 <p class="verdict">
                     <span class="class-name">{label}</span>

@@ -16,7 +16,7 @@ use crate::types::drift::{DriftReport, DriftStatus, SignalDrift};
 /// with 50 values over 10 bins, a PSI's sampling noise alone is about 0.2.
 pub const MIN_PREDICTIONS: usize = 100;
 /// A report this recent is answered as it is.
-const FRESH_FOR: Duration = Duration::from_secs(3);
+const FRESH_FOR: Duration = Duration::from_secs(1);
 /// How often every process refreshes its report, so `/health` follows traffic unasked.
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
 

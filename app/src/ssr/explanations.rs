@@ -54,14 +54,43 @@ fn busy(why: &str) -> AppError {
     AppError::Unavailable(format!("{why}; retry in {BUSY_RETRY_SECONDS} s"))
 }
 
-pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResponse, AppError> {
-    let model = serving_model(state)?;
+/// This client's explanation slot and one of the server's permits, or 503 when either is taken.
+fn explanation_turn() -> Result<(ClientSlot, tokio::sync::SemaphorePermit<'static>), AppError> {
     let client = crate::ssr::auth::principal().client.unwrap_or_default();
-    let _slot = ClientSlot::take(client)
+    let slot = ClientSlot::take(client)
         .ok_or_else(|| busy("this client already has an explanation in progress"))?;
-    let _permit = EXPLAIN_PERMITS
+    let permit = EXPLAIN_PERMITS
         .try_acquire()
         .map_err(|_| busy("the server is at capacity (too many explanations in progress)"))?;
+    Ok((slot, permit))
+}
+
+/// A kept prediction's slice explained by the serving model, for a reviewer: where the model looks
+/// on it now (the answering version may have been replaced; the answer says which version
+/// explained). Records no prediction and counts none: nobody asked for a new answer.
+pub async fn explain_kept(state: &AppState, id: i64) -> Result<ExplanationResponse, AppError> {
+    let bytes = crate::ssr::feedback::slice(state, id).await?;
+    let model = serving_model(state)?;
+    let _turn = explanation_turn()?;
+    let started = Instant::now();
+    let classifier = model.classifier.clone();
+    // A slice an annotator had classified past the not-an-MRI check is refused here as before
+    // (422): its heatmap would explain a model looking at something it does not know.
+    let explanation = on_blocking_thread("explanation of a kept slice", move || {
+        classifier.explain_bytes(&bytes)
+    })
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let answer = PredictionResponse {
+        prediction_id: Some(id),
+        ..crate::ssr::predictions::response(&model, explanation.prediction.clone(), seconds)
+    };
+    explanation_response(&explanation, answer, seconds)
+}
+
+pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResponse, AppError> {
+    let model = serving_model(state)?;
+    let _turn = explanation_turn()?;
     let started = Instant::now();
     let classifier = model.classifier.clone();
     let kept_bytes = state
@@ -98,6 +127,22 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         signals,
     };
     let recorded = record(state, &model, explanation.prediction.clone(), recorded).await?;
+    let answer = PredictionResponse {
+        dicom: explanation
+            .dicom
+            .as_ref()
+            .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
+        ..recorded
+    };
+    explanation_response(&explanation, answer, seconds)
+}
+
+/// The explanation as the client sees it: the slice, its heat grid and the overlay, with `answer`.
+fn explanation_response(
+    explanation: &ml::explain::Explanation,
+    answer: PredictionResponse,
+    seconds: f64,
+) -> Result<ExplanationResponse, AppError> {
     let slice_png = png_base64(image::DynamicImage::ImageLuma8(explanation.view.clone()))?;
     let overlay_png = png_base64(image::DynamicImage::ImageRgb8(
         explanation.overlay(OVERLAY_OPACITY),
@@ -115,13 +160,7 @@ pub async fn explain(state: &AppState, bytes: Vec<u8>) -> Result<ExplanationResp
         slice_size: explanation.view.width(),
         overlay_png,
         explain_time_seconds: seconds,
-        prediction: PredictionResponse {
-            dicom: explanation
-                .dicom
-                .as_ref()
-                .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
-            ..recorded
-        },
+        prediction: answer,
     })
 }
 

@@ -389,7 +389,12 @@ pub(crate) async fn record(
     })
 }
 
-fn response(model: &ServingModel, prediction: ml::Prediction, seconds: f64) -> PredictionResponse {
+/// The answer to `prediction` as the client sees it, before it is recorded.
+pub(crate) fn response(
+    model: &ServingModel,
+    prediction: ml::Prediction,
+    seconds: f64,
+) -> PredictionResponse {
     PredictionResponse {
         predicted_class: prediction.predicted_class,
         confidence: f64::from(prediction.confidence),

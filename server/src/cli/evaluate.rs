@@ -31,6 +31,10 @@ pub struct EvaluateArgs {
     /// when it is sure enough and the second one answers the rest.
     #[arg(long)]
     pub second_opinion: Option<PathBuf>,
+    /// Print the chosen images' paths, one per line, and score nothing (for measurement scripts
+    /// that send the held-out split to a server).
+    #[arg(long)]
+    pub list: bool,
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
@@ -46,6 +50,12 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         })?;
         items =
             dataset::stratified_split(&items, training.validation_fraction, training.config.seed).1;
+    }
+    if args.list {
+        for item in &items {
+            println!("{}", item.path.display());
+        }
+        return Ok(());
     }
     let bar = progress::bar(
         items.len() as u64,

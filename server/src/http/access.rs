@@ -43,12 +43,13 @@ const READ_WRITES: [&str; 4] = [
     "/predict/explain",
     "/api/server_status",
 ];
-const ANNOTATOR_WRITES: [&str; 5] = [
+const ANNOTATOR_WRITES: [&str; 6] = [
     "/retrain",
     "/retrain/review/decide",
     "/uploads/relabel",
     "/uploads/delete",
     "/predictions/feedback",
+    "/predictions/explain",
 ];
 /// Reads that show stored uploads (their images and who uploaded them) or kept prediction slices:
 /// the annotators' review queues and the Data page.
@@ -164,7 +165,11 @@ mod tests {
                 Some(Role::Viewer)
             );
         }
-        for path in ["/predictions/12/feedback", "/predictions/feedback"] {
+        for path in [
+            "/predictions/12/feedback",
+            "/predictions/feedback",
+            "/predictions/explain",
+        ] {
             assert_eq!(
                 required_access(&Method::POST, path),
                 Access::Role(Role::Annotator),

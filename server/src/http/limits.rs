@@ -152,7 +152,9 @@ fn budget_of(method: &Method, path: &str) -> Option<(Budget, f64)> {
     }
     let writes = *method != Method::GET && *method != Method::HEAD;
     let budget = match (required_access(method, path), path) {
-        (_, "/predict/explain") if writes => return Some((Budget::Predict, EXPLAIN_COST)),
+        (_, "/predict/explain" | "/predictions/explain") if writes => {
+            return Some((Budget::Predict, EXPLAIN_COST))
+        }
         (_, "/predict" | "/predict/batch") if writes => Budget::Predict,
         (_, "/auth/login") if writes => Budget::Login,
         (_, "/retrain") if writes => Budget::Upload,
@@ -301,6 +303,10 @@ mod tests {
         );
         assert_eq!(
             budget_of(&post, "/predict/explain"),
+            Some((Budget::Predict, EXPLAIN_COST))
+        );
+        assert_eq!(
+            budget_of(&post, "/predictions/explain"),
             Some((Budget::Predict, EXPLAIN_COST))
         );
         assert_eq!(

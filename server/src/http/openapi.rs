@@ -314,6 +314,13 @@ mod forms {
         class_name: Option<String>,
     }
 
+    /// The body of `POST /predictions/explain`.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct ExplainKeptRequest {
+        prediction_id: i64,
+    }
+
     #[derive(ToSchema)]
     #[allow(dead_code)]
     pub struct CancelForm {
@@ -427,8 +434,8 @@ mod paths {
 
     use super::forms::{
         ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest, DeleteForm,
-        FeedbackForm, LoginRequest, PredictForm, RelabelForm, RemoveUserRequest, ReviewRequest,
-        RevokeTokenRequest, UploadForm,
+        ExplainKeptRequest, FeedbackForm, LoginRequest, PredictForm, RelabelForm,
+        RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
     };
     use super::server_fn_path;
 
@@ -824,6 +831,24 @@ mod paths {
             responses((status = 200, description = "Drift", body = DriftReport))
         )]
         fn get_drift;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::feedback::ExplainKeptPrediction>(), tag = "feedback",
+            summary = "Where the serving model looks on a kept prediction's slice (annotators)",
+            description = "Grad-CAM of the serving model on the slice kept for prediction \
+                           `prediction_id`, as `POST /predict/explain` answers it, without recording \
+                           a new prediction. The answer's `model_version` says which version explained \
+                           (the one that answered may since have been replaced). Costs 4 images of the \
+                           prediction budget.",
+            request_body(content = ExplainKeptRequest, content_type = "application/json"),
+            responses(
+                (status = 200, description = "Explanation", body = ExplanationResponse),
+                (status = 404, description = "No such prediction, or its slice was never kept", body = ErrorBody),
+                (status = 410, description = "The slice's retention ended", body = ErrorBody),
+                (status = 503, description = "Too many explanations in progress", body = ErrorBody),
+            )
+        )]
+        fn explain_kept_prediction;
 
         #[utoipa::path(
             get, path = server_fn_path::<app::api::model::GetModelReport>(), tag = "insights",

@@ -9,6 +9,7 @@ use wasm_bindgen::JsCast;
 
 use crate::api::predict::explain_prediction;
 use crate::class_label;
+use crate::components::feedback::FeedbackButtons;
 use crate::components::heatmap::HeatmapOverlay;
 use crate::components::modal;
 use crate::components::probability_bars::ProbabilityBars;
@@ -438,6 +439,13 @@ fn DetailPanel(
                             BatchItem::Predicted { prediction, .. } => Some(prediction.probabilities.clone()),
                             BatchItem::Failed { .. } => None,
                         };
+                        // An answer can be confirmed or corrected from here too, as on a single prediction.
+                        let feedback = match &row.item {
+                            BatchItem::Predicted { prediction, .. } => prediction
+                                .prediction_id
+                                .map(|id| (id, prediction.predicted_class.clone())),
+                            BatchItem::Failed { .. } => None,
+                        };
                         view! {
                             <div class="comparison-head">
                                 <h2 id="batch-detail-title" class="filename">{row.filename.clone()}</h2>
@@ -453,6 +461,7 @@ fn DetailPanel(
                             })}
                             {(!row.note.is_empty()).then(|| view! { <p class="warning">{row.note.clone()}</p> })}
                             {probabilities.map(|probabilities| view! { <ProbabilityBars probabilities /> })}
+                            {feedback.map(|(id, class)| view! { <FeedbackButtons prediction_id=id predicted_class=class /> })}
                             {(row.state == RowState::Answered).then(|| view! {
                                 <section data-testid="batch-detail-heatmap">
                                     <h3>"Where the model looked"</h3>
