@@ -112,6 +112,12 @@ test("the review queue shows kept slices first by uncertainty and takes a verdic
   const shownIds = await items.evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute("data-prediction"))));
   expect(shownIds).toEqual(queue.items.map((item: { prediction_id: number }) => item.prediction_id));
   const first = shownIds[0];
+  // Where the model looked, over the kept slice, on demand; asking records no prediction.
+  const before = (await getJson(request, "/metrics")).predictions_total;
+  await items.first().getByTestId("queue-heatmap").click();
+  await expect(items.first().getByTestId("heatmap")).toBeVisible();
+  await expectDrawn(page, "heatmap");
+  expect((await getJson(request, "/metrics")).predictions_total).toBe(before);
   await items.first().getByTestId("feedback-right").click();
   await expect(items.first().getByTestId("feedback-result")).toContainText("is right");
   await page.getByTestId("review-next").click();

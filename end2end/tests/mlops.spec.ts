@@ -199,6 +199,9 @@ test("batch results are a table to triage: sort, filter, details with a heatmap,
   await expect(detail).toBeVisible();
   await expect(detail.getByTestId("probability-bars")).toBeVisible();
   await expect(detail.getByTestId("batch-detail-heatmap").locator("canvas")).toBeVisible();
+  // The answer can be confirmed from the drawer, as a single prediction can.
+  await detail.getByTestId("feedback-right").click();
+  await expect(detail.getByTestId("feedback-result")).toContainText("is right");
   await page.keyboard.press("Escape");
   await expect(detail).toBeHidden();
   // The CSV download: a header and one row per file, the same as the REST export.
