@@ -68,7 +68,8 @@ pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResu
         "INSERT INTO predictions (predicted_at, model_version, predicted_class, confidence, latency_ms,
                                   source, probabilities, needs_review, margin, ood_distance,
                                   mean_intensity, contrast, slice_size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 'NaN'), NULLIF($11, 'NaN'),
+                 NULLIF($12, 'NaN'), NULLIF($13, 'NaN')) RETURNING id",
     )
     .bind(crate::now_rfc3339())
     .bind(row.model_version)
@@ -79,13 +80,20 @@ pub async fn insert(db: impl AnyExecutor<'_>, row: &NewPrediction<'_>) -> DbResu
     .bind(row.probabilities)
     .bind(i64::from(row.needs_review))
     .bind(row.margin.clamp(0.0, 1.0))
-    .bind(row.signals.and_then(|s| s.ood_distance))
-    .bind(row.signals.map(|s| s.mean_intensity))
-    .bind(row.signals.map(|s| s.contrast))
-    .bind(row.signals.map(|s| s.slice_size))
+    // A missing figure is bound as NaN and made NULL in SQL: sqlx 0.8.6's Any driver declares a
+    // NULL f64 as PostgreSQL FLOAT4, so a later row's value in the same cached statement failed
+    // ("incorrect binary data format"). SQLite stores a NaN as NULL by itself.
+    .bind(not_measured(row.signals.and_then(|s| s.ood_distance)))
+    .bind(not_measured(row.signals.map(|s| s.mean_intensity)))
+    .bind(not_measured(row.signals.map(|s| s.contrast)))
+    .bind(not_measured(row.signals.map(|s| s.slice_size)))
     .fetch_one(db)
     .await?;
     Ok(id)
+}
+
+fn not_measured(value: Option<f64>) -> f64 {
+    value.unwrap_or(f64::NAN)
 }
 
 pub async fn count(db: impl AnyExecutor<'_>) -> DbResult<i64> {
