@@ -63,7 +63,7 @@ pub fn drift_signal(
         .x_labels(bins * 2 + 1)
         .x_label_formatter(&|x| {
             let index = x.floor() as usize;
-            if index % every == 0 {
+            if index.is_multiple_of(every) {
                 category_label(&labels, *x)
             } else {
                 String::new()
