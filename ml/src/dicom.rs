@@ -47,6 +47,19 @@ pub struct DicomFrame {
 pub struct DicomImage {
     pub frames: Vec<GrayImage>,
     pub summary: DicomSummary,
+    pub place: SeriesPlace,
+}
+
+/// Where an instance belongs: its study and series, and its place in the stack. Identifiers of a
+/// patient's examination: for grouping and ordering a request's files, never stored as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesPlace {
+    pub study_uid: Option<String>,
+    pub series_uid: Option<String>,
+    pub instance_number: Option<i64>,
+    /// Millimetres along the slice normal (Image Position (Patient) projected on the cross product
+    /// of Image Orientation (Patient)'s two directions; its z without an orientation).
+    pub slice_position: Option<f64>,
 }
 
 /// Parses, checks and decodes a DICOM Part 10 file. Refuses a modality other than MR before
@@ -176,7 +189,39 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
             window,
         },
         frames: images,
+        place: series_place(&object),
     })
+}
+
+fn series_place(object: &DefaultDicomObject) -> SeriesPlace {
+    let floats = |tag| -> Option<Vec<f64>> {
+        let values = object
+            .element_opt(tag)
+            .ok()
+            .flatten()?
+            .to_multi_float64()
+            .ok()?;
+        values.iter().all(|v| v.is_finite()).then_some(values)
+    };
+    let position = floats(tags::IMAGE_POSITION_PATIENT).filter(|p| p.len() == 3);
+    let orientation = floats(tags::IMAGE_ORIENTATION_PATIENT).filter(|o| o.len() == 6);
+    let slice_position = position.map(|p| match orientation {
+        Some(o) => {
+            let normal = [
+                o[1] * o[5] - o[2] * o[4],
+                o[2] * o[3] - o[0] * o[5],
+                o[0] * o[4] - o[1] * o[3],
+            ];
+            p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2]
+        }
+        None => p[2],
+    });
+    SeriesPlace {
+        study_uid: text(object, tags::STUDY_INSTANCE_UID),
+        series_uid: text(object, tags::SERIES_INSTANCE_UID),
+        instance_number: number(object, tags::INSTANCE_NUMBER).map(|n| n as i64),
+        slice_position,
+    }
 }
 
 /// The transfer syntax's name when this build can decode its pixel data; 415-worthy otherwise.

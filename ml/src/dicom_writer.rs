@@ -52,6 +52,18 @@ pub struct DicomWriter {
     pub encoding: Encoding,
     /// Written as the transfer syntax instead of `encoding`'s, to test refusals.
     pub transfer_syntax_override: Option<String>,
+    /// The instance's study, series and place in it; without, fixed UIDs and no place.
+    pub place: Option<InstancePlace>,
+}
+
+/// An instance's study, series, number and position, for writing whole series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstancePlace {
+    pub study_uid: String,
+    pub series_uid: String,
+    pub instance_number: u32,
+    /// z of Image Position (Patient), millimetres (axial slices: orientation 1\0\0\0\1\0).
+    pub z: f64,
 }
 
 impl Default for DicomWriter {
@@ -66,6 +78,7 @@ impl Default for DicomWriter {
             patient: false,
             encoding: Encoding::ExplicitLittleEndian,
             transfer_syntax_override: None,
+            place: None,
         }
     }
 }
@@ -85,11 +98,30 @@ impl DicomWriter {
             object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
         };
         put_str(tags::SOP_CLASS_UID, VR::UI, uids::MR_IMAGE_STORAGE);
-        put_str(
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            "1.2.826.0.1.3680043.2.1125.7734.1",
-        );
+        match &self.place {
+            Some(place) => {
+                let instance = format!("{}.{}", place.series_uid, place.instance_number);
+                put_str(tags::SOP_INSTANCE_UID, VR::UI, &instance);
+                put_str(tags::STUDY_INSTANCE_UID, VR::UI, &place.study_uid);
+                put_str(tags::SERIES_INSTANCE_UID, VR::UI, &place.series_uid);
+                put_str(
+                    tags::INSTANCE_NUMBER,
+                    VR::IS,
+                    &place.instance_number.to_string(),
+                );
+                put_str(
+                    tags::IMAGE_POSITION_PATIENT,
+                    VR::DS,
+                    &format!("-120\\-120\\{}", place.z),
+                );
+                put_str(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0");
+            }
+            None => put_str(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                "1.2.826.0.1.3680043.2.1125.7734.1",
+            ),
+        }
         put_str(tags::MODALITY, VR::CS, &self.modality);
         put_str(tags::MANUFACTURER, VR::LO, "SynthScan");
         put_str(tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "3");

@@ -264,3 +264,31 @@ fn the_readme_list_of_decodable_transfer_syntaxes_is_what_this_build_decodes() {
         );
     }
 }
+
+#[test]
+fn an_instance_says_its_study_series_number_and_place_and_a_bare_one_says_nothing() {
+    let writer = DicomWriter {
+        place: Some(dicom_writer::InstancePlace {
+            study_uid: "1.2.3.4".into(),
+            series_uid: "1.2.3.4.5".into(),
+            instance_number: 7,
+            z: -42.5,
+        }),
+        ..Default::default()
+    };
+    let place = read(&writer, &ramp([0, 1, 2, 3, 4, 5, 6, 7]), 4, 2).place;
+    assert_eq!(place.study_uid.as_deref(), Some("1.2.3.4"));
+    assert_eq!(place.series_uid.as_deref(), Some("1.2.3.4.5"));
+    assert_eq!(place.instance_number, Some(7));
+    // Axial: the normal of 1\0\0\0\1\0 is z.
+    assert_eq!(place.slice_position, Some(-42.5));
+    let bare = read(
+        &DicomWriter::default(),
+        &ramp([0, 1, 2, 3, 4, 5, 6, 7]),
+        4,
+        2,
+    )
+    .place;
+    assert_eq!(bare.series_uid, None);
+    assert_eq!(bare.slice_position, None);
+}

@@ -11,8 +11,9 @@ pub struct HealthReport {
     pub model_loaded: bool,
     pub timestamp: String,
     /// What an operator should see but a load balancer need not act on (the status stays
-    /// `healthy`): a `drift` entry while the serving model's inputs drift.
-    #[serde(default)]
+    /// `healthy`): a `drift` entry while the serving model's inputs drift. Absent when there is
+    /// nothing to say, so the answer is field for field the original service's.
+    #[serde(default, skip_serializing_if = "HealthDetails::is_empty")]
     pub details: HealthDetails,
 }
 
@@ -21,6 +22,12 @@ pub struct HealthReport {
 pub struct HealthDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<crate::types::drift::DriftAlert>,
+}
+
+impl HealthDetails {
+    pub fn is_empty(&self) -> bool {
+        self.drift.is_none()
+    }
 }
 
 /// `GET /uptime`, field for field as the original service returned it.

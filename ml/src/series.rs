@@ -1,0 +1,299 @@
+//! A series verdict: one answer for a stack of slices, from each slice's answer.
+//!
+//! **The rule.** Slices are taken in anatomical order. A tumour class is *supported* when at least
+//! two adjacent slices both answer it with a probability at or above the review threshold (the
+//! calibrated confidence below which a single answer needs review). The verdict is the supported
+//! class with the longest such run (ties: the higher mean probability over its runs). With no
+//! supported class, a tumour class that reaches the threshold on any single slice is still the
+//! verdict, flagged for review: "no tumour" is answered only when no tumour class reaches the
+//! threshold anywhere. The verdict needs review when it rests on one slice, when another tumour
+//! class is supported or reaches the threshold too, when a "no tumour" series has unsure slices, or
+//! when the series has a single slice.
+//!
+//! Pure: the caller classifies the slices.
+
+use serde::{Deserialize, Serialize};
+
+/// The class that is not a tumour.
+pub const NO_TUMOUR: &str = "notumor";
+
+/// One slice's answer, as the rule reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceAnswer {
+    /// Each class's probability, in `classes` order.
+    pub probabilities: Vec<f32>,
+}
+
+/// The series' answer and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesVerdict {
+    pub class_name: String,
+    /// The mean probability of `class_name` over the driving slices (over every slice for "no
+    /// tumour").
+    pub confidence: f32,
+    /// Positions (0-based, in the order given) of the slices the verdict rests on: the verdict
+    /// class's longest run, or its single slice; empty for "no tumour".
+    pub driving_slices: Vec<usize>,
+    pub needs_review: bool,
+    /// Why, in a sentence a radiologist can check against the slices.
+    pub reason: String,
+}
+
+/// A run of adjacent confident slices of one class.
+#[derive(Debug, Clone, PartialEq)]
+struct Run {
+    class: usize,
+    start: usize,
+    len: usize,
+    mean: f32,
+}
+
+/// The verdict for `slices` (in anatomical order) over `classes`, with `threshold` the confidence a
+/// slice's answer needs to count. `None` for an empty series.
+pub fn verdict(slices: &[SliceAnswer], classes: &[&str], threshold: f32) -> Option<SeriesVerdict> {
+    if slices.is_empty() {
+        return None;
+    }
+    let no_tumour = classes.iter().position(|c| *c == NO_TUMOUR);
+    // Each slice's confident tumour class, if any.
+    let confident: Vec<Option<(usize, f32)>> = slices
+        .iter()
+        .map(|slice| {
+            let best = crate::train::argmax(&slice.probabilities);
+            let p = slice.probabilities[best];
+            (Some(best) != no_tumour && p >= threshold).then_some((best, p))
+        })
+        .collect();
+    let runs = confident_runs(&confident);
+    let supported: Vec<&Run> = runs.iter().filter(|run| run.len >= 2).collect();
+    let confident_classes: std::collections::BTreeSet<usize> = confident
+        .iter()
+        .flatten()
+        .map(|(class, _)| *class)
+        .collect();
+    let single = slices.len() == 1;
+
+    if let Some(best) = supported.iter().copied().max_by(|a, b| {
+        a.len
+            .cmp(&b.len)
+            .then(class_mean(&runs, a.class).total_cmp(&class_mean(&runs, b.class)))
+    }) {
+        let others: Vec<&str> = confident_classes
+            .iter()
+            .filter(|&&class| class != best.class)
+            .map(|&class| classes[class])
+            .collect();
+        let reason = if others.is_empty() {
+            format!(
+                "{} on {} adjacent slices ({}-{}) at or above {:.0}%",
+                classes[best.class],
+                best.len,
+                best.start + 1,
+                best.start + best.len,
+                threshold * 100.0
+            )
+        } else {
+            format!(
+                "{} on {} adjacent slices ({}-{}), but {} also reached {:.0}% elsewhere",
+                classes[best.class],
+                best.len,
+                best.start + 1,
+                best.start + best.len,
+                others.join(" and "),
+                threshold * 100.0
+            )
+        };
+        return Some(SeriesVerdict {
+            class_name: classes[best.class].to_owned(),
+            confidence: best.mean,
+            driving_slices: (best.start..best.start + best.len).collect(),
+            needs_review: !others.is_empty() || single,
+            reason,
+        });
+    }
+    if let Some((position, (class, p))) = confident
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| (i, c)))
+        .max_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
+    {
+        return Some(SeriesVerdict {
+            class_name: classes[class].to_owned(),
+            confidence: p,
+            driving_slices: vec![position],
+            needs_review: true,
+            reason: format!(
+                "{} reached {:.0}% on slice {} alone (no two adjacent slices agree): a single \
+                 slice is not enough to rule a tumour in or out",
+                classes[class],
+                threshold * 100.0,
+                position + 1
+            ),
+        });
+    }
+    let no_tumour = no_tumour?;
+    let mean = slices
+        .iter()
+        .map(|slice| slice.probabilities[no_tumour])
+        .sum::<f32>()
+        / slices.len() as f32;
+    let unsure = slices
+        .iter()
+        .filter(|slice| {
+            let best = crate::train::argmax(&slice.probabilities);
+            slice.probabilities[best] < threshold
+        })
+        .count();
+    Some(SeriesVerdict {
+        class_name: NO_TUMOUR.to_owned(),
+        confidence: mean,
+        driving_slices: Vec::new(),
+        needs_review: unsure > 0 || single,
+        reason: if unsure > 0 {
+            format!(
+                "no tumour class reached {:.0}% on any slice, but {unsure} slice(s) were unsure",
+                threshold * 100.0
+            )
+        } else {
+            format!(
+                "no tumour class reached {:.0}% on any of the {} slices",
+                threshold * 100.0,
+                slices.len()
+            )
+        },
+    })
+}
+
+/// Maximal runs of adjacent slices confidently answering the same tumour class.
+fn confident_runs(confident: &[Option<(usize, f32)>]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (position, slice) in confident.iter().enumerate() {
+        match (slice, runs.last_mut()) {
+            (Some((class, p)), Some(run))
+                if run.class == *class && run.start + run.len == position =>
+            {
+                run.mean = (run.mean * run.len as f32 + p) / (run.len + 1) as f32;
+                run.len += 1;
+            }
+            (Some((class, p)), _) => runs.push(Run {
+                class: *class,
+                start: position,
+                len: 1,
+                mean: *p,
+            }),
+            (None, _) => {}
+        }
+    }
+    runs
+}
+
+/// The mean probability over every run of `class` (weighted by length).
+fn class_mean(runs: &[Run], class: usize) -> f32 {
+    let (sum, count) = runs
+        .iter()
+        .filter(|run| run.class == class)
+        .fold((0.0, 0), |(s, n), run| {
+            (s + run.mean * run.len as f32, n + run.len)
+        });
+    sum / count.max(1) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASSES: [&str; 4] = ["glioma", "meningioma", "notumor", "pituitary"];
+
+    /// A slice answering `class` with probability `p`, the rest spread evenly.
+    fn slice(class: &str, p: f32) -> SliceAnswer {
+        let rest = (1.0 - p) / 3.0;
+        SliceAnswer {
+            probabilities: CLASSES
+                .iter()
+                .map(|c| if *c == class { p } else { rest })
+                .collect(),
+        }
+    }
+
+    fn series(spec: &[(&str, f32)]) -> Vec<SliceAnswer> {
+        spec.iter().map(|(c, p)| slice(c, *p)).collect()
+    }
+
+    #[test]
+    fn two_adjacent_confident_slices_make_the_verdict() {
+        let slices = series(&[
+            ("notumor", 0.99),
+            ("glioma", 0.95),
+            ("glioma", 0.97),
+            ("notumor", 0.99),
+        ]);
+        let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
+        assert_eq!(verdict.class_name, "glioma");
+        assert_eq!(verdict.driving_slices, vec![1, 2]);
+        assert!((verdict.confidence - 0.96).abs() < 1e-6);
+        assert!(!verdict.needs_review, "{verdict:?}");
+    }
+
+    #[test]
+    fn the_longest_run_wins_and_a_rival_class_asks_for_review() {
+        let slices = series(&[
+            ("meningioma", 0.95),
+            ("meningioma", 0.95),
+            ("notumor", 0.99),
+            ("pituitary", 0.92),
+            ("pituitary", 0.93),
+            ("pituitary", 0.91),
+        ]);
+        let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
+        assert_eq!(verdict.class_name, "pituitary");
+        assert_eq!(verdict.driving_slices, vec![3, 4, 5]);
+        assert!(verdict.needs_review);
+        assert!(
+            verdict.reason.contains("meningioma also reached"),
+            "{}",
+            verdict.reason
+        );
+    }
+
+    #[test]
+    fn a_single_confident_tumour_slice_rules_out_no_tumour_but_needs_review() {
+        let slices = series(&[("notumor", 0.99), ("glioma", 0.93), ("notumor", 0.99)]);
+        let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
+        assert_eq!(verdict.class_name, "glioma");
+        assert_eq!(verdict.driving_slices, vec![1]);
+        assert!(verdict.needs_review);
+        // Unsure tumour answers do not count: below the threshold, it is no tumour (flagged).
+        let slices = series(&[("notumor", 0.99), ("glioma", 0.6), ("glioma", 0.7)]);
+        let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
+        assert_eq!(verdict.class_name, "notumor");
+        assert!(verdict.needs_review);
+        assert!(verdict.driving_slices.is_empty());
+    }
+
+    #[test]
+    fn a_clear_series_is_no_tumour_and_an_empty_one_has_no_verdict() {
+        let slices = series(&[("notumor", 0.99), ("notumor", 0.97)]);
+        let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
+        assert_eq!(verdict.class_name, "notumor");
+        assert!(!verdict.needs_review);
+        assert!((verdict.confidence - 0.98).abs() < 1e-6);
+        assert!(super::verdict(&[], &CLASSES, 0.9).is_none());
+        let one = series(&[("glioma", 0.99)]);
+        assert!(super::verdict(&one, &CLASSES, 0.9).unwrap().needs_review);
+    }
+
+    #[test]
+    fn confident_slices_of_one_class_apart_are_not_adjacent() {
+        let slices = series(&[
+            ("glioma", 0.95),
+            ("notumor", 0.99),
+            ("glioma", 0.96),
+            ("meningioma", 0.91),
+            ("meningioma", 0.92),
+        ]);
+        let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
+        assert_eq!(verdict.class_name, "meningioma");
+        assert_eq!(verdict.driving_slices, vec![3, 4]);
+        assert!(verdict.needs_review, "glioma reached the threshold too");
+    }
+}
