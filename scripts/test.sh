@@ -47,7 +47,7 @@ rm -f "$scale_out_log"
 step "the HTTP suites on PostgreSQL and S3 (TEST_SCALE_OUT=1)"
 http_log=$(mktemp)
 TEST_SCALE_OUT=1 cargo test -p brainscan --test api --test http --test security --test review \
-  --test trust --test dicom --test worker --test feedback --test drift 2>&1 | tee "$http_log"
+  --test trust --test dicom --test worker --test feedback --test drift --test series 2>&1 | tee "$http_log"
 http_ran=$(grep -o '^test result: ok\. [0-9]* passed' "$http_log" | awk '{sum += $4} END {print sum + 0}')
 rm -f "$http_log"
 [ "$http_ran" -ge 40 ] || { echo "only $http_ran HTTP tests ran on PostgreSQL and S3 (expected at least 40)" >&2; exit 1; }

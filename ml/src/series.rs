@@ -12,7 +12,11 @@
 //!
 //! Pure: the caller classifies the slices.
 
+use std::io::Read;
+
 use serde::{Deserialize, Serialize};
+
+use crate::{MlError, MlResult};
 
 /// The class that is not a tumour.
 pub const NO_TUMOUR: &str = "notumor";
@@ -37,6 +41,57 @@ pub struct SeriesVerdict {
     pub needs_review: bool,
     /// Why, in a sentence a radiologist can check against the slices.
     pub reason: String,
+}
+
+/// Whether `bytes` are a zip archive (its local file header signature).
+pub fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+}
+
+/// The files in a zip archive, `(name, bytes)` in archive order, skipping folders and the
+/// `__MACOSX` clutter macOS adds. Refuses more than `max_files` entries or more than
+/// `max_total_bytes` unpacked (counted as read, not as the archive claims: a zip bomb stops at the
+/// limit), and encrypted entries.
+pub fn unzip(
+    bytes: &[u8],
+    max_files: usize,
+    max_total_bytes: u64,
+) -> MlResult<Vec<(String, Vec<u8>)>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| MlError::Decode(format!("not a readable zip archive: {e}")))?;
+    let mut files = Vec::new();
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index(index)
+            .map_err(|e| MlError::Decode(format!("zip entry {}: {e}", index + 1)))?;
+        let name = entry
+            .name()
+            .map_err(|e| MlError::Decode(format!("zip entry {}: {e}", index + 1)))?
+            .into_owned();
+        if entry.is_dir() || name.starts_with("__MACOSX/") {
+            continue;
+        }
+        if files.len() == max_files {
+            return Err(MlError::Decode(format!(
+                "the zip holds more than {max_files} files"
+            )));
+        }
+        let mut content = Vec::new();
+        let room = max_total_bytes.saturating_sub(total);
+        entry
+            .take(room + 1)
+            .read_to_end(&mut content)
+            .map_err(|e| MlError::Decode(format!("zip entry {name}: {e}")))?;
+        total += content.len() as u64;
+        if total > max_total_bytes {
+            return Err(MlError::Decode(format!(
+                "the zip unpacks to more than {max_total_bytes} bytes"
+            )));
+        }
+        files.push((name, content));
+    }
+    Ok(files)
 }
 
 /// A run of adjacent confident slices of one class.
@@ -217,6 +272,47 @@ mod tests {
 
     fn series(spec: &[(&str, f32)]) -> Vec<SliceAnswer> {
         spec.iter().map(|(c, p)| slice(c, *p)).collect()
+    }
+
+    fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut writer = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in files {
+            if name.ends_with('/') {
+                writer.add_directory(*name, options).unwrap();
+            } else {
+                writer.start_file(*name, options).unwrap();
+                std::io::Write::write_all(&mut writer, bytes).unwrap();
+            }
+        }
+        writer.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_zip_gives_its_files_in_order_within_its_limits() {
+        let archive = zip_of(&[
+            ("series/", b""),
+            ("series/1.dcm", b"one"),
+            ("__MACOSX/series/._1.dcm", b"junk"),
+            ("series/2.dcm", b"two"),
+        ]);
+        assert!(is_zip(&archive));
+        let files = unzip(&archive, 10, 100).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["series/1.dcm", "series/2.dcm"]);
+        assert_eq!(files[1].1, b"two");
+        let too_many = unzip(&archive, 1, 100).unwrap_err().to_string();
+        assert!(too_many.contains("more than 1 files"), "{too_many}");
+        // A small archive of a large, very compressible file stops at the byte limit.
+        let bomb = zip_of(&[("zeros.dcm", &vec![0u8; 1_000_000])]);
+        assert!(bomb.len() < 10_000);
+        let refused = unzip(&bomb, 10, 50_000).unwrap_err().to_string();
+        assert!(refused.contains("more than 50000 bytes"), "{refused}");
+        assert!(unzip(b"PK\x03\x04 not really", 10, 100).is_err());
+        assert!(!is_zip(b"DICM"));
     }
 
     #[test]

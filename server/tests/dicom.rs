@@ -17,6 +17,9 @@ const SIDE: u16 = 512;
 /// The window the radiologist chose: stored values 0-4000 spread over the grey levels.
 const WINDOW: (f64, f64) = (2000.0, 4001.0);
 
+/// A study's UID: it identifies a patient's examination, so it is never kept either.
+const SERIES_STUDY_UID: &str = "1.2.826.0.1.3680043.2.1125.77341";
+
 fn windowed_writer() -> DicomWriter {
     DicomWriter {
         window: Some(WINDOW),
@@ -237,6 +240,23 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
         let response = post(path, form).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
+    // A series of two identified instances, whose UIDs are echoed to the sender only.
+    let series_form = (1..=2).fold(Form::new(), |form, number| {
+        let instance = DicomWriter {
+            place: Some(dicom_writer::InstancePlace {
+                study_uid: SERIES_STUDY_UID.into(),
+                series_uid: format!("{SERIES_STUDY_UID}.1"),
+                instance_number: number,
+                z: f64::from(number),
+            }),
+            ..identified.clone()
+        }
+        .write(std::slice::from_ref(&stored), SIDE, SIDE)
+        .unwrap();
+        form.part("files", dicom_part(instance, &format!("{number}.dcm")))
+    });
+    let response = post("/predict/series", series_form).await.unwrap();
+    assert_eq!(response.status(), 200);
     let ct = DicomWriter {
         modality: "CT".into(),
         ..identified
@@ -328,7 +348,10 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
             "a DICOM file was kept: {place}"
         );
         let text = String::from_utf8_lossy(bytes);
-        for secret in dicom_writer::IDENTIFYING_VALUES {
+        for secret in dicom_writer::IDENTIFYING_VALUES
+            .into_iter()
+            .chain([SERIES_STUDY_UID])
+        {
             assert!(!text.contains(secret), "{secret} found in {place}");
         }
     }

@@ -102,3 +102,20 @@ pub async fn predict_batch(data: MultipartData) -> Result<BatchPredictionRespons
         timestamp: db::now_rfc3339(),
     })
 }
+
+/// `POST /predict/series` (multipart field `files`: DICOM files, or one zip of them): any reader, as
+/// `/predict`. Each series found is ordered and answered slice by slice, with one verdict.
+#[server(prefix = "", endpoint = "predict/series", input = MultipartFormData)]
+pub async fn predict_series(
+    data: MultipartData,
+) -> Result<crate::types::series::SeriesPredictionResponse, AppError> {
+    use crate::ssr::{multipart, series};
+    let state = crate::ssr::state()?;
+    let limits = multipart::UploadLimits {
+        max_files: series::MAX_SERIES_SLICES,
+        ..state.service.limits()
+    };
+    let form = multipart::read_form(data, &limits).await?;
+    let files = form.files_named("files")?;
+    series::classify_series(&state, files).await
+}

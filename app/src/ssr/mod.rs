@@ -14,6 +14,7 @@ pub mod multipart;
 pub mod predictions;
 pub mod retrain;
 pub mod review;
+pub mod series;
 mod state;
 pub mod stats;
 pub mod traffic;

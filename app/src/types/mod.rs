@@ -12,4 +12,5 @@ pub mod monitor;
 pub mod predict;
 pub mod retrain;
 pub mod review;
+pub mod series;
 pub mod status;

@@ -37,9 +37,10 @@ const ADMIN_READS: [&str; 3] = ["/auth/users", "/auth/tokens", "/audit"];
 /// Changes anyone may attempt: logging in and out.
 const PUBLIC_WRITES: [&str; 2] = ["/auth/login", "/auth/logout"];
 /// Reads carried by POST: predictions, and a server function the status page polls.
-const READ_WRITES: [&str; 4] = [
+const READ_WRITES: [&str; 5] = [
     "/predict",
     "/predict/batch",
+    "/predict/series",
     "/predict/explain",
     "/api/server_status",
 ];

@@ -429,6 +429,7 @@ mod paths {
         RetrainStatus, SessionsResponse, TriggerRequest, TriggerResponse, UploadResponse,
     };
     use app::types::review::{HeldUploadsResponse, ReviewResult};
+    use app::types::series::SeriesPredictionResponse;
     use app::types::status::{HealthReport, ServerStatus, UptimeReport};
     use domain::comparison::VersionComparison;
 
@@ -492,6 +493,29 @@ mod paths {
             )
         )]
         fn predict_batch;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::predict::PredictSeries>(), tag = "prediction",
+            summary = "Classify whole DICOM series, with one verdict per series",
+            description = "Multipart field `files`, repeated: DICOM files, or one zip of them (stored or \
+                           deflated). Instances are grouped by Study and Series Instance UID (answered \
+                           to the sender, never stored), ordered along the slice normal (Image \
+                           Position/Orientation), else by Instance Number, else as uploaded, and every \
+                           slice (every frame) is classified. Each series gets a verdict by the rule in \
+                           `rule`, with the slices it rests on and `needs_review` when slices disagree. \
+                           Files that are not readable DICOM MR instances are listed in `rejected` (a CT \
+                           is `not_mr`); slices the model refuses carry `error` `not_brain_mri` and are \
+                           left out of the verdict. At most 500 files and frames (413 beyond); each \
+                           slice spends one image of the prediction budget.",
+            request_body(content = BatchPredictForm, content_type = "multipart/form-data"),
+            responses(
+                (status = 200, description = "Every series found, and the rejected files", body = SeriesPredictionResponse),
+                (status = 400, description = "No `files` field, a broken zip, or no readable DICOM MR slice at all", body = ErrorBody),
+                (status = 413, description = "More than 500 files or frames, or larger than the upload limit", body = ErrorBody),
+                (status = 503, description = "No model is loaded", body = ErrorBody),
+            )
+        )]
+        fn predict_series;
 
         #[utoipa::path(
             post, path = server_fn_path::<app::api::predict::ExplainPrediction>(), tag = "prediction",

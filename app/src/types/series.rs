@@ -1,0 +1,83 @@
+//! A DICOM series as the unit of work: its slices in order, each answered, and one verdict.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::predict::{DicomInfo, PredictionResponse};
+
+/// How the verdict is reached, as every answer states it (`ml::series` implements it).
+pub const SERIES_RULE: &str = "A tumour class counts when at least two adjacent slices both \
+    answer it at or above the review threshold; the verdict is the counted class with the longest \
+    run. A tumour class reaching the threshold on a single slice is the verdict too, flagged for \
+    review: \"no tumour\" is answered only when no tumour class reaches the threshold anywhere.";
+
+/// `POST /predict/series`: every series found in the upload, and the files that are in none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeriesPredictionResponse {
+    pub series: Vec<SeriesResult>,
+    /// Files not classified: unreadable, not DICOM, not MR.
+    pub rejected: Vec<RejectedFile>,
+    /// Files received (a zip counts its DICOM files).
+    pub total_files: usize,
+    pub rule: String,
+    pub model_version: String,
+    pub timestamp: String,
+}
+
+/// One series: its slices in anatomical order and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeriesResult {
+    /// As the files carry them (echoed to the sender, never stored).
+    pub study_instance_uid: Option<String>,
+    pub series_instance_uid: Option<String>,
+    pub series_description: Option<String>,
+    /// `instance_number`, `image_position` (along the slice normal) or `upload` (neither known).
+    pub ordered_by: String,
+    pub slices: Vec<SeriesSlice>,
+    /// `None` when no slice could be answered.
+    pub verdict: Option<SeriesVerdict>,
+}
+
+/// One slice (one frame of a file) and its answer, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeriesSlice {
+    /// 1-based position in the series as ordered.
+    pub position: usize,
+    pub filename: String,
+    pub instance_number: Option<i64>,
+    /// Millimetres along the slice normal.
+    pub slice_position: Option<f64>,
+    pub dicom: DicomInfo,
+    pub prediction: Option<PredictionResponse>,
+    /// `not_brain_mri` when the model refused the slice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The series' answer, per [`SERIES_RULE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeriesVerdict {
+    pub class_name: String,
+    pub confidence: f64,
+    /// Positions (1-based, as in `slices`) the verdict rests on.
+    pub driving_slices: Vec<usize>,
+    pub needs_review: bool,
+    pub reason: String,
+    /// The confidence a slice's answer needed to count.
+    pub threshold: f64,
+}
+
+/// A file that is in no series' answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RejectedFile {
+    pub filename: String,
+    /// `unreadable`, `not_dicom`, `not_mr` or `unsupported_transfer_syntax`.
+    pub error: String,
+    pub detail: String,
+}
