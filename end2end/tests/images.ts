@@ -122,7 +122,12 @@ export const DICOM_PATIENT = { name: "Doe^Jane", id: "PID-7734-E2E" };
  * would write it: 16-bit values (grey level x 16), a window that maps them back onto the grey
  * levels, acquisition tags, and a patient's name and ID that must never be stored.
  */
-export function dicomFile(variant: number, size = 256, name = `slice-${variant}.dcm`) {
+export function dicomFile(
+  variant: number,
+  size = 256,
+  name = `slice-${variant}.dcm`,
+  place?: { study: string; series: string; number: number; z: number },
+) {
   const element = (group: number, tag: number, vr: string, value: Buffer) => {
     const padded = value.length % 2 ? Buffer.concat([value, Buffer.from([vr === "UI" ? 0 : 0x20])]) : value;
     const long = ["OB", "OW", "SQ", "UN", "UT"].includes(vr);
@@ -141,7 +146,7 @@ export function dicomFile(variant: number, size = 256, name = `slice-${variant}.
     return buffer;
   };
   const mrStorage = "1.2.840.10008.5.1.4.1.1.4";
-  const instance = `1.2.826.0.1.3680043.2.1125.${variant}`;
+  const instance = place ? `${place.series}.${place.number}` : `1.2.826.0.1.3680043.2.1125.${variant}`;
   const meta = Buffer.concat([
     element(2, 0x0001, "OB", Buffer.from([0, 1])),
     element(2, 0x0002, "UI", text(mrStorage)),
@@ -162,6 +167,16 @@ export function dicomFile(variant: number, size = 256, name = `slice-${variant}.
     element(0x0010, 0x0020, "LO", text(DICOM_PATIENT.id)),
     element(0x0018, 0x0050, "DS", text("5")),
     element(0x0018, 0x0087, "DS", text("1.5")),
+    // An instance of a series: its study, series, number and place (axial).
+    ...(place
+      ? [
+          element(0x0020, 0x000d, "UI", text(place.study)),
+          element(0x0020, 0x000e, "UI", text(place.series)),
+          element(0x0020, 0x0013, "IS", text(String(place.number))),
+          element(0x0020, 0x0032, "DS", text(`-120\\-120\\${place.z}`)),
+          element(0x0020, 0x0037, "DS", text("1\\0\\0\\0\\1\\0")),
+        ]
+      : []),
     element(0x0028, 0x0002, "US", us(1)),
     element(0x0028, 0x0004, "CS", text("MONOCHROME2")),
     element(0x0028, 0x0010, "US", us(size)),

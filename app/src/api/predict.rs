@@ -116,6 +116,15 @@ pub async fn predict_series(
         ..state.service.limits()
     };
     let form = multipart::read_form(data, &limits).await?;
+    let pictures = match form.text("images") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "images must be true or false, not {other:?}"
+            )))
+        }
+    };
     let files = form.files_named("files")?;
-    series::classify_series(&state, files).await
+    series::classify_series(&state, files, pictures).await
 }

@@ -8,12 +8,14 @@ mod insights;
 mod model;
 mod monitor;
 mod prediction;
+mod series;
 
 pub use drift::drift_signal;
 pub use insights::{class_distribution, distribution, scatter};
 pub use model::{class_scores, confusion_matrix, reliability, training_curve, CurveMetric};
 pub use monitor::{predictions_per_minute, traffic_history, HistoryFigures};
 pub use prediction::probabilities;
+pub use series::{series_strip, strip_slice_at};
 
 use plotters::chart::MeshStyle;
 use plotters::coord::types::RangedCoordf64;

@@ -13,7 +13,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV_ITEMS: [NavItem; 9] = [
+const NAV_ITEMS: [NavItem; 10] = [
     NavItem {
         href: "/",
         label: "Home",
@@ -23,6 +23,11 @@ const NAV_ITEMS: [NavItem; 9] = [
         href: "/predict",
         label: "Predict",
         icon: "◎",
+    },
+    NavItem {
+        href: "/series",
+        label: "Series",
+        icon: "▥",
     },
     NavItem {
         href: "/insights",

@@ -10,5 +10,6 @@ pub mod not_found;
 pub mod predict;
 pub mod retrain;
 pub mod review;
+pub mod series;
 pub mod upload;
 pub mod users;

@@ -18,6 +18,8 @@ use crate::types::series::{
 /// Most DICOM files (zips unpacked) and frames one request may hold: a brain MR series has tens to
 /// a few hundred slices.
 pub const MAX_SERIES_SLICES: usize = 500;
+/// Longest side of a slice's picture for the viewer.
+const PICTURE_SIDE: u32 = 256;
 /// Slices per trip through the inference thread (its queue takes requests of this size).
 const CHUNK: usize = crate::ssr::predictions::MAX_FRAMES_PER_REQUEST;
 
@@ -31,19 +33,23 @@ struct Instance {
     frame: usize,
     input: Vec<f32>,
     signals: ml::drift::SliceSignals,
+    /// The viewer's picture, when asked for.
+    picture: Option<String>,
 }
 
 /// Classifies the series in `files`; the outer error fails the request (nothing classifiable, too
 /// many slices, a broken zip, no model).
+/// With `pictures`, every slice comes back with its picture for the viewer.
 pub async fn classify_series(
     state: &AppState,
     files: Vec<UploadedFile>,
+    pictures: bool,
 ) -> Result<SeriesPredictionResponse, AppError> {
     let model = serving_model(state)?;
     let config = model.classifier.manifest().preprocess;
     let max_bytes = state.service.limits().max_request_bytes;
     let (instances, rejected, total_files) =
-        tokio::task::spawn_blocking(move || read_instances(files, &config, max_bytes))
+        tokio::task::spawn_blocking(move || read_instances(files, &config, max_bytes, pictures))
             .await
             .map_err(|error| {
                 tracing::error!("series decoding task failed: {error}");
@@ -93,6 +99,7 @@ pub async fn classify_series(
                 instance_number: instance.place.instance_number,
                 slice_position: instance.place.slice_position,
                 dicom: dicom_info(&instance.summary, instance.frame),
+                image_png: instance.picture,
                 prediction: None,
                 error: None,
                 detail: None,
@@ -148,6 +155,7 @@ fn read_instances(
     files: Vec<UploadedFile>,
     config: &ml::preprocess::PreprocessConfig,
     max_bytes: u64,
+    pictures: bool,
 ) -> Result<ReadInstances, AppError> {
     let mut named: Vec<(String, Vec<u8>)> = Vec::new();
     for file in files {
@@ -187,6 +195,7 @@ fn read_instances(
                     pixels.height(),
                 ),
                 input: ml::preprocess::normalised(&prepared, config),
+                picture: pictures.then(|| picture(pixels)).flatten(),
             });
             if instances.len() > MAX_SERIES_SLICES {
                 return Err(too_many());
@@ -194,6 +203,31 @@ fn read_instances(
         }
     }
     Ok((instances, rejected, total_files))
+}
+
+/// A frame as a base64 PNG of at most [`PICTURE_SIDE`] px; `None` (logged) if it cannot be encoded.
+fn picture(frame: &image::GrayImage) -> Option<String> {
+    use base64::Engine;
+    let (width, height) = frame.dimensions();
+    let scale = f64::from(PICTURE_SIDE) / f64::from(width.max(height).max(1));
+    let shown = if scale < 1.0 {
+        image::imageops::resize(
+            frame,
+            ((f64::from(width) * scale).round() as u32).max(1),
+            ((f64::from(height) * scale).round() as u32).max(1),
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        frame.clone()
+    };
+    let mut png = Vec::new();
+    match shown.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png) {
+        Ok(()) => Some(base64::engine::general_purpose::STANDARD.encode(png)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot encode a series slice's picture");
+            None
+        }
+    }
 }
 
 fn too_many() -> AppError {

@@ -50,6 +50,10 @@ pub struct SeriesSlice {
     /// Millimetres along the slice normal.
     pub slice_position: Option<f64>,
     pub dicom: DicomInfo,
+    /// The slice as the viewer shows it (8-bit PNG, base64, at most 256 px), when the request
+    /// asked for pictures (`images=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_png: Option<String>,
     pub prediction: Option<PredictionResponse>,
     /// `not_brain_mri` when the model refused the slice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
