@@ -315,16 +315,16 @@ fn series_verdict(slices: &[SeriesSlice], threshold: f32) -> Option<SeriesVerdic
         .first()?
         .1
         .probabilities
-        .iter()
-        .map(|(class, _)| class.as_str())
+        .keys()
+        .map(String::as_str)
         .collect();
     let answers: Vec<ml::series::SliceAnswer> = answered
         .iter()
         .map(|(_, prediction)| ml::series::SliceAnswer {
             probabilities: prediction
                 .probabilities
-                .iter()
-                .map(|(_, p)| *p as f32)
+                .values()
+                .map(|&p| p as f32)
                 .collect(),
         })
         .collect();
