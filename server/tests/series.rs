@@ -277,3 +277,100 @@ async fn a_series_of_three_hundred_slices_fits_and_five_hundred_and_one_files_do
     let (status, body) = post_series(&server, parts).await;
     assert_eq!(status, 413, "{body}");
 }
+
+/// Held-out validation slices of the shipped model (its recorded split): `count` of class `class`
+/// after the first `skip`, as 16-bit DICOM instances of series `series` numbered from `first` on
+/// (grey level g stored as 16 g with a window mapping it back).
+fn validation_instances(
+    class: &str,
+    skip: usize,
+    count: usize,
+    series: u32,
+    first: u32,
+) -> Vec<Vec<u8>> {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::shipped_model_dir().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let training = &manifest["training"];
+    let items = ml::dataset::scan_class_folders(&common::dataset_dir().join("train")).unwrap();
+    let (_, validation) = ml::dataset::stratified_split(
+        &items,
+        training["validation_fraction"].as_f64().unwrap(),
+        training["config"]["seed"].as_u64().unwrap(),
+    );
+    let label = ml::CLASS_NAMES.iter().position(|c| *c == class).unwrap();
+    validation
+        .iter()
+        .filter(|item| item.label == label)
+        .skip(skip)
+        .take(count)
+        .enumerate()
+        .map(|(i, item)| {
+            let grey = ml::preprocess::load(&item.path).unwrap();
+            let (columns, rows) = (grey.width() as u16, grey.height() as u16);
+            let stored: Vec<i32> = grey.as_raw().iter().map(|&g| i32::from(g) * 16).collect();
+            let number = first + i as u32;
+            DicomWriter {
+                window: Some((2040.0, 4081.0)),
+                place: Some(InstancePlace {
+                    study_uid: STUDY.into(),
+                    series_uid: series_uid(series),
+                    instance_number: number,
+                    z: f64::from(number) * 5.0,
+                }),
+                ..Default::default()
+            }
+            .write(&[stored], columns, rows)
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Real slices of known class, stacked as a radiologist's series would have them: no tumour above
+/// and below, four slices of the tumour class between. The verdict is that class, resting on those
+/// slices; a series of no-tumour slices only is no tumour.
+#[tokio::test]
+#[ignore = "needs the dataset: DATA_DIR=<dataset root> bash scripts/test-dataset.sh"]
+async fn series_of_held_out_slices_get_the_class_of_their_tumour_slices() {
+    let server = TestServer::start().await;
+    for (n, class) in ["glioma", "meningioma", "pituitary"]
+        .into_iter()
+        .enumerate()
+    {
+        let series = 20 + n as u32;
+        let files: Vec<Vec<u8>> = validation_instances("notumor", 0, 4, series, 1)
+            .into_iter()
+            .chain(validation_instances(class, 0, 4, series, 5))
+            .chain(validation_instances("notumor", 4, 4, series, 9))
+            .collect();
+        let parts: Vec<Part> = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| dicom_part(bytes, &format!("{class}-{i}.dcm")))
+            .collect();
+        let (status, body) = post_series(&server, parts).await;
+        assert_eq!(status, 200, "{body}");
+        let verdict = &body["series"][0]["verdict"];
+        assert_eq!(verdict["class_name"], class, "{verdict}");
+        let driving: Vec<i64> = verdict["driving_slices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert!(driving.len() >= 2, "{verdict}");
+        assert!(driving.iter().all(|p| (5..=8).contains(p)), "{verdict}");
+    }
+    let clear: Vec<Part> = validation_instances("notumor", 8, 6, 30, 1)
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| dicom_part(bytes, &format!("clear-{i}.dcm")))
+        .collect();
+    let (status, body) = post_series(&server, clear).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["series"][0]["verdict"]["class_name"], "notumor",
+        "{body}"
+    );
+}
