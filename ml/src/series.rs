@@ -24,6 +24,9 @@ pub const NO_TUMOUR: &str = "notumor";
 /// One slice's answer, as the rule reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SliceAnswer {
+    /// What the reason calls the slice: its 1-based place in the whole series (slices the model
+    /// refused are not given, so places may skip).
+    pub position: usize,
     /// Each class's probability, in `classes` order.
     pub probabilities: Vec<f32>,
 }
@@ -35,7 +38,7 @@ pub struct SeriesVerdict {
     /// The mean probability of `class_name` over the driving slices (over every slice for "no
     /// tumour").
     pub confidence: f32,
-    /// Positions (0-based, in the order given) of the slices the verdict rests on: the verdict
+    /// Indices (0-based, into the slices given) of the slices the verdict rests on: the verdict
     /// class's longest run, or its single slice; empty for "no tumour".
     pub driving_slices: Vec<usize>,
     pub needs_review: bool,
@@ -143,8 +146,8 @@ pub fn verdict(slices: &[SliceAnswer], classes: &[&str], threshold: f32) -> Opti
                 "{} on {} adjacent slices ({}-{}) at or above {:.0}%",
                 classes[best.class],
                 best.len,
-                best.start + 1,
-                best.start + best.len,
+                slices[best.start].position,
+                slices[best.start + best.len - 1].position,
                 threshold * 100.0
             )
         } else {
@@ -152,8 +155,8 @@ pub fn verdict(slices: &[SliceAnswer], classes: &[&str], threshold: f32) -> Opti
                 "{} on {} adjacent slices ({}-{}), but {} also reached {:.0}% elsewhere",
                 classes[best.class],
                 best.len,
-                best.start + 1,
-                best.start + best.len,
+                slices[best.start].position,
+                slices[best.start + best.len - 1].position,
                 others.join(" and "),
                 threshold * 100.0
             )
@@ -182,7 +185,7 @@ pub fn verdict(slices: &[SliceAnswer], classes: &[&str], threshold: f32) -> Opti
                  slice is not enough to rule a tumour in or out",
                 classes[class],
                 threshold * 100.0,
-                position + 1
+                slices[position].position
             ),
         });
     }
@@ -263,6 +266,7 @@ mod tests {
     fn slice(class: &str, p: f32) -> SliceAnswer {
         let rest = (1.0 - p) / 3.0;
         SliceAnswer {
+            position: 1,
             probabilities: CLASSES
                 .iter()
                 .map(|c| if *c == class { p } else { rest })
@@ -271,7 +275,13 @@ mod tests {
     }
 
     fn series(spec: &[(&str, f32)]) -> Vec<SliceAnswer> {
-        spec.iter().map(|(c, p)| slice(c, *p)).collect()
+        spec.iter()
+            .enumerate()
+            .map(|(i, (c, p))| SliceAnswer {
+                position: i + 1,
+                ..slice(c, *p)
+            })
+            .collect()
     }
 
     fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -326,6 +336,11 @@ mod tests {
         let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
         assert_eq!(verdict.class_name, "glioma");
         assert_eq!(verdict.driving_slices, vec![1, 2]);
+        assert!(
+            verdict.reason.contains("slices (2-3)"),
+            "{}",
+            verdict.reason
+        );
         assert!((verdict.confidence - 0.96).abs() < 1e-6);
         assert!(!verdict.needs_review, "{verdict:?}");
     }
@@ -353,10 +368,17 @@ mod tests {
 
     #[test]
     fn a_single_confident_tumour_slice_rules_out_no_tumour_but_needs_review() {
-        let slices = series(&[("notumor", 0.99), ("glioma", 0.93), ("notumor", 0.99)]);
+        let mut slices = series(&[("notumor", 0.99), ("glioma", 0.93), ("notumor", 0.99)]);
+        // The reason names the slice by its place in the series (a refused slice before it).
+        slices[1].position = 3;
         let verdict = super::verdict(&slices, &CLASSES, 0.9).unwrap();
         assert_eq!(verdict.class_name, "glioma");
         assert_eq!(verdict.driving_slices, vec![1]);
+        assert!(
+            verdict.reason.contains("on slice 3 alone"),
+            "{}",
+            verdict.reason
+        );
         assert!(verdict.needs_review);
         // Unsure tumour answers do not count: below the threshold, it is no tumour (flagged).
         let slices = series(&[("notumor", 0.99), ("glioma", 0.6), ("glioma", 0.7)]);

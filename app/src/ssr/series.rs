@@ -320,7 +320,8 @@ fn series_verdict(slices: &[SeriesSlice], threshold: f32) -> Option<SeriesVerdic
         .collect();
     let answers: Vec<ml::series::SliceAnswer> = answered
         .iter()
-        .map(|(_, prediction)| ml::series::SliceAnswer {
+        .map(|(position, prediction)| ml::series::SliceAnswer {
+            position: *position,
             probabilities: prediction
                 .probabilities
                 .values()
