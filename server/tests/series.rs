@@ -176,6 +176,8 @@ async fn a_zip_of_the_series_answers_as_its_files_do() {
     let (status, from_files) = post_series(&server, parts).await;
     assert_eq!(status, 200, "{from_files}");
     assert_eq!(from_zip["total_files"], 8);
+    // An entry is named as a file would be: its last path part.
+    assert_eq!(from_zip["series"][0]["slices"][0]["filename"], "0.dcm");
     let (a, b) = (&from_zip["series"][0], &from_files["series"][0]);
     assert_eq!(instance_numbers(a), (1..=8).collect::<Vec<_>>());
     assert_eq!(instance_numbers(a), instance_numbers(b));

@@ -162,7 +162,13 @@ fn read_instances(
         if ml::series::is_zip(&file.bytes) {
             let unpacked = ml::series::unzip(&file.bytes, MAX_SERIES_SLICES, max_bytes)
                 .map_err(|error| AppError::BadRequest(format!("{}: {error}", file.filename)))?;
-            named.extend(unpacked);
+            // An entry's name is the sender's text, shown back and on the page: cleaned like a
+            // multipart file name (last path part, no control or reordering characters).
+            named.extend(
+                unpacked
+                    .into_iter()
+                    .map(|(name, bytes)| (crate::ssr::multipart::display_name(&name), bytes)),
+            );
         } else {
             named.push((file.filename, file.bytes));
         }
