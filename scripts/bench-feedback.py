@@ -19,57 +19,16 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-BINARY = TARGET / "release" / "brainscan"
-
-
-def start(port: int, keep: bool, root: str, binary: Path) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        RUST_LOG="warn",
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATA_ROOT=root,
-        MODEL_DIR=str(ROOT / "models"),
-        LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
-        KEEP_PREDICTION_SLICES="true" if keep else "false",
-        PREDICT_PER_MINUTE="1000000",
-        READS_PER_MINUTE="1000000",
-    )
-    server = subprocess.Popen([str(binary), "serve"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(Path(root) / "server.log", "w"))
-    for _ in range(150):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    sys.exit(f"the server on port {port} did not start; see {root}/server.log")
-
-
-def multipart(name: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-        f"Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
+from release_server import BINARY, ROOT, multipart, start
 
 
 def timed_predict(connection: http.client.HTTPConnection, name: str, data: bytes) -> float:
-    body, content_type = multipart(name, data)
+    body, content_type = multipart([(name, data)], "file", "image/jpeg")
     started = time.perf_counter()
     connection.request("POST", "/predict", body=body, headers={"Content-Type": content_type})
     response = connection.getresponse()
@@ -100,7 +59,8 @@ def main() -> None:
     # BASELINE_KEEPS_SLICES=true: the baseline keeps slices too, so only what else differs between
     # the builds is measured (drift signals, for one).
     baseline_keeps = os.environ.get("BASELINE_KEEPS_SLICES") == "true"
-    servers = [start(8301, True, roots[0], BINARY), start(8302, baseline_keeps, roots[1], baseline)]
+    servers = [start(8301, roots[0], BINARY, keep_slices=True),
+               start(8302, roots[1], baseline, keep_slices=baseline_keeps)]
     try:
         connections = [http.client.HTTPConnection("127.0.0.1", port) for port in (8301, 8302)]
         for name, data in chosen[:20]:  # warm-up: allocator, page cache, the model's first batches

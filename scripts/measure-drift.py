@@ -24,14 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from PIL import Image, ImageFilter
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-BINARY = TARGET / "release" / "brainscan"
+from release_server import BINARY, ROOT, multipart, start
 PORT = 8191
 STEP = 10
 
@@ -58,41 +55,10 @@ def jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def start(root: str) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        RUST_LOG="warn",
-        HOST="127.0.0.1",
-        PORT=str(PORT),
-        DATA_ROOT=root,
-        MODEL_DIR=str(ROOT / "models"),
-        LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
-        KEEP_PREDICTION_SLICES="false",
-        PREDICT_PER_MINUTE="1000000",
-        READS_PER_MINUTE="1000000",
-    )
-    server = subprocess.Popen([str(BINARY), "serve"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(Path(root) / "server.log", "w"))
-    for _ in range(150):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    sys.exit(f"the server did not start; see {root}/server.log")
-
-
 def predict(connection: http.client.HTTPConnection, body: bytes) -> bool:
     """Sends one slice; answers whether the model answered it."""
-    boundary = uuid.uuid4().hex
-    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.jpg\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
-    connection.request("POST", "/predict", body=form,
-                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    form, content_type = multipart([("s.jpg", body)], "file", "image/jpeg")
+    connection.request("POST", "/predict", body=form, headers={"Content-Type": content_type})
     response = connection.getresponse()
     text = response.read()
     # A slice the not-an-MRI check refuses (422) is no prediction: drift only sees answers.
@@ -130,7 +96,7 @@ def main() -> None:
     plain = [Path(path).read_bytes() for path in chosen]  # the files as they are
     for name, alter in ALTERATIONS.items():
         root = tempfile.mkdtemp(prefix="brainscan-drift-")
-        server = start(root)
+        server = start(PORT, root)
         try:
             connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
             refused = sum(1 for body in plain if not predict(connection, body))

@@ -9,35 +9,22 @@ Build first: cargo build --release -p brainscan && cargo build --release -p ml -
 """
 
 import http.client
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-BINARY = TARGET / "release" / "brainscan"
-WRITER = TARGET / "release" / "examples" / "dicom_series"
+from release_server import BINARY, ROOT, multipart, start
+
+WRITER = BINARY.parent / "examples" / "dicom_series"
 PORT = 8192
 
 
-def form(files: list[tuple[str, bytes]], field: str) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = b""
-    for name, data in files:
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
-                 f"Content-Type: application/dicom\r\n\r\n").encode() + data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def post(connection: http.client.HTTPConnection, path: str, files, field: str) -> float:
-    body, content_type = form(files, field)
+    body, content_type = multipart(files, field, "application/dicom")
     started = time.perf_counter()
     connection.request("POST", path, body=body, headers={"Content-Type": content_type})
     response = connection.getresponse()
@@ -53,20 +40,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="brainscan-series-"))
     subprocess.run([str(WRITER), str(work / "series"), str(count), "256"], check=True)
     files = [(p.name, p.read_bytes()) for p in sorted((work / "series").iterdir())]
-    env = dict(os.environ, RUST_LOG="warn", HOST="127.0.0.1", PORT=str(PORT), DATA_ROOT=str(work / "data"),
-               MODEL_DIR=str(ROOT / "models"), LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
-               KEEP_PREDICTION_SLICES="false", PREDICT_PER_MINUTE="1000000", READS_PER_MINUTE="1000000")
-    server = subprocess.Popen([str(BINARY), "serve"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(work / "server.log", "w"))
+    (work / "data").mkdir()
+    server = start(PORT, str(work / "data"))
     try:
-        for _ in range(150):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-                c.request("GET", "/health")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
         series_times, single_times = [], []
         for round_ in range(rounds + 2):

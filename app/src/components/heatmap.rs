@@ -4,6 +4,18 @@ use crate::components::chart_canvas::ChartCanvas;
 
 use crate::types::predict::ExplanationResponse;
 
+/// Sends one file the browser holds to `POST /predict/explain` (a prediction with its heatmap), as
+/// the batch drawer and the Series viewer ask for a picked file's heatmap.
+pub async fn explain_file(
+    file: web_sys::File,
+) -> Result<ExplanationResponse, crate::error::AppError> {
+    use crate::error::AppError;
+    let form = web_sys::FormData::new().map_err(|_| AppError::Internal)?;
+    form.append_with_blob_and_filename("file", &file, &file.name())
+        .map_err(|_| AppError::Internal)?;
+    crate::api::predict::explain_prediction(form.into()).await
+}
+
 /// The classified slice (from its own pixels, sharper than the model's input) with its Grad-CAM
 /// heatmap drawn over it in the browser: an opacity slider and an on/off switch. The server sends
 /// the heat grid; the canvas draws it at the slice's own resolution, interpolated between cells, as

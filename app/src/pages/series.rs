@@ -7,10 +7,10 @@ use leptos::prelude::*;
 use leptos::web_sys;
 use wasm_bindgen::JsCast;
 
-use crate::api::predict::{explain_prediction, predict_series};
+use crate::api::predict::predict_series;
 use crate::class_label;
 use crate::components::chart_canvas::ChartCanvas;
-use crate::components::heatmap::HeatmapOverlay;
+use crate::components::heatmap::{explain_file, HeatmapOverlay};
 use crate::components::page_header::PageHeader;
 use crate::components::probability_bars::ProbabilityBars;
 use crate::error::AppError;
@@ -135,15 +135,7 @@ fn SeriesViewer(
             *index = (*index as i64 + by).clamp(0, total.saturating_sub(1) as i64) as usize;
         })
     };
-    let explain = Action::new_local(move |file: &web_sys::File| {
-        let file = file.clone();
-        async move {
-            let form = web_sys::FormData::new().map_err(|_| AppError::Internal)?;
-            form.append_with_blob_and_filename("file", &file, &file.name())
-                .map_err(|_| AppError::Internal)?;
-            explain_prediction(form.into()).await
-        }
-    });
+    let explain = Action::new_local(|file: &web_sys::File| explain_file(file.clone()));
     let shown_heatmap = RwSignal::new(None::<usize>);
     let driving = series
         .verdict

@@ -10,7 +10,7 @@ use ml::drift::{DriftBaseline, Signal};
 
 use crate::error::AppError;
 use crate::ssr::AppState;
-use crate::types::drift::{DriftReport, DriftStatus, SignalDrift};
+use crate::types::drift::{DriftAlert, DriftReport, DriftStatus, SignalDrift};
 
 /// Fewest measured predictions a status rests on (a smaller count window needs its own size):
 /// with 50 values over 10 bins, a PSI's sampling noise alone is about 0.2.
@@ -131,6 +131,16 @@ impl DriftCache {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .map(|(_, report)| report.clone())
+    }
+
+    /// The alert of the last report, when it is about `version` and drifting: what `/health`
+    /// says, without copying the whole report on every health check.
+    pub fn alert_for(&self, version: Option<&str>) -> Option<DriftAlert> {
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cached
+            .as_ref()
+            .filter(|(_, report)| report.model_version.as_deref() == version)
+            .and_then(|(_, report)| report.alert())
     }
 }
 

@@ -260,14 +260,12 @@ impl AppState {
             timestamp: db::now_rfc3339(),
             details: crate::types::status::HealthDetails {
                 // The kept report (refreshed every minute), so a health check costs no query.
-                drift: self
-                    .drift
-                    .latest()
-                    .filter(|report| {
-                        report.model_version.as_deref()
-                            == self.models.current().as_ref().map(|m| m.version.as_str())
-                    })
-                    .and_then(|report| report.alert()),
+                drift: self.drift.alert_for(
+                    self.models
+                        .current()
+                        .as_ref()
+                        .map(|model| model.version.as_str()),
+                ),
             },
         }
     }

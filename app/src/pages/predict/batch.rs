@@ -7,13 +7,11 @@ use leptos::prelude::*;
 use leptos::web_sys;
 use wasm_bindgen::JsCast;
 
-use crate::api::predict::explain_prediction;
 use crate::class_label;
 use crate::components::feedback::FeedbackButtons;
-use crate::components::heatmap::HeatmapOverlay;
+use crate::components::heatmap::{explain_file, HeatmapOverlay};
 use crate::components::modal;
 use crate::components::probability_bars::ProbabilityBars;
-use crate::error::AppError;
 use crate::types::predict::{BatchItem, ExplanationResponse};
 use domain::CLASS_NAMES;
 
@@ -400,15 +398,7 @@ fn DetailPanel(
     files: StoredValue<Vec<web_sys::File>, LocalStorage>,
 ) -> impl IntoView {
     let dialog = NodeRef::<Dialog>::new();
-    let explain = Action::new_local(move |file: &web_sys::File| {
-        let file = file.clone();
-        async move {
-            let form = web_sys::FormData::new().map_err(|_| AppError::Internal)?;
-            form.append_with_blob_and_filename("file", &file, &file.name())
-                .map_err(|_| AppError::Internal)?;
-            explain_prediction(form.into()).await
-        }
-    });
+    let explain = Action::new_local(|file: &web_sys::File| explain_file(file.clone()));
     Effect::new(move |_| {
         // DICOM frames beyond the first are not re-read for a heatmap: the explanation reads the
         // file's middle frame, which may not be this row's.
