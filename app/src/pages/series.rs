@@ -185,15 +185,19 @@ fn SeriesViewer(
                     }
                 />
             </div>
-            <p class="drift-key small" data-testid="series-key">
+            <p class="drift-key colour-key small" data-testid="series-key">
                 {crate::CLASS_NAMES.iter().zip(crate::charts::CLASS_COLOURS).map(|(class, colour)| {
                     let style = format!("background: rgb({}, {}, {})", colour.0, colour.1, colour.2);
                     view! {
-                        <span class="swatch" style=style aria-hidden="true"></span>
-                        {format!(" {} ", class_label(class))}
+                        <span class="key-item">
+                            <span class="swatch" style=style aria-hidden="true"></span>
+                            {format!(" {} ", class_label(class))}
+                        </span>
                     }
                 }).collect_view()}
-                <span class="swatch swatch-band" aria-hidden="true"></span>" the slices the verdict rests on"
+                <span class="key-item">
+                    <span class="swatch swatch-band" aria-hidden="true"></span>" the slices the verdict rests on"
+                </span>
             </p>
             <div class="series-controls">
                 <label class="series-slider">
