@@ -26,7 +26,8 @@ install_debian_packages() {
   local missing=()
   local wanted=(pkg-config)
   # PostgreSQL: the tests start a throw-away server for the scale-out mode (scripts/postgres.sh).
-  $BUILD_ONLY || wanted+=(chromium fonts-liberation postgresql)
+  # Orthanc and its DICOMweb plugin: the PACS the tests talk to (scripts/orthanc.sh).
+  $BUILD_ONLY || wanted+=(chromium fonts-liberation postgresql orthanc orthanc-dicomweb)
   for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
