@@ -16,6 +16,7 @@ pub mod feedback;
 pub mod model_versions;
 pub mod predictions;
 pub mod preprocessing_logs;
+pub mod series_results;
 pub mod traffic;
 pub mod training_sessions;
 pub mod uploads;
@@ -51,7 +52,7 @@ impl Backend {
 }
 
 /// The tables the schema defines, in creation order.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 14] = [
     "model_versions",
     "training_sessions",
     "uploaded_images",
@@ -64,6 +65,8 @@ pub const TABLES: [&str; 12] = [
     "login_failures",
     "traffic_minutes",
     "prediction_feedback",
+    "series_uid_key",
+    "series_results",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -61,6 +61,7 @@ on_each_backend!(
     traffic_minutes_add_up_per_minute_and_instance,
     feedback_is_once_per_reviewer_and_the_queue_puts_hesitant_answers_first,
     drift_reads_one_versions_newest_measured_predictions,
+    series_results_are_found_from_their_study_and_keep_no_uid,
 );
 
 fn upload<'a>(sha256: &'a str, class_name: &'a str) -> NewUpload<'a> {
@@ -827,4 +828,51 @@ async fn drift_reads_one_versions_newest_measured_predictions(pool: db::Pool) {
     .await
     .unwrap();
     assert!(future.is_empty());
+}
+
+async fn series_results_are_found_from_their_study_and_keep_no_uid(pool: db::Pool) {
+    use db::series_results::{self, NewSeriesResult, Source};
+    let key = series_results::uid_key(&pool).await.unwrap();
+    assert!(key.len() >= 64, "a per-database key: {key}");
+    let study = "1.2.826.0.1.3680043.8.498.77";
+    let row = |series: &'static str, class_name: Option<&'static str>| NewSeriesResult {
+        study_uid: Some(study),
+        series_uid: Some(series),
+        source: Source::Pacs,
+        model_version: "v1",
+        class_name,
+        confidence: class_name.map(|_| 0.93),
+        needs_review: class_name.is_none(),
+        slices: 12,
+        answered: if class_name.is_some() { 12 } else { 0 },
+        driving_slices: &[5, 6],
+        summary: Some("{\"modality\":\"MR\"}".into()),
+        requested_by: Some("ana"),
+    };
+    let first = series_results::insert(&pool, &key, &row("1.2.3.1", Some("glioma"))).await.unwrap();
+    let second = series_results::insert(&pool, &key, &row("1.2.3.2", None)).await.unwrap();
+    series_results::mark_sent(&pool, first).await.unwrap();
+
+    let found = series_results::for_study(&pool, &key, study).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), vec![second, first]);
+    assert_eq!(found[0].class_name, None);
+    assert_eq!(found[0].confidence, None, "no verdict, no confidence");
+    assert_eq!(found[1].class_name.as_deref(), Some("glioma"));
+    assert_eq!(found[1].confidence, Some(0.93));
+    assert!(found[1].sent_to_pacs_at.is_some());
+    let latest = series_results::latest_for_series(&pool, &key, study, "1.2.3.1").await.unwrap();
+    assert_eq!(latest.map(|r| r.id), Some(first));
+    assert!(series_results::for_study(&pool, &key, "1.2.999").await.unwrap().is_empty());
+
+    // Nothing stored holds a UID in the clear.
+    let stored: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT study_uid_hash, series_uid_hash FROM series_results")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (study_hash, series_hash) in stored {
+        let (study_hash, series_hash) = (study_hash.unwrap(), series_hash.unwrap());
+        assert!(!study_hash.contains("3680043") && !series_hash.contains("1.2.3"));
+        assert_eq!(study_hash, series_results::hash_uid(&key, study));
+    }
 }
