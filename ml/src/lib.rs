@@ -23,6 +23,7 @@ pub mod non_mri;
 pub mod plots;
 pub mod preprocess;
 pub mod scanner_variation;
+pub mod secondary_capture;
 pub mod series;
 pub mod train;
 pub mod trust;

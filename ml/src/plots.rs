@@ -26,7 +26,7 @@ fn plot_error(error: impl std::fmt::Display) -> MlError {
     MlError::Plot(error.to_string())
 }
 
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     // The embedded font is valid TrueType; registering it can only fail if the bytes were corrupted,
     // in which case plots render without text rather than not at all.
     REGISTER_FONT.call_once(|| {
