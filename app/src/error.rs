@@ -56,6 +56,9 @@ pub enum AppError {
     /// The file's encoding cannot be decoded here (e.g. a DICOM transfer syntax without a codec).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A server we depend on (the PACS) failed or refused us; the message says which and how.
+    #[error("{0}")]
+    BadGateway(String),
 }
 
 impl AppError {
@@ -75,6 +78,7 @@ impl AppError {
             AppError::RequestTimeout(_) => 408,
             AppError::TooManyRequests(_) => 429,
             AppError::Unavailable(_) => 503,
+            AppError::BadGateway(_) => 502,
         }
     }
 
@@ -95,6 +99,7 @@ impl AppError {
             AppError::RequestTimeout(_) => "request_timeout",
             AppError::NotBrainMri { .. } => "not_brain_mri",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::BadGateway(_) => "bad_gateway",
         }
     }
 }
@@ -157,6 +162,7 @@ impl From<ErrorBody> for AppError {
             ("unavailable", _) => AppError::Unavailable(body.detail),
             ("too_many_requests", _) => AppError::TooManyRequests(body.detail),
             ("request_timeout", _) => AppError::RequestTimeout(body.detail),
+            ("bad_gateway", _) => AppError::BadGateway(body.detail),
             _ => AppError::Transport(body.detail),
         }
     }
@@ -208,6 +214,22 @@ fn plain_reason(reason: &str) -> String {
         plain = plain.replace(&format!("expected {rust}"), &format!("expected {words}"));
     }
     plain
+}
+
+#[cfg(feature = "ssr")]
+impl From<pacs::PacsError> for AppError {
+    fn from(error: pacs::PacsError) -> Self {
+        use pacs::PacsError;
+        match error {
+            PacsError::NotFound(_) => AppError::NotFound(error.to_string()),
+            PacsError::TooLarge { .. } => AppError::PayloadTooLarge(error.to_string()),
+            // The message names the PACS's status or why it could not be reached, never credentials.
+            other => {
+                tracing::warn!(error = %other, "DICOMweb request failed");
+                AppError::BadGateway(other.to_string())
+            }
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -61,11 +61,7 @@ pub struct NewSeriesResult<'a> {
     pub requested_by: Option<&'a str>,
 }
 
-pub async fn insert(
-    db: &crate::Pool,
-    key: &str,
-    row: &NewSeriesResult<'_>,
-) -> DbResult<i64> {
+pub async fn insert(db: &crate::Pool, key: &str, row: &NewSeriesResult<'_>) -> DbResult<i64> {
     let driving = serde_json::to_string(row.driving_slices).unwrap_or_else(|_| "[]".into());
     Ok(sqlx::query_scalar(
         "INSERT INTO series_results (study_uid_hash, series_uid_hash, source, model_version,
@@ -162,7 +158,10 @@ mod tests {
         let uid = "1.2.826.0.1.3680043.8.498.1";
         assert_eq!(hash_uid("k1", uid), hash_uid("k1", &format!(" {uid} ")));
         assert_ne!(hash_uid("k1", uid), hash_uid("k2", uid));
-        assert_ne!(hash_uid("k1", uid), hash_uid("k1", "1.2.826.0.1.3680043.8.498.2"));
+        assert_ne!(
+            hash_uid("k1", uid),
+            hash_uid("k1", "1.2.826.0.1.3680043.8.498.2")
+        );
         assert_eq!(hash_uid("k1", uid).len(), 64);
         assert!(!hash_uid("k1", uid).contains("3680043"));
     }

@@ -849,20 +849,32 @@ async fn series_results_are_found_from_their_study_and_keep_no_uid(pool: db::Poo
         summary: Some("{\"modality\":\"MR\"}".into()),
         requested_by: Some("ana"),
     };
-    let first = series_results::insert(&pool, &key, &row("1.2.3.1", Some("glioma"))).await.unwrap();
-    let second = series_results::insert(&pool, &key, &row("1.2.3.2", None)).await.unwrap();
+    let first = series_results::insert(&pool, &key, &row("1.2.3.1", Some("glioma")))
+        .await
+        .unwrap();
+    let second = series_results::insert(&pool, &key, &row("1.2.3.2", None))
+        .await
+        .unwrap();
     series_results::mark_sent(&pool, first).await.unwrap();
 
     let found = series_results::for_study(&pool, &key, study).await.unwrap();
-    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), vec![second, first]);
+    assert_eq!(
+        found.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![second, first]
+    );
     assert_eq!(found[0].class_name, None);
     assert_eq!(found[0].confidence, None, "no verdict, no confidence");
     assert_eq!(found[1].class_name.as_deref(), Some("glioma"));
     assert_eq!(found[1].confidence, Some(0.93));
     assert!(found[1].sent_to_pacs_at.is_some());
-    let latest = series_results::latest_for_series(&pool, &key, study, "1.2.3.1").await.unwrap();
+    let latest = series_results::latest_for_series(&pool, &key, study, "1.2.3.1")
+        .await
+        .unwrap();
     assert_eq!(latest.map(|r| r.id), Some(first));
-    assert!(series_results::for_study(&pool, &key, "1.2.999").await.unwrap().is_empty());
+    assert!(series_results::for_study(&pool, &key, "1.2.999")
+        .await
+        .unwrap()
+        .is_empty());
 
     // Nothing stored holds a UID in the clear.
     let stored: Vec<(Option<String>, Option<String>)> =

@@ -30,6 +30,8 @@ pub const SERIES_DESCRIPTION: &str = "BrainScan result (research use only)";
 /// Height of one banner line, pixels.
 const LINE_HEIGHT: u32 = 18;
 const FONT_SIZE: f64 = 14.0;
+/// Narrowest image stored: wide enough for the probability line.
+const MIN_WIDTH: u32 = 448;
 
 /// The elements that file an image under its source's patient and study.
 const LINKED_TAGS: [Tag; 11] = [
@@ -64,7 +66,9 @@ impl StudyLink {
     /// Reads the link from a DICOM Part 10 file of the source series.
     pub fn from_instance(bytes: &[u8]) -> MlResult<StudyLink> {
         if !crate::dicom::is_dicom(bytes) {
-            return Err(MlError::Decode("not a DICOM file (no DICM preamble)".into()));
+            return Err(MlError::Decode(
+                "not a DICOM file (no DICM preamble)".into(),
+            ));
         }
         let object = OpenFileOptions::new()
             .read_preamble(ReadPreamble::Never)
@@ -112,11 +116,31 @@ pub fn new_uid(seed: &str) -> String {
 
 /// `image` below a black banner holding [`RESEARCH_USE_ONLY`] and then `lines`, in white.
 pub fn annotate(image: &RgbImage, lines: &[String]) -> MlResult<RgbImage> {
-    let width = image.width().max(320);
+    // A small view is scaled up so the banner's lines fit its width and read at a viewer's size.
+    let scaled;
+    let image = if image.width() < MIN_WIDTH {
+        let height = (u64::from(image.height()) * u64::from(MIN_WIDTH)
+            / u64::from(image.width().max(1))) as u32;
+        scaled = image::imageops::resize(
+            image,
+            MIN_WIDTH,
+            height.max(1),
+            image::imageops::FilterType::Triangle,
+        );
+        &scaled
+    } else {
+        image
+    };
+    let width = image.width();
     let banner = LINE_HEIGHT * (lines.len() as u32 + 1) + 6;
     let height = image.height() + banner;
     let mut canvas = RgbImage::from_pixel(width, height, Rgb([0, 0, 0]));
-    image::imageops::overlay(&mut canvas, image, i64::from((width - image.width()) / 2), i64::from(banner));
+    image::imageops::overlay(
+        &mut canvas,
+        image,
+        i64::from((width - image.width()) / 2),
+        i64::from(banner),
+    );
     crate::plots::ensure_font();
     let plot_error = |e: &dyn std::fmt::Display| MlError::Plot(e.to_string());
     {
@@ -167,14 +191,22 @@ pub fn write(link: &StudyLink, capture: &CaptureImage<'_>) -> MlResult<Vec<u8>> 
     let mut put_str = |tag, vr, value: &str| {
         object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
     };
-    put_str(tags::SOP_CLASS_UID, VR::UI, uids::SECONDARY_CAPTURE_IMAGE_STORAGE);
+    put_str(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::SECONDARY_CAPTURE_IMAGE_STORAGE,
+    );
     put_str(tags::SOP_INSTANCE_UID, VR::UI, &instance_uid);
     put_str(tags::SERIES_INSTANCE_UID, VR::UI, capture.series_uid);
     put_str(tags::MODALITY, VR::CS, "OT");
     put_str(tags::CONVERSION_TYPE, VR::CS, "WSD");
     put_str(tags::SERIES_DESCRIPTION, VR::LO, SERIES_DESCRIPTION);
     put_str(tags::SERIES_NUMBER, VR::IS, "9901");
-    put_str(tags::INSTANCE_NUMBER, VR::IS, &capture.instance_number.to_string());
+    put_str(
+        tags::INSTANCE_NUMBER,
+        VR::IS,
+        &capture.instance_number.to_string(),
+    );
     put_str(tags::BURNED_IN_ANNOTATION, VR::CS, "YES");
     put_str(tags::IMAGE_COMMENTS, VR::LT, capture.comment);
     put_str(tags::MANUFACTURER, VR::LO, "BrainScan MRI");
@@ -237,7 +269,8 @@ mod tests {
         let picture = RgbImage::from_pixel(64, 64, Rgb([90, 90, 90]));
         let annotated = annotate(&picture, &["glioma 97.1%".into()]).unwrap();
         let banner = LINE_HEIGHT * 2 + 6;
-        assert_eq!(annotated.height(), 64 + banner);
+        assert_eq!(annotated.width(), MIN_WIDTH, "scaled up to fit the banner");
+        assert_eq!(annotated.height(), MIN_WIDTH + banner);
         // Text was drawn: the banner is not all black.
         let lit = (0..banner)
             .flat_map(|y| (0..annotated.width()).map(move |x| (x, y)))
@@ -262,16 +295,37 @@ mod tests {
             .read_preamble(ReadPreamble::Never)
             .from_reader(Cursor::new(&bytes[128..]))
             .unwrap();
-        let text = |tag| object.element(tag).unwrap().to_str().unwrap().trim_end_matches(['\0', ' ']).to_owned();
-        assert_eq!(text(tags::SOP_CLASS_UID), uids::SECONDARY_CAPTURE_IMAGE_STORAGE);
-        assert_eq!(text(tags::STUDY_INSTANCE_UID), "1.2.826.0.1.3680043.8.498.5");
+        let text = |tag| {
+            object
+                .element(tag)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_end_matches(['\0', ' '])
+                .to_owned()
+        };
+        assert_eq!(
+            text(tags::SOP_CLASS_UID),
+            uids::SECONDARY_CAPTURE_IMAGE_STORAGE
+        );
+        assert_eq!(
+            text(tags::STUDY_INSTANCE_UID),
+            "1.2.826.0.1.3680043.8.498.5"
+        );
         assert_eq!(text(tags::SERIES_INSTANCE_UID), series_uid);
         assert_eq!(text(tags::SOP_INSTANCE_UID), format!("{series_uid}.3"));
         assert_eq!(text(tags::PHOTOMETRIC_INTERPRETATION), "RGB");
         assert_eq!(text(tags::BURNED_IN_ANNOTATION), "YES");
         // Filed under the same patient as the source.
         assert_eq!(text(tags::PATIENT_ID), PATIENT_ID);
-        let pixels = object.element(tags::PIXEL_DATA).unwrap().to_bytes().unwrap();
-        assert_eq!(&pixels[..annotated.as_raw().len()], annotated.as_raw().as_slice());
+        let pixels = object
+            .element(tags::PIXEL_DATA)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        assert_eq!(
+            &pixels[..annotated.as_raw().len()],
+            annotated.as_raw().as_slice()
+        );
     }
 }

@@ -145,7 +145,9 @@ impl DicomWebClient {
         if let Some(modality) = &query.modality {
             parameters.push(("ModalitiesInStudy", modality.clone()));
         }
-        let answer = self.search("/studies", &parameters, "the study list").await?;
+        let answer = self
+            .search("/studies", &parameters, "the study list")
+            .await?;
         Ok(answer
             .iter()
             .filter_map(|dataset| {
@@ -204,9 +206,10 @@ impl DicomWebClient {
         check_uid(series_uid)?;
         let what = format!("series {series_uid} of study {study_uid}");
         let url = format!("{}/studies/{study_uid}/series/{series_uid}", self.root);
-        let request = self
-            .authorised(self.http.get(&url))
-            .header(reqwest::header::ACCEPT, "multipart/related; type=\"application/dicom\"");
+        let request = self.authorised(self.http.get(&url)).header(
+            reqwest::header::ACCEPT,
+            "multipart/related; type=\"application/dicom\"",
+        );
         let mut response = self.send(request, &what).await?;
         let content_type = response
             .headers()
@@ -232,8 +235,11 @@ impl DicomWebClient {
             }
             body.extend_from_slice(&chunk);
         }
-        let instances = multipart::parts(&body, &boundary)
-            .map_err(|detail| PacsError::Malformed { what: what.clone(), detail })?;
+        let instances =
+            multipart::parts(&body, &boundary).map_err(|detail| PacsError::Malformed {
+                what: what.clone(),
+                detail,
+            })?;
         if instances.is_empty() {
             return Err(PacsError::NotFound(what));
         }
@@ -250,10 +256,13 @@ impl DicomWebClient {
             .header(reqwest::header::ACCEPT, "application/dicom+json")
             .body(body);
         let response = self.send(request, &what).await?;
-        let answer: Value = response.json().await.map_err(|error| PacsError::Malformed {
-            what: what.clone(),
-            detail: error.to_string(),
-        })?;
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|error| PacsError::Malformed {
+                what: what.clone(),
+                detail: error.to_string(),
+            })?;
         let accepted = dicom_json::items(&answer, "00081199")
             .iter()
             .filter_map(|item| dicom_json::text(item, "00081155"))
@@ -279,10 +288,13 @@ impl DicomWebClient {
         if response.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(Vec::new());
         }
-        let answer: Value = response.json().await.map_err(|error| PacsError::Malformed {
-            what: what.to_owned(),
-            detail: error.to_string(),
-        })?;
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|error| PacsError::Malformed {
+                what: what.to_owned(),
+                detail: error.to_string(),
+            })?;
         match answer {
             Value::Array(datasets) => Ok(datasets),
             _ => Err(PacsError::Malformed {
@@ -300,7 +312,11 @@ impl DicomWebClient {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> PacsResult<reqwest::Response> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> PacsResult<reqwest::Response> {
         let response = request.send().await.map_err(|error| {
             // reqwest's message names the URL (no credentials in it: they travel in a header).
             PacsError::Unreachable(error.without_url().to_string())
@@ -320,13 +336,14 @@ impl DicomWebClient {
 
 /// A UID is digits and dots (PS3.5 9.1): anything else would change the request's path.
 fn check_uid(uid: &str) -> PacsResult<()> {
-    let valid = !uid.is_empty()
-        && uid.len() <= 64
-        && uid.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let valid =
+        !uid.is_empty() && uid.len() <= 64 && uid.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if valid {
         Ok(())
     } else {
-        Err(PacsError::NotFound(format!("UID {uid:?} (a UID is digits and dots)")))
+        Err(PacsError::NotFound(format!(
+            "UID {uid:?} (a UID is digits and dots)"
+        )))
     }
 }
 
@@ -338,7 +355,10 @@ mod tests {
     fn only_http_roots_are_taken() {
         for bad in ["", "orthanc:8042", "ftp://pacs/dicom-web", "http://"] {
             assert!(
-                matches!(DicomWebClient::new(bad, Credentials::None), Err(PacsError::InvalidUrl(_))),
+                matches!(
+                    DicomWebClient::new(bad, Credentials::None),
+                    Err(PacsError::InvalidUrl(_))
+                ),
                 "{bad}"
             );
         }
@@ -353,7 +373,10 @@ mod tests {
             password: "hunter2".into(),
         };
         let shown = format!("{basic:?} {:?}", Credentials::Bearer("tok-123".into()));
-        assert!(!shown.contains("hunter2") && !shown.contains("tok-123"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok-123"),
+            "{shown}"
+        );
         assert!(shown.contains("reader"));
     }
 
@@ -368,7 +391,8 @@ mod tests {
     #[tokio::test]
     async fn a_pacs_that_is_down_is_unreachable() {
         // Port 9 (discard) on loopback: nothing listens there.
-        let client = DicomWebClient::new("http://127.0.0.1:9/dicom-web", Credentials::None).unwrap();
+        let client =
+            DicomWebClient::new("http://127.0.0.1:9/dicom-web", Credentials::None).unwrap();
         let error = client.studies(&StudyQuery::default()).await.unwrap_err();
         assert!(matches!(error, PacsError::Unreachable(_)), "{error}");
     }

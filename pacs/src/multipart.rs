@@ -38,8 +38,11 @@ pub fn parts(body: &[u8], boundary: &str) -> Result<Vec<Vec<u8>>, String> {
         let headers_end = memmem::find(rest, b"\r\n\r\n")
             .ok_or_else(|| format!("part {} has no end of headers", parts.len() + 1))?;
         let content_start = at + headers_end + 4;
-        let next = memmem::find(&body[content_start..], format!("\r\n{delimiter}").as_bytes())
-            .ok_or_else(|| format!("part {} is not closed (truncated answer?)", parts.len() + 1))?;
+        let next = memmem::find(
+            &body[content_start..],
+            format!("\r\n{delimiter}").as_bytes(),
+        )
+        .ok_or_else(|| format!("part {} is not closed (truncated answer?)", parts.len() + 1))?;
         parts.push(body[content_start..content_start + next].to_vec());
         at = content_start + next + 2 + delimiter.len();
     }
@@ -58,12 +61,15 @@ pub fn dicom_body(instances: &[Vec<u8>]) -> (Vec<u8>, String) {
     }
     let mut body = Vec::with_capacity(instances.iter().map(Vec::len).sum::<usize>() + 128);
     for instance in instances {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes(),
+        );
         body.extend_from_slice(instance);
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let content_type = format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
+    let content_type =
+        format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
     (body, content_type)
 }
 

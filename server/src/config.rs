@@ -178,6 +178,67 @@ pub struct ServeConfig {
     /// banner and `/health`'s `drift` entry (0.1 is commonly read as a small shift, 0.2 as large).
     #[arg(long, env = "DRIFT_PSI_ALERT", default_value_t = 0.2, value_parser = psi_alert)]
     pub drift_psi_alert: f64,
+
+    #[command(flatten)]
+    pub pacs: PacsConfig,
+}
+
+/// The PACS the Studies page and `brainscan pacs` talk to over DICOMweb. Credentials belong in the
+/// environment (a command line shows in `ps`); they are never logged.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct PacsConfig {
+    /// DICOMweb service root of the PACS, e.g. http://orthanc:8042/dicom-web. Unset: no Studies
+    /// page, and `/pacs/*` answers 503.
+    #[arg(long = "dicomweb-url", env = "DICOMWEB_URL")]
+    pub dicomweb_url: Option<String>,
+
+    /// HTTP basic-auth user for the PACS (with DICOMWEB_PASSWORD).
+    #[arg(long = "dicomweb-user", env = "DICOMWEB_USER")]
+    pub dicomweb_user: Option<String>,
+
+    /// HTTP basic-auth password for the PACS.
+    #[arg(
+        long = "dicomweb-password",
+        env = "DICOMWEB_PASSWORD",
+        hide_env_values = true
+    )]
+    pub dicomweb_password: Option<String>,
+
+    /// Bearer token for the PACS, instead of a user and password.
+    #[arg(
+        long = "dicomweb-token",
+        env = "DICOMWEB_TOKEN",
+        hide_env_values = true
+    )]
+    pub dicomweb_token: Option<String>,
+}
+
+impl PacsConfig {
+    /// The DICOMweb client, or `None` without DICOMWEB_URL (empty counts as unset).
+    pub fn client(&self) -> Result<Option<pacs::DicomWebClient>, String> {
+        let set = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        let Some(url) = set(&self.dicomweb_url) else {
+            return Ok(None);
+        };
+        let credentials = match (
+            set(&self.dicomweb_user),
+            set(&self.dicomweb_password),
+            set(&self.dicomweb_token),
+        ) {
+            (None, None, None) => pacs::Credentials::None,
+            (None, None, Some(token)) => pacs::Credentials::Bearer(token),
+            (Some(user), Some(password), None) => pacs::Credentials::Basic { user, password },
+            (_, _, Some(_)) => {
+                return Err(
+                    "set DICOMWEB_TOKEN or DICOMWEB_USER and DICOMWEB_PASSWORD, not both".into(),
+                )
+            }
+            _ => return Err("DICOMWEB_USER and DICOMWEB_PASSWORD go together".into()),
+        };
+        pacs::DicomWebClient::new(&url, credentials)
+            .map(Some)
+            .map_err(|error| error.to_string())
+    }
 }
 
 fn psi_alert(text: &str) -> Result<f64, String> {
@@ -243,8 +304,13 @@ impl ServeConfig {
         })
     }
 
-    pub fn service(&self, storage: storage::Storage) -> app::ssr::ServiceConfig {
+    pub fn service(
+        &self,
+        storage: storage::Storage,
+        dicomweb: Option<pacs::DicomWebClient>,
+    ) -> app::ssr::ServiceConfig {
         app::ssr::ServiceConfig {
+            dicomweb,
             shipped_model_dir: self.state.model_dir.clone(),
             storage,
             data_dir: self.state.data_dir.clone(),
@@ -367,10 +433,13 @@ mod tests {
             let scratch = tempfile::tempdir().unwrap();
             let storage = storage::Storage::local(scratch.path(), scratch.path()).unwrap();
             assert_eq!(
-                config.service(storage.clone()).max_upload_bytes,
+                config.service(storage.clone(), None).max_upload_bytes,
                 20 * 1024 * 1024
             );
-            assert_eq!(config.service(storage).max_request_bytes, 100 * 1024 * 1024);
+            assert_eq!(
+                config.service(storage, None).max_request_bytes,
+                100 * 1024 * 1024
+            );
             assert_eq!(config.state.data_dir, None);
         });
     }

@@ -82,8 +82,19 @@ pub async fn build_state(config: &ServeConfig) -> anyhow::Result<AppState> {
              created with `brainscan user add <name> --role admin` or ADMIN_PASSWORD"
         );
     }
-    let state = AppState::new(leptos_options(config)?, pool, config.service(storage))
-        .context("starting the inference thread")?;
+    let dicomweb = config
+        .pacs
+        .client()
+        .map_err(|reason| anyhow::anyhow!("DICOMWEB_URL: {reason}"))?;
+    if let Some(client) = &dicomweb {
+        tracing::info!(root = client.root(), "PACS over DICOMweb");
+    }
+    let state = AppState::new(
+        leptos_options(config)?,
+        pool,
+        config.service(storage, dicomweb),
+    )
+    .context("starting the inference thread")?;
     match app::ssr::models::load_serving(&state).await {
         Ok(version) => tracing::info!(%version, "model loaded"),
         // The site, uploads and history stay useful without a model; /health reports it.

@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod insights;
 pub mod model;
 pub mod monitor;
+pub mod pacs;
 pub mod predict;
 pub mod retrain;
 pub mod review;

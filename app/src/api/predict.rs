@@ -126,5 +126,5 @@ pub async fn predict_series(
         }
     };
     let files = form.files_named("files")?;
-    series::classify_series(&state, files, pictures).await
+    series::classify_series(&state, files, pictures, db::series_results::Source::Upload).await
 }

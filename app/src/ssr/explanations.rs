@@ -26,7 +26,7 @@ static EXPLAINING: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 const BUSY_RETRY_SECONDS: u64 = 2;
 
 /// A client's one explanation slot, given back when the explanation ends (or is cancelled).
-struct ClientSlot(String);
+pub(crate) struct ClientSlot(String);
 
 impl ClientSlot {
     fn take(client: String) -> Option<Self> {
@@ -55,7 +55,8 @@ fn busy(why: &str) -> AppError {
 }
 
 /// This client's explanation slot and one of the server's permits, or 503 when either is taken.
-fn explanation_turn() -> Result<(ClientSlot, tokio::sync::SemaphorePermit<'static>), AppError> {
+pub(crate) fn explanation_turn(
+) -> Result<(ClientSlot, tokio::sync::SemaphorePermit<'static>), AppError> {
     let client = crate::ssr::auth::principal().client.unwrap_or_default();
     let slot = ClientSlot::take(client)
         .ok_or_else(|| busy("this client already has an explanation in progress"))?;

@@ -11,6 +11,7 @@ pub mod model_report;
 pub mod models;
 pub mod monitor;
 pub mod multipart;
+pub mod pacs;
 pub mod predictions;
 pub mod retrain;
 pub mod review;

@@ -44,6 +44,7 @@ pub async fn classify_series(
     state: &AppState,
     files: Vec<UploadedFile>,
     pictures: bool,
+    source: db::series_results::Source,
 ) -> Result<SeriesPredictionResponse, AppError> {
     let model = serving_model(state)?;
     let config = model.classifier.manifest().preprocess;
@@ -87,6 +88,9 @@ pub async fn classify_series(
         .trust()
         .map_or(0.5, |trust| trust.review_threshold);
 
+    let uid_key = db::series_results::uid_key(&state.db).await?;
+    let caller = crate::ssr::auth::principal();
+    let requested_by = caller.role.map(|_| caller.subject.as_str());
     let mut answers = answers.into_iter();
     let mut results = Vec::with_capacity(series.len());
     for (key, instances) in series {
@@ -128,6 +132,24 @@ pub async fn classify_series(
         }
         let verdict = series_verdict(&slices, threshold);
         let first = slices.first();
+        let answered = slices.iter().filter(|s| s.prediction.is_some()).count();
+        let row = db::series_results::NewSeriesResult {
+            study_uid: key.study_uid.as_deref(),
+            series_uid: key.series_uid.as_deref(),
+            source,
+            model_version: &model.version,
+            class_name: verdict.as_ref().map(|v| v.class_name.as_str()),
+            confidence: verdict.as_ref().map(|v| v.confidence),
+            needs_review: verdict.as_ref().is_none_or(|v| v.needs_review),
+            slices: slices.len(),
+            answered,
+            driving_slices: verdict
+                .as_ref()
+                .map_or(&[], |v| v.driving_slices.as_slice()),
+            summary: first.and_then(|s| serde_json::to_string(&s.dicom.summary).ok()),
+            requested_by,
+        };
+        let result_id = db::series_results::insert(&state.db, &uid_key, &row).await?;
         results.push(SeriesResult {
             study_instance_uid: key.study_uid,
             series_instance_uid: key.series_uid,
@@ -135,6 +157,7 @@ pub async fn classify_series(
             ordered_by: key.rule.to_owned(),
             slices,
             verdict,
+            result_id: Some(result_id),
         });
     }
     Ok(SeriesPredictionResponse {

@@ -170,6 +170,8 @@ pub struct ServiceConfig {
     pub slice_retention: Option<Duration>,
     /// Which predictions count as recent for drift, and when a signal drifts.
     pub drift: crate::ssr::drift::DriftSettings,
+    /// The PACS (`DICOMWEB_URL`), when one is configured.
+    pub dicomweb: Option<pacs::DicomWebClient>,
 }
 
 impl ServiceConfig {

@@ -37,6 +37,9 @@ pub struct SeriesResult {
     pub slices: Vec<SeriesSlice>,
     /// `None` when no slice could be answered.
     pub verdict: Option<SeriesVerdict>,
+    /// The recorded verdict's id (UIDs kept only hashed); `None` if it could not be recorded.
+    #[serde(default)]
+    pub result_id: Option<i64>,
 }
 
 /// One slice (one frame of a file) and its answer, or why there is none.

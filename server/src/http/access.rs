@@ -44,7 +44,11 @@ const READ_WRITES: [&str; 5] = [
     "/predict/explain",
     "/api/server_status",
 ];
-const ANNOTATOR_WRITES: [&str; 6] = [
+/// The PACS: its study lists show patient names and IDs, so only signed-in users, whatever the
+/// public-read setting.
+const VIEWER_PREFIXES: [&str; 1] = ["/pacs/"];
+const ANNOTATOR_WRITES: [&str; 7] = [
+    "/pacs/store",
     "/retrain",
     "/retrain/review/decide",
     "/uploads/relabel",
@@ -78,7 +82,9 @@ pub fn required_access(method: &Method, path: &str) -> Access {
     if is_safe(method) {
         if is_static(method, path) || PUBLIC_PATHS.contains(&path) {
             Access::Public
-        } else if is_prediction_path(path, "slice") {
+        } else if is_prediction_path(path, "slice")
+            || VIEWER_PREFIXES.iter().any(|p| path.starts_with(p))
+        {
             // A patient's image: never public, whatever the public-read setting.
             Access::Role(Role::Viewer)
         } else if ADMIN_READS.contains(&path) {
@@ -99,6 +105,8 @@ pub fn required_access(method: &Method, path: &str) -> Access {
         Access::Read
     } else if ANNOTATOR_WRITES.contains(&path) || is_prediction_path(path, "feedback") {
         Access::Role(Role::Annotator)
+    } else if VIEWER_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        Access::Role(Role::Viewer)
     } else {
         Access::Role(Role::Admin)
     }

@@ -155,7 +155,10 @@ fn budget_of(method: &Method, path: &str) -> Option<(Budget, f64)> {
         (_, "/predict/explain" | "/predictions/explain") if writes => {
             return Some((Budget::Predict, EXPLAIN_COST))
         }
-        (_, "/predict" | "/predict/batch" | "/predict/series") if writes => Budget::Predict,
+        (
+            _,
+            "/predict" | "/predict/batch" | "/predict/series" | "/pacs/classify" | "/pacs/store",
+        ) if writes => Budget::Predict,
         (_, "/auth/login") if writes => Budget::Login,
         (_, "/retrain") if writes => Budget::Upload,
         (Access::Read, _) => Budget::Read,

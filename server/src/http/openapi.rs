@@ -26,6 +26,8 @@ use utoipa::OpenApi;
         (name = "feedback", description = "Reviewers confirm or correct predictions (corrections become \
             training data); the review queue; accuracy on reviewed answers"),
         (name = "insights", description = "Data and model reports behind the charts"),
+        (name = "pacs", description = "Studies in the hospital's PACS over DICOMweb (`DICOMWEB_URL`): \
+            list, classify whole series, store results back"),
         (name = "operations", description = "Health, uptime, metrics and these docs"),
         (name = "accounts", description = "Logging in, users, API tokens and the audit trail. Roles: \
             viewer (predict, read), annotator (+ upload), admin (+ retrain, activate, accounts). \
@@ -321,6 +323,16 @@ mod forms {
         prediction_id: i64,
     }
 
+    /// The body of `POST /pacs/classify` and `POST /pacs/store`.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct PacsSeriesRequest {
+        study_uid: String,
+        series_uid: String,
+        /// Each slice's picture in the answer, for a viewer (default false).
+        images: Option<bool>,
+    }
+
     #[derive(ToSchema)]
     #[allow(dead_code)]
     pub struct CancelForm {
@@ -423,6 +435,7 @@ mod paths {
     use app::types::insights::VisualizationData;
     use app::types::model::ModelReport;
     use app::types::monitor::{MetricsHistory, MetricsReport};
+    use app::types::pacs::{PacsClassification, StudyList, StudySeries};
     use app::types::predict::{BatchPredictionResponse, ExplanationResponse, PredictionResponse};
     use app::types::retrain::{
         ActivateRequest, CancelResponse, DatabaseStats, ModelsResponse, RetrainOutlook,
@@ -435,8 +448,8 @@ mod paths {
 
     use super::forms::{
         ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest, DeleteForm,
-        ExplainKeptRequest, FeedbackForm, LoginRequest, PredictForm, RelabelForm,
-        RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
+        ExplainKeptRequest, FeedbackForm, LoginRequest, PacsSeriesRequest, PredictForm,
+        RelabelForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
     };
     use super::server_fn_path;
 
@@ -516,6 +529,66 @@ mod paths {
             )
         )]
         fn predict_series;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::pacs::PacsStudies>(), tag = "pacs",
+            summary = "The PACS's studies (QIDO-RS), with the verdicts recorded for them",
+            description = "A page of the studies of the PACS at `DICOMWEB_URL`: date, modalities,                            description, series and instance counts, and patient name and ID (passed                            through to the signed-in caller, never stored or logged). `last_result` is                            the newest verdict recorded for the study, found by its hashed UID.",
+            params(
+                ("limit" = Option<usize>, Query, description = "1-100, default 25"),
+                ("offset" = Option<usize>, Query, description = "Studies to skip"),
+                ("mr_only" = Option<bool>, Query, description = "Only studies with an MR series"),
+            ),
+            responses(
+                (status = 200, description = "A page of studies", body = StudyList),
+                (status = 502, description = "The PACS is down, refused our credentials or answered an error", body = ErrorBody),
+                (status = 503, description = "No PACS is configured (`DICOMWEB_URL`)", body = ErrorBody),
+            )
+        )]
+        fn pacs_studies;
+
+        #[utoipa::path(
+            get, path = server_fn_path::<app::api::pacs::PacsSeries>(), tag = "pacs",
+            summary = "A study's series (QIDO-RS)",
+            params(("study_uid" = String, Query, description = "Study Instance UID")),
+            responses(
+                (status = 200, description = "The study's series, MR ones `classifiable`", body = StudySeries),
+                (status = 404, description = "The PACS has no such study", body = ErrorBody),
+                (status = 502, description = "The PACS is down, refused our credentials or answered an error", body = ErrorBody),
+                (status = 503, description = "No PACS is configured", body = ErrorBody),
+            )
+        )]
+        fn pacs_series;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::pacs::PacsClassify>(), tag = "pacs",
+            summary = "Fetch a series from the PACS (WADO-RS) and classify it",
+            description = "As `POST /predict/series` on the series' instances, with the time the fetch                            and the classification took. The verdict is recorded with the UIDs hashed.",
+            request_body(content = PacsSeriesRequest, content_type = "application/json"),
+            responses(
+                (status = 200, description = "The series' slices and verdict", body = PacsClassification),
+                (status = 400, description = "The series holds no classifiable MR slice", body = ErrorBody),
+                (status = 404, description = "The PACS has no such series", body = ErrorBody),
+                (status = 413, description = "The series is larger than the request limit or 500 instances", body = ErrorBody),
+                (status = 502, description = "The PACS is down, refused our credentials or answered an error", body = ErrorBody),
+                (status = 503, description = "No PACS or no model", body = ErrorBody),
+            )
+        )]
+        fn pacs_classify;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::pacs::PacsStore>(), tag = "pacs",
+            summary = "Classify a series from the PACS and store the result in it (STOW-RS)",
+            description = "As `/pacs/classify`, then each answered slice's Grad-CAM heatmap with its                            class, probabilities, the series verdict and \"RESEARCH USE ONLY\" burned in,                            stored as a DICOM Secondary Capture series (Modality OT) of the same study                            and patient. Annotators and admins.",
+            request_body(content = PacsSeriesRequest, content_type = "application/json"),
+            responses(
+                (status = 200, description = "The classification and what was stored", body = PacsClassification),
+                (status = 404, description = "The PACS has no such series", body = ErrorBody),
+                (status = 502, description = "The PACS failed or stored none of the images", body = ErrorBody),
+                (status = 503, description = "No PACS, no model, or explanations busy", body = ErrorBody),
+            )
+        )]
+        fn pacs_store;
 
         #[utoipa::path(
             post, path = server_fn_path::<app::api::predict::ExplainPrediction>(), tag = "prediction",
