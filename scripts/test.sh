@@ -18,10 +18,21 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy -p domain -p synthetic -p db -p storage -p ml -p app -p brainscan --all-targets -- -D warnings
+cargo clippy -p domain -p synthetic -p db -p storage -p ml -p pacs -p app -p brainscan --all-targets -- -D warnings
 
-step "cargo test (domain, synthetic, db, storage, ml, app, brainscan)"
-cargo test -p domain -p synthetic -p db -p storage -p ml -p app -p brainscan
+step "cargo test (domain, synthetic, db, storage, ml, pacs, app, brainscan)"
+cargo test -p domain -p synthetic -p db -p storage -p ml -p pacs -p app -p brainscan
+
+# A real PACS for the DICOMweb tests and the browser's Studies page: Debian's Orthanc with its
+# DICOMweb plugin, on a private port over a throw-away folder, up until the end of the browser tests.
+source scripts/orthanc.sh
+trap 'stop_test_orthanc' EXIT
+start_test_orthanc
+step "the PACS tests against Orthanc (QIDO-RS, WADO-RS, STOW-RS), on SQLite"
+pacs_log=$(mktemp)
+cargo test -p brainscan --test pacs -- --ignored 2>&1 | tee "$pacs_log"
+pacs_ran=$(grep -c '^test .* \.\.\. ok$' "$pacs_log" || true)
+[ "$pacs_ran" -ge 4 ] || { echo "only $pacs_ran PACS tests ran (expected at least 4)" >&2; exit 1; }
 
 # The same database and storage tests on PostgreSQL and on an S3-compatible server, and two web
 # replicas plus a worker process sharing one PostgreSQL database and one bucket (scale-out mode).
@@ -30,7 +41,7 @@ cargo test -p domain -p synthetic -p db -p storage -p ml -p app -p brainscan
 step "PostgreSQL and S3: the db and storage tests, and the scale-out test (two replicas, a worker killed mid-job)"
 source scripts/postgres.sh
 source scripts/s3.sh
-trap 'stop_test_s3; stop_test_postgres' EXIT
+trap 'stop_test_s3; stop_test_postgres; stop_test_orthanc' EXIT
 start_test_postgres
 start_test_s3
 scale_out_log=$(mktemp)
@@ -51,6 +62,11 @@ TEST_SCALE_OUT=1 cargo test -p brainscan --test api --test http --test security 
 http_ran=$(grep -o '^test result: ok\. [0-9]* passed' "$http_log" | awk '{sum += $4} END {print sum + 0}')
 rm -f "$http_log"
 [ "$http_ran" -ge 40 ] || { echo "only $http_ran HTTP tests ran on PostgreSQL and S3 (expected at least 40)" >&2; exit 1; }
+step "the PACS tests against Orthanc on PostgreSQL and S3"
+TEST_SCALE_OUT=1 cargo test -p brainscan --test pacs -- --ignored 2>&1 | tee "$pacs_log"
+pacs_ran=$(grep -c '^test .* \.\.\. ok$' "$pacs_log" || true)
+rm -f "$pacs_log"
+[ "$pacs_ran" -ge 4 ] || { echo "only $pacs_ran PACS tests ran on PostgreSQL and S3 (expected at least 4)" >&2; exit 1; }
 stop_test_s3
 stop_test_postgres
 
@@ -83,7 +99,7 @@ stop_test_postgres
 step "release build as the Dockerfile runs it (scripts/build-release.sh)"
 dist=$(mktemp -d)
 data_root=$(mktemp -d)
-trap 'rm -rf "$dist" "$data_root"' EXIT
+trap 'stop_test_orthanc; rm -rf "$dist" "$data_root"' EXIT
 bash scripts/build-release.sh "$dist"
 
 step "the staged server, with the image's environment"
@@ -95,7 +111,7 @@ port=${DIST_PORT:-8124}
     RUST_LOG=warn exec ./brainscan serve
 ) &
 staged=$!
-trap 'kill $staged 2>/dev/null || true; rm -rf "$dist" "$data_root"' EXIT
+trap 'kill $staged 2>/dev/null || true; stop_test_orthanc; rm -rf "$dist" "$data_root"' EXIT
 healthy=false
 for _ in $(seq 1 100); do
   if "$dist/brainscan" healthcheck --port "$port" >/dev/null 2>&1; then healthy=true; break; fi
