@@ -56,6 +56,8 @@ pub struct DicomImage {
 pub struct SeriesPlace {
     pub study_uid: Option<String>,
     pub series_uid: Option<String>,
+    /// SOP Instance UID: which instance, to fetch it again from the PACS it came from.
+    pub instance_uid: Option<String>,
     pub instance_number: Option<i64>,
     /// Millimetres along the slice normal (Image Position (Patient) projected on the cross product
     /// of Image Orientation (Patient)'s two directions; its z without an orientation).
@@ -219,6 +221,7 @@ fn series_place(object: &DefaultDicomObject) -> SeriesPlace {
     SeriesPlace {
         study_uid: text(object, tags::STUDY_INSTANCE_UID),
         series_uid: text(object, tags::SERIES_INSTANCE_UID),
+        instance_uid: text(object, tags::SOP_INSTANCE_UID),
         instance_number: number(object, tags::INSTANCE_NUMBER).map(|n| n as i64),
         slice_position,
     }

@@ -205,11 +205,36 @@ impl DicomWebClient {
         check_uid(study_uid)?;
         check_uid(series_uid)?;
         let what = format!("series {series_uid} of study {study_uid}");
-        let url = format!("{}/studies/{study_uid}/series/{series_uid}", self.root);
-        let request = self.authorised(self.http.get(&url)).header(
-            reqwest::header::ACCEPT,
-            "multipart/related; type=\"application/dicom\"",
-        );
+        let path = format!("/studies/{study_uid}/series/{series_uid}");
+        self.retrieve(&path, &what, max_bytes).await
+    }
+
+    /// WADO-RS `GET /studies/{study}/series/{series}/instances/{instance}`: one instance.
+    pub async fn fetch_instance(
+        &self,
+        study_uid: &str,
+        series_uid: &str,
+        instance_uid: &str,
+        max_bytes: u64,
+    ) -> PacsResult<Vec<u8>> {
+        for uid in [study_uid, series_uid, instance_uid] {
+            check_uid(uid)?;
+        }
+        let what = format!("instance {instance_uid} of series {series_uid}");
+        let path = format!("/studies/{study_uid}/series/{series_uid}/instances/{instance_uid}");
+        let mut instances = self.retrieve(&path, &what, max_bytes).await?;
+        Ok(instances.swap_remove(0))
+    }
+
+    /// A WADO-RS retrieval: the multipart answer's parts, at least one.
+    async fn retrieve(&self, path: &str, what: &str, max_bytes: u64) -> PacsResult<Vec<Vec<u8>>> {
+        let what = what.to_owned();
+        let request = self
+            .authorised(self.http.get(format!("{}{path}", self.root)))
+            .header(
+                reqwest::header::ACCEPT,
+                "multipart/related; type=\"application/dicom\"",
+            );
         let mut response = self.send(request, &what).await?;
         let content_type = response
             .headers()

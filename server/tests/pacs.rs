@@ -308,6 +308,45 @@ async fn studies_are_listed_and_a_series_from_the_pacs_is_classified_as_an_uploa
         result["verdict"]["class_name"]
     );
 
+    // The viewer's heatmap: one instance fetched again and explained, recording no prediction.
+    let predictions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM predictions")
+            .fetch_one(&server.state.db)
+            .await
+            .unwrap()
+    };
+    let before = predictions().await;
+    let third = &result["slices"][2];
+    let explain = json!({
+        "study_uid": study,
+        "series_uid": series[0],
+        "instance_uid": third["sop_instance_uid"],
+    });
+    let (status, explained) = server
+        .post_json_as(Some(&viewer), "/pacs/explain", &explain.to_string())
+        .await;
+    assert_eq!(status, 200, "{explained}");
+    // The same slice, answered alone rather than in a batch: the same class, near-equal figures.
+    assert_eq!(
+        explained["predicted_class"],
+        third["prediction"]["predicted_class"]
+    );
+    let confidence = |answer: &Value| answer["confidence"].as_f64().unwrap();
+    assert!((confidence(&explained) - confidence(&third["prediction"])).abs() < 1e-3);
+    assert!(explained["heatmap"]
+        .as_array()
+        .is_some_and(|rows| !rows.is_empty()));
+    assert_eq!(
+        predictions().await,
+        before,
+        "an explanation of a PACS slice records nothing"
+    );
+    let missing = json!({"study_uid": study, "series_uid": series[0], "instance_uid": "1.2.3.404"});
+    let (status, body) = server
+        .post_json_as(Some(&viewer), "/pacs/explain", &missing.to_string())
+        .await;
+    assert_eq!(status, 404, "{body}");
+
     // Patient names are for signed-in users: no token, no list (even on a public-read server).
     let (status, body) = get_as(&server, None, "/pacs/studies").await;
     assert_eq!(status, 401, "{body}");

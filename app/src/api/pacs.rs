@@ -1,5 +1,6 @@
 //! The PACS over DICOMweb: `GET /pacs/studies`, `GET /pacs/series` (viewers and above: they show
-//! patient names and IDs), `POST /pacs/classify` (viewers and above) and `POST /pacs/store`
+//! patient names and IDs), `POST /pacs/classify` and `/pacs/explain` (viewers and above) and
+//! `POST /pacs/store`
 //! (annotators and admins: it writes into the hospital's PACS). Without `DICOMWEB_URL` each answers
 //! 503; a PACS that is down or refuses our credentials is 502, a study or series it lacks 404.
 
@@ -62,4 +63,17 @@ pub async fn pacs_store(
     let state = crate::ssr::state()?;
     crate::ssr::auth::require(Role::Annotator)?;
     crate::ssr::pacs::classify(&state, &study_uid, &series_uid, images, true).await
+}
+
+/// `POST /pacs/explain` `{study_uid, series_uid, instance_uid}`: where the serving model looks on
+/// one instance of a PACS series (the Studies viewer's heatmap); records no prediction.
+#[server(prefix = "", endpoint = "pacs/explain", input = Json)]
+pub async fn pacs_explain(
+    study_uid: String,
+    series_uid: String,
+    instance_uid: String,
+) -> Result<crate::types::predict::ExplanationResponse, AppError> {
+    let state = crate::ssr::state()?;
+    crate::ssr::auth::require(Role::Viewer)?;
+    crate::ssr::pacs::explain(&state, &study_uid, &series_uid, &instance_uid).await
 }

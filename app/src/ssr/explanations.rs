@@ -71,19 +71,33 @@ pub(crate) fn explanation_turn(
 /// explained). Records no prediction and counts none: nobody asked for a new answer.
 pub async fn explain_kept(state: &AppState, id: i64) -> Result<ExplanationResponse, AppError> {
     let bytes = crate::ssr::feedback::slice(state, id).await?;
+    explain_unrecorded(state, bytes, Some(id)).await
+}
+
+/// `bytes` explained by the serving model without recording or counting a prediction (a kept
+/// slice, a PACS instance already classified); the answer carries `prediction_id` if it has one.
+pub async fn explain_unrecorded(
+    state: &AppState,
+    bytes: Vec<u8>,
+    prediction_id: Option<i64>,
+) -> Result<ExplanationResponse, AppError> {
     let model = serving_model(state)?;
     let _turn = explanation_turn()?;
     let started = Instant::now();
     let classifier = model.classifier.clone();
     // A slice an annotator had classified past the not-an-MRI check is refused here as before
     // (422): its heatmap would explain a model looking at something it does not know.
-    let explanation = on_blocking_thread("explanation of a kept slice", move || {
+    let explanation = on_blocking_thread("explanation without a prediction", move || {
         classifier.explain_bytes(&bytes)
     })
     .await?;
     let seconds = started.elapsed().as_secs_f64();
     let answer = PredictionResponse {
-        prediction_id: Some(id),
+        prediction_id,
+        dicom: explanation
+            .dicom
+            .as_ref()
+            .map(|frame| Box::new(dicom_info(&frame.summary, frame.index))),
         ..crate::ssr::predictions::response(&model, explanation.prediction.clone(), seconds)
     };
     explanation_response(&explanation, answer, seconds)

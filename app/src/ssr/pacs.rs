@@ -187,6 +187,25 @@ pub async fn classify(
     })
 }
 
+/// Where the serving model looks on one instance of a PACS series (the viewer's heatmap): fetched
+/// with WADO-RS and explained without recording a prediction (the series' classification did).
+pub async fn explain(
+    state: &AppState,
+    study_uid: &str,
+    series_uid: &str,
+    instance_uid: &str,
+) -> Result<crate::types::predict::ExplanationResponse, AppError> {
+    let bytes = client(state)?
+        .fetch_instance(
+            study_uid,
+            series_uid,
+            instance_uid,
+            state.service.max_upload_bytes,
+        )
+        .await?;
+    crate::ssr::explanations::explain_unrecorded(state, bytes, None).await
+}
+
 fn instance_name(index: usize) -> String {
     format!("instance-{:04}.dcm", index + 1)
 }

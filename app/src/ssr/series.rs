@@ -100,6 +100,7 @@ pub async fn classify_series(
             let mut slice = SeriesSlice {
                 position: index + 1,
                 filename: instance.filename,
+                sop_instance_uid: instance.place.instance_uid.clone(),
                 instance_number: instance.place.instance_number,
                 slice_position: instance.place.slice_position,
                 dicom: dicom_info(&instance.summary, instance.frame),

@@ -49,6 +49,9 @@ pub struct SeriesSlice {
     /// 1-based position in the series as ordered.
     pub position: usize,
     pub filename: String,
+    /// SOP Instance UID, echoed like the other UIDs (never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sop_instance_uid: Option<String>,
     pub instance_number: Option<i64>,
     /// Millimetres along the slice normal.
     pub slice_position: Option<f64>,

@@ -152,7 +152,7 @@ fn budget_of(method: &Method, path: &str) -> Option<(Budget, f64)> {
     }
     let writes = *method != Method::GET && *method != Method::HEAD;
     let budget = match (required_access(method, path), path) {
-        (_, "/predict/explain" | "/predictions/explain") if writes => {
+        (_, "/predict/explain" | "/predictions/explain" | "/pacs/explain") if writes => {
             return Some((Budget::Predict, EXPLAIN_COST))
         }
         (

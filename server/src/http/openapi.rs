@@ -323,6 +323,15 @@ mod forms {
         prediction_id: i64,
     }
 
+    /// The body of `POST /pacs/explain`.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct PacsInstanceRequest {
+        study_uid: String,
+        series_uid: String,
+        instance_uid: String,
+    }
+
     /// The body of `POST /pacs/classify` and `POST /pacs/store`.
     #[derive(ToSchema)]
     #[allow(dead_code)]
@@ -448,8 +457,8 @@ mod paths {
 
     use super::forms::{
         ActivateForm, AddUserRequest, BatchPredictForm, CancelForm, CreateTokenRequest, DeleteForm,
-        ExplainKeptRequest, FeedbackForm, LoginRequest, PacsSeriesRequest, PredictForm,
-        RelabelForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
+        ExplainKeptRequest, FeedbackForm, LoginRequest, PacsInstanceRequest, PacsSeriesRequest,
+        PredictForm, RelabelForm, RemoveUserRequest, ReviewRequest, RevokeTokenRequest, UploadForm,
     };
     use super::server_fn_path;
 
@@ -589,6 +598,24 @@ mod paths {
             )
         )]
         fn pacs_store;
+
+        #[utoipa::path(
+            post, path = server_fn_path::<app::api::pacs::PacsExplain>(), tag = "pacs",
+            summary = "Where the model looks on one instance of a PACS series",
+            description = "The instance fetched with WADO-RS and explained as `POST /predict/explain` \
+                           answers, without recording a prediction (the series' classification did). \
+                           `instance_uid` is a slice's `sop_instance_uid` from `/pacs/classify`. Costs 4 \
+                           images of the prediction budget.",
+            request_body(content = PacsInstanceRequest, content_type = "application/json"),
+            responses(
+                (status = 200, description = "Explanation", body = ExplanationResponse),
+                (status = 404, description = "The PACS has no such instance", body = ErrorBody),
+                (status = 422, description = "Not a brain MRI slice", body = ErrorBody),
+                (status = 502, description = "The PACS is down, refused our credentials or answered an error", body = ErrorBody),
+                (status = 503, description = "No PACS, no model, or explanations busy", body = ErrorBody),
+            )
+        )]
+        fn pacs_explain;
 
         #[utoipa::path(
             post, path = server_fn_path::<app::api::predict::ExplainPrediction>(), tag = "prediction",
