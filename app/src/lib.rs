@@ -25,7 +25,8 @@ use components::sidebar::Sidebar;
 use pages::{
     data::DataPage, home::HomePage, insights::InsightsPage, login::LoginPage, model::ModelPage,
     monitor::MonitorPage, not_found::NotFoundPage, predict::PredictPage, retrain::RetrainPage,
-    review::ReviewPage, series::SeriesPage, upload::UploadPage, users::UsersPage,
+    review::ReviewPage, series::SeriesPage, studies::StudiesPage, upload::UploadPage,
+    users::UsersPage,
 };
 
 /// Product name shown in the UI and reported by the API.
@@ -103,6 +104,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=HomePage ssr=SsrMode::Async />
                         <Route path=path!("/predict") view=PredictPage />
                         <Route path=path!("/series") view=SeriesPage />
+                        <Route path=path!("/studies") view=StudiesPage />
                         <Route path=path!("/insights") view=InsightsPage />
                         <Route path=path!("/model") view=ModelPage />
                         <Route path=path!("/upload") view=UploadPage />

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
 use crate::error::AppError;
-use crate::types::auth::Role;
 use crate::types::pacs::{PacsClassification, StudyList, StudySeries};
 
 /// `GET /pacs/studies?limit=&offset=&mr_only=`: a page of the PACS's studies (QIDO-RS), each with
@@ -20,7 +19,7 @@ pub async fn pacs_studies(
     #[server(default)] mr_only: Option<bool>,
 ) -> Result<StudyList, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(Role::Viewer)?;
+    crate::ssr::auth::require(crate::types::auth::Role::Viewer)?;
     crate::ssr::pacs::studies(
         &state,
         limit.unwrap_or(25),
@@ -34,7 +33,7 @@ pub async fn pacs_studies(
 #[server(prefix = "", endpoint = "pacs/series", input = GetUrl)]
 pub async fn pacs_series(study_uid: String) -> Result<StudySeries, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(Role::Viewer)?;
+    crate::ssr::auth::require(crate::types::auth::Role::Viewer)?;
     crate::ssr::pacs::series(&state, &study_uid).await
 }
 
@@ -47,7 +46,7 @@ pub async fn pacs_classify(
     #[server(default)] images: bool,
 ) -> Result<PacsClassification, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(Role::Viewer)?;
+    crate::ssr::auth::require(crate::types::auth::Role::Viewer)?;
     crate::ssr::pacs::classify(&state, &study_uid, &series_uid, images, false).await
 }
 
@@ -61,7 +60,7 @@ pub async fn pacs_store(
     #[server(default)] images: bool,
 ) -> Result<PacsClassification, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(Role::Annotator)?;
+    crate::ssr::auth::require(crate::types::auth::Role::Annotator)?;
     crate::ssr::pacs::classify(&state, &study_uid, &series_uid, images, true).await
 }
 
@@ -74,6 +73,6 @@ pub async fn pacs_explain(
     instance_uid: String,
 ) -> Result<crate::types::predict::ExplanationResponse, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(Role::Viewer)?;
+    crate::ssr::auth::require(crate::types::auth::Role::Viewer)?;
     crate::ssr::pacs::explain(&state, &study_uid, &series_uid, &instance_uid).await
 }

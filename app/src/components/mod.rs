@@ -10,6 +10,7 @@ pub mod modal;
 pub mod page_header;
 pub mod polling;
 pub mod probability_bars;
+pub mod series_viewer;
 pub mod session;
 pub mod sidebar;
 pub mod stat_card;

@@ -13,7 +13,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV_ITEMS: [NavItem; 10] = [
+const NAV_ITEMS: [NavItem; 11] = [
     NavItem {
         href: "/",
         label: "Home",
@@ -28,6 +28,11 @@ const NAV_ITEMS: [NavItem; 10] = [
         href: "/series",
         label: "Series",
         icon: "▥",
+    },
+    NavItem {
+        href: "/studies",
+        label: "Studies",
+        icon: "▧",
     },
     NavItem {
         href: "/insights",

@@ -11,5 +11,6 @@ pub mod predict;
 pub mod retrain;
 pub mod review;
 pub mod series;
+pub mod studies;
 pub mod upload;
 pub mod users;
