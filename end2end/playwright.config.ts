@@ -125,6 +125,14 @@ export default defineConfig({
       REFUSED_PER_MINUTE: "100000",
       // The feedback loop needs kept slices; PostgreSQL deployments keep none unless told to.
       KEEP_PREDICTION_SLICES: "true",
+      // The PACS scripts/test.sh starts (scripts/orthanc.sh), for the Studies page.
+      ...(process.env.TEST_DICOMWEB_URL
+        ? {
+            DICOMWEB_URL: process.env.TEST_DICOMWEB_URL,
+            DICOMWEB_USER: process.env.TEST_DICOMWEB_USER ?? "",
+            DICOMWEB_PASSWORD: process.env.TEST_DICOMWEB_PASSWORD ?? "",
+          }
+        : {}),
     },
   },
 });

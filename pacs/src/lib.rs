@@ -96,6 +96,10 @@ pub struct StudyQuery {
     pub offset: usize,
     /// Only studies holding this modality (`MR`).
     pub modality: Option<String>,
+    /// Only this patient ID (exact).
+    pub patient_id: Option<String>,
+    /// Only patient names starting with this (QIDO-RS wildcard matching).
+    pub patient_name: Option<String>,
 }
 
 /// A DICOMweb service root, such as `http://orthanc:8042/dicom-web`.
@@ -144,6 +148,20 @@ impl DicomWebClient {
         ];
         if let Some(modality) = &query.modality {
             parameters.push(("ModalitiesInStudy", modality.clone()));
+        }
+        if let Some(id) = &query.patient_id {
+            parameters.push(("PatientID", id.clone()));
+        }
+        if let Some(name) = &query.patient_name {
+            // DICOM writes names family^given: "doe jane" is asked as "doe*jane*" (a `*` between
+            // the words, since PACSes disagree on matching the `^` itself).
+            let name = name.split_whitespace().collect::<Vec<_>>().join("*");
+            let pattern = if name.ends_with('*') {
+                name
+            } else {
+                format!("{name}*")
+            };
+            parameters.push(("PatientName", pattern));
         }
         let answer = self
             .search("/studies", &parameters, "the study list")

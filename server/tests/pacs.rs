@@ -180,6 +180,28 @@ async fn studies_are_listed_and_a_series_from_the_pacs_is_classified_as_an_uploa
     assert_eq!(row["series_count"], 3);
     assert_eq!(row["instance_count"], 12);
     assert!(row["last_result"].is_null());
+    // Looked up by the patient: by name (family given, prefix) or ID; another patient finds nothing.
+    for search in [
+        "patient_name=doe%20jan",
+        &format!("patient_id={}", dicom_writer::PATIENT_ID),
+    ] {
+        let (status, found) = get_as(
+            &server,
+            Some(&viewer),
+            &format!("/pacs/studies?limit=100&{search}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{found}");
+        let uids: Vec<&str> = found["studies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["study_instance_uid"].as_str().unwrap())
+            .collect();
+        assert!(uids.contains(&study.as_str()), "{search}: {found}");
+    }
+    let (_, nobody) = get_as(&server, Some(&viewer), "/pacs/studies?patient_id=NOBODY-1").await;
+    assert_eq!(nobody["studies"], json!([]), "{nobody}");
 
     let (status, listed) = get_as(
         &server,
@@ -525,7 +547,11 @@ async fn no_patient_identifier_or_uid_from_the_pacs_is_kept_in_the_database_stor
     let token = server.admin_token.clone();
 
     let list = client
-        .get(format!("{}/pacs/studies?limit=100", logged.url))
+        .get(format!(
+            "{}/pacs/studies?limit=100&patient_id={}",
+            logged.url,
+            dicom_writer::PATIENT_ID
+        ))
         .bearer_auth(&token)
         .send()
         .await

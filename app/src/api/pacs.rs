@@ -10,23 +10,26 @@ use leptos::server_fn::codec::{GetUrl, Json};
 use crate::error::AppError;
 use crate::types::pacs::{PacsClassification, StudyList, StudySeries};
 
-/// `GET /pacs/studies?limit=&offset=&mr_only=`: a page of the PACS's studies (QIDO-RS), each with
-/// the newest verdict recorded for it.
+/// `GET /pacs/studies?limit=&offset=&mr_only=&patient_id=&patient_name=`: a page of the PACS's
+/// studies (QIDO-RS), each with the newest verdict recorded for it.
 #[server(prefix = "", endpoint = "pacs/studies", input = GetUrl)]
 pub async fn pacs_studies(
     #[server(default)] limit: Option<usize>,
     #[server(default)] offset: Option<usize>,
     #[server(default)] mr_only: Option<bool>,
+    #[server(default)] patient_id: Option<String>,
+    #[server(default)] patient_name: Option<String>,
 ) -> Result<StudyList, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::auth::require(crate::types::auth::Role::Viewer)?;
-    crate::ssr::pacs::studies(
-        &state,
-        limit.unwrap_or(25),
-        offset.unwrap_or(0),
-        mr_only.unwrap_or(false),
-    )
-    .await
+    let search = crate::ssr::pacs::StudySearch {
+        limit: limit.unwrap_or(25),
+        offset: offset.unwrap_or(0),
+        mr_only: mr_only.unwrap_or(false),
+        patient_id,
+        patient_name,
+    };
+    crate::ssr::pacs::studies(&state, search).await
 }
 
 /// `GET /pacs/series?study_uid=`: a study's series (QIDO-RS), MR ones classifiable.

@@ -68,6 +68,8 @@ pub fn SeriesViewer(series: SeriesResult, heatmaps: HeatmapSource) -> impl IntoV
         })
     };
     let explain = Action::new_local(move |slice: &SeriesSlice| heatmaps.explain(slice.clone()));
+    // A PACS slice's name is only its place in the fetch: its instance number says more.
+    let show_filename = matches!(heatmaps, HeatmapSource::Files(_));
     let shown_heatmap = RwSignal::new(None::<usize>);
     let driving = series
         .verdict
@@ -195,7 +197,7 @@ pub fn SeriesViewer(series: SeriesResult, heatmaps: HeatmapSource) -> impl IntoV
                         let heat = (shown_heatmap.get() == Some(index))
                             .then(|| explain.value().get())
                             .flatten();
-                        view! { <SliceView slice heat /> }
+                        view! { <SliceView slice heat show_filename /> }
                     })
                 }}
             </div>
@@ -207,6 +209,7 @@ pub fn SeriesViewer(series: SeriesResult, heatmaps: HeatmapSource) -> impl IntoV
 fn SliceView(
     slice: SeriesSlice,
     heat: Option<Result<crate::types::predict::ExplanationResponse, AppError>>,
+    show_filename: bool,
 ) -> impl IntoView {
     let picture = match (&heat, &slice.image_png) {
         (Some(Ok(explained)), _) => {
@@ -224,9 +227,13 @@ fn SliceView(
         _ => view! { <p class="muted">"No picture of this slice."</p> }.into_any(),
     };
     let caption = format!(
-        "Slice {} · {}{}",
+        "Slice {}{}{}",
         slice.position,
-        slice.filename,
+        if show_filename {
+            format!(" · {}", slice.filename)
+        } else {
+            String::new()
+        },
         slice
             .instance_number
             .map(|n| format!(" · instance {n}"))

@@ -34,14 +34,44 @@ pub fn StudiesPage() -> impl IntoView {
 fn StudyBrowser() -> impl IntoView {
     let offset = RwSignal::new(0usize);
     let mr_only = RwSignal::new(true);
+    // The search as submitted: (patient ID, patient name).
+    let search = RwSignal::new((String::new(), String::new()));
+    let patient_id = RwSignal::new(String::new());
+    let patient_name = RwSignal::new(String::new());
     let opened = RwSignal::new(None::<StudyRow>);
     let studies = Resource::new(
-        move || (offset.get(), mr_only.get()),
-        |(offset, mr_only)| pacs_studies(Some(PAGE_SIZE), Some(offset), Some(mr_only)),
+        move || (offset.get(), mr_only.get(), search.get()),
+        |(offset, mr_only, (id, name))| {
+            let given = |text: String| (!text.trim().is_empty()).then_some(text);
+            pacs_studies(
+                Some(PAGE_SIZE),
+                Some(offset),
+                Some(mr_only),
+                given(id),
+                given(name),
+            )
+        },
     );
     view! {
         <section class="card stack" data-testid="studies">
-            <div class="inline-form">
+            <form
+                class="inline-form"
+                role="search"
+                on:submit=move |event: leptos::web_sys::SubmitEvent| {
+                    event.prevent_default();
+                    offset.set(0);
+                    search.set((patient_id.get_untracked(), patient_name.get_untracked()));
+                }
+            >
+                <label class="field">
+                    "Patient ID"
+                    <input type="search" data-testid="studies-patient-id" bind:value=patient_id />
+                </label>
+                <label class="field">
+                    "Patient name"
+                    <input type="search" data-testid="studies-patient-name" placeholder="family given" bind:value=patient_name />
+                </label>
+                <button type="submit" class="button small primary" data-testid="studies-search">"Search"</button>
                 <label class="checkbox">
                     <input
                         type="checkbox"
@@ -57,7 +87,7 @@ fn StudyBrowser() -> impl IntoView {
                 <button type="button" class="button small" data-testid="studies-refresh" on:click=move |_| studies.refetch()>
                     "Refresh"
                 </button>
-            </div>
+            </form>
             <Loaded resource=studies loading="Asking the PACS…" render=move |list| view! { <StudyTable list offset opened /> } />
         </section>
         {move || opened.get().map(|study| view! { <StudyDetail study /> })}
@@ -178,15 +208,21 @@ fn StudyDetail(study: StudyRow) -> impl IntoView {
         },
         pacs_series,
     );
-    let title = format!(
-        "Study {}{}",
-        study.study_date.clone().unwrap_or_default(),
-        study
-            .study_description
-            .as_ref()
-            .map(|d| format!(" · {d}"))
-            .unwrap_or_default()
-    );
+    let title = [
+        study.patient_name.clone(),
+        study.patient_id.clone(),
+        study.study_date.clone(),
+        study.study_description.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let title = if title.is_empty() {
+        "Study".to_owned()
+    } else {
+        title
+    };
     let classification = RwSignal::new(None::<Result<PacsClassification, AppError>>);
     view! {
         <section class="card stack" data-testid="study-detail">
@@ -245,7 +281,7 @@ fn SeriesLine(
         .unwrap_or_default();
     view! {
         <li class="series-line" data-testid="pacs-series" data-modality=row.modality.clone().unwrap_or_default()>
-            <span class="stack">
+            <span class="series-line-name">
                 <strong>{label}</strong>
                 <span class="muted small">{images}</span>
             </span>
@@ -291,7 +327,7 @@ fn PacsResult(answer: PacsClassification) -> impl IntoView {
     );
     let stored = answer.stored.clone().map(|stored| {
         view! {
-            <p class="notice" role="status" data-testid="pacs-stored">
+            <p class="notice card" role="status" data-testid="pacs-stored">
                 {format!(
                     "Stored {} image(s) in the PACS as series {} of this study{}.",
                     stored.images,

@@ -52,17 +52,27 @@ fn iso_date(date: String) -> String {
     }
 }
 
-pub async fn studies(
-    state: &AppState,
-    limit: usize,
-    offset: usize,
-    mr_only: bool,
-) -> Result<StudyList, AppError> {
-    let limit = limit.clamp(1, MAX_STUDIES_PER_PAGE);
+/// What a study search asks for.
+#[derive(Debug, Clone, Default)]
+pub struct StudySearch {
+    pub limit: usize,
+    pub offset: usize,
+    pub mr_only: bool,
+    pub patient_id: Option<String>,
+    pub patient_name: Option<String>,
+}
+
+pub async fn studies(state: &AppState, search: StudySearch) -> Result<StudyList, AppError> {
+    let limit = search.limit.clamp(1, MAX_STUDIES_PER_PAGE);
+    let (offset, mr_only) = (search.offset, search.mr_only);
+    let given =
+        |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let query = pacs::StudyQuery {
         limit,
         offset,
         modality: mr_only.then(|| "MR".to_owned()),
+        patient_id: given(search.patient_id),
+        patient_name: given(search.patient_name),
     };
     let found = client(state)?.studies(&query).await?;
     let key = db::series_results::uid_key(&state.db).await?;

@@ -547,6 +547,8 @@ mod paths {
                 ("limit" = Option<usize>, Query, description = "1-100, default 25"),
                 ("offset" = Option<usize>, Query, description = "Studies to skip"),
                 ("mr_only" = Option<bool>, Query, description = "Only studies with an MR series"),
+                ("patient_id" = Option<String>, Query, description = "Only this patient ID"),
+                ("patient_name" = Option<String>, Query, description = "Only patient names starting with this (`doe jane`)"),
             ),
             responses(
                 (status = 200, description = "A page of studies", body = StudyList),
