@@ -240,6 +240,109 @@ pub fn write(link: &StudyLink, capture: &CaptureImage<'_>) -> MlResult<Vec<u8>> 
     Ok(out)
 }
 
+/// Opacity of the heatmap in the stored images.
+const OVERLAY_OPACITY: f32 = 0.5;
+
+/// What one slice's image says about it.
+#[derive(Debug, Clone)]
+pub struct SliceCaption {
+    /// 1-based, in the series' order.
+    pub position: usize,
+    pub total: usize,
+    pub class_name: String,
+    pub confidence: f64,
+    /// Class and probability, in the order shown.
+    pub probabilities: Vec<(String, f64)>,
+    pub needs_review: bool,
+}
+
+/// What every image says about the series.
+#[derive(Debug, Clone)]
+pub struct SeriesCaption {
+    /// Class, confidence and whether it needs review; `None` when no slice was answered.
+    pub verdict: Option<(String, f64, bool)>,
+    pub model_version: String,
+}
+
+fn shown_class(class: &str) -> &str {
+    match class {
+        crate::series::NO_TUMOUR => "no tumour",
+        other => other,
+    }
+}
+
+fn review_note(needs_review: bool) -> &'static str {
+    if needs_review {
+        " (needs review)"
+    } else {
+        ""
+    }
+}
+
+impl SliceCaption {
+    /// The answer in one line: the image's first caption line and its Image Comments.
+    pub fn answer(&self) -> String {
+        format!(
+            "Slice {} of {}: {} {:.1}%{}",
+            self.position,
+            self.total,
+            shown_class(&self.class_name),
+            self.confidence * 100.0,
+            review_note(self.needs_review)
+        )
+    }
+
+    fn lines(&self, series: &SeriesCaption) -> Vec<String> {
+        let probabilities = self
+            .probabilities
+            .iter()
+            .map(|(class, p)| format!("{} {:.1}", shown_class(class), p * 100.0))
+            .collect::<Vec<_>>()
+            .join("  ");
+        let verdict = match &series.verdict {
+            Some((class, confidence, needs_review)) => format!(
+                "Series: {} {:.1}%{} - model {}",
+                shown_class(class),
+                confidence * 100.0,
+                review_note(*needs_review),
+                series.model_version
+            ),
+            None => format!("Series: no verdict - model {}", series.model_version),
+        };
+        vec![self.answer(), probabilities, verdict]
+    }
+}
+
+/// A classified series as a new Secondary Capture series of its study: each slice (its source
+/// instance and caption) explained by `classifier`, its heatmap overlay captioned and filed under
+/// `link`. Answers the new series' UID and its files, in slice order.
+pub fn result_series(
+    classifier: &crate::Classifier,
+    link: &StudyLink,
+    slices: &[(&[u8], SliceCaption)],
+    series: &SeriesCaption,
+) -> MlResult<(String, Vec<Vec<u8>>)> {
+    let series_uid = new_uid(link.study_uid());
+    let mut files = Vec::with_capacity(slices.len());
+    for (number, (bytes, caption)) in slices.iter().enumerate() {
+        let explanation = classifier.explain_bytes(bytes)?;
+        let image = annotate(
+            &explanation.overlay(OVERLAY_OPACITY),
+            &caption.lines(series),
+        )?;
+        files.push(write(
+            link,
+            &CaptureImage {
+                series_uid: &series_uid,
+                instance_number: number as u32 + 1,
+                image: &image,
+                comment: &caption.answer(),
+            },
+        )?);
+    }
+    Ok((series_uid, files))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,6 +256,65 @@ fn class_mean(runs: &[Run], class: usize) -> f32 {
     sum / count.max(1) as f32
 }
 
+/// How a series' slices were put in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SliceOrder {
+    /// Along the slice normal (Image Position projected on the orientation's normal).
+    ImagePosition,
+    InstanceNumber,
+    /// As sent: neither is known for every slice.
+    Upload,
+}
+
+impl SliceOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SliceOrder::ImagePosition => "image_position",
+            SliceOrder::InstanceNumber => "instance_number",
+            SliceOrder::Upload => "upload",
+        }
+    }
+}
+
+/// One slice to order: its instance's place, the instance's upload order and the frame's index.
+#[derive(Debug, Clone, Copy)]
+pub struct SliceKey<'a> {
+    pub place: &'a crate::dicom::SeriesPlace,
+    pub order: usize,
+    pub frame: usize,
+}
+
+/// The order of one series' slices (indices into `slices`): along the slice normal when every
+/// slice has a position, else by Instance Number when every one has one, else as uploaded; a
+/// multi-frame file's frames keep their order, and ties keep the upload order.
+pub fn order_slices(slices: &[SliceKey<'_>]) -> (Vec<usize>, SliceOrder) {
+    let mut indices: Vec<usize> = (0..slices.len()).collect();
+    let rule = if slices.iter().all(|s| s.place.slice_position.is_some()) {
+        indices.sort_by(|&a, &b| {
+            let (a, b) = (&slices[a], &slices[b]);
+            let position = |s: &SliceKey<'_>| s.place.slice_position.unwrap_or_default();
+            position(a)
+                .total_cmp(&position(b))
+                .then(a.order.cmp(&b.order))
+                .then(a.frame.cmp(&b.frame))
+        });
+        SliceOrder::ImagePosition
+    } else if slices.iter().all(|s| s.place.instance_number.is_some()) {
+        indices.sort_by_key(|&i| {
+            (
+                slices[i].place.instance_number,
+                slices[i].order,
+                slices[i].frame,
+            )
+        });
+        SliceOrder::InstanceNumber
+    } else {
+        indices.sort_by_key(|&i| (slices[i].order, slices[i].frame));
+        SliceOrder::Upload
+    };
+    (indices, rule)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +472,54 @@ mod tests {
         assert_eq!(verdict.class_name, "meningioma");
         assert_eq!(verdict.driving_slices, vec![3, 4]);
         assert!(verdict.needs_review, "glioma reached the threshold too");
+    }
+
+    #[test]
+    fn slices_are_ordered_by_position_then_number_then_upload() {
+        use crate::dicom::SeriesPlace;
+        let place = |number: Option<i64>, position: Option<f64>| SeriesPlace {
+            instance_number: number,
+            slice_position: position,
+            ..SeriesPlace::default()
+        };
+        let keys = |places: &[SeriesPlace]| -> Vec<usize> {
+            let keys: Vec<SliceKey<'_>> = places
+                .iter()
+                .enumerate()
+                .map(|(order, place)| SliceKey {
+                    place,
+                    order,
+                    frame: 0,
+                })
+                .collect();
+            order_slices(&keys).0
+        };
+        // Positions win over instance numbers that disagree with them.
+        let by_position = [
+            place(Some(1), Some(10.0)),
+            place(Some(2), Some(-5.0)),
+            place(Some(3), Some(0.0)),
+        ];
+        assert_eq!(keys(&by_position), vec![1, 2, 0]);
+        // One slice without a position: instance numbers.
+        let by_number = [
+            place(Some(3), Some(10.0)),
+            place(Some(1), None),
+            place(Some(2), Some(0.0)),
+        ];
+        assert_eq!(keys(&by_number), vec![1, 2, 0]);
+        // Neither for every slice: as uploaded.
+        let as_sent = [
+            place(Some(3), None),
+            place(None, None),
+            place(Some(1), None),
+        ];
+        assert_eq!(keys(&as_sent), vec![0, 1, 2]);
+        let key = SliceKey {
+            place: &as_sent[1],
+            order: 0,
+            frame: 0,
+        };
+        assert_eq!(order_slices(&[key]).1, SliceOrder::Upload);
     }
 }

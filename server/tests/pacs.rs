@@ -104,12 +104,19 @@ fn instance(writer: &DicomWriter, study: &str, series: &str, number: u32) -> Vec
         }),
         ..writer.clone()
     }
-    .write(
-        &[dicom_writer::phantom_frame(number, u32::from(SIDE))],
-        SIDE,
-        SIDE,
-    )
+    .write(&[frame(writer, number)], SIDE, SIDE)
     .unwrap()
+}
+
+/// Phantom slice `number`'s stored values; for MONOCHROME1 (low is white) stored inverted, so a
+/// viewer shows the same picture.
+fn frame(writer: &DicomWriter, number: u32) -> Vec<i32> {
+    let values = dicom_writer::phantom_frame(number, u32::from(SIDE));
+    if writer.monochrome1 {
+        values.into_iter().map(|v| 4000 - v).collect()
+    } else {
+        values
+    }
 }
 
 /// A study in the PACS: an identified 16-bit MONOCHROME2 MR series of `slices` (sent to Orthanc
@@ -130,7 +137,13 @@ async fn fill_pacs(pacs: &Orthanc, slices: u32) -> (String, [String; 3], Vec<Vec
     let in_order: Vec<Vec<u8>> = (1..=slices)
         .map(|number| instance(&identified, &study, &series[0], number))
         .collect();
-    for index in (0..slices as usize).map(|i| (i * 5 + 2) % slices as usize) {
+    // Sent out of order: odd places from the end, then even places.
+    let n = slices as usize;
+    let shuffled = (0..n)
+        .rev()
+        .filter(|i| i % 2 == 1)
+        .chain((0..n).filter(|i| i % 2 == 0));
+    for index in shuffled {
         pacs.upload(in_order[index].clone()).await;
     }
     let inverted = DicomWriter {
@@ -284,7 +297,14 @@ async fn studies_are_listed_and_a_series_from_the_pacs_is_classified_as_an_uploa
         )
         .await;
     assert_eq!(status, 200, "{inverted}");
-    assert_eq!(inverted["series"][0]["slices"].as_array().unwrap().len(), 3);
+    let inverted_slices = inverted["series"][0]["slices"].as_array().unwrap();
+    assert_eq!(inverted_slices.len(), 3);
+    for slice in inverted_slices {
+        assert!(
+            slice["prediction"].is_object(),
+            "an inverted slice read the right way round: {slice}"
+        );
+    }
     let (status, ct) = server
         .post_json_as(
             Some(&viewer),
@@ -632,4 +652,83 @@ async fn no_patient_identifier_or_uid_from_the_pacs_is_kept_in_the_database_stor
             assert!(!text.contains(secret), "{secret} found in {place}");
         }
     }
+}
+
+#[tokio::test]
+#[ignore = "needs Orthanc: scripts/test.sh starts one (scripts/orthanc.sh) and runs these"]
+async fn the_cli_classifies_a_study_from_the_pacs_as_the_server_does_and_stores_its_result() {
+    let pacs = orthanc();
+    let server = pacs.server().await;
+    let (study, series, _) = fill_pacs(&pacs, 5).await;
+    let (status, served) = server
+        .post_json("/pacs/classify", &request(&study, &series[0]))
+        .await;
+    assert_eq!(status, 200, "{served}");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
+        .args([
+            "pacs", "classify", "--study", &study, "--store", "--json", "--model",
+        ])
+        .arg(common::shipped_model_dir())
+        .env("DICOMWEB_URL", &pacs.dicomweb)
+        .env("DICOMWEB_USER", &pacs.user)
+        .env("DICOMWEB_PASSWORD", &pacs.password)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Both MR series, not the CT one.
+    let uids: Vec<&str> = printed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["series_instance_uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uids,
+        vec![series[0].as_str(), series[1].as_str()],
+        "{printed}"
+    );
+    let cli = &printed[0];
+    let server_verdict = &served["series"][0]["verdict"];
+    assert_eq!(cli["slices"], 5);
+    assert_eq!(cli["ordered_by"], "image_position");
+    assert_eq!(
+        cli["verdict"]["class_name"], server_verdict["class_name"],
+        "{cli}"
+    );
+    assert_eq!(
+        cli["verdict"]["driving_slices"],
+        server_verdict["driving_slices"]
+    );
+    let stored = cli["stored_series_instance_uid"].as_str().unwrap();
+    let in_pacs = pacs.series_of(&study).await;
+    assert!(
+        in_pacs
+            .iter()
+            .any(|s| s["0020000E"]["Value"][0] == stored && s["00080060"]["Value"][0] == "OT"),
+        "{in_pacs:?}"
+    );
+    // No patient tag is printed.
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for secret in dicom_writer::IDENTIFYING_VALUES {
+        assert!(!all.contains(secret), "{secret} printed");
+    }
+
+    // Without a PACS the CLI says what to set.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_brainscan"))
+        .args(["pacs", "classify", "--study", &study])
+        .env_remove("DICOMWEB_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DICOMWEB_URL"));
 }

@@ -19,8 +19,6 @@ use crate::types::series::SeriesResult;
 
 /// Studies a page lists at most.
 pub const MAX_STUDIES_PER_PAGE: usize = 100;
-/// Opacity of the heatmap in the images stored back.
-const STORED_OVERLAY_OPACITY: f32 = 0.5;
 
 fn client(state: &AppState) -> Result<&pacs::DicomWebClient, AppError> {
     state.service.dicomweb.as_ref().ok_or_else(|| {
@@ -228,80 +226,50 @@ async fn store_result(
     series: &SeriesResult,
     instances: &[Vec<u8>],
 ) -> Result<StoredInPacs, AppError> {
+    use ml::secondary_capture::{SeriesCaption, SliceCaption, StudyLink};
     let started = Instant::now();
     let model = serving_model(state)?;
     let _turn = crate::ssr::explanations::explanation_turn()?;
     let source = instances.first().ok_or(AppError::Internal)?;
-    let link = ml::secondary_capture::StudyLink::from_instance(source)
+    let link = StudyLink::from_instance(source)
         .map_err(|error| AppError::BadRequest(format!("the series' first instance: {error}")))?;
-    let verdict_line = match &series.verdict {
-        Some(verdict) => format!(
-            "Series: {} {:.1}%{} - model {}",
-            display_class(&verdict.class_name),
-            verdict.confidence * 100.0,
-            if verdict.needs_review {
-                " (needs review)"
-            } else {
-                ""
-            },
-            model.version
-        ),
-        None => format!("Series: no verdict - model {}", model.version),
+    let caption = SeriesCaption {
+        verdict: series
+            .verdict
+            .as_ref()
+            .map(|v| (v.class_name.clone(), v.confidence, v.needs_review)),
+        model_version: model.version.clone(),
     };
     let total = series.slices.len();
-    // (instance bytes, lines burned in, comment) per answered slice, in series order.
-    let mut work = Vec::new();
+    let mut slices = Vec::new();
     for slice in &series.slices {
         let Some(prediction) = &slice.prediction else {
             continue;
         };
         let index = instances_index(&slice.filename).ok_or(AppError::Internal)?;
-        let probabilities = prediction
-            .probabilities
-            .iter()
-            .map(|(class, p)| format!("{} {:.1}", display_class(class), p * 100.0))
-            .collect::<Vec<_>>()
-            .join("  ");
-        let answer = format!(
-            "Slice {} of {total}: {} {:.1}%{}",
-            slice.position,
-            display_class(&prediction.predicted_class),
-            prediction.confidence * 100.0,
-            if prediction.needs_review {
-                " (needs review)"
-            } else {
-                ""
-            }
-        );
-        let lines = vec![answer.clone(), probabilities, verdict_line.clone()];
-        work.push((instances[index].clone(), lines, answer));
+        let slice_caption = SliceCaption {
+            position: slice.position,
+            total,
+            class_name: prediction.predicted_class.clone(),
+            confidence: prediction.confidence,
+            probabilities: prediction
+                .probabilities
+                .iter()
+                .map(|(class, p)| (class.clone(), *p))
+                .collect(),
+            needs_review: prediction.needs_review,
+        };
+        slices.push((instances[index].clone(), slice_caption));
     }
     let classifier = model.classifier.clone();
-    let series_uid = ml::secondary_capture::new_uid(link.study_uid());
-    let captures = {
-        let series_uid = series_uid.clone();
-        on_blocking_thread("result images", move || {
-            let mut files = Vec::with_capacity(work.len());
-            for (number, (bytes, lines, comment)) in work.into_iter().enumerate() {
-                let explanation = classifier.explain_bytes(&bytes)?;
-                let image = ml::secondary_capture::annotate(
-                    &explanation.overlay(STORED_OVERLAY_OPACITY),
-                    &lines,
-                )?;
-                files.push(ml::secondary_capture::write(
-                    &link,
-                    &ml::secondary_capture::CaptureImage {
-                        series_uid: &series_uid,
-                        instance_number: number as u32 + 1,
-                        image: &image,
-                        comment: &comment,
-                    },
-                )?);
-            }
-            Ok(files)
-        })
-        .await?
-    };
+    let (series_uid, captures) = on_blocking_thread("result images", move || {
+        let slices: Vec<(&[u8], SliceCaption)> = slices
+            .iter()
+            .map(|(bytes, caption)| (bytes.as_slice(), caption.clone()))
+            .collect();
+        ml::secondary_capture::result_series(&classifier, &link, &slices, &caption)
+    })
+    .await?;
     let outcome = client.store(&captures).await?;
     if outcome.accepted.is_empty() {
         return Err(AppError::BadGateway(format!(
@@ -333,13 +301,6 @@ fn instances_index(filename: &str) -> Option<usize> {
         .parse::<usize>()
         .ok()?
         .checked_sub(1)
-}
-
-fn display_class(class: &str) -> &str {
-    match class {
-        "notumor" => "no tumour",
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -304,29 +304,27 @@ fn group(instances: Vec<Instance>) -> Vec<(SeriesKey, Vec<Instance>)> {
     }
     let mut series: Vec<(SeriesKey, Vec<Instance>)> = groups
         .into_iter()
-        .map(|((study_uid, series_uid), mut instances)| {
-            let rule = if instances.iter().all(|i| i.place.slice_position.is_some()) {
-                instances.sort_by(|a, b| {
-                    let position = |i: &Instance| i.place.slice_position.unwrap_or_default();
-                    position(a)
-                        .total_cmp(&position(b))
-                        .then(a.order.cmp(&b.order))
-                        .then(a.frame.cmp(&b.frame))
-                });
-                "image_position"
-            } else if instances.iter().all(|i| i.place.instance_number.is_some()) {
-                instances.sort_by_key(|i| (i.place.instance_number, i.order, i.frame));
-                "instance_number"
-            } else {
-                instances.sort_by_key(|i| (i.order, i.frame));
-                "upload"
-            };
+        .map(|((study_uid, series_uid), instances)| {
+            let keys: Vec<ml::series::SliceKey<'_>> = instances
+                .iter()
+                .map(|i| ml::series::SliceKey {
+                    place: &i.place,
+                    order: i.order,
+                    frame: i.frame,
+                })
+                .collect();
+            let (order, rule) = ml::series::order_slices(&keys);
+            let mut slots: Vec<Option<Instance>> = instances.into_iter().map(Some).collect();
+            let instances: Vec<Instance> = order
+                .into_iter()
+                .filter_map(|index| slots.get_mut(index).and_then(Option::take))
+                .collect();
             let first = instances.iter().map(|i| i.order).min().unwrap_or_default();
             let key = SeriesKey {
                 first,
                 study_uid,
                 series_uid,
-                rule,
+                rule: rule.as_str(),
             };
             (key, instances)
         })

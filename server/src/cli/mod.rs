@@ -6,6 +6,7 @@ mod evaluate;
 mod explain;
 mod features;
 mod healthcheck;
+mod pacs;
 mod predict;
 mod progress;
 mod report;
@@ -24,6 +25,7 @@ pub use evaluate::EvaluateArgs;
 pub use explain::ExplainArgs;
 pub use features::ExtractFeaturesArgs;
 pub use healthcheck::HealthcheckArgs;
+pub use pacs::PacsArgs;
 pub use predict::PredictArgs;
 pub use report::ReportArgs;
 pub use train::TrainArgs;
@@ -46,6 +48,8 @@ pub struct Cli {
     serve: ServeConfig,
 }
 
+// One command is parsed per process, at start-up: boxing the web options would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server (the default).
@@ -72,6 +76,8 @@ pub enum Command {
     ExtractFeatures(ExtractFeaturesArgs),
     /// Ask a running server's /health; exit 0 only when it is healthy (Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
+    /// Work with the PACS over DICOMweb: `pacs classify --study UID` classifies a study's MR series.
+    Pacs(PacsArgs),
     /// Add, list or remove user accounts.
     User(UserArgs),
     /// Create, list or revoke API tokens.
@@ -99,6 +105,7 @@ pub fn run_tool(command: Command) -> anyhow::Result<()> {
         Command::Trust(args) => trust::run(args),
         Command::ExtractFeatures(args) => features::run(args),
         Command::Healthcheck(args) => healthcheck::run(args),
+        Command::Pacs(args) => pacs::run(args),
         Command::User(args) => accounts::run_user(args),
         Command::Token(args) => accounts::run_token(args),
     }
