@@ -1,5 +1,5 @@
 """What the measurement scripts share: a release server on a throw-away data root, and a multipart
-body. Imported by bench-feedback.py, measure-drift.py and measure-series.py (run from the repository
+body. Imported by bench-feedback.py, measure-drift.py, measure-series.py and measure-pacs.py (run from the repository
 root as `python3 scripts/<name>.py`)."""
 
 import http.client

@@ -47,6 +47,37 @@ test("a series is classified with one verdict and scrolled with the wheel, the k
   const box = (await strip.boundingBox())!;
   await strip.click({ position: { x: box.width - 14, y: box.height / 2 } });
   await expect(current).toHaveAttribute("data-position", "8");
+  // Window/level on the 16-bit values: a drag on the slice changes the window, which stays while
+  // scrolling; the file's window comes back on demand.
+  const windowText = page.getByTestId("series-window");
+  await expect(windowText).toContainText("(the file's)");
+  const fileWindow = (await windowText.textContent())!;
+  const slice = page.getByTestId("series-slice");
+  const meanGrey = () =>
+    slice.evaluate((canvas: HTMLCanvasElement) => {
+      const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
+      let sum = 0;
+      for (let i = 0; i < data.length; i += 4) sum += data[i];
+      return sum / (data.length / 4);
+    });
+  await expect.poll(meanGrey).toBeGreaterThan(5);
+  const before = await meanGrey();
+  await slice.scrollIntoViewIfNeeded();
+  const area = (await slice.boundingBox())!;
+  await page.mouse.move(area.x + area.width / 2, area.y + area.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(area.x + area.width / 2 - 60, area.y + area.height / 2 - 50, { steps: 5 });
+  await page.mouse.up();
+  await expect(windowText).not.toContainText("(the file's)");
+  const narrowed = (await windowText.textContent())!;
+  expect(narrowed).not.toEqual(fileWindow);
+  await expect.poll(meanGrey).not.toBeCloseTo(before, 0);
+  await view.focus();
+  await page.keyboard.press("ArrowUp");
+  await expect(current).toHaveAttribute("data-position", "7");
+  await expect(windowText).toHaveText(narrowed);
+  await page.getByTestId("series-window-reset").click();
+  await expect(windowText).toContainText("(the file's)");
   // Where the model looked on this slice.
   await page.getByTestId("series-heatmap").click();
   await expect(current.getByTestId("heatmap")).toBeVisible();

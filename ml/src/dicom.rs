@@ -73,14 +73,83 @@ pub fn read(bytes: &[u8]) -> MlResult<DicomImage> {
         ));
     }
     // A third-party parser on untrusted bytes: a panic in it is a bad file, not a dead worker.
-    std::panic::catch_unwind(|| read_checked(bytes)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(|| read_checked(bytes, None).map(|(image, _)| image)).unwrap_or_else(
+        |_| {
+            Err(MlError::Decode(
+                "the DICOM file is malformed (its parser gave up)".into(),
+            ))
+        },
+    )
+}
+
+/// A frame's modality values (rescaled, before any window), averaged down to at most a given side
+/// and quantised to 16 bits over their own range: what a viewer needs to window a slice itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameValues {
+    pub width: u32,
+    pub height: u32,
+    /// Row-major; `low + (high - low) * v / 65535` is the modality value.
+    pub values: Vec<u16>,
+    pub low: f32,
+    pub high: f32,
+}
+
+/// [`read`], and each frame's values at most `side` pixels a side ([`FrameValues`]).
+pub fn read_with_values(bytes: &[u8], side: u32) -> MlResult<(DicomImage, Vec<FrameValues>)> {
+    if !is_dicom(bytes) {
+        return Err(MlError::Decode(
+            "not a DICOM file (no DICM preamble)".into(),
+        ));
+    }
+    std::panic::catch_unwind(|| read_checked(bytes, Some(side))).unwrap_or_else(|_| {
         Err(MlError::Decode(
             "the DICOM file is malformed (its parser gave up)".into(),
         ))
     })
 }
 
-fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
+/// `values` (`width` x `height`) averaged over square blocks so that neither side exceeds `side`,
+/// then quantised to 16 bits over their range.
+fn frame_values_at(values: &[f32], width: u32, height: u32, side: u32) -> FrameValues {
+    let block = width.max(height).div_ceil(side.max(1)).max(1);
+    let (out_w, out_h) = (width.div_ceil(block), height.div_ceil(block));
+    let mut averaged = Vec::with_capacity((out_w * out_h) as usize);
+    for by in 0..out_h {
+        for bx in 0..out_w {
+            let (mut sum, mut count) = (0.0f64, 0u32);
+            for y in by * block..((by + 1) * block).min(height) {
+                let row = (y * width) as usize;
+                for x in bx * block..((bx + 1) * block).min(width) {
+                    sum += f64::from(values[row + x as usize]);
+                    count += 1;
+                }
+            }
+            averaged.push((sum / f64::from(count.max(1))) as f32);
+        }
+    }
+    let (low, high) = extend_range(EMPTY_RANGE, &averaged);
+    let (low, high) = if low.is_finite() {
+        (low, high)
+    } else {
+        (0.0, 0.0)
+    };
+    let span = (high - low).max(f32::EPSILON);
+    FrameValues {
+        width: out_w,
+        height: out_h,
+        values: averaged
+            .iter()
+            .map(|&v| (((v - low) / span) * 65535.0).round().clamp(0.0, 65535.0) as u16)
+            .collect(),
+        low,
+        high,
+    }
+}
+
+fn read_checked(
+    bytes: &[u8],
+    values_side: Option<u32>,
+) -> MlResult<(DicomImage, Vec<FrameValues>)> {
     let object = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(Cursor::new(&bytes[PREAMBLE_LEN..]))
@@ -156,9 +225,16 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
         }
     };
     let (width, height) = (decoded.columns(), decoded.rows());
+    let mut kept_values = Vec::new();
     let images = (0..decoded.number_of_frames())
         .map(|frame| {
-            let grey = frame_values(frame)?
+            let values = frame_values(frame)?;
+            if let Some(side) = values_side {
+                if values.len() == (width * height) as usize {
+                    kept_values.push(frame_values_at(&values, width, height, side));
+                }
+            }
+            let grey = values
                 .iter()
                 .map(|&value| {
                     let level = apply_window(value, &window);
@@ -174,7 +250,7 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
             })
         })
         .collect::<MlResult<Vec<_>>>()?;
-    Ok(DicomImage {
+    let image = DicomImage {
         summary: DicomSummary {
             modality,
             manufacturer: text(&object, tags::MANUFACTURER),
@@ -192,7 +268,8 @@ fn read_checked(bytes: &[u8]) -> MlResult<DicomImage> {
         },
         frames: images,
         place: series_place(&object),
-    })
+    };
+    Ok((image, kept_values))
 }
 
 fn series_place(object: &DefaultDicomObject) -> SeriesPlace {
@@ -327,6 +404,23 @@ mod tests {
         assert_eq!(apply_window(100.0, &window), 0);
         assert_eq!(apply_window(1100.0, &window), 255);
         assert_eq!(apply_window(600.0, &window), 128);
+    }
+
+    #[test]
+    fn values_are_averaged_down_and_quantised_over_their_range() {
+        // 4x2 values, halved to 2x1: the block means are 150 and 1100.
+        let values = [100.0, 200.0, 1000.0, 1200.0, 100.0, 200.0, 1000.0, 1200.0];
+        let kept = frame_values_at(&values, 4, 2, 2);
+        assert_eq!((kept.width, kept.height), (2, 1));
+        assert_eq!((kept.low, kept.high), (150.0, 1100.0));
+        assert_eq!(kept.values, vec![0, 65535]);
+        // Small enough already: kept as it is.
+        let kept = frame_values_at(&values, 4, 2, 256);
+        assert_eq!((kept.width, kept.height), (4, 2));
+        assert_eq!(kept.values[0], 0);
+        assert_eq!(kept.values[3], 65535);
+        let middle = kept.low + (kept.high - kept.low) * f32::from(kept.values[1]) / 65535.0;
+        assert!((middle - 200.0).abs() < 0.1, "{middle}");
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub mod sidebar;
 pub mod stat_card;
 pub mod text_input;
 pub mod time;
+pub mod windowed_slice;

@@ -11,6 +11,7 @@ use crate::class_label;
 use crate::components::chart_canvas::ChartCanvas;
 use crate::components::heatmap::{explain_file, HeatmapOverlay};
 use crate::components::probability_bars::ProbabilityBars;
+use crate::components::windowed_slice::WindowedSlice;
 use crate::error::AppError;
 use crate::types::predict::ExplanationResponse;
 use crate::types::series::{SeriesResult, SeriesSlice};
@@ -68,6 +69,8 @@ pub fn SeriesViewer(series: SeriesResult, heatmaps: HeatmapSource) -> impl IntoV
         })
     };
     let explain = Action::new_local(move |slice: &SeriesSlice| heatmaps.explain(slice.clone()));
+    // The window a radiologist set on a 16-bit slice, kept while scrolling (`None`: each file's).
+    let window = RwSignal::new(None::<crate::components::windowed_slice::Window>);
     // A PACS slice's name is only its place in the fetch: its instance number says more.
     let show_filename = matches!(heatmaps, HeatmapSource::Files(_));
     let shown_heatmap = RwSignal::new(None::<usize>);
@@ -197,7 +200,7 @@ pub fn SeriesViewer(series: SeriesResult, heatmaps: HeatmapSource) -> impl IntoV
                         let heat = (shown_heatmap.get() == Some(index))
                             .then(|| explain.value().get())
                             .flatten();
-                        view! { <SliceView slice heat show_filename /> }
+                        view! { <SliceView slice heat show_filename window /> }
                     })
                 }}
             </div>
@@ -210,16 +213,27 @@ fn SliceView(
     slice: SeriesSlice,
     heat: Option<Result<crate::types::predict::ExplanationResponse, AppError>>,
     show_filename: bool,
+    window: RwSignal<Option<crate::components::windowed_slice::Window>>,
 ) -> impl IntoView {
-    let picture = match (&heat, &slice.image_png) {
-        (Some(Ok(explained)), _) => {
+    let label = format!("Slice {} ({})", slice.position, slice.filename);
+    let picture = match (&heat, &slice.image_png, &slice.values) {
+        (Some(Ok(explained)), _, _) => {
             view! { <HeatmapOverlay explanation=explained.clone() /> }.into_any()
         }
-        (_, Some(png)) => view! {
+        (_, _, Some(values)) => {
+            let file = &slice.dicom.summary;
+            let file_window = (f64::from(file.window.center), f64::from(file.window.width));
+            let inverted = file.photometric_interpretation == "MONOCHROME1";
+            view! {
+                <WindowedSlice values=values.clone() window file_window inverted label=label.clone() />
+            }
+            .into_any()
+        }
+        (_, Some(png), _) => view! {
             <img
                 class="series-slice"
                 src=format!("data:image/png;base64,{png}")
-                alt=format!("Slice {} ({})", slice.position, slice.filename)
+                alt=label.clone()
                 data-testid="series-slice"
             />
         }

@@ -33,8 +33,9 @@ struct Instance {
     frame: usize,
     input: Vec<f32>,
     signals: ml::drift::SliceSignals,
-    /// The viewer's picture, when asked for.
+    /// The viewer's picture, when asked for: an 8-bit PNG, or the values of a file storing more.
     picture: Option<String>,
+    values: Option<crate::types::series::SliceValues>,
 }
 
 /// Classifies the series in `files`; the outer error fails the request (nothing classifiable, too
@@ -105,6 +106,7 @@ pub async fn classify_series(
                 slice_position: instance.place.slice_position,
                 dicom: dicom_info(&instance.summary, instance.frame),
                 image_png: instance.picture,
+                values: instance.values,
                 prediction: None,
                 error: None,
                 detail: None,
@@ -204,14 +206,24 @@ fn read_instances(
     let mut instances = Vec::new();
     let mut rejected = Vec::new();
     for (order, (filename, bytes)) in named.into_iter().enumerate() {
-        let image = match ml::dicom::read(&bytes) {
-            Ok(image) => image,
+        let read = if pictures {
+            ml::dicom::read_with_values(&bytes, PICTURE_SIDE)
+        } else {
+            ml::dicom::read(&bytes).map(|image| (image, Vec::new()))
+        };
+        let (image, mut frame_values) = match read {
+            Ok(read) => read,
             Err(error) => {
                 rejected.push(rejection(filename, &bytes, error));
                 continue;
             }
         };
+        // An 8-bit file's picture says all its values do; a deeper one's values go to the viewer.
+        if image.summary.bits_stored <= 8 {
+            frame_values.clear();
+        }
         for (frame, pixels) in image.frames.iter().enumerate() {
+            let values = frame_values.get(frame).map(slice_values);
             let prepared = ml::preprocess::prepare(pixels, config);
             instances.push(Instance {
                 order,
@@ -225,7 +237,10 @@ fn read_instances(
                     pixels.height(),
                 ),
                 input: ml::preprocess::normalised(&prepared, config),
-                picture: pictures.then(|| picture(pixels)).flatten(),
+                picture: (pictures && values.is_none())
+                    .then(|| picture(pixels))
+                    .flatten(),
+                values,
             });
             if instances.len() > MAX_SERIES_SLICES {
                 return Err(too_many());
@@ -233,6 +248,18 @@ fn read_instances(
         }
     }
     Ok((instances, rejected, total_files))
+}
+
+fn slice_values(kept: &ml::dicom::FrameValues) -> crate::types::series::SliceValues {
+    use base64::Engine;
+    let bytes: Vec<u8> = kept.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    crate::types::series::SliceValues {
+        width: kept.width,
+        height: kept.height,
+        data: base64::engine::general_purpose::STANDARD.encode(bytes),
+        low: f64::from(kept.low),
+        high: f64::from(kept.high),
+    }
 }
 
 /// A frame as a base64 PNG of at most [`PICTURE_SIDE`] px; `None` (logged) if it cannot be encoded.

@@ -60,6 +60,10 @@ pub struct SeriesSlice {
     /// asked for pictures (`images=true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_png: Option<String>,
+    /// For a file storing more than 8 bits, instead of `image_png`: the slice's values, so that
+    /// the viewer sets the window itself (`images=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<SliceValues>,
     pub prediction: Option<PredictionResponse>,
     /// `not_brain_mri` when the model refused the slice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,4 +94,78 @@ pub struct RejectedFile {
     /// `unreadable`, `not_dicom`, `not_mr` or `unsupported_transfer_syntax`.
     pub error: String,
     pub detail: String,
+}
+
+/// A slice's modality values at most 256 px a side, quantised to 16 bits over their range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SliceValues {
+    pub width: u32,
+    pub height: u32,
+    /// Base64 of `width * height` little-endian u16, row-major; `low + (high - low) * v / 65535`
+    /// is the modality value.
+    pub data: String,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl SliceValues {
+    /// The modality values, decoded; `None` if `data` is not `width * height` values.
+    pub fn decode(&self, base64: impl Fn(&str) -> Option<Vec<u8>>) -> Option<Vec<f64>> {
+        let bytes = base64(&self.data)?;
+        let count = (self.width * self.height) as usize;
+        if bytes.len() != count * 2 {
+            return None;
+        }
+        let span = self.high - self.low;
+        Some(
+            bytes
+                .chunks_exact(2)
+                .map(|pair| {
+                    self.low + span * f64::from(u16::from_le_bytes([pair[0], pair[1]])) / 65535.0
+                })
+                .collect(),
+        )
+    }
+}
+
+/// DICOM's linear window (PS3.3 C.11.2.1.2.1) to a grey level, inverted for MONOCHROME1.
+pub fn windowed(value: f64, center: f64, width: f64, inverted: bool) -> u8 {
+    let (center, width) = (center - 0.5, (width - 1.0).max(f64::EPSILON));
+    let level = (((value - center) / width + 0.5) * 255.0)
+        .round()
+        .clamp(0.0, 255.0) as u8;
+    if inverted {
+        255 - level
+    } else {
+        level
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_decode_and_window_as_dicom_says() {
+        let values = SliceValues {
+            width: 2,
+            height: 1,
+            // 0 and 65535, little-endian.
+            data: String::new(),
+            low: 100.0,
+            high: 1100.0,
+        };
+        let decoded = values.decode(|_| Some(vec![0, 0, 255, 255])).unwrap();
+        assert_eq!(decoded, vec![100.0, 1100.0]);
+        assert!(
+            values.decode(|_| Some(vec![0, 0])).is_none(),
+            "one value short"
+        );
+        assert_eq!(windowed(100.0, 600.0, 1001.0, false), 0);
+        assert_eq!(windowed(1100.0, 600.0, 1001.0, false), 255);
+        assert_eq!(windowed(1100.0, 600.0, 1001.0, true), 0);
+        // A narrow window saturates what lies outside it.
+        assert_eq!(windowed(700.0, 400.0, 100.0, false), 255);
+    }
 }
