@@ -8,7 +8,7 @@ import { sliceFile } from "./images";
  * there), at desktop and phone sizes, and on the login page as a stranger sees it: no serious or
  * critical violation anywhere.
  */
-const PAGES = ["/", "/predict", "/series", "/upload", "/data", "/retrain", "/model", "/insights", "/monitor", "/users"];
+const PAGES = ["/", "/predict", "/series", "/studies", "/upload", "/data", "/retrain", "/model", "/insights", "/monitor", "/users"];
 
 async function seriousViolations(page: Page) {
   const results = await new AxeBuilder({ page })

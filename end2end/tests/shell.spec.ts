@@ -3,6 +3,7 @@ import { test, expect, waitForHydration } from "./fixtures";
 const pages = [
   { link: "Predict", path: "/predict", heading: "Predict" },
   { link: "Series", path: "/series", heading: "Series" },
+  { link: "Studies", path: "/studies", heading: "Studies" },
   { link: "Insights", path: "/insights", heading: "Insights" },
   { link: "Model", path: "/model", heading: "Model" },
   { link: "Upload", path: "/upload", heading: "Upload" },
