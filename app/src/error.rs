@@ -222,6 +222,7 @@ impl From<pacs::PacsError> for AppError {
         use pacs::PacsError;
         match error {
             PacsError::NotFound(_) => AppError::NotFound(error.to_string()),
+            PacsError::InvalidUid(_) => AppError::BadRequest(error.to_string()),
             PacsError::TooLarge { .. } => AppError::PayloadTooLarge(error.to_string()),
             // The message names the PACS's status or why it could not be reached, never credentials.
             other => {

@@ -23,6 +23,8 @@ pub enum PacsError {
     Unauthorized(u16),
     #[error("the PACS has no {0}")]
     NotFound(String),
+    #[error("{0:?} is not a DICOM UID (digits and dots, at most 64)")]
+    InvalidUid(String),
     #[error("the PACS answered HTTP {status} to {what}")]
     Status { status: u16, what: String },
     #[error("the PACS answered {what} with something unreadable: {detail}")]
@@ -384,9 +386,7 @@ fn check_uid(uid: &str) -> PacsResult<()> {
     if valid {
         Ok(())
     } else {
-        Err(PacsError::NotFound(format!(
-            "UID {uid:?} (a UID is digits and dots)"
-        )))
+        Err(PacsError::InvalidUid(uid.to_owned()))
     }
 }
 

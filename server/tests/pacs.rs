@@ -450,6 +450,14 @@ async fn a_result_is_stored_in_the_pacs_as_secondary_capture_of_the_source_study
             "{instance}"
         );
     }
+    // Writing into the PACS is audited, without a UID.
+    let events = server.audit_events().await;
+    let stored_event = events
+        .iter()
+        .find(|e| e["action"] == "pacs_store")
+        .unwrap_or_else(|| panic!("no pacs_store event: {events:?}"));
+    assert_eq!(stored_event["outcome"], "ok", "{stored_event}");
+    assert!(!stored_event.to_string().contains(&study), "{stored_event}");
     // The recorded verdict says it was sent.
     let (_, listed) = get_as(
         &server,
@@ -498,7 +506,7 @@ async fn a_failing_pacs_is_a_clear_502_and_what_it_lacks_a_404() {
     )
     .await;
     assert_eq!(
-        status, 404,
+        status, 400,
         "a UID that would change the PACS path is refused: {body}"
     );
 

@@ -155,13 +155,15 @@ pub async fn classify(
             crate::ssr::series::MAX_SERIES_SLICES
         )));
     }
+    // Storing the result needs the instances again after classifying: only then are they copied.
+    let kept = store.then(|| instances.clone());
     let files: Vec<UploadedFile> = instances
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(index, bytes)| UploadedFile {
             field: "files".into(),
             filename: instance_name(index),
-            bytes: bytes.clone(),
+            bytes,
         })
         .collect();
     let classified = Instant::now();
@@ -182,10 +184,33 @@ pub async fn classify(
             "series {series_uid} holds no classifiable MR slice"
         )));
     }
-    let stored = if store {
-        Some(store_result(state, client, &result.series[0], &instances).await?)
-    } else {
-        None
+    let stored = match kept {
+        Some(instances) => {
+            let outcome = store_result(state, client, &result.series[0], &instances).await;
+            // Writing into the hospital's PACS is audited; the target is the recorded verdict's
+            // id, since the audit trail holds no UID.
+            let target = result.series[0]
+                .result_id
+                .map(|id| format!("series result {id}"));
+            let (audited, detail) = match &outcome {
+                Ok(stored) => (
+                    domain::AuditOutcome::Ok,
+                    format!("{} image(s) stored in the PACS", stored.images),
+                ),
+                Err(error) => (domain::AuditOutcome::Failed, error.to_string()),
+            };
+            crate::ssr::auth::audit(
+                &state.db,
+                &crate::ssr::auth::principal(),
+                "pacs_store",
+                target.as_deref(),
+                audited,
+                Some(&detail),
+            )
+            .await;
+            Some(outcome?)
+        }
+        None => None,
     };
     Ok(PacsClassification {
         result,
