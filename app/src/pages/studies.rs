@@ -110,7 +110,7 @@ fn StudyTable(
     view! {
         <p role="status" data-testid="studies-summary">{summary}</p>
         <div class="table-scroll" tabindex="0" role="region" aria-label="studies table">
-            <table data-testid="studies-table">
+            <table class="studies-table" data-testid="studies-table">
                 <thead>
                     <tr>
                         <th>"Date"</th>
@@ -132,16 +132,18 @@ fn StudyTable(
                         );
                         view! {
                             <tr data-testid="study-row" data-uid=study.study_instance_uid.clone()>
-                                <td>{study.study_date.clone().unwrap_or_else(|| "—".into())}</td>
-                                <td>
+                                <td data-label="Date">{study.study_date.clone().unwrap_or_else(|| "—".into())}</td>
+                                <td class="study-patient">
                                     {study.patient_name.clone().unwrap_or_else(|| "—".into())}
                                     {study.patient_id.clone().map(|id| view! { <span class="muted small">" · "{id}</span> })}
                                 </td>
-                                <td>{study.study_description.clone().unwrap_or_default()}</td>
-                                <td>{study.modalities.join(", ")}</td>
-                                <td>{counts}</td>
+                                <td data-label=study.study_description.is_some().then_some("Description")>
+                                    {study.study_description.clone().unwrap_or_default()}
+                                </td>
+                                <td data-label="Modalities">{study.modalities.join(", ")}</td>
+                                <td data-label="Series · images">{counts}</td>
                                 <td><VerdictBadge result=study.last_result.clone() /></td>
-                                <td>
+                                <td class="study-open">
                                     <button
                                         type="button"
                                         class="button small"
