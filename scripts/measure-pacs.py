@@ -2,7 +2,8 @@
 """What a series from the PACS costs end to end: a 24-slice series stored in Orthanc, fetched with
 WADO-RS, classified and given its verdict by one POST /pacs/classify, against the same 24 files as
 24 single POST /predict calls, on one release server, alternating rounds so that a noisy machine
-slows both alike. Prints the p50 of each, the fetch's share, and the cost per slice.
+slows both alike. Prints the p50 of each, the fetch's share, and the cost per slice; then the p50 of
+storing the result back (POST /pacs/store) over 5 rounds.
 
     source scripts/orthanc.sh && start_test_orthanc
     python3 scripts/measure-pacs.py [rounds] [slices]
@@ -54,16 +55,17 @@ def login(connection: http.client.HTTPConnection) -> dict:
     return {"Cookie": cookie, "Origin": f"http://127.0.0.1:{PORT}"}
 
 
-def classify(connection: http.client.HTTPConnection, headers: dict) -> tuple[float, dict]:
+def classify(connection: http.client.HTTPConnection, headers: dict,
+             path: str = "/pacs/classify") -> tuple[float, dict]:
     body = json.dumps({"study_uid": STUDY, "series_uid": SERIES})
     started = time.perf_counter()
-    connection.request("POST", "/pacs/classify", body=body,
+    connection.request("POST", path, body=body,
                        headers={**headers, "Content-Type": "application/json"})
     response = connection.getresponse()
     text = response.read()
     elapsed = time.perf_counter() - started
     if response.status != 200:
-        sys.exit(f"/pacs/classify answered {response.status}: {text[:300]!r}")
+        sys.exit(f"{path} answered {response.status}: {text[:300]!r}")
     return elapsed, json.loads(text)
 
 
@@ -118,6 +120,11 @@ def main() -> None:
               f"({s / count:.1f} ms per slice), of which the fetch p50 {f:.0f} ms")
         print(f"  {count} x POST /predict: p50 {p:.0f} ms ({p / count:.1f} ms per slice)")
         print(f"  PACS series / singles: {s / p:.2f}")
+        # Storing the result back: a heatmap per slice, Secondary Capture, STOW-RS (fewer rounds:
+        # each one adds a series to the PACS).
+        store_times = [classify(connection, headers, "/pacs/store")[0] for _ in range(5)]
+        t = statistics.median(store_times) * 1000
+        print(f"  POST /pacs/store (classify + {count} heatmaps + STOW-RS), 5 rounds: p50 {t:.0f} ms")
     finally:
         server.terminate()
         server.wait()
