@@ -226,7 +226,8 @@ impl From<pacs::PacsError> for AppError {
             PacsError::TooLarge { .. } => AppError::PayloadTooLarge(error.to_string()),
             // The message names the PACS's status or why it could not be reached, never credentials.
             other => {
-                tracing::warn!(error = %other, "DICOMweb request failed");
+                // The log gets no UID: they identify a patient's examination.
+                tracing::warn!(error = %other.without_uids(), "DICOMweb request failed");
                 AppError::BadGateway(other.to_string())
             }
         }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PacsError {
-    #[error("invalid DICOMweb URL {0:?}: expected http(s)://host[:port]/path")]
+    #[error("invalid DICOMweb URL: expected http(s)://host[:port]/path, without credentials (set DICOMWEB_USER and DICOMWEB_PASSWORD, or DICOMWEB_TOKEN)")]
     InvalidUrl(String),
     #[error("the PACS cannot be reached: {0}")]
     Unreachable(String),
@@ -31,6 +31,22 @@ pub enum PacsError {
     Malformed { what: String, detail: String },
     #[error("the {what} from the PACS is larger than {limit} bytes")]
     TooLarge { what: String, limit: u64 },
+}
+
+impl PacsError {
+    /// What went wrong without the UIDs asked for (a study's identifiers): for logs.
+    pub fn without_uids(&self) -> String {
+        match self {
+            PacsError::InvalidUrl(_) => "invalid DICOMweb URL".into(),
+            PacsError::Unreachable(reason) => format!("unreachable: {reason}"),
+            PacsError::Unauthorized(status) => format!("credentials refused (HTTP {status})"),
+            PacsError::NotFound(_) => "not found".into(),
+            PacsError::InvalidUid(_) => "invalid UID".into(),
+            PacsError::Status { status, .. } => format!("HTTP {status}"),
+            PacsError::Malformed { .. } => "unreadable answer".into(),
+            PacsError::TooLarge { limit, .. } => format!("answer over {limit} bytes"),
+        }
+    }
 }
 
 pub type PacsResult<T> = Result<T, PacsError>;
@@ -115,8 +131,12 @@ pub struct DicomWebClient {
 impl DicomWebClient {
     pub fn new(root: &str, credentials: Credentials) -> PacsResult<Self> {
         let root = root.trim_end_matches('/').to_owned();
+        // Credentials in the URL would be shown wherever the root is (the start-up log): they
+        // belong in `Credentials`.
         let valid = (root.starts_with("http://") || root.starts_with("https://"))
-            && reqwest::Url::parse(&root).is_ok_and(|url| url.host_str().is_some());
+            && reqwest::Url::parse(&root).is_ok_and(|url| {
+                url.host_str().is_some() && url.username().is_empty() && url.password().is_none()
+            });
         if !valid {
             return Err(PacsError::InvalidUrl(root));
         }
@@ -396,7 +416,13 @@ mod tests {
 
     #[test]
     fn only_http_roots_are_taken() {
-        for bad in ["", "orthanc:8042", "ftp://pacs/dicom-web", "http://"] {
+        for bad in [
+            "",
+            "orthanc:8042",
+            "ftp://pacs/dicom-web",
+            "http://",
+            "http://reader:hunter2@pacs:8042/dicom-web",
+        ] {
             assert!(
                 matches!(
                     DicomWebClient::new(bad, Credentials::None),
@@ -407,6 +433,9 @@ mod tests {
         }
         let client = DicomWebClient::new("http://pacs:8042/dicom-web/", Credentials::None).unwrap();
         assert_eq!(client.root(), "http://pacs:8042/dicom-web");
+        let refused =
+            DicomWebClient::new("http://reader:hunter2@pacs/dicom-web", Credentials::None);
+        assert!(!refused.unwrap_err().to_string().contains("hunter2"));
     }
 
     #[test]
@@ -421,6 +450,29 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("reader"));
+    }
+
+    #[test]
+    fn log_lines_name_no_uid() {
+        let uid = "1.2.826.0.1.3680043.8.498.77";
+        for error in [
+            PacsError::NotFound(format!("study {uid}")),
+            PacsError::Status {
+                status: 500,
+                what: format!("series {uid}"),
+            },
+            PacsError::Malformed {
+                what: format!("series {uid}"),
+                detail: "cut".into(),
+            },
+            PacsError::TooLarge {
+                what: format!("series {uid}"),
+                limit: 10,
+            },
+            PacsError::InvalidUid(uid.into()),
+        ] {
+            assert!(!error.without_uids().contains(uid), "{error:?}");
+        }
     }
 
     #[test]
