@@ -13,7 +13,7 @@ export DATA_DIR
 source scripts/env.sh
 
 printf '\n==> dataset checks (DATA_DIR=%s): the tests cargo ignores without it\n' "$DATA_DIR"
-# Every `#[ignore]` in the project names its reason: the dataset, or PostgreSQL or S3 for the tests
-# whose names say `postgres` or `s3` (scripts/test.sh starts those servers and runs them). This runs
-# the rest.
-cargo test -p brainscan -- --ignored --skip postgres --skip s3
+# Every `#[ignore]` in the project names its reason: the dataset, or PostgreSQL, S3 or Orthanc for the
+# tests whose names say `postgres`, `s3` or start with `pacs_` (scripts/test.sh starts those servers
+# and runs them). This runs the rest.
+cargo test -p brainscan -- --ignored --skip postgres --skip s3 --skip pacs_

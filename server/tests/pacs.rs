@@ -173,7 +173,7 @@ fn request(study: &str, series: &str) -> String {
 
 #[tokio::test]
 #[ignore = "needs Orthanc: scripts/test.sh starts one (scripts/orthanc.sh) and runs these"]
-async fn studies_are_listed_and_a_series_from_the_pacs_is_classified_as_an_upload_would_be() {
+async fn pacs_studies_are_listed_and_a_series_from_the_pacs_is_classified_as_an_upload_would_be() {
     let pacs = orthanc();
     let server = pacs.server().await;
     let (study, series, in_order) = fill_pacs(&pacs, 8).await;
@@ -396,7 +396,7 @@ async fn studies_are_listed_and_a_series_from_the_pacs_is_classified_as_an_uploa
 
 #[tokio::test]
 #[ignore = "needs Orthanc: scripts/test.sh starts one (scripts/orthanc.sh) and runs these"]
-async fn a_result_is_stored_in_the_pacs_as_secondary_capture_of_the_source_study() {
+async fn pacs_a_result_is_stored_in_the_pacs_as_secondary_capture_of_the_source_study() {
     let pacs = orthanc();
     let server = pacs.server().await;
     let (study, series, _) = fill_pacs(&pacs, 4).await;
@@ -479,7 +479,7 @@ async fn a_result_is_stored_in_the_pacs_as_secondary_capture_of_the_source_study
 
 #[tokio::test]
 #[ignore = "needs Orthanc: scripts/test.sh starts one (scripts/orthanc.sh) and runs these"]
-async fn a_failing_pacs_is_a_clear_502_and_what_it_lacks_a_404() {
+async fn pacs_a_failing_pacs_is_a_clear_502_and_what_it_lacks_a_404() {
     let pacs = orthanc();
     let (study, series, _) = fill_pacs(&pacs, 2).await;
 
@@ -563,7 +563,7 @@ async fn a_failing_pacs_is_a_clear_502_and_what_it_lacks_a_404() {
 
 #[tokio::test]
 #[ignore = "needs Orthanc: scripts/test.sh starts one (scripts/orthanc.sh) and runs these"]
-async fn no_patient_identifier_or_uid_from_the_pacs_is_kept_in_the_database_storage_or_log() {
+async fn pacs_no_patient_identifier_or_uid_from_the_pacs_is_kept_in_the_database_storage_or_log() {
     let pacs = orthanc();
     let server = TestServer::start().await;
     let flags = pacs.flags(&pacs.password);
@@ -664,7 +664,7 @@ async fn no_patient_identifier_or_uid_from_the_pacs_is_kept_in_the_database_stor
 
 #[tokio::test]
 #[ignore = "needs Orthanc: scripts/test.sh starts one (scripts/orthanc.sh) and runs these"]
-async fn the_cli_classifies_a_study_from_the_pacs_as_the_server_does_and_stores_its_result() {
+async fn pacs_the_cli_classifies_a_study_from_the_pacs_as_the_server_does_and_stores_its_result() {
     let pacs = orthanc();
     let server = pacs.server().await;
     let (study, series, _) = fill_pacs(&pacs, 5).await;
