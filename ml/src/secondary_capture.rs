@@ -264,13 +264,6 @@ pub struct SeriesCaption {
     pub model_version: String,
 }
 
-fn shown_class(class: &str) -> &str {
-    match class {
-        crate::series::NO_TUMOUR => "no tumour",
-        other => other,
-    }
-}
-
 fn review_note(needs_review: bool) -> &'static str {
     if needs_review {
         " (needs review)"
@@ -286,7 +279,7 @@ impl SliceCaption {
             "Slice {} of {}: {} {:.1}%{}",
             self.position,
             self.total,
-            shown_class(&self.class_name),
+            domain::classes::class_label(&self.class_name),
             self.confidence * 100.0,
             review_note(self.needs_review)
         )
@@ -296,13 +289,13 @@ impl SliceCaption {
         let probabilities = self
             .probabilities
             .iter()
-            .map(|(class, p)| format!("{} {:.1}", shown_class(class), p * 100.0))
+            .map(|(class, p)| format!("{} {:.1}", domain::classes::class_label(class), p * 100.0))
             .collect::<Vec<_>>()
             .join("  ");
         let verdict = match &series.verdict {
             Some((class, confidence, needs_review)) => format!(
                 "Series: {} {:.1}%{} - model {}",
-                shown_class(class),
+                domain::classes::class_label(class),
                 confidence * 100.0,
                 review_note(*needs_review),
                 series.model_version

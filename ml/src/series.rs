@@ -46,6 +46,17 @@ pub struct SeriesVerdict {
     pub reason: String,
 }
 
+impl SeriesVerdict {
+    /// The driving slices as the positions `slices` (the answers the verdict was reached on) give
+    /// them, for people: the rule itself works on indices.
+    pub fn driving_positions(&self, slices: &[SliceAnswer]) -> Vec<usize> {
+        self.driving_slices
+            .iter()
+            .filter_map(|&i| slices.get(i).map(|slice| slice.position))
+            .collect()
+    }
+}
+
 /// Whether `bytes` are a zip archive (its local file header signature).
 pub fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04")
@@ -521,5 +532,20 @@ mod tests {
             frame: 0,
         };
         assert_eq!(order_slices(&[key]).1, SliceOrder::Upload);
+    }
+
+    #[test]
+    fn driving_slices_read_as_the_positions_given() {
+        let slices: Vec<SliceAnswer> = [3, 7, 8]
+            .into_iter()
+            .map(|position| SliceAnswer {
+                position,
+                probabilities: vec![0.97, 0.01, 0.01, 0.01],
+            })
+            .collect();
+        let classes = ["glioma", "meningioma", NO_TUMOUR, "pituitary"];
+        let verdict = verdict(&slices, &classes, 0.9).unwrap();
+        assert_eq!(verdict.driving_slices, vec![0, 1, 2]);
+        assert_eq!(verdict.driving_positions(&slices), vec![3, 7, 8]);
     }
 }

@@ -303,37 +303,14 @@ async fn no_patient_identifier_reaches_the_database_the_uploads_or_the_log() {
     );
     // Everything kept: the log and every file of the server (a SQLite database, local uploads,
     // the cache), and in the scale-out mode the objects in the bucket and every row PostgreSQL holds.
-    let mut places: Vec<(String, Vec<u8>)> = [log_path.clone()]
-        .into_iter()
-        .chain(common::files_under(server.dir.path()))
-        .map(|path| {
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            (path.display().to_string(), bytes)
-        })
-        .collect();
-    let uploads = &server.state.service.storage.uploads;
-    if !uploads.is_local() {
-        for key in uploads.keys().await.unwrap() {
-            let bytes = uploads.read(&key).await.unwrap();
-            places.push((format!("{}/{key}", uploads.url()), bytes));
-        }
-    }
-    if server.database_url.starts_with("postgres") {
-        for table in [
-            "uploaded_images",
-            "predictions",
-            "audit_events",
-            "preprocessing_logs",
-        ] {
-            let rows: Vec<String> = sqlx::query_scalar(&format!(
-                "SELECT CAST(row_to_json(t) AS TEXT) FROM {table} t"
-            ))
-            .fetch_all(&server.state.db)
-            .await
-            .unwrap();
-            places.push((format!("PostgreSQL {table}"), rows.join("\n").into_bytes()));
-        }
-    }
+    let storage = &server.state.service.storage;
+    let tables = [
+        "uploaded_images",
+        "predictions",
+        "audit_events",
+        "preprocessing_logs",
+    ];
+    let places = common::everything_kept(&server, &log_path, &[&storage.uploads], &tables).await;
     let (mut stored_pngs, mut kept_slices) = (0, 0);
     for (place, bytes) in &places {
         if bytes.starts_with(b"\x89PNG") {

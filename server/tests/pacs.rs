@@ -607,40 +607,15 @@ async fn pacs_no_patient_identifier_or_uid_from_the_pacs_is_kept_in_the_database
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("/pacs/store"), "the log records the requests");
 
-    let mut places: Vec<(String, Vec<u8>)> = [log_path]
-        .into_iter()
-        .chain(common::files_under(server.dir.path()))
-        .map(|path| {
-            (
-                path.display().to_string(),
-                std::fs::read(&path).unwrap_or_default(),
-            )
-        })
-        .collect();
-    for area in [
-        &server.state.service.storage.uploads,
-        &server.state.service.storage.models,
-    ] {
-        if !area.is_local() {
-            for key in area.keys().await.unwrap() {
-                places.push((
-                    format!("{}/{key}", area.url()),
-                    area.read(&key).await.unwrap(),
-                ));
-            }
-        }
-    }
-    if server.database_url.starts_with("postgres") {
-        for table in ["predictions", "series_results", "audit_events"] {
-            let rows: Vec<String> = sqlx::query_scalar(&format!(
-                "SELECT CAST(row_to_json(t) AS TEXT) FROM {table} t"
-            ))
-            .fetch_all(&server.state.db)
-            .await
-            .unwrap();
-            places.push((format!("PostgreSQL {table}"), rows.join("\n").into_bytes()));
-        }
-    }
+    let storage = &server.state.service.storage;
+    let tables = ["predictions", "series_results", "audit_events"];
+    let places = common::everything_kept(
+        &server,
+        &log_path,
+        &[&storage.uploads, &storage.models],
+        &tables,
+    )
+    .await;
     let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM series_results")
         .fetch_one(&server.state.db)
         .await

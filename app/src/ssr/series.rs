@@ -386,13 +386,9 @@ fn series_verdict(slices: &[SeriesSlice], threshold: f32) -> Option<SeriesVerdic
         .collect();
     let verdict = ml::series::verdict(&answers, &classes, threshold)?;
     Some(SeriesVerdict {
+        driving_slices: verdict.driving_positions(&answers),
         class_name: verdict.class_name,
         confidence: f64::from(verdict.confidence),
-        driving_slices: verdict
-            .driving_slices
-            .iter()
-            .map(|&i| answered[i].0)
-            .collect(),
         needs_review: verdict.needs_review,
         reason: verdict.reason,
         threshold: f64::from(threshold),

@@ -242,12 +242,7 @@ fn classify_series(
     let threshold = classifier.trust().map_or(0.5, |t| t.review_threshold);
     let mut verdict = ml::series::verdict(&answers, &classes, threshold);
     if let Some(verdict) = verdict.as_mut() {
-        // The rule names indices into the answered slices; positions read better.
-        verdict.driving_slices = verdict
-            .driving_slices
-            .iter()
-            .filter_map(|&i| answers.get(i).map(|a| a.position))
-            .collect();
+        verdict.driving_slices = verdict.driving_positions(&answers);
     }
     let outcome = SeriesOutcome {
         series_instance_uid: series_uid,

@@ -518,3 +518,42 @@ pub async fn login(
     let (status, body) = json_of(response).await;
     (status, cookie, body)
 }
+
+/// Everything a server kept, for privacy searches: `log`, every file under its folder (a SQLite
+/// database, local uploads, the cache), the objects of `areas` when they are in a bucket, and in
+/// PostgreSQL the rows of `tables` as JSON. Each with where it was found.
+pub async fn everything_kept(
+    server: &TestServer,
+    log: &std::path::Path,
+    areas: &[&storage::Area],
+    tables: &[&str],
+) -> Vec<(String, Vec<u8>)> {
+    let mut places: Vec<(String, Vec<u8>)> = [log.to_path_buf()]
+        .into_iter()
+        .chain(files_under(server.dir.path()))
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            (path.display().to_string(), bytes)
+        })
+        .collect();
+    for area in areas {
+        if !area.is_local() {
+            for key in area.keys().await.unwrap() {
+                let bytes = area.read(&key).await.unwrap();
+                places.push((format!("{}/{key}", area.url()), bytes));
+            }
+        }
+    }
+    if server.database_url.starts_with("postgres") {
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT CAST(row_to_json(t) AS TEXT) FROM {table} t"
+            ))
+            .fetch_all(&server.state.db)
+            .await
+            .unwrap();
+            places.push((format!("PostgreSQL {table}"), rows.join("\n").into_bytes()));
+        }
+    }
+    places
+}
